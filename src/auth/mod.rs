@@ -1,0 +1,497 @@
+//! Accounts (policy: 注册及使用): phone-code login that registers on first use, optional
+//! passwords, per-device tokens that can be listed and revoked, profiles and roles.
+//!
+//! [`Auth`] is a stateless service (every call is a few statements), so it is a cloneable
+//! struct rather than an actor. It never logs a phone number, code or token: phones go through
+//! [`policy::PhoneNumber`], whose `Display` masks them.
+
+pub mod code_sender;
+pub mod extractor;
+pub mod policy;
+pub mod store;
+
+use std::sync::Arc;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+
+use crate::bus::{Audience, Delivery, SharedBus};
+use crate::config::AuthSettings;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::store::{now_ms, Db};
+use code_sender::CodeSender;
+use policy::{Gender, Nickname, PhoneNumber, Role};
+
+/// Who is calling: resolved from a bearer token on every request and socket.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub user_id: i64,
+    pub token_id: i64,
+    pub roles: Vec<Role>,
+}
+
+impl Identity {
+    pub fn is_staff(&self) -> bool {
+        self.roles.iter().any(|r| r.is_staff())
+    }
+}
+
+/// The account as its owner sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Me {
+    pub id: i64,
+    pub nickname: String,
+    pub avatar: Option<String>,
+    pub gender: String,
+    pub intro: String,
+    pub roles: Vec<String>,
+    pub phone_masked: String,
+    pub has_password: bool,
+    pub created_at: i64,
+}
+
+/// The account as others see it; `phone_masked` only for staff viewers.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicUser {
+    pub id: i64,
+    pub nickname: String,
+    pub avatar: Option<String>,
+    pub gender: String,
+    pub intro: String,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_masked: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CodeSent {
+    pub sent: bool,
+    pub expires_in_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub phone: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResult {
+    pub token: String,
+    pub session_id: i64,
+    pub user: Me,
+}
+
+/// `PATCH /api/me`: absent fields are left alone; `null` clears `avatar` and `intro`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub avatar: Option<Option<String>>,
+    #[serde(default)]
+    pub gender: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub intro: Option<Option<String>>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: i64,
+    pub device: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub current: bool,
+}
+
+/// Close code for sockets whose token was revoked or expired.
+pub const CLOSE_TOKEN_REVOKED: u16 = 4001;
+
+/// How stale `last_used_at` may get before a request refreshes it; saves a write per request.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+#[derive(Clone)]
+pub struct Auth {
+    db: Db,
+    settings: Arc<AuthSettings>,
+    sender: Arc<dyn CodeSender>,
+    bus: SharedBus,
+}
+
+impl Auth {
+    pub fn new(
+        db: Db,
+        settings: AuthSettings,
+        sender: Arc<dyn CodeSender>,
+        bus: SharedBus,
+    ) -> Self {
+        Self {
+            db,
+            settings: Arc::new(settings),
+            sender,
+            bus,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// `POST /api/auth/code`: a fresh code for the phone, at most one per resend interval.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_code(&self, phone: &str) -> AppResult<CodeSent> {
+        let phone = PhoneNumber::parse(phone)?;
+        let s = &self.settings;
+        let now = now_ms();
+        let code = policy::new_login_code();
+        let hash = policy::hash_secret(&[phone.expose(), &code]);
+        let stored = store::put_login_code(
+            &self.db,
+            phone.expose(),
+            &hash,
+            now,
+            now + s.code_ttl_ms,
+            s.code_max_attempts,
+            now - s.code_resend_ms,
+        )
+        .await?;
+        if !stored {
+            let sent_at = store::code_sent_at(&self.db, phone.expose())
+                .await?
+                .unwrap_or(now);
+            let wait = (sent_at + s.code_resend_ms - now).max(1);
+            return Err(AppError::new(
+                ErrorCode::CodeCooldown,
+                "a code was sent to this phone moments ago; wait before asking again",
+            )
+            .retry_after(wait as u64));
+        }
+        self.sender.send(&phone, &code)?;
+        Ok(CodeSent {
+            sent: true,
+            expires_in_ms: s.code_ttl_ms,
+            dev_code: s.dev_codes.then_some(code),
+        })
+    }
+
+    /// `POST /api/auth/login`: by code (registers on first use) or by password.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, req: LoginRequest) -> AppResult<LoginResult> {
+        let phone = PhoneNumber::parse(&req.phone)?;
+        let device = match req.device.as_deref().map(str::trim) {
+            Some(d) if !d.is_empty() => d.chars().take(policy::DEVICE_MAX_CHARS).collect(),
+            _ => "unnamed device".to_string(),
+        };
+        let user_id = match (req.code, req.password) {
+            (Some(code), None) => self.check_code(&phone, code.trim()).await?,
+            (None, Some(password)) => self.check_password(&phone, password).await?,
+            _ => {
+                return Err(AppError::field(
+                    "code",
+                    "give exactly one of `code` and `password`",
+                ))
+            }
+        };
+        let token = policy::new_token();
+        let now = now_ms();
+        let session_id = store::insert_token(
+            &self.db,
+            user_id,
+            &policy::hash_secret(&[&token]),
+            &device,
+            now,
+            now + self.settings.token_ttl_ms,
+        )
+        .await?;
+        tracing::info!(user_id, session_id, "login");
+        Ok(LoginResult {
+            token,
+            session_id,
+            user: self.me(user_id).await?,
+        })
+    }
+
+    async fn check_code(&self, phone: &PhoneNumber, code: &str) -> AppResult<i64> {
+        let db = &self.db;
+        let Some(attempt) = store::spend_code_attempt(db, phone.expose()).await? else {
+            return Err(if store::code_exists(db, phone.expose()).await? {
+                AppError::new(
+                    ErrorCode::TooManyAttempts,
+                    "too many wrong codes; request a new one",
+                )
+            } else {
+                AppError::new(ErrorCode::InvalidCode, "wrong or unknown code")
+            });
+        };
+        if attempt.expires_at <= now_ms() {
+            return Err(AppError::new(
+                ErrorCode::CodeExpired,
+                "the code has expired; request a new one",
+            ));
+        }
+        let hash = policy::hash_secret(&[phone.expose(), code]);
+        if hash != attempt.code_hash || !store::consume_code(db, phone.expose(), &hash).await? {
+            return Err(AppError::new(
+                ErrorCode::InvalidCode,
+                "wrong or unknown code",
+            ));
+        }
+        let nickname = format!("用户{}", &policy::new_login_code()[..4]);
+        Ok(store::ensure_user(db, phone.expose(), &nickname, now_ms()).await?)
+    }
+
+    async fn check_password(&self, phone: &PhoneNumber, password: String) -> AppResult<i64> {
+        let wrong = || AppError::new(ErrorCode::InvalidCredentials, "wrong phone or password");
+        let user_id = store::user_id_by_phone(&self.db, phone.expose())
+            .await?
+            .ok_or_else(wrong)?;
+        let stored = store::password_hash(&self.db, user_id)
+            .await?
+            .ok_or_else(wrong)?;
+        if verify_password(password, stored).await? {
+            Ok(user_id)
+        } else {
+            Err(wrong())
+        }
+    }
+
+    /// Resolves a bearer token, refusing unknown, expired and revoked ones alike.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Identity> {
+        let row = store::token_by_hash(&self.db, &policy::hash_secret(&[token]))
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        let now = now_ms();
+        if row.revoked_at.is_some() || row.expires_at <= now {
+            return Err(AppError::unauthorized());
+        }
+        if now - row.last_used_at > TOUCH_INTERVAL_MS {
+            store::touch_token(&self.db, row.id, now).await?;
+        }
+        let roles = self.roles(row.user_id).await?;
+        Ok(Identity {
+            user_id: row.user_id,
+            token_id: row.id,
+            roles,
+        })
+    }
+
+    async fn roles(&self, user_id: i64) -> AppResult<Vec<Role>> {
+        let mut roles = vec![Role::Buyer];
+        for raw in store::roles_of(&self.db, user_id).await? {
+            if let Ok(role) = Role::parse(&raw) {
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+        }
+        Ok(roles)
+    }
+
+    fn role_names(roles: &[Role]) -> Vec<String> {
+        roles.iter().map(|r| r.as_str().to_string()).collect()
+    }
+
+    pub async fn me(&self, user_id: i64) -> AppResult<Me> {
+        let u = store::user_by_id(&self.db, user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
+        let roles = self.roles(user_id).await?;
+        Ok(Me {
+            id: u.id,
+            nickname: u.nickname,
+            avatar: u.avatar,
+            gender: u.gender,
+            intro: u.intro,
+            roles: Self::role_names(&roles),
+            phone_masked: policy::mask_phone(&u.phone),
+            has_password: u.has_password,
+            created_at: u.created_at,
+        })
+    }
+
+    /// `GET /api/users/{id}`: the public profile; staff also get the masked phone.
+    pub async fn public_user(&self, viewer: &Identity, id: i64) -> AppResult<PublicUser> {
+        let u = store::user_by_id(&self.db, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
+        let roles = self.roles(id).await?;
+        Ok(PublicUser {
+            id: u.id,
+            nickname: u.nickname,
+            avatar: u.avatar,
+            gender: u.gender,
+            intro: u.intro,
+            roles: Self::role_names(&roles),
+            created_at: u.created_at,
+            last_seen_at: u.last_seen_at,
+            phone_masked: viewer.is_staff().then(|| policy::mask_phone(&u.phone)),
+        })
+    }
+
+    /// `GET /api/users?role=`: a directory of sellers or appraisers.
+    pub async fn directory(&self, role: &str, limit: i64) -> AppResult<Vec<PublicUser>> {
+        let role = Role::parse(role)?;
+        if !matches!(role, Role::Seller | Role::Appraiser) {
+            return Err(AppError::field(
+                "role",
+                "only seller and appraiser are listed",
+            ));
+        }
+        let mut out = Vec::new();
+        for u in store::users_with_role(&self.db, role.as_str(), limit.clamp(1, 200)).await? {
+            let roles = self.roles(u.id).await?;
+            out.push(PublicUser {
+                id: u.id,
+                nickname: u.nickname,
+                avatar: u.avatar,
+                gender: u.gender,
+                intro: u.intro,
+                roles: Self::role_names(&roles),
+                created_at: u.created_at,
+                last_seen_at: u.last_seen_at,
+                phone_masked: None,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn update_profile(&self, user_id: i64, patch: ProfilePatch) -> AppResult<Me> {
+        let nickname = patch.nickname.as_deref().map(Nickname::parse).transpose()?;
+        let gender = patch.gender.as_deref().map(Gender::parse).transpose()?;
+        let intro = match &patch.intro {
+            Some(Some(text)) => Some(policy::parse_profile_text(
+                "intro",
+                text,
+                policy::INTRO_MAX_CHARS,
+            )?),
+            Some(None) => Some(String::new()),
+            None => None,
+        };
+        let avatar = match &patch.avatar {
+            Some(Some(a)) => {
+                let a = policy::parse_profile_text("avatar", a, policy::AVATAR_MAX_CHARS)?;
+                Some((!a.is_empty()).then_some(a))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        store::update_profile(
+            &self.db,
+            user_id,
+            &store::ProfileUpdate {
+                nickname: nickname.as_ref().map(Nickname::as_str),
+                avatar: avatar.as_ref().map(|a| a.as_deref()),
+                gender: gender.map(Gender::as_str),
+                intro: intro.as_deref(),
+            },
+        )
+        .await?;
+        self.me(user_id).await
+    }
+
+    /// `POST /api/me/password`: sets or changes the password; changing needs the current one.
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password: String,
+        current: Option<String>,
+    ) -> AppResult<()> {
+        policy::check_password(&password)?;
+        if let Some(stored) = store::password_hash(&self.db, user_id).await? {
+            let current = current.ok_or_else(|| {
+                AppError::field("current_password", "required to change a password")
+            })?;
+            if !verify_password(current, stored).await? {
+                return Err(AppError::new(
+                    ErrorCode::InvalidCredentials,
+                    "the current password is wrong",
+                ));
+            }
+        }
+        let hash = actix_web::web::block(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("password hashing task: {e}"))?
+        .map_err(|e| anyhow::anyhow!("hash password: {e}"))?;
+        store::set_password_hash(&self.db, user_id, &hash).await?;
+        Ok(())
+    }
+
+    pub async fn sessions(&self, who: &Identity) -> AppResult<Vec<SessionView>> {
+        Ok(store::live_sessions(&self.db, who.user_id, now_ms())
+            .await?
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == who.token_id,
+                id: s.id,
+                device: s.device,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                expires_at: s.expires_at,
+            })
+            .collect())
+    }
+
+    /// Revokes one device's token and closes its live sockets on every node.
+    pub async fn revoke_session(&self, user_id: i64, token_id: i64) -> AppResult<()> {
+        if !store::revoke_token(&self.db, user_id, token_id, now_ms()).await? {
+            return Err(AppError::not_found("session"));
+        }
+        tracing::info!(user_id, session_id = token_id, "session revoked");
+        self.bus.publish(
+            Audience::User(user_id),
+            Delivery::CloseToken {
+                token_id,
+                code: CLOSE_TOKEN_REVOKED,
+                reason: "token revoked".into(),
+            },
+        );
+        Ok(())
+    }
+}
+
+async fn verify_password(password: String, stored: String) -> AppResult<bool> {
+    let ok = actix_web::web::block(move || {
+        PasswordHash::new(&stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password verification task: {e}"))?;
+    Ok(ok)
+}
+
+/// Grants a role (used by `duoxie admin grant-role` and by tests).
+pub async fn grant_role(db: &Db, user_id: i64, role: &str) -> anyhow::Result<()> {
+    let role = Role::parse(role).map_err(|e| anyhow::anyhow!(e.message))?;
+    store::grant_role(db, user_id, role.as_str(), now_ms()).await?;
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! Account SQL: users, roles, one-time codes and device tokens. One function per statement,
+//! written once for SQLite and PostgreSQL.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::store::Db;
+
+pub struct UserRow {
+    pub id: i64,
+    pub phone: String,
+    pub nickname: String,
+    pub avatar: Option<String>,
+    pub gender: String,
+    pub intro: String,
+    pub has_password: bool,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+}
+
+const USER_COLUMNS: &str = "id, phone, nickname, avatar, gender, intro, \
+     CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, created_at, last_seen_at";
+
+fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
+    Ok(UserRow {
+        id: row.try_get(0)?,
+        phone: row.try_get(1)?,
+        nickname: row.try_get(2)?,
+        avatar: row.try_get(3)?,
+        gender: row.try_get(4)?,
+        intro: row.try_get(5)?,
+        has_password: row.try_get::<i64, _>(6)? != 0,
+        created_at: row.try_get(7)?,
+        last_seen_at: row.try_get(8)?,
+    })
+}
+
+pub async fn user_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+}
+
+pub async fn user_id_by_phone(db: &Db, phone: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT id FROM users WHERE phone = $1")
+        .bind(phone)
+        .fetch_optional(db)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+/// Creates the account for `phone` unless it exists; returns its id either way.
+pub async fn ensure_user(
+    db: &Db,
+    phone: &str,
+    nickname: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (phone, nickname, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (phone) DO NOTHING",
+    )
+    .bind(phone)
+    .bind(nickname)
+    .bind(now)
+    .execute(db)
+    .await?;
+    user_id_by_phone(db, phone)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+pub async fn password_hash(db: &Db, user_id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => None,
+    })
+}
+
+pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub struct ProfileUpdate<'a> {
+    pub nickname: Option<&'a str>,
+    pub avatar: Option<Option<&'a str>>,
+    pub gender: Option<&'a str>,
+    pub intro: Option<&'a str>,
+}
+
+/// Applies the given fields; absent ones keep their value (`COALESCE`), and `avatar` can be
+/// set to NULL explicitly.
+pub async fn update_profile(
+    db: &Db,
+    user_id: i64,
+    p: &ProfileUpdate<'_>,
+) -> Result<(), sqlx::Error> {
+    let (avatar_given, avatar) = match p.avatar {
+        Some(v) => (1i64, v),
+        None => (0i64, None),
+    };
+    sqlx::query(
+        "UPDATE users SET nickname = COALESCE($1, nickname), \
+         avatar = CASE WHEN $2 = 1 THEN $3 ELSE avatar END, \
+         gender = COALESCE($4, gender), intro = COALESCE($5, intro) WHERE id = $6",
+    )
+    .bind(p.nickname)
+    .bind(avatar_given)
+    .bind(avatar)
+    .bind(p.gender)
+    .bind(p.intro)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_last_seen(db: &Db, user_id: i64, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn roles_of(db: &Db, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+        .bind(user_id)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect()
+}
+
+pub async fn grant_role(db: &Db, user_id: i64, role: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, role) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(role)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn revoke_role(db: &Db, user_id: i64, role: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+        .bind(user_id)
+        .bind(role)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn users_with_role(db: &Db, role: &str, limit: i64) -> Result<Vec<UserRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id IN \
+         (SELECT user_id FROM user_roles WHERE role = $1) ORDER BY id DESC LIMIT $2"
+    );
+    sqlx::query(&sql)
+        .bind(role)
+        .bind(limit)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+}
+
+/// Stores a fresh code for `phone` unless one was sent after `resend_before`; returns false
+/// when the resend interval has not passed. One statement, so that two racing requests
+/// cannot both send.
+pub async fn put_login_code(
+    db: &Db,
+    phone: &str,
+    code_hash: &str,
+    now: i64,
+    expires_at: i64,
+    attempts: i64,
+    resend_before: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO login_codes (phone, code_hash, sent_at, expires_at, attempts_left) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, \
+         sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
+         attempts_left = excluded.attempts_left \
+         WHERE login_codes.sent_at <= $6",
+    )
+    .bind(phone)
+    .bind(code_hash)
+    .bind(now)
+    .bind(expires_at)
+    .bind(attempts)
+    .bind(resend_before)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn code_sent_at(db: &Db, phone: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT sent_at FROM login_codes WHERE phone = $1")
+        .bind(phone)
+        .fetch_optional(db)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+pub struct CodeAttempt {
+    pub code_hash: String,
+    pub expires_at: i64,
+}
+
+/// Spends one attempt on the code for `phone`; `None` when there is no code or no attempt left.
+pub async fn spend_code_attempt(db: &Db, phone: &str) -> Result<Option<CodeAttempt>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE login_codes SET attempts_left = attempts_left - 1 \
+         WHERE phone = $1 AND attempts_left > 0 RETURNING code_hash, expires_at",
+    )
+    .bind(phone)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(CodeAttempt {
+            code_hash: r.try_get(0)?,
+            expires_at: r.try_get(1)?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn code_exists(db: &Db, phone: &str) -> Result<bool, sqlx::Error> {
+    Ok(code_sent_at(db, phone).await?.is_some())
+}
+
+/// Consumes the code; false when another login consumed it first.
+pub async fn consume_code(db: &Db, phone: &str, code_hash: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM login_codes WHERE phone = $1 AND code_hash = $2")
+        .bind(phone)
+        .bind(code_hash)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn insert_token(
+    db: &Db,
+    user_id: i64,
+    token_hash: &str,
+    device: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO auth_tokens (user_id, token_hash, device, created_at, last_used_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(token_hash)
+    .bind(device)
+    .bind(now)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_one(db)
+    .await?;
+    row.try_get(0)
+}
+
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: i64,
+}
+
+pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, user_id, expires_at, revoked_at, last_used_at FROM auth_tokens \
+         WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(TokenRow {
+            id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            expires_at: r.try_get(2)?,
+            revoked_at: r.try_get(3)?,
+            last_used_at: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn touch_token(db: &Db, token_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE auth_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(token_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub struct SessionRow {
+    pub id: i64,
+    pub device: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn live_sessions(
+    db: &Db,
+    user_id: i64,
+    now: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, device, created_at, last_used_at, expires_at FROM auth_tokens \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(SessionRow {
+            id: r.try_get(0)?,
+            device: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+            last_used_at: r.try_get(3)?,
+            expires_at: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
+/// Revokes one of the user's tokens; false when it is not theirs or already revoked.
+pub async fn revoke_token(
+    db: &Db,
+    user_id: i64,
+    token_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE auth_tokens SET revoked_at = $1 \
+         WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(token_id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,222 @@
+//! What the chat actor understands and answers. Command bodies deserialise straight from a
+//! WebSocket frame's `data`; the caller's identity is never part of them, it is added by
+//! [`As::new`] from the authenticated session, so a client cannot speak for someone else.
+
+use std::collections::HashMap;
+
+use actix::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppResult;
+
+/// A command on behalf of an authenticated user.
+pub struct As<T> {
+    pub user_id: i64,
+    pub body: T,
+}
+
+impl<T> As<T> {
+    pub fn new(user_id: i64, body: T) -> Self {
+        Self { user_id, body }
+    }
+}
+
+macro_rules! command {
+    ($body:ty => $reply:ty) => {
+        impl Message for As<$body> {
+            type Result = AppResult<$reply>;
+        }
+    };
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open {
+    pub peer_id: i64,
+    #[serde(default)]
+    pub listing_ref: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct List {
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    pub conversation_id: i64,
+    pub client_id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    pub conversation_id: i64,
+    #[serde(default)]
+    pub before_seq: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sync {
+    /// Conversation id (as a JSON object key, so a string) → highest seq the client holds.
+    pub cursors: HashMap<String, i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    pub conversation_id: i64,
+    pub seq: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Typing {
+    pub conversation_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    pub user_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unblock {
+    pub user_id: i64,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListBlocks {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceQuery {
+    pub user_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub conversation_id: i64,
+    pub seq: i64,
+    pub sender_id: i64,
+    pub client_id: String,
+    pub kind: String,
+    pub text: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerView {
+    pub id: i64,
+    pub nickname: String,
+    pub avatar: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    pub id: i64,
+    pub listing_ref: String,
+    pub created_at: i64,
+    pub last_message_at: i64,
+    pub last_seq: i64,
+    pub peer: PeerView,
+    pub last_message: Option<MessageView>,
+    pub unread: i64,
+    pub my_last_read_seq: i64,
+    pub peer_last_read_seq: i64,
+    pub peer_online: bool,
+    pub peer_last_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Opened {
+    pub conversation: ConversationView,
+    pub created: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Conversations {
+    pub conversations: Vec<ConversationView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Sent {
+    pub message: MessageView,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub messages: Vec<MessageView>,
+    pub more: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SyncStream {
+    pub conversation_id: i64,
+    pub messages: Vec<MessageView>,
+    pub more: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Synced {
+    pub results: Vec<SyncStream>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReadUpTo {
+    pub last_read_seq: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TypingRelayed {
+    pub delivered: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlockState {
+    pub blocked: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Blocks {
+    pub user_ids: Vec<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PresenceView {
+    pub user_id: i64,
+    pub online: bool,
+    pub last_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Presences {
+    pub presence: Vec<PresenceView>,
+}
+
+command!(Open => Opened);
+command!(List => Conversations);
+command!(Send => Sent);
+command!(History => Page);
+command!(Sync => Synced);
+command!(MarkRead => ReadUpTo);
+command!(Typing => TypingRelayed);
+command!(Block => BlockState);
+command!(Unblock => BlockState);
+command!(ListBlocks => Blocks);
+command!(PresenceQuery => Presences);

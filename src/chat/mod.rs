@@ -1,0 +1,572 @@
+//! Buyer–seller chat (policy: 即时通讯): conversations between two users, optionally about a
+//! listing; persisted, gap-free message streams; read receipts, typing, presence and blocks.
+//!
+//! [`ChatServer`] is one actor per node. Sends are group-committed: every send that arrives
+//! while a commit is running joins the next transaction, and each sender is answered only once
+//! its transaction is durable. So throughput scales with batch size while "acknowledged" keeps
+//! meaning "committed". Everything else is a read or a single statement and runs as a future
+//! beside the actor, never blocking its mailbox. Delivery goes through the [`Bus`] only.
+
+pub mod messages;
+pub mod policy;
+pub mod store;
+
+use std::collections::HashSet;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::bus::{Audience, Delivery, EventFrame, SharedBus, StreamPos};
+use crate::config::ChatSettings;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::store::{begin_write, now_ms, Backend, Db};
+use crate::ws::registry::PresenceChanged;
+use messages::*;
+use policy::{ChatText, ClientId};
+
+/// Most conversations one `chat.sync` may name.
+const SYNC_MAX_CURSORS: usize = 100;
+/// Most users one `presence.query` may name.
+const PRESENCE_MAX_USERS: usize = 200;
+
+pub struct ChatServer {
+    db: Db,
+    backend: Backend,
+    bus: SharedBus,
+    settings: ChatSettings,
+    pending: Vec<PendingSend>,
+    committing: bool,
+}
+
+struct PendingSend {
+    sender_id: i64,
+    conversation_id: i64,
+    client_id: ClientId,
+    text: ChatText,
+    reply: oneshot::Sender<AppResult<Sent>>,
+}
+
+/// A send's outcome inside a batch, plus the peer to deliver to.
+struct Outcome {
+    sent: Sent,
+    peer_id: i64,
+}
+
+impl ChatServer {
+    pub fn new(db: Db, backend: Backend, bus: SharedBus, settings: ChatSettings) -> Self {
+        Self {
+            db,
+            backend,
+            bus,
+            settings,
+            pending: Vec::new(),
+            committing: false,
+        }
+    }
+
+    /// Commits everything pending (up to the batch limit) in one transaction, then answers and
+    /// publishes; starts the next batch if more arrived meanwhile.
+    fn commit_pending(&mut self, ctx: &mut Context<Self>) {
+        if self.committing || self.pending.is_empty() {
+            return;
+        }
+        self.committing = true;
+        let take = self.pending.len().min(self.settings.commit_batch_max);
+        let batch: Vec<PendingSend> = self.pending.drain(..take).collect();
+        let db = self.db.clone();
+        let backend = self.backend;
+        let fut = async move {
+            let items: Vec<_> = batch
+                .iter()
+                .map(|p| {
+                    (
+                        p.sender_id,
+                        p.conversation_id,
+                        p.client_id.clone(),
+                        p.text.clone(),
+                    )
+                })
+                .collect();
+            let outcomes = commit_batch(&db, backend, &items).await;
+            (batch, outcomes)
+        };
+        ctx.spawn(fut.into_actor(self).map(|(batch, outcomes), act, ctx| {
+            for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                let answer = outcome.map(|o| {
+                    if !o.sent.duplicate {
+                        act.publish_message(&o.sent.message, o.peer_id);
+                    }
+                    o.sent
+                });
+                // The sender may have gone; its answer is then simply dropped.
+                let _ = pending.reply.send(answer);
+            }
+            act.committing = false;
+            act.commit_pending(ctx);
+        }));
+    }
+
+    fn publish_message(&self, m: &MessageView, peer_id: i64) {
+        let pos = StreamPos {
+            conversation_id: m.conversation_id,
+            seq: m.seq,
+        };
+        let frame = EventFrame::new("chat.message", m, Some(pos));
+        self.bus.publish(
+            Audience::Users(vec![m.sender_id, peer_id]),
+            Delivery::Event(frame),
+        );
+    }
+}
+
+/// One transaction for the whole batch; if it fails as a whole (say, a constraint race with
+/// another node), each send is retried in its own transaction so one cannot sink the others.
+async fn commit_batch(
+    db: &Db,
+    backend: Backend,
+    items: &[(i64, i64, ClientId, ChatText)],
+) -> Vec<AppResult<Outcome>> {
+    match try_commit(db, backend, items).await {
+        Ok(outcomes) => outcomes,
+        Err(batch_error) => {
+            if items.len() > 1 {
+                tracing::warn!(error = %batch_error, size = items.len(), "batch commit failed; retrying one by one");
+            }
+            let mut outcomes = Vec::with_capacity(items.len());
+            for item in items {
+                let one = match try_commit(db, backend, std::slice::from_ref(item)).await {
+                    Ok(mut v) => v
+                        .pop()
+                        .unwrap_or_else(|| Err(AppError::from(anyhow::anyhow!("empty commit")))),
+                    Err(e) => Err(AppError::from(e)),
+                };
+                outcomes.push(one);
+            }
+            outcomes
+        }
+    }
+}
+
+async fn try_commit(
+    db: &Db,
+    backend: Backend,
+    items: &[(i64, i64, ClientId, ChatText)],
+) -> Result<Vec<AppResult<Outcome>>, sqlx::Error> {
+    let mut tx = begin_write(db, backend).await?;
+    let mut outcomes = Vec::with_capacity(items.len());
+    let now = now_ms();
+    for (sender_id, conversation_id, client_id, text) in items {
+        let conn = &mut *tx;
+        let Some(conv) = store::participants(conn, *conversation_id, *sender_id).await? else {
+            outcomes.push(Err(AppError::not_found("conversation")));
+            continue;
+        };
+        let Some(peer_id) = policy::peer_of(*sender_id, (conv.user_a, conv.user_b)) else {
+            outcomes.push(Err(AppError::forbidden("not your conversation")));
+            continue;
+        };
+        if let Some(existing) =
+            store::message_by_client_id(conn, *conversation_id, *sender_id, client_id.as_str())
+                .await?
+        {
+            outcomes.push(Ok(Outcome {
+                sent: Sent {
+                    message: existing,
+                    duplicate: true,
+                },
+                peer_id,
+            }));
+            continue;
+        }
+        if conv.blocked_against_sender {
+            outcomes.push(Err(blocked()));
+            continue;
+        }
+        let seq = store::next_seq(conn, *conversation_id, now).await?;
+        let message = MessageView {
+            conversation_id: *conversation_id,
+            seq,
+            sender_id: *sender_id,
+            client_id: client_id.as_str().to_string(),
+            kind: "text".into(),
+            text: text.as_str().to_string(),
+            created_at: now,
+        };
+        store::insert_message(conn, &message).await?;
+        outcomes.push(Ok(Outcome {
+            sent: Sent {
+                message,
+                duplicate: false,
+            },
+            peer_id,
+        }));
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+fn blocked() -> AppError {
+    AppError::new(
+        ErrorCode::Blocked,
+        "this user does not accept your messages",
+    )
+}
+
+/// The peer of `user_id` in the conversation, or `not_found` / `forbidden`.
+async fn peer_in(db: &Db, user_id: i64, conversation_id: i64) -> AppResult<i64> {
+    let pair = store::members(db, conversation_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation"))?;
+    policy::peer_of(user_id, pair).ok_or_else(|| AppError::forbidden("not your conversation"))
+}
+
+async fn with_presence(
+    bus: &SharedBus,
+    mut conversations: Vec<ConversationView>,
+) -> Vec<ConversationView> {
+    let peers: Vec<i64> = conversations.iter().map(|c| c.peer.id).collect();
+    let online: HashSet<i64> = bus.online(peers).await;
+    for c in &mut conversations {
+        c.peer_online = online.contains(&c.peer.id);
+    }
+    conversations
+}
+
+impl Actor for ChatServer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Sessions must never be refused by a full mailbox; the batch limit bounds the work.
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+}
+
+impl Handler<As<Send>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Sent>>;
+
+    fn handle(&mut self, msg: As<Send>, ctx: &mut Context<Self>) -> Self::Result {
+        let parsed = ClientId::parse(&msg.body.client_id).and_then(|client_id| {
+            ChatText::parse(&msg.body.text, self.settings.max_text_chars).map(|t| (client_id, t))
+        });
+        let (client_id, text) = match parsed {
+            Ok(v) => v,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.pending.push(PendingSend {
+            sender_id: msg.user_id,
+            conversation_id: msg.body.conversation_id,
+            client_id,
+            text,
+            reply,
+        });
+        self.commit_pending(ctx);
+        Box::pin(async move {
+            answer
+                .await
+                .unwrap_or_else(|_| Err(AppError::unavailable("chat service stopped")))
+        })
+    }
+}
+
+impl Handler<As<Open>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Opened>>;
+
+    fn handle(&mut self, msg: As<Open>, _: &mut Context<Self>) -> Self::Result {
+        let (db, backend, bus) = (self.db.clone(), self.backend, self.bus.clone());
+        Box::pin(async move {
+            let me = msg.user_id;
+            let peer = msg.body.peer_id;
+            if peer == me {
+                return Err(AppError::field(
+                    "peer_id",
+                    "cannot open a conversation with yourself",
+                ));
+            }
+            let listing = policy::parse_listing_ref(msg.body.listing_ref.as_deref())?;
+            if crate::auth::store::user_by_id(&db, peer).await?.is_none() {
+                return Err(AppError::not_found("user"));
+            }
+            if store::is_blocked(&db, peer, me).await? {
+                return Err(blocked());
+            }
+            let mut tx = begin_write(&db, backend).await?;
+            let (id, created) = store::open_conversation(
+                &mut tx,
+                policy::ordered_pair(me, peer),
+                &listing,
+                now_ms(),
+            )
+            .await?;
+            tx.commit().await?;
+            let view = store::conversation_for(&db, me, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("conversation"))?;
+            let conversation = with_presence(&bus, vec![view])
+                .await
+                .pop()
+                .ok_or_else(|| AppError::not_found("conversation"))?;
+            Ok(Opened {
+                conversation,
+                created,
+            })
+        })
+    }
+}
+
+impl Handler<As<List>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Conversations>>;
+
+    fn handle(&mut self, msg: As<List>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let limit = msg.body.limit.unwrap_or(50).clamp(1, 200);
+            let before = msg.body.before.unwrap_or(i64::MAX);
+            let list = store::conversations_for(&db, msg.user_id, before, limit).await?;
+            Ok(Conversations {
+                conversations: with_presence(&bus, list).await,
+            })
+        })
+    }
+}
+
+impl Handler<As<History>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Page>>;
+
+    fn handle(&mut self, msg: As<History>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let page_max = self.settings.page_max;
+        Box::pin(async move {
+            let b = msg.body;
+            peer_in(&db, msg.user_id, b.conversation_id).await?;
+            let limit = b.limit.unwrap_or(50).clamp(1, page_max);
+            let before = b.before_seq.unwrap_or(i64::MAX);
+            let mut messages = store::history(&db, b.conversation_id, before, limit + 1).await?;
+            let more = messages.len() as i64 > limit;
+            messages.truncate(limit as usize);
+            Ok(Page { messages, more })
+        })
+    }
+}
+
+impl Handler<As<Sync>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Synced>>;
+
+    fn handle(&mut self, msg: As<Sync>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let sync_max = self.settings.sync_max;
+        Box::pin(async move {
+            if msg.body.cursors.len() > SYNC_MAX_CURSORS {
+                return Err(AppError::field(
+                    "cursors",
+                    "at most 100 conversations per sync",
+                ));
+            }
+            let mut cursors = Vec::with_capacity(msg.body.cursors.len());
+            for (key, after) in &msg.body.cursors {
+                let id: i64 = key
+                    .parse()
+                    .map_err(|_| AppError::field("cursors", "keys must be conversation ids"))?;
+                cursors.push((id, (*after).max(0)));
+            }
+            cursors.sort_unstable();
+            let limit = msg.body.limit.unwrap_or(sync_max).clamp(1, sync_max);
+            let mut results = Vec::with_capacity(cursors.len());
+            for (conversation_id, after) in cursors {
+                peer_in(&db, msg.user_id, conversation_id).await?;
+                let mut messages = store::after(&db, conversation_id, after, limit + 1).await?;
+                let more = messages.len() as i64 > limit;
+                messages.truncate(limit as usize);
+                results.push(SyncStream {
+                    conversation_id,
+                    messages,
+                    more,
+                });
+            }
+            Ok(Synced { results })
+        })
+    }
+}
+
+impl Handler<As<MarkRead>> for ChatServer {
+    type Result = ResponseFuture<AppResult<ReadUpTo>>;
+
+    fn handle(&mut self, msg: As<MarkRead>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let b = msg.body;
+            let peer = peer_in(&db, msg.user_id, b.conversation_id).await?;
+            if b.seq < 0 {
+                return Err(AppError::field("seq", "must not be negative"));
+            }
+            let (last_read_seq, moved) =
+                store::mark_read(&db, b.conversation_id, msg.user_id, b.seq).await?;
+            if moved {
+                let data = serde_json::json!({
+                    "conversation_id": b.conversation_id,
+                    "user_id": msg.user_id,
+                    "seq": last_read_seq,
+                });
+                bus.publish(
+                    Audience::Users(vec![msg.user_id, peer]),
+                    Delivery::Event(EventFrame::new("chat.read", &data, None)),
+                );
+            }
+            Ok(ReadUpTo { last_read_seq })
+        })
+    }
+}
+
+impl Handler<As<Typing>> for ChatServer {
+    type Result = ResponseFuture<AppResult<TypingRelayed>>;
+
+    fn handle(&mut self, msg: As<Typing>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let conversation_id = msg.body.conversation_id;
+            let peer = peer_in(&db, msg.user_id, conversation_id).await?;
+            if store::is_blocked(&db, peer, msg.user_id).await? {
+                return Err(blocked());
+            }
+            let data =
+                serde_json::json!({ "conversation_id": conversation_id, "user_id": msg.user_id });
+            bus.publish(
+                Audience::User(peer),
+                Delivery::Event(EventFrame::new("chat.typing", &data, None)),
+            );
+            Ok(TypingRelayed { delivered: true })
+        })
+    }
+}
+
+async fn check_block_target(db: &Db, me: i64, target: i64) -> AppResult<()> {
+    if target == me {
+        return Err(AppError::field("user_id", "cannot block yourself"));
+    }
+    if crate::auth::store::user_by_id(db, target).await?.is_none() {
+        return Err(AppError::not_found("user"));
+    }
+    Ok(())
+}
+
+impl Handler<As<Block>> for ChatServer {
+    type Result = ResponseFuture<AppResult<BlockState>>;
+
+    fn handle(&mut self, msg: As<Block>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            check_block_target(&db, msg.user_id, msg.body.user_id).await?;
+            store::block(&db, msg.user_id, msg.body.user_id, now_ms()).await?;
+            Ok(BlockState { blocked: true })
+        })
+    }
+}
+
+impl Handler<As<Unblock>> for ChatServer {
+    type Result = ResponseFuture<AppResult<BlockState>>;
+
+    fn handle(&mut self, msg: As<Unblock>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            check_block_target(&db, msg.user_id, msg.body.user_id).await?;
+            store::unblock(&db, msg.user_id, msg.body.user_id).await?;
+            Ok(BlockState { blocked: false })
+        })
+    }
+}
+
+impl Handler<As<ListBlocks>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Blocks>>;
+
+    fn handle(&mut self, msg: As<ListBlocks>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            Ok(Blocks {
+                user_ids: store::blocked_by(&db, msg.user_id).await?,
+            })
+        })
+    }
+}
+
+impl Handler<As<PresenceQuery>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Presences>>;
+
+    fn handle(&mut self, msg: As<PresenceQuery>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let mut ids = msg.body.user_ids;
+            if ids.len() > PRESENCE_MAX_USERS {
+                return Err(AppError::field("user_ids", "at most 200 users"));
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            let online = bus.online(ids.clone()).await;
+            let presence = store::last_seen(&db, &ids)
+                .await?
+                .into_iter()
+                .map(|(user_id, last_seen_at)| PresenceView {
+                    user_id,
+                    online: online.contains(&user_id),
+                    last_seen_at,
+                })
+                .collect();
+            Ok(Presences { presence })
+        })
+    }
+}
+
+impl Handler<PresenceChanged> for ChatServer {
+    type Result = ();
+
+    /// Records `last_seen_at` when a user's last socket closes, and tells their partners.
+    fn handle(&mut self, msg: PresenceChanged, ctx: &mut Context<Self>) {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        let fut = async move {
+            let now = now_ms();
+            let result: anyhow::Result<()> = async {
+                if !msg.online {
+                    crate::auth::store::set_last_seen(&db, msg.user_id, now).await?;
+                }
+                let partners = store::partners(&db, msg.user_id).await?;
+                if partners.is_empty() {
+                    return Ok(());
+                }
+                let last_seen = store::last_seen(&db, &[msg.user_id]).await?;
+                let data = PresenceView {
+                    user_id: msg.user_id,
+                    online: msg.online,
+                    last_seen_at: last_seen.first().and_then(|(_, t)| *t),
+                };
+                bus.publish(
+                    Audience::Users(partners),
+                    Delivery::Event(EventFrame::new("presence", &data, None)),
+                );
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    user_id = msg.user_id,
+                    "presence update failed"
+                );
+            }
+        };
+        ctx.spawn(fut.into_actor(self));
+    }
+}
+
+pub type ChatAddr = Addr<ChatServer>;
+
+/// Whether no send is waiting or being committed; shutdown waits for this.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct IsIdle;
+
+impl Handler<IsIdle> for ChatServer {
+    type Result = bool;
+
+    fn handle(&mut self, _: IsIdle, _: &mut Context<Self>) -> bool {
+        !self.committing && self.pending.is_empty()
+    }
+}

@@ -1,0 +1,402 @@
+//! Chat SQL, written once for SQLite and PostgreSQL. Message sequence numbers are assigned by
+//! `UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING` inside the inserting
+//! transaction: the row lock (PostgreSQL) or the write lock (SQLite) makes each
+//! conversation's stream gap-free across any number of writers and nodes.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::messages::{ConversationView, MessageView, PeerView};
+use crate::store::Db;
+
+pub struct ConversationRow {
+    pub user_a: i64,
+    pub user_b: i64,
+    /// Blocks between the two participants against `for_sender` (someone blocked them).
+    pub blocked_against_sender: bool,
+}
+
+/// Participants of a conversation and whether the other one blocked `sender`.
+pub async fn participants(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    sender: i64,
+) -> Result<Option<ConversationRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT c.user_a, c.user_b, \
+         (SELECT COUNT(*) FROM blocks b WHERE b.blocked_id = $2 \
+            AND b.blocker_id IN (c.user_a, c.user_b)) \
+         FROM conversations c WHERE c.id = $1",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(ConversationRow {
+            user_a: r.try_get(0)?,
+            user_b: r.try_get(1)?,
+            blocked_against_sender: r.try_get::<i64, _>(2)? > 0,
+        })
+    })
+    .transpose()
+}
+
+const MESSAGE_COLUMNS: &str = "conversation_id, seq, sender_id, client_id, kind, body, created_at";
+
+fn message_from_row(r: &AnyRow) -> Result<MessageView, sqlx::Error> {
+    Ok(MessageView {
+        conversation_id: r.try_get(0)?,
+        seq: r.try_get(1)?,
+        sender_id: r.try_get(2)?,
+        client_id: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        text: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+    })
+}
+
+pub async fn message_by_client_id(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    sender_id: i64,
+    client_id: &str,
+) -> Result<Option<MessageView>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages \
+         WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3"
+    );
+    sqlx::query(&sql)
+        .bind(conversation_id)
+        .bind(sender_id)
+        .bind(client_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
+}
+
+/// Takes the conversation's next sequence number.
+pub async fn next_seq(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $2 \
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)
+}
+
+pub async fn insert_message(conn: &mut AnyConnection, m: &MessageView) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO messages (conversation_id, seq, sender_id, client_id, kind, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(m.conversation_id)
+    .bind(m.seq)
+    .bind(m.sender_id)
+    .bind(&m.client_id)
+    .bind(&m.kind)
+    .bind(&m.text)
+    .bind(m.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates the conversation for the ordered pair and listing unless it exists; returns its id
+/// and whether this call created it. Both member rows are written in the same transaction.
+pub async fn open_conversation(
+    conn: &mut AnyConnection,
+    (user_a, user_b): (i64, i64),
+    listing_ref: &str,
+    now: i64,
+) -> Result<(i64, bool), sqlx::Error> {
+    let created = sqlx::query(
+        "INSERT INTO conversations (user_a, user_b, listing_ref, created_at, last_message_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_a, user_b, listing_ref) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(user_a)
+    .bind(user_b)
+    .bind(listing_ref)
+    .bind(now)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = created {
+        let id: i64 = row.try_get(0)?;
+        for member in [user_a, user_b] {
+            sqlx::query(
+                "INSERT INTO conversation_members (conversation_id, user_id) VALUES ($1, $2)",
+            )
+            .bind(id)
+            .bind(member)
+            .execute(&mut *conn)
+            .await?;
+        }
+        return Ok((id, true));
+    }
+    let id = sqlx::query(
+        "SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2 AND listing_ref = $3",
+    )
+    .bind(user_a)
+    .bind(user_b)
+    .bind(listing_ref)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    Ok((id, false))
+}
+
+/// The conversation list as `user_id` sees it; presence is filled in by the caller.
+const CONVERSATION_SELECT: &str = "SELECT c.id, c.listing_ref, c.created_at, c.last_message_at, \
+     c.last_seq, me.last_read_seq, peer.user_id, peer.last_read_seq, u.nickname, u.avatar, \
+     u.last_seen_at, \
+     (SELECT COUNT(*) FROM messages um WHERE um.conversation_id = c.id \
+        AND um.seq > me.last_read_seq AND um.sender_id <> me.user_id), \
+     m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at \
+     FROM conversation_members me \
+     JOIN conversations c ON c.id = me.conversation_id \
+     JOIN conversation_members peer ON peer.conversation_id = c.id AND peer.user_id <> me.user_id \
+     JOIN users u ON u.id = peer.user_id \
+     LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq \
+     WHERE me.user_id = $1";
+
+fn conversation_from_row(r: &AnyRow) -> Result<ConversationView, sqlx::Error> {
+    let id: i64 = r.try_get(0)?;
+    let last_seq: Option<i64> = r.try_get(12)?;
+    let last_message = match last_seq {
+        Some(seq) => Some(MessageView {
+            conversation_id: id,
+            seq,
+            sender_id: r.try_get(13)?,
+            client_id: r.try_get(14)?,
+            kind: r.try_get(15)?,
+            text: r.try_get(16)?,
+            created_at: r.try_get(17)?,
+        }),
+        None => None,
+    };
+    Ok(ConversationView {
+        id,
+        listing_ref: r.try_get(1)?,
+        created_at: r.try_get(2)?,
+        last_message_at: r.try_get(3)?,
+        last_seq: r.try_get(4)?,
+        my_last_read_seq: r.try_get(5)?,
+        peer: PeerView {
+            id: r.try_get(6)?,
+            nickname: r.try_get(8)?,
+            avatar: r.try_get(9)?,
+        },
+        peer_last_read_seq: r.try_get(7)?,
+        peer_last_seen_at: r.try_get(10)?,
+        unread: r.try_get(11)?,
+        last_message,
+        peer_online: false,
+    })
+}
+
+pub async fn conversation_for(
+    db: &Db,
+    user_id: i64,
+    conversation_id: i64,
+) -> Result<Option<ConversationView>, sqlx::Error> {
+    let sql = format!("{CONVERSATION_SELECT} AND c.id = $2");
+    sqlx::query(&sql)
+        .bind(user_id)
+        .bind(conversation_id)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(conversation_from_row)
+        .transpose()
+}
+
+pub async fn conversations_for(
+    db: &Db,
+    user_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<ConversationView>, sqlx::Error> {
+    let sql = format!(
+        "{CONVERSATION_SELECT} AND c.last_message_at < $2 \
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT $3"
+    );
+    sqlx::query(&sql)
+        .bind(user_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(conversation_from_row)
+        .collect()
+}
+
+/// The two participants of a conversation, if it exists.
+pub async fn members(db: &Db, conversation_id: i64) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row = sqlx::query("SELECT user_a, user_b FROM conversations WHERE id = $1")
+        .bind(conversation_id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
+
+/// Newest first, strictly before `before_seq`; one extra row tells whether there is more.
+pub async fn history(
+    db: &Db,
+    conversation_id: i64,
+    before_seq: i64,
+    limit: i64,
+) -> Result<Vec<MessageView>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq < $2 \
+         ORDER BY seq DESC LIMIT $3"
+    );
+    sqlx::query(&sql)
+        .bind(conversation_id)
+        .bind(before_seq)
+        .bind(limit)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(message_from_row)
+        .collect()
+}
+
+/// Oldest first, strictly after `after_seq`.
+pub async fn after(
+    db: &Db,
+    conversation_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<MessageView>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 \
+         ORDER BY seq ASC LIMIT $3"
+    );
+    sqlx::query(&sql)
+        .bind(conversation_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(message_from_row)
+        .collect()
+}
+
+/// Moves the read position forward (never back, never past the last message); returns the
+/// position afterwards and whether it moved.
+pub async fn mark_read(
+    db: &Db,
+    conversation_id: i64,
+    user_id: i64,
+    seq: i64,
+) -> Result<(i64, bool), sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE conversation_members SET last_read_seq = \
+           (SELECT CASE WHEN c.last_seq < $1 THEN c.last_seq ELSE $1 END \
+            FROM conversations c WHERE c.id = $2) \
+         WHERE conversation_id = $2 AND user_id = $3 AND last_read_seq < $1 \
+           AND last_read_seq < (SELECT c2.last_seq FROM conversations c2 WHERE c2.id = $2)",
+    )
+    .bind(seq)
+    .bind(conversation_id)
+    .bind(user_id)
+    .execute(db)
+    .await?
+    .rows_affected()
+        > 0;
+    let now: i64 = sqlx::query(
+        "SELECT last_read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await?
+    .try_get(0)?;
+    Ok((now, moved))
+}
+
+pub async fn is_blocked(db: &Db, blocker: i64, blocked: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker)
+            .bind(blocked)
+            .fetch_one(db)
+            .await?
+            .try_get(0)?;
+    Ok(n > 0)
+}
+
+pub async fn block(db: &Db, blocker: i64, blocked: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
+    )
+    .bind(blocker)
+    .bind(blocked)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn unblock(db: &Db, blocker: i64, blocked: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+        .bind(blocker)
+        .bind(blocked)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn blocked_by(db: &Db, blocker: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query("SELECT blocked_id FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id")
+        .bind(blocker)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect()
+}
+
+/// Everyone `user_id` has a conversation with: the audience of their presence changes.
+pub async fn partners(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query(
+        "SELECT DISTINCT peer.user_id FROM conversation_members me \
+         JOIN conversation_members peer ON peer.conversation_id = me.conversation_id \
+           AND peer.user_id <> me.user_id \
+         WHERE me.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect()
+}
+
+pub async fn last_seen(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(user_ids.len());
+    for id in user_ids {
+        let row = sqlx::query("SELECT last_seen_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+        if let Some(r) = row {
+            out.push((*id, r.try_get(0)?));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,471 @@
+//! Settings: defaults in code < an optional TOML file < `DUOXIE_*` environment variables.
+//!
+//! Every limit the server enforces is a named field here, with its default and unit in its doc
+//! comment. `Settings::load` validates the result and names the offending setting on failure,
+//! so a bad deployment stops at start-up instead of misbehaving later. Nothing in this module
+//! may log a value: some settings are secrets.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on. env `DUOXIE_LISTEN`; default: `127.0.0.1:8080`.
+    pub listen: String,
+    /// HTTP worker threads. env `DUOXIE_WORKERS`; default: number of CPUs.
+    pub workers: usize,
+    /// Folder for the SQLite database and uploaded files. env `DUOXIE_DATA_DIR`; default: `./data`.
+    pub data_dir: PathBuf,
+    /// `postgres://...` selects PostgreSQL; unset means SQLite at `<data_dir>/duoxie.db`.
+    /// env `DATABASE_URL` (or `DUOXIE_DATABASE_URL`).
+    pub database_url: Option<String>,
+    /// Redis for the multi-node bus; unset means the in-process bus. env `REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// Database pool size. env `DUOXIE_DB_MAX_CONNECTIONS`; default: 16.
+    pub db_max_connections: u32,
+    /// SQLite `synchronous` pragma: `full` (fsync every commit; acknowledged means durable
+    /// even on power loss) or `normal` (durable across process crashes, may lose the last
+    /// commits on power loss). env `DUOXIE_SQLITE_SYNCHRONOUS`; default: `full`.
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// How long sockets get to leave after the `1001` close on shutdown, in ms.
+    /// env `DUOXIE_SHUTDOWN_DRAIN_MS`; default: 5000.
+    pub shutdown_drain_ms: u64,
+    pub auth: AuthSettings,
+    pub ws: WsSettings,
+    pub chat: ChatSettings,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+impl FromStr for SqliteSynchronous {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            _ => bail!("expected `full` or `normal`"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Return one-time codes in the API response as `dev_code`. UNSAFE in production: anyone
+    /// can log in as anyone. env `DUOXIE_AUTH_DEV_CODES`; default: false.
+    pub dev_codes: bool,
+    /// Lifetime of a one-time code, ms. env `DUOXIE_AUTH_CODE_TTL_MS`; default: 300000 (5 min).
+    pub code_ttl_ms: i64,
+    /// Wrong guesses that burn a code. env `DUOXIE_AUTH_CODE_MAX_ATTEMPTS`; default: 5.
+    pub code_max_attempts: i64,
+    /// Minimum interval between codes sent to one phone, ms. env `DUOXIE_AUTH_CODE_RESEND_MS`;
+    /// default: 60000.
+    pub code_resend_ms: i64,
+    /// Lifetime of a device token, ms. env `DUOXIE_AUTH_TOKEN_TTL_MS`; default: 30 days.
+    pub token_ttl_ms: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsSettings {
+    /// Largest frame answered normally, bytes; larger gets `frame_too_large`, and above 4× this
+    /// the socket is closed with 1009. env `DUOXIE_WS_MAX_FRAME_BYTES`; default: 65536.
+    pub max_frame_bytes: usize,
+    /// Token-bucket refill, frames per second per socket. env `DUOXIE_WS_RATE_PER_SEC`; default: 20.
+    pub rate_per_sec: f64,
+    /// Token-bucket size, frames. env `DUOXIE_WS_RATE_BURST`; default: 40.
+    pub rate_burst: f64,
+    /// Refused frames in a row before the socket is closed with 4008.
+    /// env `DUOXIE_WS_FLOOD_CLOSE_AFTER`; default: 100.
+    pub flood_close_after: u32,
+    /// Bytes queued for a socket that is not reading before it is closed with 4009.
+    /// env `DUOXIE_WS_OUTBOUND_QUEUE_BYTES`; default: 1048576.
+    pub outbound_queue_bytes: usize,
+    /// Time to send `auth` on a socket opened without a token, ms.
+    /// env `DUOXIE_WS_AUTH_TIMEOUT_MS`; default: 10000.
+    pub auth_timeout_ms: u64,
+    /// Server ping interval, ms. env `DUOXIE_WS_HEARTBEAT_INTERVAL_MS`; default: 10000.
+    pub heartbeat_interval_ms: u64,
+    /// Silence after which a socket is closed with 4002, ms.
+    /// env `DUOXIE_WS_CLIENT_TIMEOUT_MS`; default: 30000.
+    pub client_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Longest chat text, characters. env `DUOXIE_CHAT_MAX_TEXT_CHARS`; default: 4000.
+    pub max_text_chars: usize,
+    /// Largest `chat.history` page. env `DUOXIE_CHAT_PAGE_MAX`; default: 100.
+    pub page_max: i64,
+    /// Most messages per conversation in one `chat.sync` reply. env `DUOXIE_CHAT_SYNC_MAX`;
+    /// default: 500.
+    pub sync_max: i64,
+    /// Minimum interval between relayed typing indicators per socket and conversation, ms.
+    /// env `DUOXIE_CHAT_TYPING_INTERVAL_MS`; default: 2000.
+    pub typing_interval_ms: u64,
+    /// Most messages committed in one group-commit transaction.
+    /// env `DUOXIE_CHAT_COMMIT_BATCH_MAX`; default: 256.
+    pub commit_batch_max: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            db_max_connections: 16,
+            sqlite_synchronous: SqliteSynchronous::Full,
+            shutdown_drain_ms: 5000,
+            auth: AuthSettings::default(),
+            ws: WsSettings::default(),
+            chat: ChatSettings::default(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            dev_codes: false,
+            code_ttl_ms: 5 * 60 * 1000,
+            code_max_attempts: 5,
+            code_resend_ms: 60 * 1000,
+            token_ttl_ms: 30 * 24 * 3600 * 1000,
+        }
+    }
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 64 * 1024,
+            rate_per_sec: 20.0,
+            rate_burst: 40.0,
+            flood_close_after: 100,
+            outbound_queue_bytes: 1024 * 1024,
+            auth_timeout_ms: 10_000,
+            heartbeat_interval_ms: 10_000,
+            client_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            max_text_chars: 4000,
+            page_max: 100,
+            sync_max: 500,
+            typing_interval_ms: 2000,
+            commit_batch_max: 256,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file at `file` (if given), then the environment; validated.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("read settings file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parse settings file {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(|key| std::env::var(key).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Overrides from environment variables; `get` is injectable so that tests need not touch
+    /// the process environment.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let env = Env(&get);
+        env.set("DUOXIE_LISTEN", &mut self.listen)?;
+        env.set("DUOXIE_WORKERS", &mut self.workers)?;
+        env.set("DUOXIE_DATA_DIR", &mut self.data_dir)?;
+        env.set_opt("DATABASE_URL", &mut self.database_url)?;
+        env.set_opt("DUOXIE_DATABASE_URL", &mut self.database_url)?;
+        env.set_opt("REDIS_URL", &mut self.redis_url)?;
+        env.set_opt("DUOXIE_REDIS_URL", &mut self.redis_url)?;
+        env.set("DUOXIE_DB_MAX_CONNECTIONS", &mut self.db_max_connections)?;
+        env.set("DUOXIE_SQLITE_SYNCHRONOUS", &mut self.sqlite_synchronous)?;
+        env.set("DUOXIE_SHUTDOWN_DRAIN_MS", &mut self.shutdown_drain_ms)?;
+        let a = &mut self.auth;
+        env.set("DUOXIE_AUTH_DEV_CODES", &mut a.dev_codes)?;
+        env.set("DUOXIE_AUTH_CODE_TTL_MS", &mut a.code_ttl_ms)?;
+        env.set("DUOXIE_AUTH_CODE_MAX_ATTEMPTS", &mut a.code_max_attempts)?;
+        env.set("DUOXIE_AUTH_CODE_RESEND_MS", &mut a.code_resend_ms)?;
+        env.set("DUOXIE_AUTH_TOKEN_TTL_MS", &mut a.token_ttl_ms)?;
+        let w = &mut self.ws;
+        env.set("DUOXIE_WS_MAX_FRAME_BYTES", &mut w.max_frame_bytes)?;
+        env.set("DUOXIE_WS_RATE_PER_SEC", &mut w.rate_per_sec)?;
+        env.set("DUOXIE_WS_RATE_BURST", &mut w.rate_burst)?;
+        env.set("DUOXIE_WS_FLOOD_CLOSE_AFTER", &mut w.flood_close_after)?;
+        env.set(
+            "DUOXIE_WS_OUTBOUND_QUEUE_BYTES",
+            &mut w.outbound_queue_bytes,
+        )?;
+        env.set("DUOXIE_WS_AUTH_TIMEOUT_MS", &mut w.auth_timeout_ms)?;
+        env.set(
+            "DUOXIE_WS_HEARTBEAT_INTERVAL_MS",
+            &mut w.heartbeat_interval_ms,
+        )?;
+        env.set("DUOXIE_WS_CLIENT_TIMEOUT_MS", &mut w.client_timeout_ms)?;
+        let c = &mut self.chat;
+        env.set("DUOXIE_CHAT_MAX_TEXT_CHARS", &mut c.max_text_chars)?;
+        env.set("DUOXIE_CHAT_PAGE_MAX", &mut c.page_max)?;
+        env.set("DUOXIE_CHAT_SYNC_MAX", &mut c.sync_max)?;
+        env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
+        env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
+        Ok(())
+    }
+
+    /// Rejects settings the server cannot run with, naming the setting.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        fn check(ok: bool, name: &str, why: &str) -> anyhow::Result<()> {
+            if ok {
+                Ok(())
+            } else {
+                bail!("invalid setting {name}: {why}")
+            }
+        }
+        check(
+            self.listen.parse::<std::net::SocketAddr>().is_ok(),
+            "DUOXIE_LISTEN",
+            "expected host:port, e.g. 127.0.0.1:8080",
+        )?;
+        check(self.workers >= 1, "DUOXIE_WORKERS", "must be at least 1")?;
+        if let Some(url) = &self.database_url {
+            check(
+                url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite:"),
+                "DATABASE_URL",
+                "expected postgres://... or sqlite:...",
+            )?;
+        }
+        if let Some(url) = &self.redis_url {
+            check(
+                url.starts_with("redis://") || url.starts_with("rediss://"),
+                "REDIS_URL",
+                "expected redis://...",
+            )?;
+        }
+        check(
+            self.db_max_connections >= 1,
+            "DUOXIE_DB_MAX_CONNECTIONS",
+            "must be at least 1",
+        )?;
+        let a = &self.auth;
+        check(
+            a.code_ttl_ms >= 0,
+            "DUOXIE_AUTH_CODE_TTL_MS",
+            "must be >= 0",
+        )?;
+        check(
+            a.code_max_attempts >= 1,
+            "DUOXIE_AUTH_CODE_MAX_ATTEMPTS",
+            "must be at least 1",
+        )?;
+        check(
+            a.code_resend_ms >= 0,
+            "DUOXIE_AUTH_CODE_RESEND_MS",
+            "must be >= 0",
+        )?;
+        check(
+            a.token_ttl_ms > 0,
+            "DUOXIE_AUTH_TOKEN_TTL_MS",
+            "must be > 0",
+        )?;
+        let w = &self.ws;
+        check(
+            (128..=16 * 1024 * 1024).contains(&w.max_frame_bytes),
+            "DUOXIE_WS_MAX_FRAME_BYTES",
+            "must be between 128 and 16777216",
+        )?;
+        check(
+            w.rate_per_sec > 0.0 && w.rate_per_sec.is_finite(),
+            "DUOXIE_WS_RATE_PER_SEC",
+            "must be > 0",
+        )?;
+        check(
+            w.rate_burst >= 1.0 && w.rate_burst.is_finite(),
+            "DUOXIE_WS_RATE_BURST",
+            "must be >= 1",
+        )?;
+        check(
+            w.flood_close_after >= 1,
+            "DUOXIE_WS_FLOOD_CLOSE_AFTER",
+            "must be at least 1",
+        )?;
+        check(
+            w.outbound_queue_bytes >= 4096,
+            "DUOXIE_WS_OUTBOUND_QUEUE_BYTES",
+            "must be at least 4096",
+        )?;
+        check(
+            w.heartbeat_interval_ms >= 10,
+            "DUOXIE_WS_HEARTBEAT_INTERVAL_MS",
+            "must be at least 10",
+        )?;
+        check(
+            w.client_timeout_ms > w.heartbeat_interval_ms,
+            "DUOXIE_WS_CLIENT_TIMEOUT_MS",
+            "must be longer than the heartbeat interval",
+        )?;
+        check(
+            w.auth_timeout_ms >= 10,
+            "DUOXIE_WS_AUTH_TIMEOUT_MS",
+            "must be at least 10",
+        )?;
+        let c = &self.chat;
+        check(
+            (1..=65536).contains(&c.max_text_chars),
+            "DUOXIE_CHAT_MAX_TEXT_CHARS",
+            "must be between 1 and 65536",
+        )?;
+        check(
+            (1..=1000).contains(&c.page_max),
+            "DUOXIE_CHAT_PAGE_MAX",
+            "must be between 1 and 1000",
+        )?;
+        check(
+            (1..=10000).contains(&c.sync_max),
+            "DUOXIE_CHAT_SYNC_MAX",
+            "must be between 1 and 10000",
+        )?;
+        check(
+            (1..=10000).contains(&c.commit_batch_max),
+            "DUOXIE_CHAT_COMMIT_BATCH_MAX",
+            "must be between 1 and 10000",
+        )?;
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in the data folder.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("duoxie.db").display()
+            ),
+        }
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn set<T: FromStr>(&self, key: &str, slot: &mut T) -> anyhow::Result<()>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if let Some(raw) = (self.0)(key) {
+            // The value itself is never echoed: it may be a secret.
+            *slot = raw
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid setting {key}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn set_opt(&self, key: &str, slot: &mut Option<String>) -> anyhow::Result<()> {
+        if let Some(raw) = (self.0)(key) {
+            let raw = raw.trim();
+            *slot = (!raw.is_empty()).then(|| raw.to_string());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with_env(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut s = Settings::default();
+        s.apply_env(|k| map.get(k).cloned())?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s = with_env(&[
+            ("DUOXIE_LISTEN", "0.0.0.0:9000"),
+            ("DUOXIE_WS_RATE_PER_SEC", "5.5"),
+            ("DUOXIE_AUTH_DEV_CODES", "true"),
+            ("DUOXIE_SQLITE_SYNCHRONOUS", "NORMAL"),
+        ])
+        .expect("valid");
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.ws.rate_per_sec, 5.5);
+        assert!(s.auth.dev_codes);
+        assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
+    }
+
+    #[test]
+    fn invalid_settings_name_the_setting() {
+        let cases = [
+            ("DUOXIE_LISTEN", "not an address"),
+            ("DUOXIE_WS_MAX_FRAME_BYTES", "12"),
+            ("DUOXIE_WS_RATE_PER_SEC", "zero"),
+            ("DUOXIE_CHAT_PAGE_MAX", "0"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DUOXIE_WS_CLIENT_TIMEOUT_MS", "5"),
+        ];
+        for (key, value) in cases {
+            let err = with_env(&[(key, value)]).expect_err(key).to_string();
+            assert!(
+                err.contains(key),
+                "{key}={value}: error {err:?} must name it"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_file_is_read_and_unknown_keys_refused() {
+        let dir = std::env::temp_dir().join(format!("duoxie-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "listen = \"127.0.0.1:9999\"\n[ws]\nrate_burst = 7.0\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&good)).expect("load");
+        assert_eq!(s.listen, "127.0.0.1:9999");
+        assert_eq!(s.ws.rate_burst, 7.0);
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "lisen = \"x\"\n").expect("write");
+        assert!(Settings::load(Some(&bad)).is_err());
+    }
+}

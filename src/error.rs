@@ -1,0 +1,247 @@
+//! The one error type at the boundary.
+//!
+//! Every failure a client can see is an [`ErrorCode`] from a closed list (documented in
+//! `docs/protocol.md`), serialised the same way on HTTP and in WebSocket replies. Internal
+//! causes (`anyhow` chains) are logged once, here, and never sent to the client.
+
+use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The closed list of error codes. Adding one means documenting it in `docs/protocol.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidField,
+    InvalidPhone,
+    TextTooLong,
+    FrameTooLarge,
+    BinaryNotSupported,
+    UnknownType,
+    Unauthorized,
+    AuthRequired,
+    AlreadyAuthenticated,
+    InvalidCode,
+    CodeExpired,
+    TooManyAttempts,
+    CodeCooldown,
+    InvalidCredentials,
+    Forbidden,
+    NotFound,
+    Blocked,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::InvalidField => "invalid_field",
+            Self::InvalidPhone => "invalid_phone",
+            Self::TextTooLong => "text_too_long",
+            Self::FrameTooLarge => "frame_too_large",
+            Self::BinaryNotSupported => "binary_not_supported",
+            Self::UnknownType => "unknown_type",
+            Self::Unauthorized => "unauthorized",
+            Self::AuthRequired => "auth_required",
+            Self::AlreadyAuthenticated => "already_authenticated",
+            Self::InvalidCode => "invalid_code",
+            Self::CodeExpired => "code_expired",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::CodeCooldown => "code_cooldown",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Blocked => "blocked",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest
+            | Self::InvalidField
+            | Self::InvalidPhone
+            | Self::TextTooLong
+            | Self::FrameTooLarge
+            | Self::BinaryNotSupported
+            | Self::UnknownType
+            | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
+            Self::Unauthorized
+            | Self::AuthRequired
+            | Self::InvalidCode
+            | Self::CodeExpired
+            | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::Blocked => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::TooManyAttempts | Self::CodeCooldown | Self::RateLimited => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error a client sees: a code, a human message, optional details (`field`,
+/// `retry_after_ms`), and for `internal` the cause that is logged but never sent.
+#[derive(Debug)]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after_ms: Option<u64>,
+    cause: Option<anyhow::Error>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after_ms: None,
+            cause: None,
+        }
+    }
+
+    /// A missing or invalid field, named so that clients can point at it.
+    pub fn field(field: &'static str, why: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(ErrorCode::InvalidField, format!("{field}: {why}"));
+        e.field = Some(field.to_string());
+        e
+    }
+
+    pub fn retry_after(mut self, ms: u64) -> Self {
+        self.retry_after_ms = Some(ms);
+        self
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no such {what}"))
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ErrorCode::Unauthorized,
+            "missing, unknown, expired or revoked token",
+        )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, message)
+    }
+
+    /// The error body shared by HTTP responses and WebSocket replies.
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = &self.field {
+            body["field"] = json!(field);
+        }
+        if let Some(ms) = self.retry_after_ms {
+            body["retry_after_ms"] = json!(ms);
+        }
+        body
+    }
+
+    /// Logs the internal cause once; called where the error leaves the server.
+    pub fn log(&self) {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+    }
+}
+
+/// A JSON body or `data` object that does not deserialise: `invalid_field` naming the field
+/// where serde names one (missing, unknown or mistyped), `bad_request` for broken JSON.
+pub fn from_serde(e: &serde_json::Error) -> AppError {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    match e.classify() {
+        Category::Data => {
+            let mut err = AppError::new(ErrorCode::InvalidField, text.clone());
+            // serde says "missing field `phone`" / "unknown field `x`, expected ...".
+            err.field = text.split('`').nth(1).map(str::to_string);
+            err
+        }
+        _ => AppError::new(ErrorCode::BadRequest, format!("malformed JSON: {text}")),
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(cause: anyhow::Error) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: "internal error".into(),
+            field: None,
+            retry_after_ms: None,
+            cause: Some(cause),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        let unavailable = matches!(
+            e,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        );
+        let mut err = AppError::from(anyhow::Error::new(e).context("database"));
+        if unavailable {
+            err.code = ErrorCode::Unavailable;
+            err.message = "database unavailable".into();
+        }
+        err
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        HttpResponse::build(self.status_code()).json(json!({ "error": self.body() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_documented_names() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::TooManyAttempts,
+            ErrorCode::BinaryNotSupported,
+        ] {
+            assert_eq!(json!(code), json!(code.as_str()));
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = AppError::from(anyhow::anyhow!("secret detail"));
+        assert_eq!(e.body()["message"], "internal error");
+        assert!(!e.body().to_string().contains("secret"));
+    }
+}

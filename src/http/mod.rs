@@ -1,0 +1,215 @@
+//! Thin REST routes and the static web client. Handlers only translate between HTTP and the
+//! domain services: no SQL and no rules here.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::extractor::Authenticated;
+use crate::auth::{Auth, LoginRequest, ProfilePatch};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::store::{self, Backend, Db};
+
+/// Largest accepted REST body; everything here is small JSON.
+const JSON_LIMIT_BYTES: usize = 64 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_LIMIT_BYTES)
+            .error_handler(|err, _| json_error(&err).into()),
+    )
+    .app_data(web::PathConfig::default().error_handler(|err, _| {
+        AppError::new(ErrorCode::NotFound, format!("bad path: {err}")).into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        AppError::new(ErrorCode::BadRequest, format!("bad query: {err}")).into()
+    }))
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz))
+    .route("/api/auth/code", web::post().to(request_code))
+    .route("/api/auth/login", web::post().to(login))
+    .route("/api/auth/logout", web::post().to(logout))
+    .route("/api/me", web::get().to(get_me))
+    .route("/api/me", web::patch().to(patch_me))
+    .route("/api/me/password", web::post().to(set_password))
+    .route("/api/me/sessions", web::get().to(list_sessions))
+    .route("/api/me/sessions/{id}", web::delete().to(revoke_session))
+    .route("/api/users", web::get().to(directory))
+    .route("/api/users/{id}", web::get().to(get_user))
+    .route("/ws", web::get().to(crate::ws::connect))
+    .route("/", web::get().to(index))
+    .route("/static/{file}", web::get().to(static_file));
+}
+
+fn json_error(err: &actix_web::error::JsonPayloadError) -> AppError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::Deserialize(e) => crate::error::from_serde(e),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            AppError::new(ErrorCode::BadRequest, "request body too large")
+        }
+        E::ContentType => AppError::new(
+            ErrorCode::BadRequest,
+            "expected Content-Type: application/json",
+        ),
+        other => AppError::new(ErrorCode::BadRequest, format!("bad JSON body: {other}")),
+    }
+}
+
+/// What `/readyz` checks.
+pub struct Readiness {
+    pub db: Db,
+    pub backend: Backend,
+}
+
+/// GET /healthz: the process is alive.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// GET /readyz: the database answers and every migration is applied.
+async fn readyz(ready: web::Data<Readiness>) -> HttpResponse {
+    match store::readiness(&ready.db, ready.backend).await {
+        Ok(()) => HttpResponse::Ok().json(json!({
+            "status": "ready", "database": "ok", "migrations": "ok"
+        })),
+        Err(part) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "not_ready", "failing": part
+        })),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeRequest {
+    phone: String,
+}
+
+/// POST /api/auth/code: sends a one-time login code.
+async fn request_code(
+    auth: web::Data<Auth>,
+    body: web::Json<CodeRequest>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(auth.request_code(&body.phone).await?))
+}
+
+/// POST /api/auth/login: exchanges a code or password for a device token.
+async fn login(auth: web::Data<Auth>, body: web::Json<LoginRequest>) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(auth.login(body.into_inner()).await?))
+}
+
+/// POST /api/auth/logout: revokes this device's token and closes its sockets.
+async fn logout(auth: web::Data<Auth>, who: Authenticated) -> AppResult<HttpResponse> {
+    auth.revoke_session(who.0.user_id, who.0.token_id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "revoked": true })))
+}
+
+/// GET /api/me: the caller's own account.
+async fn get_me(auth: web::Data<Auth>, who: Authenticated) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(auth.me(who.0.user_id).await?))
+}
+
+/// PATCH /api/me: edits nickname, avatar, gender, intro.
+async fn patch_me(
+    auth: web::Data<Auth>,
+    who: Authenticated,
+    body: web::Json<ProfilePatch>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(
+        auth.update_profile(who.0.user_id, body.into_inner())
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordRequest {
+    password: String,
+    #[serde(default)]
+    current_password: Option<String>,
+}
+
+/// POST /api/me/password: sets or changes the password.
+async fn set_password(
+    auth: web::Data<Auth>,
+    who: Authenticated,
+    body: web::Json<PasswordRequest>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    auth.set_password(who.0.user_id, body.password, body.current_password)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "password_set": true })))
+}
+
+/// GET /api/me/sessions: the caller's live device tokens.
+async fn list_sessions(auth: web::Data<Auth>, who: Authenticated) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(json!({ "sessions": auth.sessions(&who.0).await? })))
+}
+
+/// DELETE /api/me/sessions/{id}: revokes one device and closes its sockets.
+async fn revoke_session(
+    auth: web::Data<Auth>,
+    who: Authenticated,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    auth.revoke_session(who.0.user_id, path.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "revoked": true })))
+}
+
+/// GET /api/users/{id}: a public profile.
+async fn get_user(
+    auth: web::Data<Auth>,
+    who: Authenticated,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(auth.public_user(&who.0, path.into_inner()).await?))
+}
+
+#[derive(Deserialize)]
+struct DirectoryQuery {
+    role: String,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// GET /api/users?role=seller: the directory of sellers or appraisers.
+async fn directory(
+    auth: web::Data<Auth>,
+    _who: Authenticated,
+    query: web::Query<DirectoryQuery>,
+) -> AppResult<HttpResponse> {
+    let users = auth
+        .directory(&query.role, query.limit.unwrap_or(50))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "users": users })))
+}
+
+// The web client is compiled in, so the binary serves it from any working directory.
+const INDEX_HTML: &str = include_str!("../../static/index.html");
+const APP_JS: &str = include_str!("../../static/app.js");
+const APP_CSS: &str = include_str!("../../static/app.css");
+
+/// GET /: the web client.
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(INDEX_HTML)
+}
+
+/// GET /static/{file}: the client's script and style.
+async fn static_file(req: HttpRequest) -> HttpResponse {
+    let (body, kind) = match req.match_info().get("file") {
+        Some("app.js") => (APP_JS, "text/javascript; charset=utf-8"),
+        Some("app.css") => (APP_CSS, "text/css; charset=utf-8"),
+        _ => return AppError::not_found("file").error_response_json(),
+    };
+    HttpResponse::Ok().content_type(kind).body(body)
+}
+
+impl AppError {
+    fn error_response_json(&self) -> HttpResponse {
+        actix_web::ResponseError::error_response(self)
+    }
+}

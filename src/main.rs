@@ -1,0 +1,105 @@
+//! The `duoxie` binary: parses the command line, sets up logging, loads settings and runs
+//! the same `App` the tests run. Nothing else lives here.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use duoxie::config::Settings;
+use duoxie::startup::{raise_fd_limit, App};
+
+#[derive(Parser)]
+#[command(name = "duoxie", version, about = "Duoxie live server")]
+struct Cli {
+    /// Optional TOML settings file (environment variables override it).
+    #[arg(long, global = true, env = "DUOXIE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administrative tasks.
+    Admin {
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// Grant a role (buyer, seller, appraiser, moderator, admin) to the account of a phone.
+    GrantRole {
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a role away from the account of a phone.
+    RevokeRole {
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DUOXIE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    actix_web::rt::System::new().block_on(run(cli.command, settings))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            raise_fd_limit();
+            App::build(settings).await?.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let (db, backend) = duoxie::store::connect(&settings).await?;
+            duoxie::store::migrate(&db, backend).await?;
+            println!("migrations applied ({backend:?})");
+            Ok(())
+        }
+        Command::Admin { task } => admin(task, settings).await,
+    }
+}
+
+async fn admin(task: AdminTask, settings: Settings) -> anyhow::Result<()> {
+    use duoxie::auth::policy::{PhoneNumber, Role};
+    let (db, backend) = duoxie::store::connect(&settings).await?;
+    duoxie::store::migrate(&db, backend).await?;
+    let (phone, role, grant) = match &task {
+        AdminTask::GrantRole { phone, role } => (phone, role, true),
+        AdminTask::RevokeRole { phone, role } => (phone, role, false),
+    };
+    let phone = PhoneNumber::parse(phone).map_err(|e| anyhow::anyhow!(e.message))?;
+    let role = Role::parse(role).map_err(|e| anyhow::anyhow!(e.message))?;
+    let user_id = duoxie::auth::store::user_id_by_phone(&db, phone.expose())
+        .await?
+        .with_context(|| format!("no account for {phone}; the user must log in once first"))?;
+    if grant {
+        duoxie::auth::grant_role(&db, user_id, role.as_str()).await?;
+        println!("granted {} to user {user_id} ({phone})", role.as_str());
+    } else {
+        let removed = duoxie::auth::store::revoke_role(&db, user_id, role.as_str()).await?;
+        println!(
+            "{} {} from user {user_id} ({phone})",
+            if removed { "revoked" } else { "did not hold" },
+            role.as_str()
+        );
+    }
+    Ok(())
+}

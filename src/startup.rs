@@ -1,0 +1,212 @@
+//! Wiring: `App::build(settings)` opens the database, applies migrations, starts the actors
+//! and binds the HTTP server; `run_until_stopped` serves until SIGTERM/SIGINT or a
+//! [`ShutdownHandle`] trigger, then drains. `main` and every integration test use exactly this.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr};
+use actix_web::{dev::Server, middleware, web, HttpServer};
+use anyhow::{bail, Context};
+use tokio::sync::mpsc;
+
+use crate::auth::code_sender::OutboxCodeSender;
+use crate::auth::Auth;
+use crate::bus::{local::LocalBus, SharedBus};
+use crate::chat::{ChatServer, IsIdle};
+use crate::config::Settings;
+use crate::http::{self, Readiness};
+use crate::store::{self, Db};
+use crate::ws::registry::{CountConnections, GoAway, Registry, SetPresenceSink};
+use crate::ws::WsServices;
+
+pub struct App {
+    port: u16,
+    server: Server,
+    db: Db,
+    registry: Addr<Registry>,
+    chat: Addr<ChatServer>,
+    drain: Duration,
+    shutdown_tx: mpsc::UnboundedSender<()>,
+    shutdown_rx: mpsc::UnboundedReceiver<()>,
+}
+
+/// Triggers the same graceful shutdown as SIGTERM.
+#[derive(Clone)]
+pub struct ShutdownHandle(mpsc::UnboundedSender<()>);
+
+impl ShutdownHandle {
+    pub fn trigger(&self) {
+        // A closed channel means the app already stopped: nothing left to do.
+        let _ = self.0.send(());
+    }
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        settings.validate()?;
+        if settings.redis_url.is_some() {
+            bail!(
+                "invalid setting REDIS_URL: this build has only the in-process bus \
+                 (the Redis bus is issue #3); unset REDIS_URL to run a single node"
+            );
+        }
+        let (db, backend) = store::connect(&settings).await?;
+        store::migrate(&db, backend).await?;
+
+        let registry = Registry::default().start();
+        let bus: SharedBus = Arc::new(LocalBus::new(registry.clone()));
+        let chat = ChatServer::new(db.clone(), backend, bus.clone(), settings.chat.clone()).start();
+        registry.do_send(SetPresenceSink(chat.clone().recipient()));
+
+        let sender = Arc::new(OutboxCodeSender::new(&settings.data_dir));
+        let auth = web::Data::new(Auth::new(db.clone(), settings.auth.clone(), sender, bus));
+        let ws = web::Data::new(WsServices {
+            auth: Auth::clone(&auth),
+            chat: chat.clone(),
+            registry: registry.clone(),
+            ws: settings.ws.clone(),
+            typing_interval_ms: settings.chat.typing_interval_ms,
+        });
+        let readiness = web::Data::new(Readiness {
+            db: db.clone(),
+            backend,
+        });
+
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("bind DUOXIE_LISTEN={}", settings.listen))?;
+        let port = listener.local_addr().context("read bound address")?.port();
+        let server = HttpServer::new(move || {
+            actix_web::App::new()
+                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("duoxie::http"))
+                .app_data(auth.clone())
+                .app_data(ws.clone())
+                .app_data(readiness.clone())
+                .configure(http::routes)
+        })
+        .workers(settings.workers)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .context("start HTTP server")?
+        .run();
+        tracing::info!(port, backend = ?backend, data_dir = %settings.data_dir.display(), "listening");
+
+        let (shutdown_tx, shutdown_rx) = mpsc::unbounded_channel();
+        Ok(App {
+            port,
+            server,
+            db,
+            registry,
+            chat,
+            drain: Duration::from_millis(settings.shutdown_drain_ms),
+            shutdown_tx,
+            shutdown_rx,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown_tx.clone())
+    }
+
+    /// Serves until a signal or a trigger, then: stop accepting, close every socket with
+    /// `1001`, give them the drain period to go, let in-flight commits finish, stop.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = actix_web::rt::spawn(self.server);
+        tokio::select! {
+            finished = &mut server => {
+                return finished.context("server task")?.context("server");
+            }
+            _ = self.shutdown_rx.recv() => tracing::info!("shutdown requested"),
+            _ = terminate_signal() => tracing::info!("termination signal received"),
+        }
+        handle.pause().await;
+        let open = self.registry.send(GoAway).await.unwrap_or(0);
+        tracing::info!(
+            open,
+            drain_ms = self.drain.as_millis() as u64,
+            "draining sockets"
+        );
+        let deadline = Instant::now() + self.drain;
+        while Instant::now() < deadline {
+            let sockets = self.registry.send(CountConnections).await.unwrap_or(0);
+            let idle = self.chat.send(IsIdle).await.unwrap_or(true);
+            if sockets == 0 && idle {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        handle.stop(true).await;
+        let _ = server.await;
+        self.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit (each socket is a file) and logs both.
+pub fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                tracing::warn!("could not read the open-files limit");
+                return;
+            }
+            let before = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!(
+                    soft = before,
+                    hard = lim.rlim_max,
+                    "could not raise the open-files limit"
+                );
+                return;
+            }
+            tracing::info!(
+                soft_before = before,
+                soft = lim.rlim_cur,
+                hard = lim.rlim_max,
+                "open-files limit"
+            );
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The connection registry: one actor per node that knows every live socket on this node and
+//! whose it is. The bus delivers through it; shutdown closes through it; presence transitions
+//! (a user's first socket opens, their last closes) are reported from it.
+//!
+//! It addresses sessions only as `Recipient<Push>`, so it never knows the session type, and it
+//! holds no database handle: it is pure in-memory routing.
+
+use std::collections::{HashMap, HashSet};
+
+use actix::prelude::*;
+
+use crate::bus::{Audience, Delivery, EventFrame};
+
+/// What a session is told to do.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum Push {
+    Event(EventFrame),
+    Close { code: u16, reason: String },
+}
+
+/// A user's first socket on this node opened (`online`) or their last one closed.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct PresenceChanged {
+    pub user_id: i64,
+    pub online: bool,
+}
+
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Connect {
+    pub conn_id: u64,
+    pub recipient: Recipient<Push>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Identify {
+    pub conn_id: u64,
+    pub user_id: i64,
+    pub token_id: i64,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub conn_id: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub audience: Audience,
+    pub delivery: Delivery,
+}
+
+#[derive(Message)]
+#[rtype(result = "HashSet<i64>")]
+pub struct OnlineAmong(pub Vec<i64>);
+
+/// Stop accepting sockets and close every open one with `1001`; answers how many were open.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct GoAway;
+
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountConnections;
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPresenceSink(pub Recipient<PresenceChanged>);
+
+struct Conn {
+    recipient: Recipient<Push>,
+    who: Option<(i64, i64)>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    conns: HashMap<u64, Conn>,
+    by_user: HashMap<i64, HashSet<u64>>,
+    presence_sink: Option<Recipient<PresenceChanged>>,
+    going_away: bool,
+}
+
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Every socket on the node passes through here; do not let a burst bounce off.
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+}
+
+impl Registry {
+    fn report_presence(&self, user_id: i64, online: bool) {
+        if let Some(sink) = &self.presence_sink {
+            sink.do_send(PresenceChanged { user_id, online });
+        }
+    }
+}
+
+impl Handler<SetPresenceSink> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: SetPresenceSink, _: &mut Context<Self>) {
+        self.presence_sink = Some(msg.0);
+    }
+}
+
+impl Handler<Connect> for Registry {
+    type Result = bool;
+    /// Refused (false) while the node is going away.
+    fn handle(&mut self, msg: Connect, _: &mut Context<Self>) -> bool {
+        if self.going_away {
+            return false;
+        }
+        self.conns.insert(
+            msg.conn_id,
+            Conn {
+                recipient: msg.recipient,
+                who: None,
+            },
+        );
+        true
+    }
+}
+
+impl Handler<Identify> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: Identify, _: &mut Context<Self>) {
+        let Some(conn) = self.conns.get_mut(&msg.conn_id) else {
+            return;
+        };
+        conn.who = Some((msg.user_id, msg.token_id));
+        let sockets = self.by_user.entry(msg.user_id).or_default();
+        sockets.insert(msg.conn_id);
+        if sockets.len() == 1 {
+            self.report_presence(msg.user_id, true);
+        }
+    }
+}
+
+impl Handler<Disconnect> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+        let Some(conn) = self.conns.remove(&msg.conn_id) else {
+            return;
+        };
+        let Some((user_id, _)) = conn.who else {
+            return;
+        };
+        if let Some(sockets) = self.by_user.get_mut(&user_id) {
+            sockets.remove(&msg.conn_id);
+            if sockets.is_empty() {
+                self.by_user.remove(&user_id);
+                self.report_presence(user_id, false);
+            }
+        }
+    }
+}
+
+impl Handler<Deliver> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
+        for user_id in msg.audience.user_ids() {
+            let Some(sockets) = self.by_user.get(user_id) else {
+                continue;
+            };
+            for conn_id in sockets {
+                let Some(conn) = self.conns.get(conn_id) else {
+                    continue;
+                };
+                let push = match &msg.delivery {
+                    Delivery::Event(frame) => Push::Event(frame.clone()),
+                    Delivery::CloseToken {
+                        token_id,
+                        code,
+                        reason,
+                    } => {
+                        if conn.who.map(|(_, t)| t) != Some(*token_id) {
+                            continue;
+                        }
+                        Push::Close {
+                            code: *code,
+                            reason: reason.clone(),
+                        }
+                    }
+                };
+                conn.recipient.do_send(push);
+            }
+        }
+    }
+}
+
+impl Handler<OnlineAmong> for Registry {
+    type Result = MessageResult<OnlineAmong>;
+    fn handle(&mut self, msg: OnlineAmong, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            msg.0
+                .into_iter()
+                .filter(|u| self.by_user.contains_key(u))
+                .collect(),
+        )
+    }
+}
+
+impl Handler<GoAway> for Registry {
+    type Result = usize;
+    fn handle(&mut self, _: GoAway, _: &mut Context<Self>) -> usize {
+        self.going_away = true;
+        for conn in self.conns.values() {
+            conn.recipient.do_send(Push::Close {
+                code: CLOSE_GOING_AWAY,
+                reason: "server shutting down; reconnect".into(),
+            });
+        }
+        self.conns.len()
+    }
+}
+
+impl Handler<CountConnections> for Registry {
+    type Result = usize;
+    fn handle(&mut self, _: CountConnections, _: &mut Context<Self>) -> usize {
+        self.conns.len()
+    }
+}

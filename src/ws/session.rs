@@ -1,0 +1,577 @@
+//! `WsSession`: one actor per WebSocket connection.
+//!
+//! It authenticates, keeps the heartbeat, enforces the per-connection limits (frame size,
+//! token-bucket rate, outbound queue), parses frames into typed domain commands and writes
+//! replies and events out. It holds no business rules and no SQL: commands go to the domain
+//! actors, events come in from the registry as [`Push`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError};
+use bytestring::ByteString;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::outbound::{OutboundGauge, CLOSE_SLOW_CONSUMER};
+use super::protocol::{self, Command};
+use super::registry::{Connect, Disconnect, Identify, Push};
+use super::WsServices;
+use crate::auth::Identity;
+use crate::bus::{EventFrame, StreamPos};
+use crate::chat::messages as chat;
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// Close codes of `docs/protocol.md` that the session itself decides.
+pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
+pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4002;
+pub const CLOSE_FLOOD: u16 = 4008;
+
+/// How many recently sent seqs per conversation a socket remembers to avoid sending a message
+/// twice (live and in a sync reply). Only overlaps between a sync and live delivery need it.
+const SENT_WINDOW: usize = 512;
+/// Live events held while a sync is in flight; past this the client is too far behind.
+const HELD_MAX: usize = 10_000;
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+pub struct WsSession {
+    conn_id: u64,
+    services: Arc<WsServices>,
+    identity: Option<Identity>,
+    last_heard: Instant,
+    bucket: TokenBucket,
+    refused_in_row: u32,
+    gauge: Arc<OutboundGauge>,
+    /// Open `chat.sync` requests; live chat events wait while there are any.
+    syncs_in_flight: u32,
+    held: Vec<EventFrame>,
+    sent: HashMap<i64, BTreeSet<i64>>,
+    last_typing: HashMap<i64, Instant>,
+    authenticating: bool,
+}
+
+impl WsSession {
+    pub fn new(
+        services: Arc<WsServices>,
+        identity: Option<Identity>,
+        gauge: Arc<OutboundGauge>,
+    ) -> Self {
+        let ws = &services.ws;
+        let bucket = TokenBucket::new(ws.rate_per_sec, ws.rate_burst);
+        Self {
+            conn_id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+            identity,
+            last_heard: Instant::now(),
+            bucket,
+            refused_in_row: 0,
+            gauge,
+            syncs_in_flight: 0,
+            held: Vec::new(),
+            sent: HashMap::new(),
+            last_typing: HashMap::new(),
+            authenticating: false,
+            services,
+        }
+    }
+
+    /// Queues a text frame, unless the client has let too much pile up: then it is cut off.
+    fn send_text(&mut self, ctx: &mut ws::WebsocketContext<Self>, text: impl Into<ByteString>) {
+        let text = text.into();
+        if !self
+            .gauge
+            .add(text.len(), self.services.ws.outbound_queue_bytes)
+        {
+            tracing::info!(
+                conn_id = self.conn_id,
+                queued = self.gauge.queued(),
+                "closing slow consumer"
+            );
+            self.gauge.overflow();
+            ctx.stop();
+            return;
+        }
+        ctx.text(text);
+    }
+
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &str) {
+        ctx.close(Some(CloseReason {
+            code: CloseCode::from(code),
+            description: Some(reason.to_string()),
+        }));
+        ctx.stop();
+    }
+
+    fn reply_error(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: Option<&str>,
+        error: &AppError,
+    ) {
+        error.log();
+        self.send_text(ctx, protocol::error_reply(re, error));
+    }
+
+    fn reply<T: Serialize>(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: &str,
+        result: AppResult<T>,
+    ) {
+        match result {
+            Ok(data) => self.send_text(ctx, protocol::ok_reply(re, &data)),
+            Err(e) => self.reply_error(ctx, Some(re), &e),
+        }
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        if text.len() > self.services.ws.max_frame_bytes {
+            let e = AppError::new(
+                ErrorCode::FrameTooLarge,
+                format!(
+                    "frames are limited to {} bytes",
+                    self.services.ws.max_frame_bytes
+                ),
+            );
+            return self.reply_error(ctx, None, &e);
+        }
+        let command = match protocol::parse_command(text) {
+            Ok(c) => c,
+            Err(rejected) => return self.reply_error(ctx, rejected.re.as_deref(), &rejected.error),
+        };
+        if !self.admit(ctx, Some(&command.id)) {
+            return;
+        }
+        match &self.identity {
+            None => self.unauthenticated(command, ctx),
+            Some(_) if command.kind == "auth" => {
+                let e = AppError::new(
+                    ErrorCode::AlreadyAuthenticated,
+                    "this socket is already authenticated",
+                );
+                self.reply_error(ctx, Some(&command.id), &e)
+            }
+            Some(identity) => {
+                let user_id = identity.user_id;
+                self.dispatch(user_id, command, ctx)
+            }
+        }
+    }
+
+    /// The rate limit: true when the frame may be handled. Flooding on after refusals closes
+    /// the socket.
+    fn admit(&mut self, ctx: &mut ws::WebsocketContext<Self>, re: Option<&str>) -> bool {
+        match self.bucket.take(Instant::now()) {
+            Ok(()) => {
+                self.refused_in_row = 0;
+                true
+            }
+            Err(wait) => {
+                self.refused_in_row += 1;
+                if self.refused_in_row > self.services.ws.flood_close_after {
+                    tracing::info!(conn_id = self.conn_id, "closing flooding socket");
+                    self.close(ctx, CLOSE_FLOOD, "flooding after rate_limited");
+                } else {
+                    let e = AppError::new(ErrorCode::RateLimited, "too many frames; slow down")
+                        .retry_after(wait.as_millis().max(1) as u64);
+                    self.reply_error(ctx, re, &e);
+                }
+                false
+            }
+        }
+    }
+
+    fn unauthenticated(&mut self, command: Command, ctx: &mut ws::WebsocketContext<Self>) {
+        if command.kind != "auth" || self.authenticating {
+            let e = AppError::new(ErrorCode::AuthRequired, "send `auth` with your token first");
+            return self.reply_error(ctx, Some(&command.id), &e);
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct AuthData {
+            token: String,
+        }
+        let data: AuthData = match parse_data(command.data) {
+            Ok(d) => d,
+            Err(e) => return self.reply_error(ctx, Some(&command.id), &e),
+        };
+        self.authenticating = true;
+        let auth = self.services.auth.clone();
+        let re = command.id;
+        // `wait`: frames that arrive meanwhile are handled after the outcome is known.
+        ctx.wait(
+            async move {
+                let identity = auth.authenticate(&data.token).await?;
+                let me = auth.me(identity.user_id).await?;
+                Ok::<_, AppError>((identity, me))
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                act.authenticating = false;
+                match result {
+                    Ok((identity, me)) => {
+                        act.identified(identity, ctx);
+                        act.reply(ctx, &re, Ok(serde_json::json!({ "user": me })));
+                    }
+                    Err(e) => act.reply_error(ctx, Some(&re), &e),
+                }
+            }),
+        );
+    }
+
+    fn identified(&mut self, identity: Identity, ctx: &mut ws::WebsocketContext<Self>) {
+        self.services.registry.do_send(Identify {
+            conn_id: self.conn_id,
+            user_id: identity.user_id,
+            token_id: identity.token_id,
+        });
+        tracing::debug!(
+            conn_id = self.conn_id,
+            user_id = identity.user_id,
+            "socket authenticated"
+        );
+        self.identity = Some(identity);
+        let _ = ctx;
+    }
+
+    fn dispatch(&mut self, user_id: i64, command: Command, ctx: &mut ws::WebsocketContext<Self>) {
+        let Command { id, kind, data } = command;
+        match kind.as_str() {
+            "chat.open" => self.ask::<chat::Open, _>(ctx, id, user_id, data),
+            "chat.list" => self.ask::<chat::List, _>(ctx, id, user_id, data),
+            "chat.send" => self.ask::<chat::Send, _>(ctx, id, user_id, data),
+            "chat.history" => self.ask::<chat::History, _>(ctx, id, user_id, data),
+            "chat.read" => self.ask::<chat::MarkRead, _>(ctx, id, user_id, data),
+            "chat.typing" => self.typing(ctx, id, user_id, data),
+            "chat.sync" => self.sync(ctx, id, user_id, data),
+            "user.block" => self.ask::<chat::Block, _>(ctx, id, user_id, data),
+            "user.unblock" => self.ask::<chat::Unblock, _>(ctx, id, user_id, data),
+            "user.blocks" => self.ask::<chat::ListBlocks, _>(ctx, id, user_id, data),
+            "presence.query" => self.ask::<chat::PresenceQuery, _>(ctx, id, user_id, data),
+            other => {
+                let e = AppError::new(
+                    ErrorCode::UnknownType,
+                    format!("unknown command type `{other}`"),
+                );
+                self.reply_error(ctx, Some(&id), &e)
+            }
+        }
+    }
+
+    /// Parses `data` as `B`, asks the chat actor, and replies with its answer.
+    fn ask<B, R>(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: String,
+        user_id: i64,
+        data: Value,
+    ) where
+        B: DeserializeOwned + 'static + std::marker::Send,
+        chat::As<B>: Message<Result = AppResult<R>> + std::marker::Send,
+        R: Serialize + 'static + std::marker::Send,
+        crate::chat::ChatServer: Handler<chat::As<B>>,
+    {
+        let body: B = match parse_data(data) {
+            Ok(b) => b,
+            Err(e) => return self.reply_error(ctx, Some(&re), &e),
+        };
+        let request = self.services.chat.send(chat::As::new(user_id, body));
+        ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
+            act.reply(ctx, &re, answer.unwrap_or_else(|_| Err(mailbox_gone())));
+        }));
+    }
+
+    /// Typing is throttled per socket and conversation before it reaches the chat actor.
+    fn typing(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: String,
+        user_id: i64,
+        data: Value,
+    ) {
+        let body: chat::Typing = match parse_data(data) {
+            Ok(b) => b,
+            Err(e) => return self.reply_error(ctx, Some(&re), &e),
+        };
+        let interval = Duration::from_millis(self.services.typing_interval_ms);
+        let now = Instant::now();
+        if let Some(last) = self.last_typing.get(&body.conversation_id) {
+            if now.duration_since(*last) < interval {
+                return self.reply(ctx, &re, Ok(chat::TypingRelayed { delivered: false }));
+            }
+        }
+        if self.last_typing.len() > 1000 {
+            self.last_typing
+                .retain(|_, t| now.duration_since(*t) < interval);
+        }
+        self.last_typing.insert(body.conversation_id, now);
+        let request = self.services.chat.send(chat::As::new(user_id, body));
+        ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
+            act.reply(ctx, &re, answer.unwrap_or_else(|_| Err(mailbox_gone())));
+        }));
+    }
+
+    /// Holds live chat events until the reply is out, and drops from both what this socket
+    /// already carried, so that a message is sent at most once per socket and in order.
+    fn sync(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: String,
+        user_id: i64,
+        data: Value,
+    ) {
+        let body: chat::Sync = match parse_data(data) {
+            Ok(b) => b,
+            Err(e) => return self.reply_error(ctx, Some(&re), &e),
+        };
+        self.syncs_in_flight += 1;
+        let request = self.services.chat.send(chat::As::new(user_id, body));
+        ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
+            act.syncs_in_flight -= 1;
+            let answer = answer
+                .unwrap_or_else(|_| Err(mailbox_gone()))
+                .map(|mut synced| {
+                    for stream in &mut synced.results {
+                        stream
+                            .messages
+                            .retain(|m| act.remember(m.conversation_id, m.seq));
+                    }
+                    synced
+                });
+            act.reply(ctx, &re, answer);
+            if act.syncs_in_flight == 0 {
+                for frame in std::mem::take(&mut act.held) {
+                    act.push_event(frame, ctx);
+                }
+            }
+        }));
+    }
+
+    /// Records that this socket carries (conversation, seq); false if it already did.
+    fn remember(&mut self, conversation_id: i64, seq: i64) -> bool {
+        let seen = self.sent.entry(conversation_id).or_default();
+        if !seen.insert(seq) {
+            return false;
+        }
+        if seen.len() > SENT_WINDOW {
+            seen.pop_first();
+        }
+        true
+    }
+
+    fn push_event(&mut self, frame: EventFrame, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(StreamPos {
+            conversation_id,
+            seq,
+        }) = frame.pos
+        {
+            if self.syncs_in_flight > 0 {
+                if self.held.len() >= HELD_MAX {
+                    self.gauge.overflow();
+                    return self.close(ctx, CLOSE_SLOW_CONSUMER, "too slow: outbound queue full");
+                }
+                self.held.push(frame);
+                return;
+            }
+            if !self.remember(conversation_id, seq) {
+                return;
+            }
+        }
+        self.send_text(ctx, frame.text);
+    }
+
+    fn heartbeat(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let timeout = Duration::from_millis(self.services.ws.client_timeout_ms);
+        if self.last_heard.elapsed() > timeout {
+            tracing::debug!(conn_id = self.conn_id, "heartbeat timeout");
+            return self.close(ctx, CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
+        }
+        if self.gauge.add(0, self.services.ws.outbound_queue_bytes) {
+            ctx.ping(b"");
+        }
+    }
+}
+
+fn parse_data<T: DeserializeOwned>(data: Value) -> AppResult<T> {
+    serde_json::from_value(data).map_err(|e| crate::error::from_serde(&e))
+}
+
+fn mailbox_gone() -> AppError {
+    AppError::unavailable("service unavailable; retry")
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let ws = &self.services.ws;
+        ctx.run_interval(
+            Duration::from_millis(ws.heartbeat_interval_ms),
+            |act, ctx| act.heartbeat(ctx),
+        );
+        if self.identity.is_none() {
+            ctx.run_later(Duration::from_millis(ws.auth_timeout_ms), |act, ctx| {
+                if act.identity.is_none() {
+                    act.close(ctx, CLOSE_AUTH_TIMEOUT, "authentication timeout");
+                }
+            });
+        }
+        let registry = self.services.registry.clone();
+        let connect = Connect {
+            conn_id: self.conn_id,
+            recipient: ctx.address().recipient(),
+        };
+        // Registered before any frame is handled, so that no event for this user is missed.
+        ctx.wait(
+            registry
+                .send(connect)
+                .into_actor(self)
+                .map(|accepted, act, ctx| {
+                    if !matches!(accepted, Ok(true)) {
+                        return act.close(
+                            ctx,
+                            super::registry::CLOSE_GOING_AWAY,
+                            "server shutting down",
+                        );
+                    }
+                    if let Some(identity) = act.identity.take() {
+                        act.identified(identity, ctx);
+                    }
+                }),
+        );
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.services.registry.do_send(Disconnect {
+            conn_id: self.conn_id,
+        });
+    }
+}
+
+impl Handler<Push> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
+        match msg {
+            Push::Event(frame) => self.push_event(frame, ctx),
+            Push::Close { code, reason } => self.close(ctx, code, &reason),
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<ws::Message, ProtocolError>, ctx: &mut Self::Context) {
+        let msg = match item {
+            Ok(msg) => msg,
+            Err(ProtocolError::Overflow) => {
+                return self.close(ctx, 1009, "frame above the hard size limit");
+            }
+            Err(e) => {
+                let text = e.to_string();
+                // actix reports a text frame that is not UTF-8 as an I/O error naming it.
+                if text.to_ascii_lowercase().contains("utf-8") {
+                    return self.close(ctx, 1007, "text frame is not valid UTF-8");
+                }
+                tracing::debug!(conn_id = self.conn_id, error = %text, "websocket protocol error");
+                return self.close(ctx, 1002, "protocol error");
+            }
+        };
+        self.last_heard = Instant::now();
+        match msg {
+            ws::Message::Text(text) => self.on_text(&text, ctx),
+            ws::Message::Ping(payload) => {
+                if self
+                    .gauge
+                    .add(payload.len(), self.services.ws.outbound_queue_bytes)
+                {
+                    ctx.pong(&payload);
+                }
+            }
+            ws::Message::Pong(_) => {}
+            ws::Message::Binary(_) => {
+                if self.admit(ctx, None) {
+                    let e =
+                        AppError::new(ErrorCode::BinaryNotSupported, "frames must be JSON text");
+                    self.reply_error(ctx, None, &e);
+                }
+            }
+            ws::Message::Continuation(item) => {
+                if matches!(
+                    item,
+                    actix_http::ws::Item::FirstText(_) | actix_http::ws::Item::FirstBinary(_)
+                ) && self.admit(ctx, None)
+                {
+                    let e = AppError::new(
+                        ErrorCode::BadRequest,
+                        "fragmented messages are not supported",
+                    );
+                    self.reply_error(ctx, None, &e);
+                }
+            }
+            ws::Message::Close(reason) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            ws::Message::Nop => {}
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+/// Per-connection token bucket: `rate` frames per second, up to `burst` at once.
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            at: Instant::now(),
+        }
+    }
+
+    /// Takes a token, or says how long until one is available.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let start = Instant::now();
+        let mut b = TokenBucket::new(10.0, 3.0);
+        b.at = start;
+        for _ in 0..3 {
+            assert!(b.take(start).is_ok());
+        }
+        let wait = b.take(start).expect_err("empty");
+        assert!(wait <= Duration::from_millis(100));
+        assert!(b.take(start + Duration::from_millis(100)).is_ok());
+        assert!(b.take(start + Duration::from_millis(100)).is_err());
+    }
+}

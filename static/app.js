@@ -1,0 +1,1440 @@
+// Duoxie browser client. Plain script, no build step; the contract is docs/protocol.md.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'duoxie.token';
+  const WS_PROTOCOL = 'duoxie.v1';
+  const RECONNECT_BASE_MS = 1000;
+  const RECONNECT_MAX_MS = 30000;
+  // A connection that lived this long counts as healthy, so the backoff starts over.
+  const STABLE_CONNECTION_MS = 10000;
+  // The protocol promises one reply per command; this only guards against a half-dead socket.
+  const REQUEST_TIMEOUT_MS = 15000;
+  const TYPING_SEND_EVERY_MS = 2000;
+  const TYPING_SHOW_MS = 3000;
+  const LIST_PAGE = 50;
+  const HISTORY_PAGE = 50;
+  const SYNC_LIMIT = 200;
+  const SYNC_MAX_CURSORS = 100; // per chat.sync request, from the protocol limits
+  const PRESENCE_QUERY_MAX = 200;
+  const MAX_TEXT_CHARS = 4000;
+
+  // ---------------------------------------------------------------- small helpers
+
+  const $ = (id) => document.getElementById(id);
+
+  // Every piece of server or user data goes in as a text node or attribute value, never as markup.
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value == null || value === false) continue;
+      if (key === 'class') node.className = value;
+      else if (key === 'text') node.textContent = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child == null || child === false) continue;
+      node.append(child);
+    }
+    return node;
+  }
+
+  function pad2(n) {
+    return String(n).padStart(2, '0');
+  }
+
+  function fmtTime(ms) {
+    if (!ms) return '';
+    const d = new Date(ms);
+    const now = new Date();
+    const hm = pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+    if (d.toDateString() === now.toDateString()) return hm;
+    const md = pad2(d.getMonth() + 1) + '-' + pad2(d.getDate());
+    return d.getFullYear() === now.getFullYear() ? md + ' ' + hm : d.getFullYear() + '-' + md + ' ' + hm;
+  }
+
+  function fmtFull(ms) {
+    return ms ? new Date(ms).toLocaleString() : '';
+  }
+
+  // crypto.randomUUID only exists in secure contexts; a dev server on a LAN address is plain http.
+  function newClientId() {
+    if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+    if (window.crypto && typeof crypto.getRandomValues === 'function') {
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      return 'm-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    }
+    return 'm-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 12);
+  }
+
+  // Sessions are listed by this label, so keep it short and human: "Chrome on Mac".
+  function deviceLabel() {
+    const ua = navigator.userAgent || '';
+    const browser =
+      /Edg\//.test(ua) ? 'Edge' :
+      /OPR\//.test(ua) ? 'Opera' :
+      /MicroMessenger/i.test(ua) ? 'WeChat' :
+      /Firefox\//.test(ua) ? 'Firefox' :
+      /Chrome\//.test(ua) ? 'Chrome' :
+      /Safari\//.test(ua) ? 'Safari' : '';
+    const os =
+      /iPhone|iPad|iPod/.test(ua) ? 'iOS' :
+      /Android/.test(ua) ? 'Android' :
+      /Windows/.test(ua) ? 'Windows' :
+      /Mac OS X|Macintosh/.test(ua) ? 'Mac' :
+      /Linux/.test(ua) ? 'Linux' : '';
+    if (browser && os) return browser + ' on ' + os;
+    return (browser || os || ua.slice(0, 48) || 'Browser').trim();
+  }
+
+  // People paste numbers with spaces or dashes; the server does the real validation.
+  function normalizePhone(raw) {
+    return raw.replace(/[\s-]/g, '');
+  }
+
+  function errorText(err) {
+    if (!err) return '未知错误 unknown error';
+    let text = err.message || err.code || String(err);
+    if (err.retry_after_ms) text += ` (${Math.ceil(err.retry_after_ms / 1000)} s)`;
+    return text;
+  }
+
+  function messageText(m) {
+    if (m.kind === 'text' || m.text != null) return m.text || '';
+    return '[' + m.kind + ']';
+  }
+
+  // ---------------------------------------------------------------- token storage
+
+  // localStorage so every tab of this browser shares one login (and one device session).
+  const tokenStore = {
+    get() {
+      try { return localStorage.getItem(TOKEN_KEY); } catch (_) { return null; }
+    },
+    set(token) {
+      try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode: this tab only */ }
+    },
+    clear() {
+      try { localStorage.removeItem(TOKEN_KEY); } catch (_) { /* nothing stored */ }
+    },
+  };
+
+  // ---------------------------------------------------------------- REST
+
+  class ApiError extends Error {
+    constructor(body, status) {
+      super(body.message || body.code || 'error');
+      Object.assign(this, body);
+      this.status = status;
+    }
+  }
+
+  async function api(method, path, body) {
+    const token = state.token;
+    const headers = {};
+    if (token) headers.Authorization = 'Bearer ' + token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (_) {
+      throw new ApiError({ code: 'network', message: '无法连接服务器 cannot reach the server' }, 0);
+    }
+    let payload = null;
+    const text = await res.text();
+    if (text) {
+      try { payload = JSON.parse(text); } catch (_) { payload = null; }
+    }
+    if (!res.ok) {
+      const errBody = (payload && payload.error) || { code: 'http_' + res.status, message: 'HTTP ' + res.status };
+      const err = new ApiError(errBody, res.status);
+      // A dead token on any authenticated call means this device was logged out elsewhere.
+      if (err.code === 'unauthorized' && token && token === state.token) {
+        logoutLocal('登录已失效，请重新登录 Session ended, please log in again');
+      }
+      throw err;
+    }
+    return payload || {};
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+
+  function wsError(code, message) {
+    return { code, message };
+  }
+
+  // One logical connection that survives drops: reconnects with backoff and fails in-flight
+  // requests with code "disconnected" so callers can decide whether to retry.
+  class Socket {
+    constructor(url, token) {
+      this.url = url;
+      this.token = token;
+      this.ws = null;
+      this.ready = false;
+      this.stopped = true;
+      this.nextId = 1;
+      this.waiting = new Map();
+      this.handlers = new Map();
+      this.attempt = 0;
+      this.retryTimer = null;
+      this.openedAt = 0;
+      // Falls back to first-frame auth if the token cannot be a subprotocol name.
+      this.frameAuth = false;
+    }
+
+    on(type, fn) {
+      if (!this.handlers.has(type)) this.handlers.set(type, []);
+      this.handlers.get(type).push(fn);
+      return this;
+    }
+
+    emit(type, ...args) {
+      for (const fn of this.handlers.get(type) || []) {
+        try { fn(...args); } catch (e) { console.error('handler for', type, 'failed', e); }
+      }
+    }
+
+    start() {
+      this.stopped = false;
+      this.connect();
+    }
+
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      const ws = this.ws;
+      this.ws = null;
+      this.ready = false;
+      this.failAll();
+      if (ws) {
+        try { ws.close(1000); } catch (_) { /* already closing */ }
+      }
+    }
+
+    // Skip the remaining backoff, e.g. when the browser reports the network is back.
+    reconnectNow() {
+      if (this.stopped || this.ws) return;
+      this.connect();
+    }
+
+    connect() {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      let ws;
+      try {
+        ws = this.frameAuth
+          ? new WebSocket(this.url, [WS_PROTOCOL])
+          : new WebSocket(this.url, [WS_PROTOCOL, 'auth.' + this.token]);
+      } catch (e) {
+        if (!this.frameAuth && e && e.name === 'SyntaxError') {
+          this.frameAuth = true;
+          this.connect();
+        } else {
+          this.scheduleReconnect();
+        }
+        return;
+      }
+      this.ws = ws;
+      this.ready = false;
+      this.openedAt = 0;
+      this.emit('$state', 'connecting');
+      ws.onopen = () => this.handleOpen(ws);
+      ws.onmessage = (ev) => {
+        if (ws === this.ws && typeof ev.data === 'string') this.handleFrame(ev.data);
+      };
+      ws.onclose = (ev) => this.handleClose(ws, ev);
+      ws.onerror = () => { /* a close event always follows and carries the code */ };
+    }
+
+    async handleOpen(ws) {
+      if (ws !== this.ws) return;
+      this.openedAt = Date.now();
+      if (this.frameAuth) {
+        try {
+          await this.request('auth', { token: this.token }, { beforeReady: true });
+        } catch (err) {
+          if (ws !== this.ws) return;
+          if (err.code === 'unauthorized') {
+            this.stop();
+            this.emit('$revoked');
+          } else {
+            ws.close();
+          }
+          return;
+        }
+      }
+      this.ready = true;
+      this.emit('$state', 'open');
+      this.emit('$open');
+    }
+
+    handleClose(ws, ev) {
+      if (ws !== this.ws) return;
+      const everOpened = this.openedAt > 0;
+      this.ws = null;
+      this.ready = false;
+      this.failAll();
+      if (this.stopped) return;
+      if (ev.code === 4001) {
+        this.stop();
+        this.emit('$revoked');
+        return;
+      }
+      if (everOpened && Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
+      // A refused handshake (bad token → HTTP 401) looks like a plain 1006 to a browser.
+      if (!everOpened) this.emit('$refused');
+      this.scheduleReconnect();
+    }
+
+    scheduleReconnect() {
+      if (this.stopped) return;
+      const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.attempt);
+      // Jitter so many clients dropped by one server restart do not return in lockstep.
+      const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+      this.attempt = Math.min(this.attempt + 1, 16);
+      this.emit('$state', 'waiting', delay);
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    }
+
+    failAll() {
+      const waiting = this.waiting;
+      this.waiting = new Map();
+      for (const w of waiting.values()) {
+        clearTimeout(w.timer);
+        w.reject(wsError('disconnected', '连接已断开 connection lost'));
+      }
+    }
+
+    request(type, data = {}, { beforeReady = false, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+      return new Promise((resolve, reject) => {
+        const ws = this.ws;
+        if (!ws || ws.readyState !== WebSocket.OPEN || (!this.ready && !beforeReady)) {
+          reject(wsError('disconnected', '未连接 not connected'));
+          return;
+        }
+        const id = 'c' + this.nextId++;
+        const timer = setTimeout(() => {
+          if (this.waiting.delete(id)) reject(wsError('timeout', '服务器未响应 no reply from server'));
+        }, timeoutMs);
+        this.waiting.set(id, { resolve, reject, timer });
+        try {
+          ws.send(JSON.stringify({ id, type, data }));
+        } catch (_) {
+          clearTimeout(timer);
+          this.waiting.delete(id);
+          reject(wsError('disconnected', '连接已断开 connection lost'));
+        }
+      });
+    }
+
+    handleFrame(raw) {
+      let frame;
+      try { frame = JSON.parse(raw); } catch (_) {
+        console.warn('unparseable frame from server');
+        return;
+      }
+      if (frame && Object.prototype.hasOwnProperty.call(frame, 're')) {
+        if (frame.re == null) {
+          console.warn('server could not read one of our frames', frame.error);
+          return;
+        }
+        const w = this.waiting.get(frame.re);
+        if (!w) return; // timed out already
+        this.waiting.delete(frame.re);
+        clearTimeout(w.timer);
+        if (frame.ok) w.resolve(frame.data || {});
+        else w.reject(frame.error || wsError('internal', 'error without details'));
+        return;
+      }
+      if (frame && frame.type) this.emit(frame.type, frame.data || {}, frame.seq);
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  const state = {
+    token: null,
+    me: null,
+    socket: null,
+    convs: new Map(), // conversation id → conv state, see convFor()
+    listMore: false,
+    listBefore: null,
+    activeId: null,
+    presence: new Map(), // user id → {online, last_seen_at}
+    blocked: new Set(),
+    sellers: [],
+    scrollIntent: null, // 'bottom' | 'keep' | null, consumed by renderMessages
+  };
+
+  function resetState() {
+    state.token = null;
+    state.me = null;
+    state.socket = null;
+    state.convs = new Map();
+    state.listMore = false;
+    state.listBefore = null;
+    state.activeId = null;
+    state.presence = new Map();
+    state.blocked = new Set();
+    state.sellers = [];
+    state.scrollIntent = null;
+  }
+
+  function convFor(id) {
+    let c = state.convs.get(id);
+    if (!c) {
+      c = {
+        id,
+        info: null, // Conversation from the server, kept current by events
+        msgs: new Map(), // seq → Message; the key is the dedupe
+        minSeq: 0,
+        maxSeq: 0,
+        pending: [], // {client_id, text, state: 'sending'|'waiting'|'failed', error, inFlight}
+        historyLoaded: false,
+        historyPromise: null,
+        loadingOlder: false,
+        syncing: false,
+        syncAgain: false,
+        typingUntil: 0,
+        lastTypingSent: 0,
+        readSent: 0,
+      };
+      state.convs.set(id, c);
+    }
+    return c;
+  }
+
+  const activeConv = () => (state.activeId == null ? null : state.convs.get(state.activeId) || null);
+  const meId = () => (state.me ? state.me.id : null);
+
+  // Held messages always form one unbroken run ending at the newest we know, so the highest
+  // seq held (or the list's last_seq when we hold none) is where a sync must resume.
+  function knownSeq(c) {
+    if (c.msgs.size) return c.maxSeq;
+    return c.info ? c.info.last_seq || 0 : 0;
+  }
+
+  function presenceOf(userId) {
+    return state.presence.get(userId) || { online: false, last_seen_at: null };
+  }
+
+  function setPresence(userId, online, lastSeenAt) {
+    const prev = state.presence.get(userId) || {};
+    state.presence.set(userId, {
+      online: !!online,
+      last_seen_at: lastSeenAt != null ? lastSeenAt : prev.last_seen_at || null,
+    });
+  }
+
+  function rpc(type, data) {
+    if (!state.socket) return Promise.reject(wsError('disconnected', '未连接 not connected'));
+    return state.socket.request(type, data);
+  }
+
+  // ---------------------------------------------------------------- merging server data
+
+  function upsertConv(info) {
+    const c = convFor(info.id);
+    const prev = c.info;
+    const next = Object.assign({}, info);
+    if (prev) {
+      // Read cursors only move forward; an event may have beaten this snapshot here.
+      next.my_last_read_seq = Math.max(next.my_last_read_seq || 0, prev.my_last_read_seq || 0);
+      next.peer_last_read_seq = Math.max(next.peer_last_read_seq || 0, prev.peer_last_read_seq || 0);
+    }
+    // Messages that arrived live after the server built this snapshot are not in it.
+    if (c.maxSeq > (next.last_seq || 0)) {
+      for (const m of c.msgs.values()) {
+        if (m.seq > (next.last_seq || 0) && m.sender_id !== meId() && m.seq > next.my_last_read_seq) {
+          next.unread = (next.unread || 0) + 1;
+        }
+      }
+      next.last_seq = c.maxSeq;
+      next.last_message = c.msgs.get(c.maxSeq);
+      next.last_message_at = next.last_message.created_at;
+    }
+    c.info = next;
+    if (prev && next.my_last_read_seq > (info.my_last_read_seq || 0)) recomputeUnread(c);
+    if (info.peer) setPresence(info.peer.id, info.peer_online, info.peer_last_seen_at);
+    return c;
+  }
+
+  // Returns true when the message was new to us.
+  function mergeMessage(m) {
+    const c = convFor(m.conversation_id);
+    if (c.msgs.has(m.seq)) return false;
+    c.msgs.set(m.seq, m);
+    c.maxSeq = Math.max(c.maxSeq, m.seq);
+    c.minSeq = c.minSeq ? Math.min(c.minSeq, m.seq) : m.seq;
+    const mine = m.sender_id === meId();
+    if (mine) c.pending = c.pending.filter((p) => p.client_id !== m.client_id);
+    else if (m.seq === c.maxSeq) c.typingUntil = 0; // they sent it, so they stopped typing
+    const info = c.info;
+    if (info) {
+      if (m.seq > (info.last_seq || 0)) {
+        // Only seqs past the list snapshot are news; its unread count covers the rest.
+        if (!mine && m.seq > (info.my_last_read_seq || 0)) info.unread = (info.unread || 0) + 1;
+        info.last_seq = m.seq;
+      }
+      if (!info.last_message || m.seq >= info.last_message.seq) {
+        info.last_message = m;
+        info.last_message_at = m.created_at;
+      }
+    } else {
+      refreshListSoon(); // someone opened a conversation with us that we have not listed yet
+    }
+    return true;
+  }
+
+  // Gap-aware entry point for messages that did not come from a sync or history page.
+  function acceptMessage(m) {
+    const c = state.convs.get(m.conversation_id);
+    if (c && (c.info || c.msgs.size) && m.seq > knownSeq(c) + 1) {
+      // Merging it now would leave a hole; the sync returns it together with what we missed.
+      syncConversation(c.id);
+      return false;
+    }
+    return mergeMessage(m);
+  }
+
+  function recomputeUnread(c) {
+    const info = c.info;
+    if (!info) return;
+    const readTo = info.my_last_read_seq || 0;
+    const last = info.last_seq || 0;
+    if (readTo >= last) {
+      info.unread = 0;
+    } else if (c.msgs.size && c.minSeq <= readTo + 1 && c.maxSeq >= last) {
+      let n = 0;
+      for (const m of c.msgs.values()) if (m.seq > readTo && m.sender_id !== meId()) n++;
+      info.unread = n;
+    } else {
+      info.unread = Math.min(info.unread || 0, last - readTo);
+    }
+  }
+
+  function applyRead(conversationId, userId, seq) {
+    const c = state.convs.get(conversationId);
+    if (!c || !c.info) return;
+    if (userId === meId()) {
+      if (seq > (c.info.my_last_read_seq || 0)) {
+        c.info.my_last_read_seq = seq;
+        recomputeUnread(c);
+      }
+    } else if (seq > (c.info.peer_last_read_seq || 0)) {
+      c.info.peer_last_read_seq = seq;
+    }
+    schedule('convs');
+    if (conversationId === state.activeId) schedule('messages');
+  }
+
+  // ---------------------------------------------------------------- chat operations
+
+  async function refreshList() {
+    const res = await rpc('chat.list', { limit: LIST_PAGE });
+    for (const info of res.conversations || []) upsertConv(info);
+    // Only the first page decides whether "more" is shown; later pages extend it.
+    if (state.listBefore == null) setListPaging(res.conversations || []);
+    schedule('convs', 'pane');
+  }
+
+  function setListPaging(page) {
+    const last = page[page.length - 1];
+    state.listMore = page.length >= LIST_PAGE && !!(last && last.last_message_at);
+    state.listBefore = state.listMore ? last.last_message_at : state.listBefore;
+  }
+
+  async function loadMoreConversations() {
+    if (!state.listBefore) return;
+    try {
+      const res = await rpc('chat.list', { limit: LIST_PAGE, before: state.listBefore });
+      for (const info of res.conversations || []) upsertConv(info);
+      setListPaging(res.conversations || []);
+      if ((res.conversations || []).length < LIST_PAGE) state.listMore = false;
+      schedule('convs');
+    } catch (err) {
+      showAppError(err);
+    }
+  }
+
+  let listRefreshTimer = null;
+  function refreshListSoon() {
+    if (listRefreshTimer) return;
+    listRefreshTimer = setTimeout(() => {
+      listRefreshTimer = null;
+      refreshList().catch(() => { /* the next reconnect lists again */ });
+    }, 300);
+  }
+
+  // cursors: {"<conversation id>": seq}. Follows `more` until every stream is caught up.
+  async function syncCursors(cursors) {
+    const queue = Object.entries(cursors);
+    while (queue.length) {
+      const batch = queue.splice(0, SYNC_MAX_CURSORS);
+      const res = await rpc('chat.sync', { cursors: Object.fromEntries(batch), limit: SYNC_LIMIT });
+      for (const r of res.results || []) {
+        for (const m of r.messages || []) mergeMessage(m);
+        if (r.more && r.messages && r.messages.length) {
+          queue.push([String(r.conversation_id), r.messages[r.messages.length - 1].seq]);
+        }
+        afterMessagesChanged(r.conversation_id);
+      }
+    }
+  }
+
+  // Coalesces bursts: while one sync for a conversation runs, further gaps just ask for another.
+  async function syncConversation(id) {
+    const c = convFor(id);
+    if (c.syncing) {
+      c.syncAgain = true;
+      return;
+    }
+    c.syncing = true;
+    try {
+      do {
+        c.syncAgain = false;
+        await syncCursors({ [String(id)]: knownSeq(c) });
+      } while (c.syncAgain);
+    } catch (_) {
+      // Disconnected: the reconnect sync resumes from the same cursor.
+    } finally {
+      c.syncing = false;
+    }
+  }
+
+  function heldCursors() {
+    const cursors = {};
+    for (const c of state.convs.values()) if (c.msgs.size) cursors[String(c.id)] = c.maxSeq;
+    return cursors;
+  }
+
+  async function onConnected() {
+    // Snapshot before chat.list can move last_seq forward, or the sync would skip messages.
+    const cursors = heldCursors();
+    try {
+      await refreshList();
+      await syncCursors(cursors);
+      const blocks = await rpc('user.blocks', {});
+      state.blocked = new Set(blocks.user_ids || []);
+      schedule('pane');
+      resendPending();
+      queryPresence(state.sellers.map((u) => u.id));
+      const c = activeConv();
+      if (c) {
+        queryPresence([c.info.peer.id]);
+        await ensureHistory(c);
+        markRead();
+      }
+    } catch (err) {
+      if (err.code !== 'disconnected') showAppError(err);
+    }
+  }
+
+  function ensureHistory(c) {
+    if (c.historyLoaded) return Promise.resolve();
+    if (!c.historyPromise) {
+      c.historyPromise = rpc('chat.history', { conversation_id: c.id, limit: HISTORY_PAGE })
+        .then((res) => {
+          for (const m of res.messages || []) mergeMessage(m);
+          c.historyLoaded = true;
+          afterMessagesChanged(c.id);
+        })
+        .catch((err) => {
+          if (err.code !== 'disconnected') showConvError(err);
+        })
+        .finally(() => { c.historyPromise = null; });
+    }
+    return c.historyPromise;
+  }
+
+  async function loadOlder() {
+    const c = activeConv();
+    if (!c || c.loadingOlder || c.minSeq <= 1) return;
+    c.loadingOlder = true;
+    schedule('messages');
+    try {
+      const res = await rpc('chat.history', { conversation_id: c.id, before_seq: c.minSeq, limit: HISTORY_PAGE });
+      for (const m of res.messages || []) mergeMessage(m);
+      state.scrollIntent = 'keep';
+    } catch (err) {
+      showConvError(err);
+    } finally {
+      c.loadingOlder = false;
+      schedule('messages');
+    }
+  }
+
+  function queryPresence(ids) {
+    const unique = [...new Set(ids)].filter((id) => id != null && id !== meId());
+    if (!unique.length || !state.socket || !state.socket.ready) return;
+    for (let i = 0; i < unique.length; i += PRESENCE_QUERY_MAX) {
+      rpc('presence.query', { user_ids: unique.slice(i, i + PRESENCE_QUERY_MAX) })
+        .then((res) => {
+          for (const p of res.presence || []) setPresence(p.user_id, p.online, p.last_seen_at);
+          schedule('convs', 'pane', 'sellers');
+        })
+        .catch(() => { /* presence is cosmetic */ });
+    }
+  }
+
+  function afterMessagesChanged(conversationId) {
+    schedule('convs');
+    if (conversationId === state.activeId) {
+      schedule('messages', 'pane');
+      markRead();
+    }
+  }
+
+  // Read receipts go out only for what the user can actually see.
+  function markRead() {
+    const c = activeConv();
+    if (!c || !c.info || !c.maxSeq || document.visibilityState !== 'visible') return;
+    if (!state.socket || !state.socket.ready) return;
+    const seq = c.maxSeq;
+    if (seq <= (c.info.my_last_read_seq || 0) || seq <= c.readSent) return;
+    c.readSent = seq;
+    rpc('chat.read', { conversation_id: c.id, seq })
+      .then((res) => applyRead(c.id, meId(), res.last_read_seq != null ? res.last_read_seq : seq))
+      .catch(() => { c.readSent = 0; });
+  }
+
+  async function openChatWith(peerId, listingRef) {
+    const data = { peer_id: peerId };
+    if (listingRef) data.listing_ref = listingRef;
+    const res = await rpc('chat.open', data);
+    const c = upsertConv(res.conversation);
+    schedule('convs');
+    openConv(c.id);
+  }
+
+  function openConv(id) {
+    const c = state.convs.get(id);
+    if (!c || !c.info) return;
+    state.activeId = id;
+    state.scrollIntent = 'bottom';
+    hideConvError();
+    schedule('convs', 'pane', 'messages');
+    queryPresence([c.info.peer.id]);
+    ensureHistory(c).then(markRead);
+    if (window.matchMedia('(min-width: 721px)').matches) $('composer-text').focus();
+  }
+
+  function closeConv() {
+    state.activeId = null;
+    schedule('convs', 'pane');
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  function submitComposer() {
+    const c = activeConv();
+    const box = $('composer-text');
+    const text = box.value.trim();
+    if (!c || !text) return;
+    if ([...text].length > MAX_TEXT_CHARS) {
+      showConvError({ message: `消息太长 message too long (max ${MAX_TEXT_CHARS})` });
+      return;
+    }
+    hideConvError();
+    const p = { client_id: newClientId(), text, state: 'sending', error: null, inFlight: false };
+    c.pending.push(p);
+    box.value = '';
+    state.scrollIntent = 'bottom';
+    schedule('messages');
+    sendPending(c, p);
+  }
+
+  // Always reuses p.client_id, so a retry after a lost reply cannot create a second message.
+  async function sendPending(c, p) {
+    if (!c.pending.includes(p) || p.inFlight) return;
+    if (!state.socket || !state.socket.ready) {
+      p.state = 'waiting';
+      schedule('messages');
+      return;
+    }
+    p.state = 'sending';
+    p.error = null;
+    p.inFlight = true;
+    schedule('messages');
+    try {
+      const res = await rpc('chat.send', { conversation_id: c.id, client_id: p.client_id, text: p.text });
+      p.inFlight = false;
+      // On a gap the message comes back through the sync, which also clears the pending entry.
+      if (acceptMessage(res.message)) c.pending = c.pending.filter((x) => x !== p);
+      afterMessagesChanged(c.id);
+    } catch (err) {
+      p.inFlight = false;
+      if (!c.pending.includes(p)) return; // the committed message already arrived as an event
+      if (err.code === 'disconnected') {
+        p.state = 'waiting';
+      } else if (err.code === 'timeout' || err.code === 'rate_limited' || err.code === 'unavailable') {
+        p.state = 'waiting';
+        setTimeout(() => sendPending(c, p), err.retry_after_ms || 3000);
+      } else {
+        p.state = 'failed';
+        p.error = err;
+      }
+      if (c.id === state.activeId) schedule('messages');
+    }
+  }
+
+  function resendPending() {
+    for (const c of state.convs.values()) {
+      for (const p of c.pending) if (p.state !== 'failed' && !p.inFlight) sendPending(c, p);
+    }
+  }
+
+  function sendTyping() {
+    const c = activeConv();
+    if (!c || !state.socket || !state.socket.ready) return;
+    const now = Date.now();
+    if (now - c.lastTypingSent < TYPING_SEND_EVERY_MS) return;
+    c.lastTypingSent = now;
+    rpc('chat.typing', { conversation_id: c.id }).catch(() => { /* best effort */ });
+  }
+
+  async function toggleBlock() {
+    const c = activeConv();
+    if (!c || !c.info) return;
+    const peer = c.info.peer;
+    const blocked = state.blocked.has(peer.id);
+    if (!blocked && !window.confirm(`屏蔽 ${peer.nickname}？ Block ${peer.nickname}?`)) return;
+    try {
+      const res = await rpc(blocked ? 'user.unblock' : 'user.block', { user_id: peer.id });
+      if (res.blocked) state.blocked.add(peer.id);
+      else state.blocked.delete(peer.id);
+      schedule('pane');
+    } catch (err) {
+      showConvError(err);
+    }
+  }
+
+  // ---------------------------------------------------------------- socket events
+
+  function bindSocket(socket) {
+    socket
+      .on('$state', (s, delay) => renderStatus(s, delay))
+      .on('$open', () => onConnected())
+      .on('$revoked', () => logoutLocal('登录已失效，请重新登录 Session ended, please log in again'))
+      .on('$refused', () => {
+        // api() logs out on a 401; anything else just means the server is unreachable.
+        api('GET', '/api/me').catch(() => {});
+      })
+      .on('chat.message', (m) => {
+        if (acceptMessage(m)) afterMessagesChanged(m.conversation_id);
+      })
+      .on('chat.read', (d) => applyRead(d.conversation_id, d.user_id, d.seq))
+      .on('chat.typing', (d) => {
+        if (d.user_id === meId()) return;
+        const c = state.convs.get(d.conversation_id);
+        if (!c) return;
+        c.typingUntil = Date.now() + TYPING_SHOW_MS;
+        schedule('convs', 'pane');
+        setTimeout(() => schedule('convs', 'pane'), TYPING_SHOW_MS + 50);
+      })
+      .on('presence', (d) => {
+        setPresence(d.user_id, d.online, d.last_seen_at);
+        schedule('convs', 'pane', 'sellers');
+      });
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  const dirty = new Set();
+  let renderQueued = false;
+
+  // Bursts (a sync page of 200 messages) collapse into one repaint.
+  function schedule(...parts) {
+    for (const p of parts) dirty.add(p);
+    if (renderQueued) return;
+    renderQueued = true;
+    setTimeout(() => {
+      renderQueued = false;
+      const parts = new Set(dirty);
+      dirty.clear();
+      if (!state.me) return;
+      if (parts.has('convs')) renderConvList();
+      if (parts.has('pane')) renderPane();
+      if (parts.has('messages')) renderMessages();
+      if (parts.has('sellers')) renderSellers();
+    }, 0);
+  }
+
+  function renderStatus(s, delay) {
+    const node = $('conn-status');
+    node.className = 'conn-status ' + s;
+    if (s === 'open') {
+      node.textContent = '● 已连接 connected';
+      node.title = '';
+    } else if (s === 'connecting') {
+      node.textContent = '○ 连接中 connecting…';
+      node.title = '';
+    } else {
+      node.textContent = `○ 已断开 offline · ${Math.ceil(delay / 1000)} s 后重连 retrying (点击 click to retry now)`;
+      node.title = 'reconnect now';
+    }
+  }
+
+  function renderProfile() {
+    const me = state.me;
+    if (!me) return;
+    $('me-nickname').textContent = me.nickname;
+    $('me-phone').textContent = me.phone_masked || '';
+    $('me-id').textContent = String(me.id);
+    $('me-roles').textContent = (me.roles || []).join(', ');
+    $('profile-nickname').value = me.nickname || '';
+    $('profile-intro').value = me.intro || '';
+    $('current-password-label').hidden = !me.has_password;
+    $('new-password-title').textContent = me.has_password ? '新密码 New password' : '设置密码 Set password';
+  }
+
+  function sortedConvs() {
+    const when = (c) => c.info.last_message_at || c.info.created_at || 0;
+    return [...state.convs.values()].filter((c) => c.info).sort((a, b) => when(b) - when(a));
+  }
+
+  function renderConvList() {
+    const items = sortedConvs();
+    const now = Date.now();
+    $('conv-list').replaceChildren(...items.map((c) => convItem(c, now)));
+    $('conv-empty').hidden = items.length > 0;
+    $('conv-more-btn').hidden = !state.listMore;
+    const unread = items.reduce((n, c) => n + (c.info.unread || 0), 0);
+    document.title = (unread ? `(${unread}) ` : '') + '多谢 Duoxie';
+  }
+
+  function convItem(c, now) {
+    const info = c.info;
+    const online = presenceOf(info.peer.id).online;
+    const last = info.last_message;
+    let preview;
+    if (c.typingUntil > now) preview = '正在输入 typing…';
+    else if (last) preview = (last.sender_id === meId() ? '我 Me: ' : '') + messageText(last);
+    else preview = '暂无消息 no messages';
+    const open = () => openConv(c.id);
+    return el('li', {
+      class: 'conv-item' + (c.id === state.activeId ? ' active' : ''),
+      tabindex: 0,
+      role: 'button',
+      onclick: open,
+      onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } },
+    },
+    el('span', { class: 'dot' + (online ? ' online' : ''), title: online ? 'online' : 'offline' }),
+    el('div', { class: 'conv-main' },
+      el('div', { class: 'conv-line' },
+        el('span', { class: 'conv-name', text: info.peer.nickname }),
+        info.listing_ref ? el('span', { class: 'tag', text: info.listing_ref }) : null,
+        el('span', { class: 'conv-time', text: fmtTime(info.last_message_at) })),
+      el('div', { class: 'conv-line' },
+        el('span', { class: 'conv-preview' + (c.typingUntil > now ? ' typing' : ''), text: preview }),
+        info.unread > 0 ? el('span', { class: 'badge', text: info.unread > 99 ? '99+' : String(info.unread) }) : null)));
+  }
+
+  function presenceText(userId) {
+    const p = presenceOf(userId);
+    if (p.online) return '在线 online';
+    if (p.last_seen_at) return '最后在线 last seen ' + fmtTime(p.last_seen_at);
+    return '离线 offline';
+  }
+
+  function renderPane() {
+    const c = activeConv();
+    document.body.classList.toggle('conv-open', !!c);
+    $('pane-empty').hidden = !!c;
+    $('pane-conv').hidden = !c;
+    if (!c) return;
+    const info = c.info;
+    const peer = info.peer;
+    const online = presenceOf(peer.id).online;
+    $('peer-name').textContent = peer.nickname;
+    $('peer-id').textContent = '#' + peer.id;
+    $('peer-dot').className = 'dot' + (online ? ' online' : '');
+    $('conv-listing').hidden = !info.listing_ref;
+    $('conv-listing').textContent = info.listing_ref || '';
+    $('peer-presence').textContent = presenceText(peer.id);
+    $('peer-typing').hidden = !(c.typingUntil > Date.now());
+    const blocked = state.blocked.has(peer.id);
+    $('block-btn').textContent = blocked ? '取消屏蔽 Unblock' : '屏蔽 Block';
+    $('block-btn').classList.toggle('danger', !blocked);
+  }
+
+  function renderMessages() {
+    const c = activeConv();
+    const box = $('messages');
+    const list = $('message-list');
+    if (!c) {
+      list.replaceChildren();
+      return;
+    }
+    const fromBottom = box.scrollHeight - box.scrollTop;
+    const nearBottom = fromBottom - box.clientHeight < 80;
+
+    const peerRead = c.info.peer_last_read_seq || 0;
+    const rows = [...c.msgs.values()].sort((a, b) => a.seq - b.seq).map((m) => messageItem(m, peerRead));
+    for (const p of c.pending) rows.push(pendingItem(c, p));
+    if (!rows.length && c.historyLoaded) {
+      rows.push(el('li', { class: 'empty muted', text: '还没有消息，打个招呼吧 No messages yet, say hi' }));
+    }
+    list.replaceChildren(...rows);
+
+    const older = $('older-btn');
+    older.hidden = !(c.historyLoaded && c.minSeq > 1);
+    older.disabled = c.loadingOlder;
+    older.textContent = c.loadingOlder ? '加载中 Loading…' : '加载更早 Load older';
+
+    const intent = state.scrollIntent;
+    state.scrollIntent = null;
+    if (intent === 'keep') box.scrollTop = box.scrollHeight - fromBottom;
+    else if (intent === 'bottom' || nearBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  function messageItem(m, peerRead) {
+    const mine = m.sender_id === meId();
+    return el('li', { class: 'msg' + (mine ? ' mine' : ''), 'data-seq': m.seq },
+      el('div', { class: 'bubble', text: messageText(m) }),
+      el('div', { class: 'meta' },
+        el('time', { text: fmtTime(m.created_at), title: fmtFull(m.created_at) }),
+        mine && m.seq <= peerRead ? el('span', { class: 'read', text: '已读 read' }) : null));
+  }
+
+  function pendingItem(c, p) {
+    const labels = {
+      sending: '发送中 sending…',
+      waiting: '等待连接 waiting for connection…',
+      failed: '发送失败 failed: ' + errorText(p.error),
+    };
+    const retry = () => sendPending(c, p);
+    const discard = () => {
+      c.pending = c.pending.filter((x) => x !== p);
+      schedule('messages');
+    };
+    return el('li', { class: 'msg mine pending ' + p.state },
+      el('div', { class: 'bubble', text: p.text }),
+      el('div', { class: 'meta' },
+        el('span', { text: labels[p.state] }),
+        p.state !== 'sending' ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: retry }) : null,
+        p.state === 'failed' ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: discard }) : null));
+  }
+
+  function renderSellers() {
+    const users = state.sellers.filter((u) => u.id !== meId());
+    $('seller-list').replaceChildren(...users.map((u) => {
+      const online = presenceOf(u.id).online;
+      return el('li', { class: 'user-item' },
+        el('span', { class: 'dot' + (online ? ' online' : '') }),
+        el('div', { class: 'user-main' },
+          el('div', {},
+            el('span', { class: 'user-name', text: u.nickname }),
+            el('span', { class: 'muted small', text: ' #' + u.id })),
+          u.intro ? el('div', { class: 'muted small clip', text: u.intro }) : null,
+          el('div', { class: 'muted small', text: presenceText(u.id) })),
+        el('button', {
+          type: 'button',
+          class: 'secondary small-btn',
+          text: '聊天 Chat',
+          onclick: () => openChatWith(u.id).catch(showAppError),
+        }));
+    }));
+    $('seller-empty').hidden = users.length > 0;
+  }
+
+  async function loadSellers() {
+    try {
+      const res = await api('GET', '/api/users?role=seller&limit=50');
+      state.sellers = res.users || [];
+      for (const u of state.sellers) {
+        if (!state.presence.has(u.id)) setPresence(u.id, false, u.last_seen_at);
+      }
+      renderSellers();
+      queryPresence(state.sellers.map((u) => u.id));
+    } catch (err) {
+      if (err.code !== 'unauthorized') showAppError(err);
+    }
+  }
+
+  async function loadSessions() {
+    const list = $('session-list');
+    try {
+      const res = await api('GET', '/api/me/sessions');
+      list.replaceChildren(...(res.sessions || []).map((s) => el('li', { class: 'session-item' },
+        el('div', { class: 'session-main' },
+          el('div', {},
+            el('strong', { text: s.device || '未知设备 unknown device' }),
+            s.current ? el('span', { class: 'tag', text: '本机 this device' }) : null),
+          el('div', { class: 'muted small', text: '登录 signed in ' + fmtTime(s.created_at) + ' · 活动 last used ' + fmtTime(s.last_used_at) }),
+          el('div', { class: 'muted small', text: '过期 expires ' + fmtTime(s.expires_at) })),
+        el('button', {
+          type: 'button',
+          class: 'secondary small-btn danger',
+          text: '注销 Revoke',
+          onclick: () => revokeSession(s),
+        }))));
+    } catch (err) {
+      if (err.code !== 'unauthorized') showAppError(err);
+    }
+  }
+
+  async function revokeSession(s) {
+    const what = s.current ? '退出本机？ Log out this device?' : `注销 “${s.device}”？ Revoke this session?`;
+    if (!window.confirm(what)) return;
+    try {
+      await api('DELETE', '/api/me/sessions/' + encodeURIComponent(s.id));
+      if (s.current) logoutLocal();
+      else loadSessions();
+    } catch (err) {
+      if (err.code !== 'unauthorized') showAppError(err);
+    }
+  }
+
+  let appErrorTimer = null;
+  function showAppError(err) {
+    const node = $('app-error');
+    node.textContent = errorText(err);
+    node.hidden = false;
+    clearTimeout(appErrorTimer);
+    appErrorTimer = setTimeout(() => { node.hidden = true; }, 8000);
+  }
+
+  function showConvError(err) {
+    $('conv-error').textContent = errorText(err);
+    $('conv-error').hidden = false;
+  }
+
+  function hideConvError() {
+    $('conv-error').hidden = true;
+  }
+
+  // ---------------------------------------------------------------- session lifecycle
+
+  function showLogin(message) {
+    $('app-view').hidden = true;
+    $('login-view').hidden = false;
+    document.body.classList.remove('conv-open');
+    document.title = '多谢 Duoxie';
+    setLoginError(message ? { message } : null);
+  }
+
+  function setLoginError(err) {
+    $('login-error').hidden = !err;
+    $('login-error').textContent = err ? errorText(err) : '';
+  }
+
+  function setLoginInfo(text) {
+    $('login-info').hidden = !text;
+    $('login-info').textContent = text || '';
+  }
+
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  }
+
+  function startSession(token, me) {
+    if (state.socket) state.socket.stop();
+    resetState();
+    state.token = token;
+    state.me = me;
+    tokenStore.set(token);
+
+    $('login-view').hidden = true;
+    $('app-view').hidden = false;
+    setLoginError(null);
+    setLoginInfo(null);
+    $('dev-code-note').hidden = true;
+    $('profile-msg').hidden = true;
+    $('session-list').replaceChildren();
+    renderProfile();
+    schedule('convs', 'pane', 'messages', 'sellers');
+
+    const socket = new Socket(wsUrl(), token);
+    state.socket = socket;
+    bindSocket(socket);
+    socket.start();
+    loadSellers();
+    if ($('sessions-panel').open) loadSessions();
+  }
+
+  // Forgets the login in this tab, and in the others through the storage event.
+  function logoutLocal(message) {
+    if (state.socket) state.socket.stop();
+    if (state.token && tokenStore.get() === state.token) tokenStore.clear();
+    resetState();
+    showLogin(message);
+  }
+
+  async function logout() {
+    // Stop first so the server's 4001 for this very socket is not reported as an error.
+    if (state.socket) state.socket.stop();
+    try {
+      await api('POST', '/api/auth/logout');
+    } catch (_) {
+      // Even if the server cannot be reached, this browser forgets the token.
+    }
+    logoutLocal();
+  }
+
+  // Resumes a stored login; keeps retrying while the server is unreachable.
+  async function resume(token, attempt = 0) {
+    state.token = token;
+    try {
+      const me = await api('GET', '/api/me');
+      if (state.token !== token) return;
+      startSession(token, me);
+    } catch (err) {
+      if (state.token !== token) return;
+      if (err.code === 'unauthorized' || err.status === 401) {
+        tokenStore.clear();
+        state.token = null;
+        showLogin('登录已失效，请重新登录 Session ended, please log in again');
+        return;
+      }
+      showLogin();
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** attempt);
+      setLoginInfo(`${errorText(err)} — ${Math.ceil(delay / 1000)} s 后重试 retrying`);
+      setTimeout(() => {
+        if (state.token === token && !state.me) resume(token, attempt + 1);
+      }, delay);
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function busy(button, fn) {
+    return async (...args) => {
+      if (button.disabled) return;
+      button.disabled = true;
+      try { await fn(...args); } finally { button.disabled = false; }
+    };
+  }
+
+  function wireLogin() {
+    const showTab = (password) => {
+      $('tab-code').classList.toggle('active', !password);
+      $('tab-password').classList.toggle('active', password);
+      $('code-form').hidden = password;
+      $('password-form').hidden = !password;
+      setLoginError(null);
+    };
+    $('tab-code').addEventListener('click', () => showTab(false));
+    $('tab-password').addEventListener('click', () => showTab(true));
+
+    const sendBtn = $('send-code-btn');
+    const sendLabel = sendBtn.textContent;
+    let cooldownTimer = null;
+    // The server says how long to wait; count it down on the button instead of guessing.
+    const cooldown = (ms) => {
+      clearInterval(cooldownTimer);
+      const until = Date.now() + ms;
+      const tick = () => {
+        const left = Math.ceil((until - Date.now()) / 1000);
+        if (left <= 0) {
+          clearInterval(cooldownTimer);
+          sendBtn.disabled = false;
+          sendBtn.textContent = sendLabel;
+          return;
+        }
+        sendBtn.disabled = true;
+        sendBtn.textContent = `${left} s`;
+      };
+      tick();
+      cooldownTimer = setInterval(tick, 1000);
+    };
+
+    sendBtn.addEventListener('click', busy(sendBtn, async () => {
+      setLoginError(null);
+      setLoginInfo(null);
+      $('dev-code-note').hidden = true;
+      const phone = normalizePhone($('code-phone').value);
+      if (!phone) {
+        setLoginError({ message: '请输入手机号 Enter your phone number' });
+        return;
+      }
+      try {
+        const res = await api('POST', '/api/auth/code', { phone });
+        const minutes = res.expires_in_ms ? Math.round(res.expires_in_ms / 60000) : null;
+        setLoginInfo('验证码已发送 Code sent' + (minutes ? ` (${minutes} min)` : ''));
+        if (res.dev_code) {
+          $('code-code').value = res.dev_code;
+          $('dev-code-note').hidden = false;
+        }
+        $('code-code').focus();
+      } catch (err) {
+        setLoginError(err);
+        if (err.retry_after_ms) setTimeout(() => cooldown(err.retry_after_ms), 0);
+      }
+    }));
+
+    const codeForm = $('code-form');
+    const codeSubmit = codeForm.querySelector('button[type=submit]');
+    codeForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(codeSubmit, async () => {
+        setLoginError(null);
+        const phone = normalizePhone($('code-phone').value);
+        const code = $('code-code').value.trim();
+        if (!code) {
+          setLoginError({ message: '请输入验证码 Enter the code' });
+          return;
+        }
+        try {
+          const res = await api('POST', '/api/auth/login', { phone, code, device: deviceLabel() });
+          $('code-code').value = '';
+          startSession(res.token, res.user);
+        } catch (err) {
+          setLoginError(err);
+        }
+      })();
+    });
+
+    const pwForm = $('password-form');
+    const pwSubmit = pwForm.querySelector('button[type=submit]');
+    pwForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(pwSubmit, async () => {
+        setLoginError(null);
+        const phone = normalizePhone($('pw-phone').value);
+        const password = $('pw-password').value;
+        try {
+          const res = await api('POST', '/api/auth/login', { phone, password });
+          $('pw-password').value = '';
+          startSession(res.token, res.user);
+        } catch (err) {
+          setLoginError(err);
+        }
+      })();
+    });
+  }
+
+  function profileMessage(text, isError) {
+    const node = $('profile-msg');
+    node.textContent = text;
+    node.className = 'small ' + (isError ? 'error' : 'ok');
+    node.hidden = false;
+  }
+
+  function wireApp() {
+    $('logout-btn').addEventListener('click', logout);
+    $('conn-status').addEventListener('click', () => { if (state.socket) state.socket.reconnectNow(); });
+
+    const profileForm = $('profile-form');
+    profileForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(profileForm.querySelector('button[type=submit]'), async () => {
+        const nickname = $('profile-nickname').value.trim();
+        const intro = $('profile-intro').value.trim();
+        try {
+          // null is the protocol's way to clear intro.
+          state.me = await api('PATCH', '/api/me', { nickname, intro: intro || null });
+          renderProfile();
+          profileMessage('已保存 Saved', false);
+        } catch (err) {
+          profileMessage(errorText(err), true);
+        }
+      })();
+    });
+
+    const pwForm = $('password-set-form');
+    pwForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(pwForm.querySelector('button[type=submit]'), async () => {
+        const body = { password: $('new-password').value };
+        if (state.me && state.me.has_password) body.current_password = $('current-password').value;
+        try {
+          await api('POST', '/api/me/password', body);
+          $('new-password').value = '';
+          $('current-password').value = '';
+          if (state.me) state.me.has_password = true;
+          renderProfile();
+          profileMessage('密码已保存 Password saved', false);
+        } catch (err) {
+          profileMessage(errorText(err), true);
+        }
+      })();
+    });
+
+    $('conv-more-btn').addEventListener('click', loadMoreConversations);
+
+    const openForm = $('open-form');
+    openForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(openForm.querySelector('button[type=submit]'), async () => {
+        const peerId = Number($('open-user-id').value);
+        const listing = $('open-listing').value.trim();
+        if (!Number.isInteger(peerId) || peerId <= 0) {
+          showAppError({ message: '请输入用户 ID Enter a user id' });
+          return;
+        }
+        try {
+          await openChatWith(peerId, listing || undefined);
+          $('open-user-id').value = '';
+          $('open-listing').value = '';
+        } catch (err) {
+          showAppError(err);
+        }
+      })();
+    });
+
+    $('sellers-refresh').addEventListener('click', loadSellers);
+    $('sessions-refresh').addEventListener('click', loadSessions);
+    $('sessions-panel').addEventListener('toggle', () => {
+      if ($('sessions-panel').open) loadSessions();
+    });
+
+    $('back-btn').addEventListener('click', closeConv);
+    $('older-btn').addEventListener('click', loadOlder);
+    $('block-btn').addEventListener('click', toggleBlock);
+
+    const composer = $('composer');
+    const box = $('composer-text');
+    composer.addEventListener('submit', (e) => {
+      e.preventDefault();
+      submitComposer();
+    });
+    box.addEventListener('keydown', (e) => {
+      // Enter while an IME (pinyin) is composing picks a candidate; it must not send.
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+        e.preventDefault();
+        submitComposer();
+      }
+    });
+    box.addEventListener('input', () => {
+      if (box.value.trim()) sendTyping();
+    });
+  }
+
+  function wireWindow() {
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') markRead();
+    });
+    window.addEventListener('focus', markRead);
+    window.addEventListener('online', () => { if (state.socket) state.socket.reconnectNow(); });
+    // Another tab logged in or out: follow it so all tabs show the same account.
+    window.addEventListener('storage', (e) => {
+      if (e.key !== TOKEN_KEY) return;
+      if (!e.newValue) {
+        if (state.token) logoutLocal('已在其他标签页退出 Logged out in another tab');
+      } else if (e.newValue !== state.token) {
+        if (state.socket) state.socket.stop();
+        resetState();
+        resume(e.newValue);
+      }
+    });
+  }
+
+  function boot() {
+    wireLogin();
+    wireApp();
+    wireWindow();
+    const token = tokenStore.get();
+    if (token) resume(token);
+    else showLogin();
+  }
+
+  boot();
+})();
