@@ -163,20 +163,39 @@ impl AppError {
     }
 }
 
-/// A JSON body or `data` object that does not deserialise: `invalid_field` naming the field
-/// where serde names one (missing, unknown or mistyped), `bad_request` for broken JSON.
+/// Broken JSON (syntax, truncation): `bad_request`. Well-formed JSON of the wrong shape goes
+/// through [`parse_value`] instead, which can name the field.
 pub fn from_serde(e: &serde_json::Error) -> AppError {
     use serde_json::error::Category;
-    let text = e.to_string();
     match e.classify() {
-        Category::Data => {
-            let mut err = AppError::new(ErrorCode::InvalidField, text.clone());
-            // serde says "missing field `phone`" / "unknown field `x`, expected ...".
-            err.field = text.split('`').nth(1).map(str::to_string);
-            err
-        }
-        _ => AppError::new(ErrorCode::BadRequest, format!("malformed JSON: {text}")),
+        Category::Data => AppError::new(ErrorCode::InvalidField, e.to_string()),
+        _ => AppError::new(ErrorCode::BadRequest, format!("malformed JSON: {e}")),
     }
+}
+
+/// Deserialises a JSON body or `data` object; a mismatch is `invalid_field` naming the field
+/// (`nickname`, `cursors.3`), also for missing and unknown fields.
+pub fn parse_value<T: serde::de::DeserializeOwned>(value: Value) -> AppResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let text = inner.to_string();
+        // serde names missing and unknown fields only in its message: "missing field `phone`".
+        let named = (text.starts_with("missing field") || text.starts_with("unknown field"))
+            .then(|| text.split('`').nth(1).map(str::to_string))
+            .flatten();
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => name,
+            (".", None) => "data".to_string(),
+            // An unknown field's path already ends with its name.
+            (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
+            (p, Some(name)) => format!("{p}.{name}"),
+            (p, None) => p.to_string(),
+        };
+        let mut err = AppError::new(ErrorCode::InvalidField, format!("{field}: {text}"));
+        err.field = Some(field);
+        err
+    })
 }
 
 impl From<anyhow::Error> for AppError {
@@ -235,6 +254,30 @@ mod tests {
             ErrorCode::BinaryNotSupported,
         ] {
             assert_eq!(json!(code), json!(code.as_str()));
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_their_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            name: String,
+            #[serde(default)]
+            age: Option<i64>,
+        }
+        let cases = [
+            (json!({ "name": 7 }), "name"),
+            (json!({}), "name"),
+            (json!({ "name": "a", "age": "x" }), "age"),
+            (json!({ "name": "a", "zzz": 1 }), "zzz"),
+            (json!("text"), "data"),
+        ];
+        for (value, field) in cases {
+            let e = parse_value::<Body>(value.clone()).expect_err("invalid");
+            assert_eq!(e.code, ErrorCode::InvalidField, "{value}");
+            assert_eq!(e.field.as_deref(), Some(field), "{value}");
         }
     }
 

@@ -86,6 +86,7 @@ impl App {
                 .configure(http::routes)
         })
         .workers(settings.workers)
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(1)
         .listen(listener)

@@ -31,6 +31,8 @@ pub struct Identity {
     pub user_id: i64,
     pub token_id: i64,
     pub roles: Vec<Role>,
+    /// When the token stops working; live sockets are closed then too.
+    pub expires_at: i64,
 }
 
 impl Identity {
@@ -99,12 +101,12 @@ pub struct LoginResult {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    #[serde(default)]
-    pub nickname: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub nickname: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub avatar: Option<Option<String>>,
-    #[serde(default)]
-    pub gender: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub gender: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub intro: Option<Option<String>>,
 }
@@ -292,6 +294,7 @@ impl Auth {
             user_id: row.user_id,
             token_id: row.id,
             roles,
+            expires_at: row.expires_at,
         })
     }
 
@@ -376,8 +379,19 @@ impl Auth {
     }
 
     pub async fn update_profile(&self, user_id: i64, patch: ProfilePatch) -> AppResult<Me> {
-        let nickname = patch.nickname.as_deref().map(Nickname::parse).transpose()?;
-        let gender = patch.gender.as_deref().map(Gender::parse).transpose()?;
+        let required = |field: &'static str, v: Option<Option<String>>| match v {
+            Some(None) => Err(AppError::field(field, "cannot be null")),
+            Some(Some(v)) => Ok(Some(v)),
+            None => Ok(None),
+        };
+        let nickname = required("nickname", patch.nickname)?
+            .as_deref()
+            .map(Nickname::parse)
+            .transpose()?;
+        let gender = required("gender", patch.gender)?
+            .as_deref()
+            .map(Gender::parse)
+            .transpose()?;
         let intro = match &patch.intro {
             Some(Some(text)) => Some(policy::parse_profile_text(
                 "intro",

@@ -28,6 +28,8 @@ use policy::{ChatText, ClientId};
 const SYNC_MAX_CURSORS: usize = 100;
 /// Most users one `presence.query` may name.
 const PRESENCE_MAX_USERS: usize = 200;
+/// Mailbox size: sessions beyond it wait for room (back-pressure), they are never refused.
+const MAILBOX_CAPACITY: usize = 4096;
 
 pub struct ChatServer {
     db: Db,
@@ -236,8 +238,7 @@ impl Actor for ChatServer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Sessions must never be refused by a full mailbox; the batch limit bounds the work.
-        ctx.set_mailbox_capacity(usize::MAX);
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 }
 

@@ -1,13 +1,16 @@
 //! Thin REST routes and the static web client. Handlers only translate between HTTP and the
 //! domain services: no SQL and no rules here.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::auth::extractor::Authenticated;
 use crate::auth::{Auth, LoginRequest, ProfilePatch};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{parse_value, AppError, AppResult, ErrorCode};
 use crate::store::{self, Backend, Db};
 
 /// Largest accepted REST body; everything here is small JSON.
@@ -40,6 +43,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/ws", web::get().to(crate::ws::connect))
     .route("/", web::get().to(index))
     .route("/static/{file}", web::get().to(static_file));
+}
+
+/// A JSON body whose shape errors name the field (`invalid_field` with `field`), unlike
+/// `web::Json`, whose serde errors do not say where they are.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            Ok(Body(parse_value(value)?))
+        })
+    }
 }
 
 fn json_error(err: &actix_web::error::JsonPayloadError) -> AppError {
@@ -87,16 +107,13 @@ struct CodeRequest {
 }
 
 /// POST /api/auth/code: sends a one-time login code.
-async fn request_code(
-    auth: web::Data<Auth>,
-    body: web::Json<CodeRequest>,
-) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(auth.request_code(&body.phone).await?))
+async fn request_code(auth: web::Data<Auth>, body: Body<CodeRequest>) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(auth.request_code(&body.0.phone).await?))
 }
 
 /// POST /api/auth/login: exchanges a code or password for a device token.
-async fn login(auth: web::Data<Auth>, body: web::Json<LoginRequest>) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(auth.login(body.into_inner()).await?))
+async fn login(auth: web::Data<Auth>, body: Body<LoginRequest>) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(auth.login(body.0).await?))
 }
 
 /// POST /api/auth/logout: revokes this device's token and closes its sockets.
@@ -114,12 +131,9 @@ async fn get_me(auth: web::Data<Auth>, who: Authenticated) -> AppResult<HttpResp
 async fn patch_me(
     auth: web::Data<Auth>,
     who: Authenticated,
-    body: web::Json<ProfilePatch>,
+    body: Body<ProfilePatch>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        auth.update_profile(who.0.user_id, body.into_inner())
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(auth.update_profile(who.0.user_id, body.0).await?))
 }
 
 #[derive(Deserialize)]
@@ -134,9 +148,9 @@ struct PasswordRequest {
 async fn set_password(
     auth: web::Data<Auth>,
     who: Authenticated,
-    body: web::Json<PasswordRequest>,
+    body: Body<PasswordRequest>,
 ) -> AppResult<HttpResponse> {
-    let body = body.into_inner();
+    let body = body.0;
     auth.set_password(who.0.user_id, body.password, body.current_password)
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "password_set": true })))

@@ -86,18 +86,24 @@ pub struct Registry {
 }
 
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Mailbox size: `send`ers beyond it wait (back-pressure); `do_send` is never refused.
+const MAILBOX_CAPACITY: usize = 4096;
 
 impl Actor for Registry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Every socket on the node passes through here; do not let a burst bounce off.
-        ctx.set_mailbox_capacity(usize::MAX);
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 }
 
 impl Registry {
     fn report_presence(&self, user_id: i64, online: bool) {
+        // Sockets closing because this node stops say nothing about the user: they reconnect
+        // elsewhere, and the database may already be closing.
+        if self.going_away {
+            return;
+        }
         if let Some(sink) = &self.presence_sink {
             sink.do_send(PresenceChanged { user_id, online });
         }

@@ -315,8 +315,8 @@ impl WsSession {
         }));
     }
 
-    /// Holds live chat events until the reply is out, and drops from both what this socket
-    /// already carried, so that a message is sent at most once per socket and in order.
+    /// Answers in full what the client asks for, holds live chat events until the reply is out
+    /// and then drops those the reply carried: live delivery never repeats a message.
     fn sync(
         &mut self,
         ctx: &mut ws::WebsocketContext<Self>,
@@ -332,16 +332,12 @@ impl WsSession {
         let request = self.services.chat.send(chat::As::new(user_id, body));
         ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
             act.syncs_in_flight -= 1;
-            let answer = answer
-                .unwrap_or_else(|_| Err(mailbox_gone()))
-                .map(|mut synced| {
-                    for stream in &mut synced.results {
-                        stream
-                            .messages
-                            .retain(|m| act.remember(m.conversation_id, m.seq));
-                    }
-                    synced
-                });
+            let answer = answer.unwrap_or_else(|_| Err(mailbox_gone()));
+            if let Ok(synced) = &answer {
+                for m in synced.results.iter().flat_map(|s| &s.messages) {
+                    act.remember(m.conversation_id, m.seq);
+                }
+            }
             act.reply(ctx, &re, answer);
             if act.syncs_in_flight == 0 {
                 for frame in std::mem::take(&mut act.held) {
@@ -385,6 +381,13 @@ impl WsSession {
     }
 
     fn heartbeat(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if self
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.expires_at <= crate::store::now_ms())
+        {
+            return self.close(ctx, crate::auth::CLOSE_TOKEN_REVOKED, "token expired");
+        }
         let timeout = Duration::from_millis(self.services.ws.client_timeout_ms);
         if self.last_heard.elapsed() > timeout {
             tracing::debug!(conn_id = self.conn_id, "heartbeat timeout");
@@ -397,7 +400,7 @@ impl WsSession {
 }
 
 fn parse_data<T: DeserializeOwned>(data: Value) -> AppResult<T> {
-    serde_json::from_value(data).map_err(|e| crate::error::from_serde(&e))
+    crate::error::parse_value(data)
 }
 
 fn mailbox_gone() -> AppError {
