@@ -25,6 +25,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Redis for the multi-node bus; unset means the in-process bus. env `REDIS_URL`.
     pub redis_url: Option<String>,
+    /// Namespace of this deployment's Redis channels and keys, so that several deployments
+    /// (or test runs) can share one Redis. env `DUOXIE_REDIS_PREFIX`; default: `duoxie`.
+    pub redis_prefix: String,
     /// Database pool size. env `DUOXIE_DB_MAX_CONNECTIONS`; default: 16.
     pub db_max_connections: u32,
     /// SQLite `synchronous` pragma: `full` (fsync every commit; acknowledged means durable
@@ -126,6 +129,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            redis_prefix: "duoxie".into(),
             db_max_connections: 16,
             sqlite_synchronous: SqliteSynchronous::Full,
             shutdown_drain_ms: 5000,
@@ -203,6 +207,7 @@ impl Settings {
         env.set_opt("DUOXIE_DATABASE_URL", &mut self.database_url)?;
         env.set_opt("REDIS_URL", &mut self.redis_url)?;
         env.set_opt("DUOXIE_REDIS_URL", &mut self.redis_url)?;
+        env.set("DUOXIE_REDIS_PREFIX", &mut self.redis_prefix)?;
         env.set("DUOXIE_DB_MAX_CONNECTIONS", &mut self.db_max_connections)?;
         env.set("DUOXIE_SQLITE_SYNCHRONOUS", &mut self.sqlite_synchronous)?;
         env.set("DUOXIE_SHUTDOWN_DRAIN_MS", &mut self.shutdown_drain_ms)?;
@@ -267,6 +272,15 @@ impl Settings {
                 "expected redis://...",
             )?;
         }
+        check(
+            !self.redis_prefix.is_empty()
+                && self
+                    .redis_prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')),
+            "DUOXIE_REDIS_PREFIX",
+            "letters, digits, `_`, `-` and `.` only",
+        )?;
         check(
             self.db_max_connections >= 1,
             "DUOXIE_DB_MAX_CONNECTIONS",

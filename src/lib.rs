@@ -19,6 +19,7 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod startup;
 pub mod store;
 pub mod ws;

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
 use actix_web::{dev::Server, middleware, web, HttpServer};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::auth::code_sender::OutboxCodeSender;
 use crate::auth::Auth;
-use crate::bus::{local::LocalBus, SharedBus};
+use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
 use crate::config::Settings;
 use crate::http::{self, Readiness};
 use crate::store::{self, Db};
-use crate::ws::registry::{CountConnections, GoAway, Registry, SetPresenceSink};
+use crate::ws::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
 use crate::ws::WsServices;
 
 pub struct App {
@@ -46,17 +46,20 @@ impl ShutdownHandle {
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.validate()?;
-        if settings.redis_url.is_some() {
-            bail!(
-                "invalid setting REDIS_URL: this build has only the in-process bus \
-                 (the Redis bus is issue #3); unset REDIS_URL to run a single node"
-            );
-        }
         let (db, backend) = store::connect(&settings).await?;
         store::migrate(&db, backend).await?;
 
         let registry = Registry::default().start();
-        let bus: SharedBus = Arc::new(LocalBus::new(registry.clone()));
+        let (bus, redis): (SharedBus, Option<Arc<RedisBus>>) = match &settings.redis_url {
+            Some(url) => {
+                let redis = Arc::new(
+                    RedisBus::connect(url, &settings.redis_prefix, registry.clone()).await?,
+                );
+                (redis.clone(), Some(redis))
+            }
+            None => (Arc::new(LocalBus::new(registry.clone())), None),
+        };
+        registry.do_send(SetBus(bus.clone()));
         let chat = ChatServer::new(db.clone(), backend, bus.clone(), settings.chat.clone()).start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
 
@@ -72,6 +75,7 @@ impl App {
         let readiness = web::Data::new(Readiness {
             db: db.clone(),
             backend,
+            redis,
         });
 
         let listener = TcpListener::bind(&settings.listen)

@@ -366,6 +366,7 @@
     convs: new Map(), // conversation id → conv state, see convFor()
     listMore: false,
     listBefore: null,
+    listBeforeId: null,
     activeId: null,
     presence: new Map(), // user id → {online, last_seen_at}
     blocked: new Set(),
@@ -549,12 +550,18 @@
     const last = page[page.length - 1];
     state.listMore = page.length >= LIST_PAGE && !!(last && last.last_message_at);
     state.listBefore = state.listMore ? last.last_message_at : state.listBefore;
+    // The id breaks ties between conversations that share a last_message_at.
+    state.listBeforeId = state.listMore ? last.id : state.listBeforeId;
   }
 
   async function loadMoreConversations() {
     if (!state.listBefore) return;
     try {
-      const res = await rpc('chat.list', { limit: LIST_PAGE, before: state.listBefore });
+      const res = await rpc('chat.list', {
+        limit: LIST_PAGE,
+        before: state.listBefore,
+        before_id: state.listBeforeId,
+      });
       for (const info of res.conversations || []) upsertConv(info);
       setListPaging(res.conversations || []);
       if ((res.conversations || []).length < LIST_PAGE) state.listMore = false;
@@ -692,13 +699,25 @@
     }
   }
 
-  // Read receipts go out only for what the user can actually see.
+  // True when something past `readTo` may be from the peer; seqs we do not hold count as theirs.
+  function peerMessageAfter(c, readTo) {
+    for (let seq = c.maxSeq; seq > readTo; seq--) {
+      const m = c.msgs.get(seq);
+      if (!m || m.sender_id !== meId()) return true;
+    }
+    return false;
+  }
+
+  // Read receipts go out only for what the user can actually see, and only when the peer wrote
+  // something new: our own messages need none (unread never counts them), and a receipt per
+  // message sent would double the frames of a fast typist and echo a chat.read to every device.
   function markRead() {
     const c = activeConv();
     if (!c || !c.info || !c.maxSeq || document.visibilityState !== 'visible') return;
     if (!state.socket || !state.socket.ready) return;
     const seq = c.maxSeq;
-    if (seq <= (c.info.my_last_read_seq || 0) || seq <= c.readSent) return;
+    const readTo = Math.max(c.info.my_last_read_seq || 0, c.readSent);
+    if (seq <= readTo || !peerMessageAfter(c, readTo)) return;
     c.readSent = seq;
     rpc('chat.read', { conversation_id: c.id, seq })
       .then((res) => applyRead(c.id, meId(), res.last_read_seq != null ? res.last_read_seq : seq))
@@ -1301,7 +1320,7 @@
         const phone = normalizePhone($('pw-phone').value);
         const password = $('pw-password').value;
         try {
-          const res = await api('POST', '/api/auth/login', { phone, password });
+          const res = await api('POST', '/api/auth/login', { phone, password, device: deviceLabel() });
           $('pw-password').value = '';
           startSession(res.token, res.user);
         } catch (err) {

@@ -189,6 +189,7 @@ impl Auth {
             .retry_after(wait as u64));
         }
         self.sender.send(&phone, &code)?;
+        crate::metrics::inc(&crate::metrics::METRICS.auth_codes_sent);
         Ok(CodeSent {
             sent: true,
             expires_in_ms: s.code_ttl_ms,
@@ -226,6 +227,7 @@ impl Auth {
         )
         .await?;
         tracing::info!(user_id, session_id, "login");
+        crate::metrics::inc(&crate::metrics::METRICS.auth_logins);
         Ok(LoginResult {
             token,
             session_id,

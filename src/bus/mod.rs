@@ -1,12 +1,13 @@
 //! The delivery bus: "deliver this to user U" without knowing where U's sockets are.
 //!
 //! Domain actors publish through [`Bus`]; they never reach into sessions. The
-//! [`local::LocalBus`] (default) hands deliveries to this node's connection registry. A Redis
-//! implementation (multi-node) publishes them so that other nodes' registries get them too;
-//! no domain code changes with the choice. Pub/sub may drop: anything that matters is in the
+//! [`local::LocalBus`] (default) hands deliveries to this node's connection registry;
+//! [`redis::RedisBus`] (when `REDIS_URL` is set) also publishes them so that other nodes'
+//! registries get them too. No domain code changes with the choice. Pub/sub may drop: anything that matters is in the
 //! database first and carries a sequence number so that clients can fill gaps.
 
 pub mod local;
+pub mod redis;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -45,6 +46,9 @@ pub struct StreamPos {
 pub struct EventFrame {
     pub text: ByteString,
     pub pos: Option<StreamPos>,
+    /// Wall-clock time of publication, µs since the epoch: the start of the delivery-latency
+    /// measurement (comparable across nodes with synchronised clocks).
+    pub published_at_us: i64,
 }
 
 impl EventFrame {
@@ -57,6 +61,7 @@ impl EventFrame {
         Self {
             text: ByteString::from(frame.to_string()),
             pos,
+            published_at_us: now_us(),
         }
     }
 }
@@ -75,8 +80,21 @@ pub enum Delivery {
 pub trait Bus: Send + Sync + 'static {
     fn publish(&self, audience: Audience, delivery: Delivery);
 
-    /// Which of `users` have at least one live socket.
+    /// Which of `users` have at least one live socket, on any node.
     fn online(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>>;
+
+    /// This node now holds a socket of `user_id` (its first): a multi-node bus starts routing
+    /// that user's deliveries here.
+    fn user_arrived(&self, _user_id: i64) {}
+
+    /// This node's last socket of `user_id` closed.
+    fn user_left(&self, _user_id: i64) {}
 }
 
 pub type SharedBus = Arc<dyn Bus>;
+
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}

@@ -44,6 +44,10 @@ pub struct List {
     pub limit: Option<i64>,
     #[serde(default)]
     pub before: Option<i64>,
+    /// With `before`: the id of the last conversation of the previous page, so that
+    /// conversations sharing its `last_message_at` are neither skipped nor repeated.
+    #[serde(default)]
+    pub before_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus, StreamPos};
 use crate::config::ChatSettings;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::metrics::{self, METRICS};
 use crate::store::{begin_write, now_ms, Backend, Db};
 use crate::ws::registry::PresenceChanged;
 use messages::*;
@@ -89,13 +90,19 @@ impl ChatServer {
                     )
                 })
                 .collect();
+            let started = std::time::Instant::now();
             let outcomes = commit_batch(&db, backend, &items).await;
+            METRICS.chat_commit_seconds.observe(started.elapsed());
+            metrics::inc(&METRICS.chat_commit_batches);
             (batch, outcomes)
         };
         ctx.spawn(fut.into_actor(self).map(|(batch, outcomes), act, ctx| {
             for (pending, outcome) in batch.into_iter().zip(outcomes) {
                 let answer = outcome.map(|o| {
-                    if !o.sent.duplicate {
+                    if o.sent.duplicate {
+                        metrics::inc(&METRICS.chat_sends_duplicate);
+                    } else {
+                        metrics::inc(&METRICS.chat_messages_committed);
                         act.publish_message(&o.sent.message, o.peer_id);
                     }
                     o.sent
@@ -323,7 +330,8 @@ impl Handler<As<List>> for ChatServer {
         Box::pin(async move {
             let limit = msg.body.limit.unwrap_or(50).clamp(1, 200);
             let before = msg.body.before.unwrap_or(i64::MAX);
-            let list = store::conversations_for(&db, msg.user_id, before, limit).await?;
+            let before_id = msg.body.before_id.unwrap_or(i64::MAX);
+            let list = store::conversations_for(&db, msg.user_id, (before, before_id), limit).await?;
             Ok(Conversations {
                 conversations: with_presence(&bus, list).await,
             })
@@ -526,6 +534,10 @@ impl Handler<PresenceChanged> for ChatServer {
             let now = now_ms();
             let result: anyhow::Result<()> = async {
                 if !msg.online {
+                    // This node's last socket closed; the user may still be on another node.
+                    if bus.online(vec![msg.user_id]).await.contains(&msg.user_id) {
+                        return Ok(());
+                    }
                     crate::auth::store::set_last_seen(&db, msg.user_id, now).await?;
                 }
                 let partners = store::partners(&db, msg.user_id).await?;

@@ -224,16 +224,19 @@ pub async fn conversation_for(
 pub async fn conversations_for(
     db: &Db,
     user_id: i64,
-    before: i64,
+    (before, before_id): (i64, i64),
     limit: i64,
 ) -> Result<Vec<ConversationView>, sqlx::Error> {
+    // Keyset pagination on (last_message_at, id), the same order as ORDER BY.
     let sql = format!(
-        "{CONVERSATION_SELECT} AND c.last_message_at < $2 \
-         ORDER BY c.last_message_at DESC, c.id DESC LIMIT $3"
+        "{CONVERSATION_SELECT} AND (c.last_message_at < $2 \
+           OR (c.last_message_at = $2 AND c.id < $3)) \
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4"
     );
     sqlx::query(&sql)
         .bind(user_id)
         .bind(before)
+        .bind(before_id)
         .bind(limit)
         .fetch_all(db)
         .await?

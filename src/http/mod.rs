@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 
 use crate::auth::extractor::Authenticated;
 use crate::auth::{Auth, LoginRequest, ProfilePatch};
+use crate::bus::redis::RedisBus;
 use crate::error::{parse_value, AppError, AppResult, ErrorCode};
 use crate::store::{self, Backend, Db};
+use std::sync::Arc;
 
 /// Largest accepted REST body; everything here is small JSON.
 const JSON_LIMIT_BYTES: usize = 64 * 1024;
@@ -30,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz))
+    .route("/metrics", web::get().to(metrics))
     .route("/api/auth/code", web::post().to(request_code))
     .route("/api/auth/login", web::post().to(login))
     .route("/api/auth/logout", web::post().to(logout))
@@ -42,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/users/{id}", web::get().to(get_user))
     .route("/ws", web::get().to(crate::ws::connect))
     .route("/", web::get().to(index))
+    .route("/", web::head().to(index))
     .route("/static/{file}", web::get().to(static_file));
 }
 
@@ -81,6 +85,7 @@ fn json_error(err: &actix_web::error::JsonPayloadError) -> AppError {
 pub struct Readiness {
     pub db: Db,
     pub backend: Backend,
+    pub redis: Option<Arc<RedisBus>>,
 }
 
 /// GET /healthz: the process is alive.
@@ -88,16 +93,37 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// GET /readyz: the database answers and every migration is applied.
+/// GET /readyz: the database answers, every migration is applied, and Redis (when
+/// configured) answers.
 async fn readyz(ready: web::Data<Readiness>) -> HttpResponse {
-    match store::readiness(&ready.db, ready.backend).await {
-        Ok(()) => HttpResponse::Ok().json(json!({
-            "status": "ready", "database": "ok", "migrations": "ok"
-        })),
-        Err(part) => HttpResponse::ServiceUnavailable().json(json!({
+    if let Err(part) = store::readiness(&ready.db, ready.backend).await {
+        return HttpResponse::ServiceUnavailable().json(json!({
             "status": "not_ready", "failing": part
-        })),
+        }));
     }
+    let mut body = json!({ "status": "ready", "database": "ok", "migrations": "ok" });
+    if let Some(redis) = &ready.redis {
+        if !redis.ping().await {
+            return HttpResponse::ServiceUnavailable().json(json!({
+                "status": "not_ready", "failing": "redis"
+            }));
+        }
+        body["redis"] = json!("ok");
+    }
+    HttpResponse::Ok().json(body)
+}
+
+/// GET /metrics: Prometheus text format. Operational counters only, no user data; expose it
+/// to the scraper, not to the internet.
+async fn metrics(ready: web::Data<Readiness>) -> HttpResponse {
+    let gauges = crate::metrics::Gauges {
+        db_pool_size: ready.db.size(),
+        db_pool_idle: ready.db.num_idle(),
+        db_pool_max: ready.db.options().get_max_connections(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::METRICS.render(&gauges))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 
-use crate::bus::{Audience, Delivery, EventFrame};
+use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
 
 /// What a session is told to do.
 #[derive(Message, Clone, Debug)]
@@ -72,6 +72,11 @@ pub struct CountConnections;
 #[rtype(result = "()")]
 pub struct SetPresenceSink(pub Recipient<PresenceChanged>);
 
+/// The bus to tell when a user's first socket arrives on this node or their last one leaves.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetBus(pub SharedBus);
+
 struct Conn {
     recipient: Recipient<Push>,
     who: Option<(i64, i64)>,
@@ -82,6 +87,7 @@ pub struct Registry {
     conns: HashMap<u64, Conn>,
     by_user: HashMap<i64, HashSet<u64>>,
     presence_sink: Option<Recipient<PresenceChanged>>,
+    bus: Option<SharedBus>,
     going_away: bool,
 }
 
@@ -107,6 +113,13 @@ impl Registry {
         if let Some(sink) = &self.presence_sink {
             sink.do_send(PresenceChanged { user_id, online });
         }
+    }
+}
+
+impl Handler<SetBus> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: SetBus, _: &mut Context<Self>) {
+        self.bus = Some(msg.0);
     }
 }
 
@@ -145,6 +158,9 @@ impl Handler<Identify> for Registry {
         let sockets = self.by_user.entry(msg.user_id).or_default();
         sockets.insert(msg.conn_id);
         if sockets.len() == 1 {
+            if let Some(bus) = &self.bus {
+                bus.user_arrived(msg.user_id);
+            }
             self.report_presence(msg.user_id, true);
         }
     }
@@ -163,6 +179,9 @@ impl Handler<Disconnect> for Registry {
             sockets.remove(&msg.conn_id);
             if sockets.is_empty() {
                 self.by_user.remove(&user_id);
+                if let Some(bus) = &self.bus {
+                    bus.user_left(user_id);
+                }
                 self.report_presence(user_id, false);
             }
         }

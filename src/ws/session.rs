@@ -25,6 +25,7 @@ use crate::auth::Identity;
 use crate::bus::{EventFrame, StreamPos};
 use crate::chat::messages as chat;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::metrics::{self, METRICS};
 
 /// Close codes of `docs/protocol.md` that the session itself decides.
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
@@ -82,10 +83,12 @@ impl WsSession {
     /// Queues a text frame, unless the client has let too much pile up: then it is cut off.
     fn send_text(&mut self, ctx: &mut ws::WebsocketContext<Self>, text: impl Into<ByteString>) {
         let text = text.into();
+        metrics::inc(&METRICS.ws_frames_out);
         if !self
             .gauge
             .add(text.len(), self.services.ws.outbound_queue_bytes)
         {
+            metrics::inc(&METRICS.ws_closed_slow_consumer);
             tracing::info!(
                 conn_id = self.conn_id,
                 queued = self.gauge.queued(),
@@ -172,7 +175,9 @@ impl WsSession {
             }
             Err(wait) => {
                 self.refused_in_row += 1;
+                metrics::inc(&METRICS.ws_rate_limited);
                 if self.refused_in_row > self.services.ws.flood_close_after {
+                    metrics::inc(&METRICS.ws_closed_flood);
                     tracing::info!(conn_id = self.conn_id, "closing flooding socket");
                     self.close(ctx, CLOSE_FLOOD, "flooding after rate_limited");
                 } else {
@@ -376,6 +381,10 @@ impl WsSession {
             if !self.remember(conversation_id, seq) {
                 return;
             }
+            let waited_us = (crate::bus::now_us() - frame.published_at_us).max(0) as u64;
+            METRICS
+                .chat_delivery_seconds
+                .observe(Duration::from_micros(waited_us));
         }
         self.send_text(ctx, frame.text);
     }
@@ -390,6 +399,7 @@ impl WsSession {
         }
         let timeout = Duration::from_millis(self.services.ws.client_timeout_ms);
         if self.last_heard.elapsed() > timeout {
+            metrics::inc(&METRICS.ws_closed_heartbeat);
             tracing::debug!(conn_id = self.conn_id, "heartbeat timeout");
             return self.close(ctx, CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
         }
@@ -411,6 +421,8 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        METRICS.ws_connections.fetch_add(1, Ordering::Relaxed);
+        metrics::inc(&METRICS.ws_connections_opened);
         let ws = &self.services.ws;
         ctx.run_interval(
             Duration::from_millis(ws.heartbeat_interval_ms),
@@ -449,6 +461,7 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        METRICS.ws_connections.fetch_sub(1, Ordering::Relaxed);
         self.services.registry.do_send(Disconnect {
             conn_id: self.conn_id,
         });
@@ -484,6 +497,7 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for WsSession {
             }
         };
         self.last_heard = Instant::now();
+        metrics::inc(&METRICS.ws_frames_in);
         match msg {
             ws::Message::Text(text) => self.on_text(&text, ctx),
             ws::Message::Ping(payload) => {

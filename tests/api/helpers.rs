@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use awc::error::WsProtocolError;
@@ -142,11 +143,24 @@ pub async fn spawn_app(store: Store) -> TestApp {
 
 /// Starts a server with test defaults, then lets the test adjust the settings.
 pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let data_dir = TempDir::new().expect("create a temporary data dir");
-    let database_url = match store {
-        Store::Sqlite => None,
-        Store::Postgres(url) => Some(url),
-    };
+    let data_dir = Arc::new(TempDir::new().expect("create a temporary data dir"));
+    let mut settings = test_settings(store.database_url(), &data_dir);
+    configure(&mut settings);
+    start_app(settings, data_dir).await
+}
+
+impl Store {
+    /// The URL a server gets, or `None` for SQLite in its data folder.
+    fn database_url(self) -> Option<String> {
+        match self {
+            Store::Sqlite => None,
+            Store::Postgres(url) => Some(url),
+        }
+    }
+}
+
+/// The settings every test server starts from.
+fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settings {
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         workers: 2,
@@ -160,8 +174,11 @@ pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut Settings))
     settings.auth.code_resend_ms = 0;
     settings.ws.rate_per_sec = 1000.0;
     settings.ws.rate_burst = 2000.0;
-    configure(&mut settings);
+    settings
+}
 
+/// Builds and runs an app in this process; `data_dir` lives as long as the `TestApp`.
+async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
     let app = App::build(settings).await.expect("build the app");
     let port = app.port();
     let db = app.db();
@@ -172,12 +189,16 @@ pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut Settings))
         db,
         shutdown: Box::new(move || handle.trigger()),
         shut_down: false,
-        http: awc::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .finish(),
+        http: http_client(),
         next_device: 0,
         _data_dir: data_dir,
     }
+}
+
+fn http_client() -> awc::Client {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish()
 }
 
 pub struct TestApp {
@@ -188,7 +209,8 @@ pub struct TestApp {
     shut_down: bool,
     http: awc::Client,
     next_device: u32,
-    _data_dir: TempDir,
+    /// Shared by the nodes of a cluster; removed when the last of them is dropped.
+    _data_dir: Arc<TempDir>,
 }
 
 impl Drop for TestApp {
@@ -500,6 +522,13 @@ pub struct WsClient {
     close_detail: String,
 }
 
+/// What one bounded read got.
+enum Read {
+    Frame(Value),
+    Closed,
+    TimedOut,
+}
+
 impl WsClient {
     fn new(conn: impl Transport + 'static) -> WsClient {
         WsClient {
@@ -659,18 +688,27 @@ impl WsClient {
 
     /// Reads one JSON frame, answering pings meanwhile; `None` once the socket is closed.
     async fn read_frame(&mut self, what: &str, deadline: Instant) -> Option<Value> {
+        match self.read_frame_by(deadline).await {
+            Read::Frame(frame) => Some(frame),
+            Read::Closed => None,
+            Read::TimedOut => panic!(
+                "timed out after {WAIT:?} waiting for {what}; unclaimed frames: {:?}",
+                self.pending
+            ),
+        }
+    }
+
+    /// Reads one JSON frame, answering pings meanwhile, unless `deadline` passes first. A
+    /// frame that has already arrived is returned even when the deadline is past.
+    async fn read_frame_by(&mut self, deadline: Instant) -> Read {
         loop {
             if self.closed.is_some() {
-                return None;
+                return Read::Closed;
             }
-            let next = tokio::time::timeout_at(deadline, self.conn.next())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "timed out after {WAIT:?} waiting for {what}; unclaimed frames: {:?}",
-                        self.pending
-                    )
-                });
+            // `Next` holds no data of its own: dropping it on timeout loses no frame.
+            let Ok(next) = tokio::time::timeout_at(deadline, self.conn.next()).await else {
+                return Read::TimedOut;
+            };
             match next {
                 None => self.closed = Some(None),
                 Some(Err(e)) => {
@@ -678,7 +716,7 @@ impl WsClient {
                     self.close_detail = format!(", error {e}");
                 }
                 Some(Ok(Frame::Text(bytes))) => {
-                    return Some(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    return Read::Frame(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                         panic!("server sent a text frame that is not JSON ({e}): {bytes:?}")
                     }))
                 }
@@ -690,9 +728,53 @@ impl WsClient {
                 Some(Ok(Frame::Close(reason))) => {
                     self.closed = Some(reason.map(|r| u16::from(r.code)));
                 }
-                Some(Ok(other)) => panic!("unexpected frame while waiting for {what}: {other:?}"),
+                Some(Ok(other)) => panic!("unexpected frame: {other:?}"),
             }
         }
+    }
+
+    /// The first event, buffered or arriving within `within`, that satisfies `pred`; `None`
+    /// if none came in time. For polling a condition; a closed socket fails the test.
+    pub async fn next_event_within(
+        &mut self,
+        within: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let is_match = |f: &Value| f.get("re").is_none() && pred(f);
+        if let Some(i) = self.pending.iter().position(is_match) {
+            return self.pending.remove(i);
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            match self.read_frame_by(deadline).await {
+                Read::Frame(frame) if is_match(&frame) => return Some(frame),
+                Read::Frame(frame) => self.pending.push_back(frame),
+                Read::TimedOut => return None,
+                Read::Closed => panic!(
+                    "socket closed (code {:?}{}) while polling for an event; unclaimed frames: {:?}",
+                    self.closed.flatten(),
+                    self.close_detail,
+                    self.pending
+                ),
+            }
+        }
+    }
+
+    /// Moves the frames that have already arrived into the buffer, without waiting.
+    pub async fn read_arrived(&mut self) {
+        while let Read::Frame(frame) = self.read_frame_by(Instant::now()).await {
+            self.pending.push_back(frame);
+        }
+    }
+
+    /// Removes and returns the buffered frames (events and replies) that satisfy `pred`, in
+    /// arrival order; reads nothing new.
+    pub fn take_buffered(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let (taken, kept): (Vec<Value>, VecDeque<Value>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|f| pred(f));
+        self.pending = kept;
+        taken
     }
 
     // ---- chat conveniences ----

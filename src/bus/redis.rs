@@ -1,0 +1,434 @@
+//! The Redis bus: deliveries reach users' sockets on every node.
+//!
+//! Routing is per user: a node subscribes to `<prefix>:u:<user_id>` only while it holds at
+//! least one socket of that user, so an event goes only to the nodes that need it (not to
+//! every node). Publishing delivers to this node's registry directly and publishes for the
+//! others; a node ignores its own publications (each carries the node id).
+//!
+//! One RESP3 `ConnectionManager` carries commands and subscriptions: it reconnects by itself
+//! and re-subscribes after a Redis restart. Messages published while a node was cut off are
+//! lost, which is allowed: the database is the truth and clients fill gaps by `seq`.
+//!
+//! Presence across nodes lives in a hash per user, `<prefix>:p:<user_id>`, one field per node
+//! holding that node's lease expiry (ms). Leases are renewed every [`PRESENCE_RENEW`], so a node
+//! that dies stops counting as presence within [`PRESENCE_LEASE`].
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use anyhow::{bail, Context};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::mpsc;
+
+use super::{Audience, Bus, Delivery, EventFrame, StreamPos};
+use crate::metrics::{self, METRICS};
+use crate::store::now_ms;
+use crate::ws::registry::{Deliver, OnlineAmong, Registry};
+
+/// How long a node's presence claim on a user lasts without renewal.
+pub const PRESENCE_LEASE: Duration = Duration::from_secs(60);
+/// How often a node renews the presence of its users.
+pub const PRESENCE_RENEW: Duration = Duration::from_secs(20);
+
+pub struct RedisBus {
+    node_id: u64,
+    prefix: Arc<str>,
+    conn: ConnectionManager,
+    registry: Addr<Registry>,
+    ops: mpsc::UnboundedSender<SubscriptionOp>,
+}
+
+enum SubscriptionOp {
+    Arrived(i64),
+    Left(i64),
+}
+
+impl RedisBus {
+    /// Connects (RESP3), starts the receive and subscription tasks on the current arbiter.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        registry: Addr<Registry>,
+    ) -> anyhow::Result<Self> {
+        let url = if url.contains("protocol=") {
+            url.to_string()
+        } else if url.contains('?') {
+            format!("{url}&protocol=resp3")
+        } else {
+            format!("{url}?protocol=resp3")
+        };
+        let client = redis::Client::open(url.as_str()).context("parse REDIS_URL")?;
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(push_tx)
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_max_delay(Duration::from_secs(1))
+            .set_number_of_retries(usize::MAX);
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .context("connect to Redis (REDIS_URL)")?;
+        let node_id = rand::random::<u64>() >> 1;
+        let prefix: Arc<str> = Arc::from(prefix);
+        actix_web::rt::spawn(receive_loop(
+            push_rx,
+            node_id,
+            prefix.clone(),
+            registry.clone(),
+        ));
+        let (ops, ops_rx) = mpsc::unbounded_channel();
+        actix_web::rt::spawn(subscription_loop(
+            ops_rx,
+            conn.clone(),
+            node_id,
+            prefix.clone(),
+        ));
+        tracing::info!(node_id, "Redis bus connected");
+        Ok(Self {
+            node_id,
+            prefix,
+            conn,
+            registry,
+            ops,
+        })
+    }
+
+    /// Whether Redis answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
+    }
+}
+
+fn user_channel(prefix: &str, user_id: i64) -> String {
+    format!("{prefix}:u:{user_id}")
+}
+
+fn presence_key(prefix: &str, user_id: i64) -> String {
+    format!("{prefix}:p:{user_id}")
+}
+
+impl Bus for RedisBus {
+    fn publish(&self, audience: Audience, delivery: Delivery) {
+        let payload = encode(self.node_id, &delivery);
+        let channels: Vec<String> = audience
+            .user_ids()
+            .iter()
+            .map(|u| user_channel(&self.prefix, *u))
+            .collect();
+        self.registry.do_send(Deliver { audience, delivery });
+        let mut conn = self.conn.clone();
+        actix_web::rt::spawn(async move {
+            let mut pipe = redis::pipe();
+            for channel in &channels {
+                pipe.cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(payload.as_ref())
+                    .ignore();
+            }
+            match pipe.query_async::<()>(&mut conn).await {
+                Ok(()) => {
+                    METRICS
+                        .bus_published
+                        .fetch_add(channels.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    metrics::inc(&METRICS.bus_publish_errors);
+                    tracing::warn!(error = %e, "Redis publish failed; clients will fill the gap by seq");
+                }
+            }
+        });
+    }
+
+    fn online(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>> {
+        let registry = self.registry.clone();
+        let mut conn = self.conn.clone();
+        let prefix = self.prefix.clone();
+        let own_field = self.node_id.to_string();
+        Box::pin(async move {
+            // This node's sockets are known exactly from the registry; Redis answers for the
+            // others (this node's own lease there may lag behind a socket that just closed).
+            let mut online = registry
+                .send(OnlineAmong(users.clone()))
+                .await
+                .unwrap_or_default();
+            let remote: Vec<i64> = users.into_iter().filter(|u| !online.contains(u)).collect();
+            if remote.is_empty() {
+                return online;
+            }
+            let mut pipe = redis::pipe();
+            for u in &remote {
+                pipe.cmd("HGETALL").arg(presence_key(&prefix, *u));
+            }
+            let now = now_ms();
+            match pipe
+                .query_async::<Vec<std::collections::HashMap<String, i64>>>(&mut conn)
+                .await
+            {
+                Ok(leases) => {
+                    for (u, lease) in remote.iter().zip(leases) {
+                        if lease
+                            .iter()
+                            .any(|(node, expires)| *node != own_field && *expires > now)
+                        {
+                            online.insert(*u);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "Redis presence lookup failed"),
+            }
+            online
+        })
+    }
+
+    fn user_arrived(&self, user_id: i64) {
+        let _ = self.ops.send(SubscriptionOp::Arrived(user_id));
+    }
+
+    fn user_left(&self, user_id: i64) {
+        let _ = self.ops.send(SubscriptionOp::Left(user_id));
+    }
+}
+
+/// Applies subscription changes in the order they happened (a leave racing ahead of an
+/// arrival would leave a user's socket deaf) and renews presence leases.
+async fn subscription_loop(
+    mut ops: mpsc::UnboundedReceiver<SubscriptionOp>,
+    mut conn: ConnectionManager,
+    node_id: u64,
+    prefix: Arc<str>,
+) {
+    let mut local: HashSet<i64> = HashSet::new();
+    let mut renew = tokio::time::interval(PRESENCE_RENEW);
+    let field = node_id.to_string();
+    loop {
+        tokio::select! {
+            op = ops.recv() => {
+                let Some(op) = op else { return };
+                let result = match op {
+                    SubscriptionOp::Arrived(user_id) => {
+                        local.insert(user_id);
+                        let lease = now_ms() + PRESENCE_LEASE.as_millis() as i64;
+                        let key = presence_key(&prefix, user_id);
+                        let presence = redis::pipe()
+                            .cmd("HSET").arg(&key).arg(&field).arg(lease).ignore()
+                            .cmd("PEXPIRE").arg(&key).arg(PRESENCE_LEASE.as_millis() as u64).ignore()
+                            .query_async::<()>(&mut conn)
+                            .await;
+                        match conn.subscribe(user_channel(&prefix, user_id)).await {
+                            Ok(()) => presence,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    SubscriptionOp::Left(user_id) => {
+                        local.remove(&user_id);
+                        let _ = redis::cmd("HDEL")
+                            .arg(presence_key(&prefix, user_id))
+                            .arg(&field)
+                            .query_async::<()>(&mut conn)
+                            .await;
+                        conn.unsubscribe(user_channel(&prefix, user_id)).await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "Redis subscription change failed");
+                }
+            }
+            _ = renew.tick() => {
+                if local.is_empty() {
+                    continue;
+                }
+                let lease = now_ms() + PRESENCE_LEASE.as_millis() as i64;
+                let mut pipe = redis::pipe();
+                for user_id in &local {
+                    let key = presence_key(&prefix, *user_id);
+                    pipe.cmd("HSET").arg(&key).arg(&field).arg(lease).ignore();
+                    pipe.cmd("PEXPIRE").arg(&key).arg(PRESENCE_LEASE.as_millis() as u64).ignore();
+                }
+                if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                    tracing::warn!(error = %e, "Redis presence renewal failed");
+                }
+            }
+        }
+    }
+}
+
+/// Hands deliveries published by other nodes to this node's registry.
+async fn receive_loop(
+    mut pushes: mpsc::UnboundedReceiver<PushInfo>,
+    node_id: u64,
+    prefix: Arc<str>,
+    registry: Addr<Registry>,
+) {
+    let channel_prefix = format!("{prefix}:u:");
+    while let Some(push) = pushes.recv().await {
+        match push.kind {
+            PushKind::Message => {
+                let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) =
+                    (push.data.first(), push.data.get(1))
+                else {
+                    continue;
+                };
+                let Some(user_id) = std::str::from_utf8(channel)
+                    .ok()
+                    .and_then(|c| c.strip_prefix(&channel_prefix))
+                    .and_then(|id| id.parse::<i64>().ok())
+                else {
+                    continue;
+                };
+                match decode(payload) {
+                    Ok((origin, _)) if origin == node_id => {}
+                    Ok((_, delivery)) => {
+                        metrics::inc(&METRICS.bus_received);
+                        registry.do_send(Deliver {
+                            audience: Audience::User(user_id),
+                            delivery,
+                        });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "undecodable bus message dropped"),
+                }
+            }
+            PushKind::Disconnection => {
+                metrics::inc(&METRICS.bus_disconnects);
+                tracing::warn!("Redis connection lost; reconnecting, clients fill gaps by seq");
+            }
+            _ => {}
+        }
+    }
+}
+
+const KIND_EVENT: u8 = 1;
+const KIND_EVENT_AT: u8 = 2;
+const KIND_CLOSE_TOKEN: u8 = 3;
+
+/// Binary layout: node id (u64) · kind (u8) · fields (events: publication time, position,
+/// text). The event text is carried as is, so a
+/// frame crosses nodes without being parsed or re-serialised.
+fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
+    let mut buf = BytesMut::new();
+    buf.put_u64(node_id);
+    buf.put_u8(match delivery {
+        Delivery::Event(EventFrame { pos: Some(_), .. }) => KIND_EVENT_AT,
+        Delivery::Event(_) => KIND_EVENT,
+        Delivery::CloseToken { .. } => KIND_CLOSE_TOKEN,
+    });
+    match delivery {
+        Delivery::Event(frame) => {
+            buf.put_i64(frame.published_at_us);
+            if let Some(p) = frame.pos {
+                buf.put_i64(p.conversation_id);
+                buf.put_i64(p.seq);
+            }
+            buf.put_slice(frame.text.as_bytes());
+        }
+        Delivery::CloseToken {
+            token_id,
+            code,
+            reason,
+        } => {
+            buf.put_i64(*token_id);
+            buf.put_u16(*code);
+            buf.put_slice(reason.as_bytes());
+        }
+    }
+    buf.freeze()
+}
+
+fn decode(raw: &[u8]) -> anyhow::Result<(u64, Delivery)> {
+    let mut buf = raw;
+    if buf.remaining() < 9 {
+        bail!("bus message too short");
+    }
+    let node_id = buf.get_u64();
+    let kind = buf.get_u8();
+    let text = |rest: &[u8]| -> anyhow::Result<String> {
+        Ok(std::str::from_utf8(rest)
+            .context("bus text is not UTF-8")?
+            .to_string())
+    };
+    let delivery = match kind {
+        KIND_EVENT | KIND_EVENT_AT => {
+            let need = if kind == KIND_EVENT_AT { 24 } else { 8 };
+            if buf.remaining() < need {
+                bail!("bus event too short");
+            }
+            let published_at_us = buf.get_i64();
+            let pos = (kind == KIND_EVENT_AT).then(|| StreamPos {
+                conversation_id: buf.get_i64(),
+                seq: buf.get_i64(),
+            });
+            Delivery::Event(EventFrame {
+                text: ByteString::from(text(buf)?),
+                pos,
+                published_at_us,
+            })
+        }
+        KIND_CLOSE_TOKEN => {
+            if buf.remaining() < 10 {
+                bail!("bus close too short");
+            }
+            let token_id = buf.get_i64();
+            let code = buf.get_u16();
+            Delivery::CloseToken {
+                token_id,
+                code,
+                reason: text(buf)?,
+            }
+        }
+        other => bail!("unknown bus message kind {other}"),
+    };
+    Ok((node_id, delivery))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliveries_survive_the_wire() {
+        let cases = [
+            Delivery::Event(EventFrame {
+                text: ByteString::from("{\"type\":\"presence\"}"),
+                pos: None,
+                published_at_us: 1,
+            }),
+            Delivery::Event(EventFrame {
+                text: ByteString::from("{\"type\":\"chat.message\",\"seq\":9}"),
+                pos: Some(StreamPos {
+                    conversation_id: 4,
+                    seq: 9,
+                }),
+                published_at_us: 1_795_000_000_000_000,
+            }),
+            Delivery::CloseToken {
+                token_id: 77,
+                code: 4001,
+                reason: "token revoked".into(),
+            },
+        ];
+        for delivery in cases {
+            let (node, back) = decode(&encode(42, &delivery)).expect("decodes");
+            assert_eq!(node, 42);
+            assert_eq!(format!("{back:?}"), format!("{delivery:?}"));
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for raw in [&b""[..], &[0u8; 8][..], &[0, 0, 0, 0, 0, 0, 0, 1, 9, 1][..]] {
+            assert!(decode(raw).is_err(), "{raw:?}");
+        }
+    }
+}
