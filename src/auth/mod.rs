@@ -339,18 +339,8 @@ impl Auth {
         let u = store::user_by_id(&self.db, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
-        let roles = self.roles(id).await?;
-        Ok(PublicUser {
-            id: u.id,
-            nickname: u.nickname,
-            avatar: u.avatar,
-            gender: u.gender,
-            intro: u.intro,
-            roles: Self::role_names(&roles),
-            created_at: u.created_at,
-            last_seen_at: u.last_seen_at,
-            phone_masked: viewer.is_staff().then(|| policy::mask_phone(&u.phone)),
-        })
+        let phone_masked = viewer.is_staff().then(|| policy::mask_phone(&u.phone));
+        self.public_view(u, phone_masked).await
     }
 
     /// `GET /api/users?role=`: a directory of sellers or appraisers.
@@ -364,20 +354,28 @@ impl Auth {
         }
         let mut out = Vec::new();
         for u in store::users_with_role(&self.db, role.as_str(), limit.clamp(1, 200)).await? {
-            let roles = self.roles(u.id).await?;
-            out.push(PublicUser {
-                id: u.id,
-                nickname: u.nickname,
-                avatar: u.avatar,
-                gender: u.gender,
-                intro: u.intro,
-                roles: Self::role_names(&roles),
-                created_at: u.created_at,
-                last_seen_at: u.last_seen_at,
-                phone_masked: None,
-            });
+            out.push(self.public_view(u, None).await?);
         }
         Ok(out)
+    }
+
+    async fn public_view(
+        &self,
+        u: store::UserRow,
+        phone_masked: Option<String>,
+    ) -> AppResult<PublicUser> {
+        let roles = self.roles(u.id).await?;
+        Ok(PublicUser {
+            id: u.id,
+            nickname: u.nickname,
+            avatar: u.avatar,
+            gender: u.gender,
+            intro: u.intro,
+            roles: Self::role_names(&roles),
+            created_at: u.created_at,
+            last_seen_at: u.last_seen_at,
+            phone_masked,
+        })
     }
 
     pub async fn update_profile(&self, user_id: i64, patch: ProfilePatch) -> AppResult<Me> {

@@ -83,6 +83,11 @@ pub trait Bus: Send + Sync + 'static {
     /// Which of `users` have at least one live socket, on any node.
     fn online(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>>;
 
+    /// Which of `users` have a live socket on another node (none for a single node).
+    fn online_elsewhere(&self, _users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>> {
+        Box::pin(async { HashSet::new() })
+    }
+
     /// This node now holds a socket of `user_id` (its first): a multi-node bus starts routing
     /// that user's deliveries here.
     fn user_arrived(&self, _user_id: i64) {}

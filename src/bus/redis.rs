@@ -13,7 +13,7 @@
 //! holding that node's lease expiry (ms). Leases are renewed every [`PRESENCE_RENEW`], so a node
 //! that dies stops counting as presence within [`PRESENCE_LEASE`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,8 @@ use crate::ws::registry::{Deliver, OnlineAmong, Registry};
 pub const PRESENCE_LEASE: Duration = Duration::from_secs(60);
 /// How often a node renews the presence of its users.
 pub const PRESENCE_RENEW: Duration = Duration::from_secs(20);
+/// Longest wait for one Redis call from a request path (publish, presence, readiness).
+const REDIS_CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct RedisBus {
     node_id: u64,
@@ -48,6 +50,9 @@ pub struct RedisBus {
 enum SubscriptionOp {
     Arrived(i64),
     Left(i64),
+    /// The connection was lost (Redis may have restarted empty): rewrite our leases now
+    /// rather than at the next renewal.
+    RenewAll,
 }
 
 impl RedisBus {
@@ -79,13 +84,14 @@ impl RedisBus {
             .context("connect to Redis (REDIS_URL)")?;
         let node_id = rand::random::<u64>() >> 1;
         let prefix: Arc<str> = Arc::from(prefix);
+        let (ops, ops_rx) = mpsc::unbounded_channel();
         actix_web::rt::spawn(receive_loop(
             push_rx,
             node_id,
             prefix.clone(),
             registry.clone(),
+            ops.clone(),
         ));
-        let (ops, ops_rx) = mpsc::unbounded_channel();
         actix_web::rt::spawn(subscription_loop(
             ops_rx,
             conn.clone(),
@@ -102,13 +108,16 @@ impl RedisBus {
         })
     }
 
-    /// Whether Redis answers (for `/readyz`).
+    /// Whether Redis answers (for `/readyz`) within the call timeout: while Redis is down the
+    /// connection manager keeps reconnecting, and a probe must not wait for it.
     pub async fn ping(&self) -> bool {
         let mut conn = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .is_ok()
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut conn);
+        matches!(
+            tokio::time::timeout(REDIS_CALL_TIMEOUT, ping).await,
+            Ok(Ok(_))
+        )
     }
 }
 
@@ -138,7 +147,14 @@ impl Bus for RedisBus {
                     .arg(payload.as_ref())
                     .ignore();
             }
-            match pipe.query_async::<()>(&mut conn).await {
+            // Bounded: during an outage publishes fail fast instead of piling up (clients fill
+            // the gap by seq).
+            let sent = tokio::time::timeout(REDIS_CALL_TIMEOUT, pipe.query_async::<()>(&mut conn))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
+                });
+            match sent {
                 Ok(()) => {
                     METRICS
                         .bus_published
@@ -154,31 +170,38 @@ impl Bus for RedisBus {
 
     fn online(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>> {
         let registry = self.registry.clone();
+        let elsewhere = self.online_elsewhere(users.clone());
+        Box::pin(async move {
+            // This node's sockets are known exactly from the registry; Redis answers for the
+            // others (this node's own lease there may lag behind a socket that just closed).
+            let mut online = registry.send(OnlineAmong(users)).await.unwrap_or_default();
+            online.extend(elsewhere.await);
+            online
+        })
+    }
+
+    fn online_elsewhere(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>> {
         let mut conn = self.conn.clone();
         let prefix = self.prefix.clone();
         let own_field = self.node_id.to_string();
         Box::pin(async move {
-            // This node's sockets are known exactly from the registry; Redis answers for the
-            // others (this node's own lease there may lag behind a socket that just closed).
-            let mut online = registry
-                .send(OnlineAmong(users.clone()))
-                .await
-                .unwrap_or_default();
-            let remote: Vec<i64> = users.into_iter().filter(|u| !online.contains(u)).collect();
-            if remote.is_empty() {
+            let mut online = HashSet::new();
+            if users.is_empty() {
                 return online;
             }
             let mut pipe = redis::pipe();
-            for u in &remote {
+            for u in &users {
                 pipe.cmd("HGETALL").arg(presence_key(&prefix, *u));
             }
             let now = now_ms();
-            match pipe
-                .query_async::<Vec<std::collections::HashMap<String, i64>>>(&mut conn)
-                .await
-            {
-                Ok(leases) => {
-                    for (u, lease) in remote.iter().zip(leases) {
+            let leases = tokio::time::timeout(
+                REDIS_CALL_TIMEOUT,
+                pipe.query_async::<Vec<HashMap<String, i64>>>(&mut conn),
+            )
+            .await;
+            match leases {
+                Ok(Ok(leases)) => {
+                    for (u, lease) in users.iter().zip(leases) {
                         if lease
                             .iter()
                             .any(|(node, expires)| *node != own_field && *expires > now)
@@ -187,7 +210,8 @@ impl Bus for RedisBus {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "Redis presence lookup failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "Redis presence lookup failed"),
+                Err(_) => tracing::warn!("Redis presence lookup timed out"),
             }
             online
         })
@@ -232,6 +256,10 @@ async fn subscription_loop(
                             Err(e) => Err(e),
                         }
                     }
+                    SubscriptionOp::RenewAll => {
+                        renew.reset_immediately();
+                        Ok(())
+                    }
                     SubscriptionOp::Left(user_id) => {
                         local.remove(&user_id);
                         let _ = redis::cmd("HDEL")
@@ -271,6 +299,7 @@ async fn receive_loop(
     node_id: u64,
     prefix: Arc<str>,
     registry: Addr<Registry>,
+    ops: mpsc::UnboundedSender<SubscriptionOp>,
 ) {
     let channel_prefix = format!("{prefix}:u:");
     while let Some(push) = pushes.recv().await {
@@ -302,6 +331,7 @@ async fn receive_loop(
             }
             PushKind::Disconnection => {
                 metrics::inc(&METRICS.bus_disconnects);
+                let _ = ops.send(SubscriptionOp::RenewAll);
                 tracing::warn!("Redis connection lost; reconnecting, clients fill gaps by seq");
             }
             _ => {}

@@ -331,7 +331,8 @@ impl Handler<As<List>> for ChatServer {
             let limit = msg.body.limit.unwrap_or(50).clamp(1, 200);
             let before = msg.body.before.unwrap_or(i64::MAX);
             let before_id = msg.body.before_id.unwrap_or(i64::MAX);
-            let list = store::conversations_for(&db, msg.user_id, (before, before_id), limit).await?;
+            let list =
+                store::conversations_for(&db, msg.user_id, (before, before_id), limit).await?;
             Ok(Conversations {
                 conversations: with_presence(&bus, list).await,
             })
@@ -533,11 +534,18 @@ impl Handler<PresenceChanged> for ChatServer {
         let fut = async move {
             let now = now_ms();
             let result: anyhow::Result<()> = async {
+                // A node reports its own first and last socket of a user; the user is news to
+                // partners only if no other node holds them (and, for offline, this node has
+                // not seen them come back meanwhile).
+                let still_or_already = if msg.online {
+                    bus.online_elsewhere(vec![msg.user_id]).await
+                } else {
+                    bus.online(vec![msg.user_id]).await
+                };
+                if still_or_already.contains(&msg.user_id) {
+                    return Ok(());
+                }
                 if !msg.online {
-                    // This node's last socket closed; the user may still be on another node.
-                    if bus.online(vec![msg.user_id]).await.contains(&msg.user_id) {
-                        return Ok(());
-                    }
                     crate::auth::store::set_last_seen(&db, msg.user_id, now).await?;
                 }
                 let partners = store::partners(&db, msg.user_id).await?;
