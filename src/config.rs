@@ -16,6 +16,9 @@ use serde::Deserialize;
 pub struct Settings {
     /// Address to listen on. env `DUOXIE_LISTEN`; default: `127.0.0.1:8080`.
     pub listen: String,
+    /// Pending-connection queue of the listening socket (capped by the kernel's somaxconn).
+    /// env `DUOXIE_LISTEN_BACKLOG`; default: 4096.
+    pub listen_backlog: u32,
     /// HTTP worker threads. env `DUOXIE_WORKERS`; default: number of CPUs.
     pub workers: usize,
     /// Folder for the SQLite database and uploaded files. env `DUOXIE_DATA_DIR`; default: `./data`.
@@ -125,6 +128,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            listen_backlog: 4096,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             data_dir: PathBuf::from("./data"),
             database_url: None,
@@ -201,6 +205,7 @@ impl Settings {
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         let env = Env(&get);
         env.set("DUOXIE_LISTEN", &mut self.listen)?;
+        env.set("DUOXIE_LISTEN_BACKLOG", &mut self.listen_backlog)?;
         env.set("DUOXIE_WORKERS", &mut self.workers)?;
         env.set("DUOXIE_DATA_DIR", &mut self.data_dir)?;
         env.set_opt("DATABASE_URL", &mut self.database_url)?;

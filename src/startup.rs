@@ -2,7 +2,6 @@
 //! and binds the HTTP server; `run_until_stopped` serves until SIGTERM/SIGINT or a
 //! [`ShutdownHandle`] trigger, then drains. `main` and every integration test use exactly this.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,9 +77,6 @@ impl App {
             redis,
         });
 
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("bind DUOXIE_LISTEN={}", settings.listen))?;
-        let port = listener.local_addr().context("read bound address")?.port();
         let server = HttpServer::new(move || {
             actix_web::App::new()
                 .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("duoxie::http"))
@@ -93,9 +89,17 @@ impl App {
         .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(1)
-        .listen(listener)
-        .context("start HTTP server")?
-        .run();
+        // Set before bind: actix applies it to the sockets it binds. A reconnect storm of
+        // thousands overflows the kernel's default of 128 and costs clients a 1 s SYN retry.
+        .backlog(settings.listen_backlog)
+        .bind(&settings.listen)
+        .with_context(|| format!("bind DUOXIE_LISTEN={}", settings.listen))?;
+        let port = server
+            .addrs()
+            .first()
+            .map(|a| a.port())
+            .context("no bound address")?;
+        let server = server.run();
         tracing::info!(port, backend = ?backend, data_dir = %settings.data_dir.display(), "listening");
 
         let (shutdown_tx, shutdown_rx) = mpsc::unbounded_channel();

@@ -11,7 +11,7 @@ pub mod messages;
 pub mod policy;
 pub mod store;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -156,62 +156,134 @@ async fn commit_batch(
     }
 }
 
+/// Commits a batch in one transaction with a handful of statements whatever its size:
+/// participants and blocks of every conversation involved, the existing messages for the
+/// batch's client ids (retries), one `UPDATE ... RETURNING` taking each conversation's range
+/// of seqs, and multi-row inserts. Per-send refusals (not a member, blocked) are answers, not
+/// failures: they do not abort the others.
 async fn try_commit(
     db: &Db,
     backend: Backend,
     items: &[(i64, i64, ClientId, ChatText)],
 ) -> Result<Vec<AppResult<Outcome>>, sqlx::Error> {
     let mut tx = begin_write(db, backend).await?;
-    let mut outcomes = Vec::with_capacity(items.len());
     let now = now_ms();
+    let mut conversation_ids: Vec<i64> = items.iter().map(|i| i.1).collect();
+    conversation_ids.sort_unstable();
+    conversation_ids.dedup();
+    let mut senders: Vec<i64> = items.iter().map(|i| i.0).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let participants = store::participants_of(&mut tx, &conversation_ids).await?;
+    let blocks = store::blocks_against(&mut tx, &senders).await?;
+    let keys: Vec<(i64, i64, &str)> = items
+        .iter()
+        .map(|(sender, conv, client_id, _)| (*conv, *sender, client_id.as_str()))
+        .collect();
+    let mut existing: HashMap<(i64, i64, String), MessageView> =
+        store::messages_by_client_ids(&mut tx, &keys)
+            .await?
+            .into_iter()
+            .map(|m| ((m.conversation_id, m.sender_id, m.client_id.clone()), m))
+            .collect();
+
+    // Decide each send; new ones are numbered after the seqs are taken.
+    enum Plan {
+        Refused(AppError),
+        Duplicate(MessageView, i64),
+        /// Index into `fresh`, which holds messages still without their seq.
+        New(usize, i64),
+        /// The same client id earlier in this very batch.
+        SameAs(usize, i64),
+    }
+    let mut plans = Vec::with_capacity(items.len());
+    let mut fresh: Vec<MessageView> = Vec::new();
+    let mut fresh_by_key: HashMap<(i64, i64, &str), usize> = HashMap::new();
+    let mut counts: HashMap<i64, i64> = HashMap::new();
     for (sender_id, conversation_id, client_id, text) in items {
-        let conn = &mut *tx;
-        let Some(conv) = store::participants(conn, *conversation_id, *sender_id).await? else {
-            outcomes.push(Err(AppError::not_found("conversation")));
+        let Some(pair) = participants.get(conversation_id) else {
+            plans.push(Plan::Refused(AppError::not_found("conversation")));
             continue;
         };
-        let Some(peer_id) = policy::peer_of(*sender_id, (conv.user_a, conv.user_b)) else {
-            outcomes.push(Err(AppError::forbidden("not your conversation")));
+        let Some(peer_id) = policy::peer_of(*sender_id, *pair) else {
+            plans.push(Plan::Refused(AppError::forbidden("not your conversation")));
             continue;
         };
-        if let Some(existing) =
-            store::message_by_client_id(conn, *conversation_id, *sender_id, client_id.as_str())
-                .await?
-        {
-            outcomes.push(Ok(Outcome {
-                sent: Sent {
-                    message: existing,
-                    duplicate: true,
-                },
-                peer_id,
-            }));
+        let key = (*conversation_id, *sender_id, client_id.as_str().to_string());
+        if let Some(m) = existing.remove(&key) {
+            plans.push(Plan::Duplicate(m, peer_id));
             continue;
         }
-        if conv.blocked_against_sender {
-            outcomes.push(Err(blocked()));
+        if let Some(index) = fresh_by_key.get(&(*conversation_id, *sender_id, client_id.as_str())) {
+            plans.push(Plan::SameAs(*index, peer_id));
             continue;
         }
-        let seq = store::next_seq(conn, *conversation_id, now).await?;
-        let message = MessageView {
+        if blocks.contains(&(peer_id, *sender_id)) {
+            plans.push(Plan::Refused(blocked()));
+            continue;
+        }
+        *counts.entry(*conversation_id).or_default() += 1;
+        fresh_by_key.insert(
+            (*conversation_id, *sender_id, client_id.as_str()),
+            fresh.len(),
+        );
+        plans.push(Plan::New(fresh.len(), peer_id));
+        fresh.push(MessageView {
             conversation_id: *conversation_id,
-            seq,
+            seq: 0,
             sender_id: *sender_id,
             client_id: client_id.as_str().to_string(),
             kind: "text".into(),
             text: text.as_str().to_string(),
             created_at: now,
-        };
-        store::insert_message(conn, &message).await?;
-        outcomes.push(Ok(Outcome {
-            sent: Sent {
-                message,
-                duplicate: false,
-            },
-            peer_id,
-        }));
+        });
+    }
+
+    if !fresh.is_empty() {
+        let mut counts: Vec<(i64, i64)> = counts.into_iter().collect();
+        counts.sort_unstable();
+        let last = store::take_seqs(&mut tx, &counts, now).await?;
+        // Number each conversation's new messages in batch order, ending at its new last_seq.
+        let mut next: HashMap<i64, i64> = counts
+            .iter()
+            .map(|(id, n)| (*id, last.get(id).copied().unwrap_or(0) - n + 1))
+            .collect();
+        for m in &mut fresh {
+            let seq = next.entry(m.conversation_id).or_default();
+            m.seq = *seq;
+            *seq += 1;
+        }
+        store::insert_messages(&mut tx, &fresh).await?;
     }
     tx.commit().await?;
-    Ok(outcomes)
+
+    Ok(plans
+        .into_iter()
+        .map(|plan| match plan {
+            Plan::Refused(e) => Err(e),
+            Plan::Duplicate(message, peer_id) => Ok(Outcome {
+                sent: Sent {
+                    message,
+                    duplicate: true,
+                },
+                peer_id,
+            }),
+            Plan::New(index, peer_id) => Ok(Outcome {
+                sent: Sent {
+                    message: fresh[index].clone(),
+                    duplicate: false,
+                },
+                peer_id,
+            }),
+            Plan::SameAs(index, peer_id) => Ok(Outcome {
+                sent: Sent {
+                    message: fresh[index].clone(),
+                    duplicate: true,
+                },
+                peer_id,
+            }),
+        })
+        .collect())
 }
 
 fn blocked() -> AppError {

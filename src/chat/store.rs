@@ -3,43 +3,62 @@
 //! transaction: the row lock (PostgreSQL) or the write lock (SQLite) makes each
 //! conversation's stream gap-free across any number of writers and nodes.
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::messages::{ConversationView, MessageView, PeerView};
 use crate::store::Db;
 
-pub struct ConversationRow {
-    pub user_a: i64,
-    pub user_b: i64,
-    /// Blocks between the two participants against `for_sender` (someone blocked them).
-    pub blocked_against_sender: bool,
+/// `$first, $first+1, ...`: placeholders for a dynamic list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Participants of a conversation and whether the other one blocked `sender`.
-pub async fn participants(
+/// The participants of each of `conversation_ids` that exists.
+pub async fn participants_of(
     conn: &mut AnyConnection,
-    conversation_id: i64,
-    sender: i64,
-) -> Result<Option<ConversationRow>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT c.user_a, c.user_b, \
-         (SELECT COUNT(*) FROM blocks b WHERE b.blocked_id = $2 \
-            AND b.blocker_id IN (c.user_a, c.user_b)) \
-         FROM conversations c WHERE c.id = $1",
-    )
-    .bind(conversation_id)
-    .bind(sender)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok(ConversationRow {
-            user_a: r.try_get(0)?,
-            user_b: r.try_get(1)?,
-            blocked_against_sender: r.try_get::<i64, _>(2)? > 0,
-        })
-    })
-    .transpose()
+    conversation_ids: &[i64],
+) -> Result<HashMap<i64, (i64, i64)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, user_a, user_b FROM conversations WHERE id IN ({})",
+        placeholders(1, conversation_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in conversation_ids {
+        query = query.bind(*id);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+        .collect()
+}
+
+/// Blocks `(blocker, blocked)` whose blocked user is one of `blocked`.
+pub async fn blocks_against(
+    conn: &mut AnyConnection,
+    blocked: &[i64],
+) -> Result<HashSet<(i64, i64)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT blocker_id, blocked_id FROM blocks WHERE blocked_id IN ({})",
+        placeholders(1, blocked.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in blocked {
+        query = query.bind(*id);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 const MESSAGE_COLUMNS: &str = "conversation_id, seq, sender_id, client_id, kind, body, created_at";
@@ -56,58 +75,109 @@ fn message_from_row(r: &AnyRow) -> Result<MessageView, sqlx::Error> {
     })
 }
 
-pub async fn message_by_client_id(
+/// Messages already stored under any of these `(conversation, sender, client_id)` keys.
+pub async fn messages_by_client_ids(
     conn: &mut AnyConnection,
-    conversation_id: i64,
-    sender_id: i64,
-    client_id: &str,
-) -> Result<Option<MessageView>, sqlx::Error> {
+    keys: &[(i64, i64, &str)],
+) -> Result<Vec<MessageView>, sqlx::Error> {
+    // Over-select on the two lists, then keep exact triples: portable, and the unique index
+    // on (conversation_id, sender_id, client_id) serves it.
+    let conversations: Vec<i64> = keys
+        .iter()
+        .map(|k| k.0)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let client_ids: Vec<&str> = keys
+        .iter()
+        .map(|k| k.2)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages \
-         WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3"
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id IN ({}) AND client_id IN ({})",
+        placeholders(1, conversations.len()),
+        placeholders(1 + conversations.len(), client_ids.len())
     );
-    sqlx::query(&sql)
-        .bind(conversation_id)
-        .bind(sender_id)
-        .bind(client_id)
-        .fetch_optional(&mut *conn)
+    let mut query = sqlx::query(&sql);
+    for id in &conversations {
+        query = query.bind(*id);
+    }
+    for id in &client_ids {
+        query = query.bind(*id);
+    }
+    let wanted: HashSet<(i64, i64, &str)> = keys.iter().copied().collect();
+    Ok(query
+        .fetch_all(&mut *conn)
         .await?
-        .as_ref()
+        .iter()
         .map(message_from_row)
-        .transpose()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|m| wanted.contains(&(m.conversation_id, m.sender_id, m.client_id.as_str())))
+        .collect())
 }
 
-/// Takes the conversation's next sequence number.
-pub async fn next_seq(
+/// Takes `count` sequence numbers in each conversation in one statement; returns each
+/// conversation's new `last_seq` (its taken range ends there). On PostgreSQL the update also
+/// locks the rows, serialising writers of one conversation across nodes.
+pub async fn take_seqs(
     conn: &mut AnyConnection,
-    conversation_id: i64,
+    counts: &[(i64, i64)],
     now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $2 \
-         WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(conversation_id)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get(0)
+) -> Result<HashMap<i64, i64>, sqlx::Error> {
+    let mut cases = String::new();
+    for i in 0..counts.len() {
+        cases.push_str(&format!(" WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i));
+    }
+    let ids: Vec<String> = (0..counts.len())
+        .map(|i| format!("${}", 2 + 2 * i))
+        .collect();
+    let sql = format!(
+        "UPDATE conversations SET last_seq = last_seq + CASE id{cases} ELSE 0 END, \
+         last_message_at = $1 WHERE id IN ({}) RETURNING id, last_seq",
+        ids.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(now);
+    for (id, count) in counts {
+        query = query.bind(*id).bind(*count);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
-pub async fn insert_message(conn: &mut AnyConnection, m: &MessageView) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, sender_id, client_id, kind, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(m.conversation_id)
-    .bind(m.seq)
-    .bind(m.sender_id)
-    .bind(&m.client_id)
-    .bind(&m.kind)
-    .bind(&m.text)
-    .bind(m.created_at)
-    .execute(&mut *conn)
-    .await?;
+/// Rows per multi-row INSERT: 7 parameters each stays far below SQLite's 32766 limit.
+const INSERT_CHUNK: usize = 500;
+
+pub async fn insert_messages(
+    conn: &mut AnyConnection,
+    messages: &[MessageView],
+) -> Result<(), sqlx::Error> {
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + 7 * i, 7)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for m in chunk {
+            query = query
+                .bind(m.conversation_id)
+                .bind(m.seq)
+                .bind(m.sender_id)
+                .bind(&m.client_id)
+                .bind(&m.kind)
+                .bind(&m.text)
+                .bind(m.created_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
