@@ -174,14 +174,14 @@ async fn try_commit(
     let mut senders: Vec<i64> = items.iter().map(|i| i.0).collect();
     senders.sort_unstable();
     senders.dedup();
-    let participants = store::participants_of(&mut tx, &conversation_ids).await?;
-    let blocks = store::blocks_against(&mut tx, &senders).await?;
+    let participants = store::participants_of(&mut tx, backend, &conversation_ids).await?;
+    let blocks = store::blocks_against(&mut tx, backend, &senders).await?;
     let keys: Vec<(i64, i64, &str)> = items
         .iter()
         .map(|(sender, conv, client_id, _)| (*conv, *sender, client_id.as_str()))
         .collect();
     let mut existing: HashMap<(i64, i64, String), MessageView> =
-        store::messages_by_client_ids(&mut tx, &keys)
+        store::messages_by_client_ids(&mut tx, backend, &keys)
             .await?
             .into_iter()
             .map(|m| ((m.conversation_id, m.sender_id, m.client_id.clone()), m))
@@ -242,7 +242,7 @@ async fn try_commit(
     if !fresh.is_empty() {
         let mut counts: Vec<(i64, i64)> = counts.into_iter().collect();
         counts.sort_unstable();
-        let last = store::take_seqs(&mut tx, &counts, now).await?;
+        let last = store::take_seqs(&mut tx, backend, &counts, now).await?;
         // Number each conversation's new messages in batch order, ending at its new last_seq.
         let mut next: HashMap<i64, i64> = counts
             .iter()
@@ -253,7 +253,7 @@ async fn try_commit(
             m.seq = *seq;
             *seq += 1;
         }
-        store::insert_messages(&mut tx, &fresh).await?;
+        store::insert_messages(&mut tx, backend, &fresh).await?;
     }
     tx.commit().await?;
 

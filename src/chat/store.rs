@@ -5,34 +5,37 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::messages::{ConversationView, MessageView, PeerView};
-use crate::store::Db;
+use crate::store::{Backend, Db};
 
-/// `$first, $first+1, ...`: placeholders for a dynamic list.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+// The batch statements of the group commit take their rows as ONE JSON parameter that the
+// database unpacks (json_each on SQLite, jsonb_to_recordset on PostgreSQL). Their SQL text is
+// therefore fixed whatever the batch size: prepared once per connection and cached, where
+// generated `VALUES ($1..$1792)` lists were re-prepared for every batch and dominated the
+// commit. The SQL differs per backend only here.
 
 /// The participants of each of `conversation_ids` that exists.
 pub async fn participants_of(
     conn: &mut AnyConnection,
+    backend: Backend,
     conversation_ids: &[i64],
 ) -> Result<HashMap<i64, (i64, i64)>, sqlx::Error> {
-    let sql = format!(
-        "SELECT id, user_a, user_b FROM conversations WHERE id IN ({})",
-        placeholders(1, conversation_ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in conversation_ids {
-        query = query.bind(*id);
-    }
-    query
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT id, user_a, user_b FROM conversations \
+             WHERE id IN (SELECT value FROM json_each($1))"
+        }
+        Backend::Postgres => {
+            "SELECT id, user_a, user_b FROM conversations \
+             WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb))"
+        }
+    };
+    sqlx::query(sql)
+        .bind(json!(conversation_ids).to_string())
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -43,17 +46,21 @@ pub async fn participants_of(
 /// Blocks `(blocker, blocked)` whose blocked user is one of `blocked`.
 pub async fn blocks_against(
     conn: &mut AnyConnection,
+    backend: Backend,
     blocked: &[i64],
 ) -> Result<HashSet<(i64, i64)>, sqlx::Error> {
-    let sql = format!(
-        "SELECT blocker_id, blocked_id FROM blocks WHERE blocked_id IN ({})",
-        placeholders(1, blocked.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in blocked {
-        query = query.bind(*id);
-    }
-    query
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT blocker_id, blocked_id FROM blocks \
+             WHERE blocked_id IN (SELECT value FROM json_each($1))"
+        }
+        Backend::Postgres => {
+            "SELECT blocker_id, blocked_id FROM blocks \
+             WHERE blocked_id IN (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb))"
+        }
+    };
+    sqlx::query(sql)
+        .bind(json!(blocked).to_string())
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -78,44 +85,37 @@ fn message_from_row(r: &AnyRow) -> Result<MessageView, sqlx::Error> {
 /// Messages already stored under any of these `(conversation, sender, client_id)` keys.
 pub async fn messages_by_client_ids(
     conn: &mut AnyConnection,
+    backend: Backend,
     keys: &[(i64, i64, &str)],
 ) -> Result<Vec<MessageView>, sqlx::Error> {
-    // Over-select on the two lists, then keep exact triples: portable, and the unique index
-    // on (conversation_id, sender_id, client_id) serves it.
-    let conversations: Vec<i64> = keys
+    // The keys drive the loop and each probes the unique (conversation_id, sender_id,
+    // client_id) index; SQLite's CROSS JOIN pins that order.
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at \
+             FROM json_each($1) AS k CROSS JOIN messages AS m \
+             ON m.conversation_id = json_extract(k.value, '$.c') \
+             AND m.sender_id = json_extract(k.value, '$.s') \
+             AND m.client_id = json_extract(k.value, '$.id')"
+        }
+        Backend::Postgres => {
+            "SELECT m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at \
+             FROM jsonb_to_recordset($1::jsonb) AS k(c bigint, s bigint, id text) \
+             JOIN messages AS m ON m.conversation_id = k.c AND m.sender_id = k.s \
+             AND m.client_id = k.id"
+        }
+    };
+    let rows: Vec<_> = keys
         .iter()
-        .map(|k| k.0)
-        .collect::<HashSet<_>>()
-        .into_iter()
+        .map(|(c, s, id)| json!({ "c": c, "s": s, "id": id }))
         .collect();
-    let client_ids: Vec<&str> = keys
-        .iter()
-        .map(|k| k.2)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id IN ({}) AND client_id IN ({})",
-        placeholders(1, conversations.len()),
-        placeholders(1 + conversations.len(), client_ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in &conversations {
-        query = query.bind(*id);
-    }
-    for id in &client_ids {
-        query = query.bind(*id);
-    }
-    let wanted: HashSet<(i64, i64, &str)> = keys.iter().copied().collect();
-    Ok(query
+    sqlx::query(sql)
+        .bind(Value::Array(rows).to_string())
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(message_from_row)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .filter(|m| wanted.contains(&(m.conversation_id, m.sender_id, m.client_id.as_str())))
-        .collect())
+        .collect()
 }
 
 /// Takes `count` sequence numbers in each conversation in one statement; returns each
@@ -123,26 +123,30 @@ pub async fn messages_by_client_ids(
 /// locks the rows, serialising writers of one conversation across nodes.
 pub async fn take_seqs(
     conn: &mut AnyConnection,
+    backend: Backend,
     counts: &[(i64, i64)],
     now: i64,
 ) -> Result<HashMap<i64, i64>, sqlx::Error> {
-    let mut cases = String::new();
-    for i in 0..counts.len() {
-        cases.push_str(&format!(" WHEN ${} THEN ${}", 2 + 2 * i, 3 + 2 * i));
-    }
-    let ids: Vec<String> = (0..counts.len())
-        .map(|i| format!("${}", 2 + 2 * i))
+    let sql = match backend {
+        Backend::Sqlite => {
+            "UPDATE conversations SET last_seq = last_seq + x.n, last_message_at = $2 \
+             FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.n') AS n \
+                   FROM json_each($1)) AS x \
+             WHERE conversations.id = x.id RETURNING id, last_seq"
+        }
+        Backend::Postgres => {
+            "UPDATE conversations AS c SET last_seq = c.last_seq + x.n, last_message_at = $2 \
+             FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, n bigint) \
+             WHERE c.id = x.id RETURNING c.id, c.last_seq"
+        }
+    };
+    let rows: Vec<_> = counts
+        .iter()
+        .map(|(id, n)| json!({ "id": id, "n": n }))
         .collect();
-    let sql = format!(
-        "UPDATE conversations SET last_seq = last_seq + CASE id{cases} ELSE 0 END, \
-         last_message_at = $1 WHERE id IN ({}) RETURNING id, last_seq",
-        ids.join(", ")
-    );
-    let mut query = sqlx::query(&sql).bind(now);
-    for (id, count) in counts {
-        query = query.bind(*id).bind(*count);
-    }
-    query
+    sqlx::query(sql)
+        .bind(Value::Array(rows).to_string())
+        .bind(now)
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -150,34 +154,39 @@ pub async fn take_seqs(
         .collect()
 }
 
-/// Rows per multi-row INSERT: 7 parameters each stays far below SQLite's 32766 limit.
-const INSERT_CHUNK: usize = 500;
-
 pub async fn insert_messages(
     conn: &mut AnyConnection,
+    backend: Backend,
     messages: &[MessageView],
 ) -> Result<(), sqlx::Error> {
-    for chunk in messages.chunks(INSERT_CHUNK) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + 7 * i, 7)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {}",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for m in chunk {
-            query = query
-                .bind(m.conversation_id)
-                .bind(m.seq)
-                .bind(m.sender_id)
-                .bind(&m.client_id)
-                .bind(&m.kind)
-                .bind(&m.text)
-                .bind(m.created_at);
+    let sql = match backend {
+        Backend::Sqlite => {
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_id, kind, body, created_at) \
+             SELECT json_extract(value, '$.c'), json_extract(value, '$.q'), \
+                    json_extract(value, '$.s'), json_extract(value, '$.id'), \
+                    json_extract(value, '$.k'), json_extract(value, '$.t'), \
+                    json_extract(value, '$.at') \
+             FROM json_each($1)"
         }
-        query.execute(&mut *conn).await?;
-    }
+        Backend::Postgres => {
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_id, kind, body, created_at) \
+             SELECT c, q, s, id, k, t, at FROM jsonb_to_recordset($1::jsonb) \
+             AS x(c bigint, q bigint, s bigint, id text, k text, t text, at bigint)"
+        }
+    };
+    let rows: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "c": m.conversation_id, "q": m.seq, "s": m.sender_id, "id": m.client_id,
+                "k": m.kind, "t": m.text, "at": m.created_at,
+            })
+        })
+        .collect();
+    sqlx::query(sql)
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
