@@ -48,10 +48,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(Db, Backend)> {
     sqlx::any::install_default_drivers();
     let url = settings.effective_database_url();
     let backend = Backend::of_url(&url);
-    if backend == Backend::Sqlite {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("create data folder {}", settings.data_dir.display()))?;
-    }
+    // Every backend needs the data folder: SQLite keeps its database there, and all keep the
+    // code outbox (and later uploaded files).
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("create data folder {}", settings.data_dir.display()))?;
     let synchronous = match settings.sqlite_synchronous {
         SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
         SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",

@@ -771,7 +771,14 @@ async fn a_socket_authenticated_by_subprotocol_gets_duoxie_v1_back(store: Store)
     }
 }
 
+/// The data folder holds the code outbox on every store, not only SQLite's database.
+async fn a_missing_data_folder_is_created_at_start(store: Store) {
+    let app = spawn_app_with(store, |s| s.data_dir = s.data_dir.join("not").join("yet")).await;
+    app.request_code(&random_phone()).await;
+}
+
 store_tests!(
+    a_missing_data_folder_is_created_at_start,
     a_first_code_login_registers_the_account_and_later_ones_log_into_it,
     a_wrong_code_is_refused_with_invalid_code,
     five_wrong_codes_burn_the_code_so_even_the_right_one_is_refused,
