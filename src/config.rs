@@ -119,6 +119,10 @@ pub struct ChatSettings {
     /// Minimum interval between relayed typing indicators per socket and conversation, ms.
     /// env `DUOXIE_CHAT_TYPING_INTERVAL_MS`; default: 2000.
     pub typing_interval_ms: u64,
+    /// How long a user whose last socket closed still counts as online, ms: a reconnect within
+    /// it is no news to anyone (and costs nothing). env `DUOXIE_CHAT_PRESENCE_GRACE_MS`;
+    /// default: 5000.
+    pub presence_grace_ms: u64,
     /// Most messages committed in one group-commit transaction.
     /// env `DUOXIE_CHAT_COMMIT_BATCH_MAX`; default: 256.
     pub commit_batch_max: usize,
@@ -178,6 +182,7 @@ impl Default for ChatSettings {
             page_max: 100,
             sync_max: 500,
             typing_interval_ms: 2000,
+            presence_grace_ms: 5000,
             commit_batch_max: 256,
         }
     }
@@ -242,6 +247,7 @@ impl Settings {
         env.set("DUOXIE_CHAT_PAGE_MAX", &mut c.page_max)?;
         env.set("DUOXIE_CHAT_SYNC_MAX", &mut c.sync_max)?;
         env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
+        env.set("DUOXIE_CHAT_PRESENCE_GRACE_MS", &mut c.presence_grace_ms)?;
         env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
         Ok(())
     }

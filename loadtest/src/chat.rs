@@ -33,6 +33,10 @@ pub struct Args {
     /// Message text size in bytes.
     #[arg(long, default_value_t = 64)]
     size: usize,
+    /// Connect each pair's second user to this node instead (host:port of another node of the
+    /// same deployment): every message then crosses nodes through the bus.
+    #[arg(long)]
+    peer_addr: Option<SocketAddr>,
 }
 
 /// After sending stops, how long to wait for the last acks and deliveries.
@@ -54,7 +58,8 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
         bail!("--rate must be positive");
     }
     let duration = Duration::from_secs(args.seconds);
-    let pairs = client::open_pairs(addr, &Phones::for_this_run(), args.pairs).await?;
+    let peer_addr = args.peer_addr.unwrap_or(addr);
+    let pairs = client::open_pairs(addr, peer_addr, &Phones::for_this_run(), args.pairs).await?;
     let text = client::message_text(args.size);
     let live = Arc::new(Live::default());
     let started = Instant::now();
@@ -120,7 +125,7 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
     }
     Ok(Report {
         scenario: "chat",
-        params: json!({ "pairs": args.pairs, "rate_per_user": args.rate, "seconds": args.seconds, "size": args.size }),
+        params: json!({ "pairs": args.pairs, "rate_per_user": args.rate, "seconds": args.seconds, "size": args.size, "peer_addr": args.peer_addr.map(|a| a.to_string()) }),
         elapsed,
         figures: vec![
             ("sent", json!(c.sent)),

@@ -232,39 +232,61 @@ pub struct Pair {
 }
 
 /// Sets up `count` pairs from this run's phones (2p and 2p+1 for pair p), several at once.
+/// Registers `count` pairs of users with a conversation each, then connects the first user of
+/// each pair to `addr` and the second to `peer_addr` (the same node, or another one).
 pub async fn open_pairs(
     addr: SocketAddr,
+    peer_addr: SocketAddr,
     phones: &Phones,
     count: usize,
 ) -> anyhow::Result<Vec<Pair>> {
     phones.check(2 * count)?;
     let mut progress = Progress::start("setup");
+    // Users and conversations first, sockets last: a socket opened early would sit unread
+    // through a long set-up and be closed by the server's heartbeat timeout (30 s).
     let mut setups = stream::iter(0..count)
         .map(|p| {
             let (phone_a, phone_b) = (phones.phone(2 * p), phones.phone(2 * p + 1));
             async move {
                 let a = login(addr, &phone_a).await?;
                 let b = login(addr, &phone_b).await?;
-                let mut ws_a = connect(addr, &a.token, None).await?;
-                let ws_b = connect(addr, &b.token, None).await?;
+                let mut ws = connect(addr, &a.token, None).await?;
                 let opened =
-                    request(&mut ws_a, "open", "chat.open", json!({ "peer_id": b.id })).await?;
+                    request(&mut ws, "open", "chat.open", json!({ "peer_id": b.id })).await?;
+                let _ = ws.close(None).await;
                 let conversation = &opened["conversation"];
-                anyhow::Ok(Pair {
-                    conversation_id: conversation["id"].as_i64().context("conversation id")?,
-                    start_seq: conversation["last_seq"].as_i64().unwrap_or(0),
+                anyhow::Ok((
+                    conversation["id"].as_i64().context("conversation id")?,
+                    conversation["last_seq"].as_i64().unwrap_or(0),
                     a,
                     b,
-                    ws_a,
-                    ws_b,
-                })
+                ))
             }
         })
         .buffered(SETUP_CONCURRENCY);
-    let mut pairs = Vec::with_capacity(count);
+    let mut prepared = Vec::with_capacity(count);
     while let Some(pair) = setups.next().await {
+        prepared.push(pair?);
+        progress.update(&format!("{}/{count} pairs", prepared.len()));
+    }
+    let mut sockets = stream::iter(prepared)
+        .map(|(conversation_id, start_seq, a, b)| async move {
+            let ws_a = connect(addr, &a.token, None).await?;
+            let ws_b = connect(peer_addr, &b.token, None).await?;
+            anyhow::Ok(Pair {
+                conversation_id,
+                start_seq,
+                a,
+                b,
+                ws_a,
+                ws_b,
+            })
+        })
+        .buffered(SETUP_CONCURRENCY);
+    let mut pairs = Vec::with_capacity(count);
+    while let Some(pair) = sockets.next().await {
         pairs.push(pair?);
-        progress.update(&format!("{}/{count} pairs", pairs.len()));
+        progress.update(&format!("{}/{count} pairs connected", pairs.len()));
     }
     progress.finish(&format!("{count} pairs set up"));
     Ok(pairs)

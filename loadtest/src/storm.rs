@@ -484,7 +484,7 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
     }
     let pair_count = n / 2;
     let sender_count = args.senders.min(pair_count);
-    let pairs = client::open_pairs(addr, &Phones::for_this_run(), pair_count).await?;
+    let pairs = client::open_pairs(addr, addr, &Phones::for_this_run(), pair_count).await?;
     // Senders are second devices of the first `sender_count` pairs' first users.
     let sender_sockets: Vec<Ws> = stream::iter(&pairs[..sender_count])
         .map(|p| client::connect(addr, &p.a.token, None))

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -39,6 +40,8 @@ pub struct ChatServer {
     settings: ChatSettings,
     pending: Vec<PendingSend>,
     committing: bool,
+    /// Users whose last socket closed, waiting out the presence grace period.
+    going_offline: HashMap<i64, SpawnHandle>,
 }
 
 struct PendingSend {
@@ -64,6 +67,7 @@ impl ChatServer {
             settings,
             pending: Vec::new(),
             committing: false,
+            going_offline: HashMap::new(),
         }
     }
 
@@ -303,14 +307,27 @@ async fn peer_in(db: &Db, user_id: i64, conversation_id: i64) -> AppResult<i64> 
 
 async fn with_presence(
     bus: &SharedBus,
+    in_grace: &HashSet<i64>,
     mut conversations: Vec<ConversationView>,
 ) -> Vec<ConversationView> {
     let peers: Vec<i64> = conversations.iter().map(|c| c.peer.id).collect();
-    let online: HashSet<i64> = bus.online(peers).await;
+    let online = online_or_in_grace(bus, in_grace, peers).await;
     for c in &mut conversations {
         c.peer_online = online.contains(&c.peer.id);
     }
     conversations
+}
+
+/// Who counts as online: a live socket on any node, or a last socket closed so recently that
+/// partners were not told (the presence grace period).
+async fn online_or_in_grace(
+    bus: &SharedBus,
+    in_grace: &HashSet<i64>,
+    users: Vec<i64>,
+) -> HashSet<i64> {
+    let mut online = bus.online(users.clone()).await;
+    online.extend(users.into_iter().filter(|u| in_grace.contains(u)));
+    online
 }
 
 impl Actor for ChatServer {
@@ -354,6 +371,7 @@ impl Handler<As<Open>> for ChatServer {
 
     fn handle(&mut self, msg: As<Open>, _: &mut Context<Self>) -> Self::Result {
         let (db, backend, bus) = (self.db.clone(), self.backend, self.bus.clone());
+        let in_grace = self.in_grace();
         Box::pin(async move {
             let me = msg.user_id;
             let peer = msg.body.peer_id;
@@ -382,7 +400,7 @@ impl Handler<As<Open>> for ChatServer {
             let view = store::conversation_for(&db, me, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("conversation"))?;
-            let conversation = with_presence(&bus, vec![view])
+            let conversation = with_presence(&bus, &in_grace, vec![view])
                 .await
                 .pop()
                 .ok_or_else(|| AppError::not_found("conversation"))?;
@@ -399,6 +417,7 @@ impl Handler<As<List>> for ChatServer {
 
     fn handle(&mut self, msg: As<List>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let in_grace = self.in_grace();
         Box::pin(async move {
             let limit = msg.body.limit.unwrap_or(50).clamp(1, 200);
             let before = msg.body.before.unwrap_or(i64::MAX);
@@ -406,7 +425,7 @@ impl Handler<As<List>> for ChatServer {
             let list =
                 store::conversations_for(&db, msg.user_id, (before, before_id), limit).await?;
             Ok(Conversations {
-                conversations: with_presence(&bus, list).await,
+                conversations: with_presence(&bus, &in_grace, list).await,
             })
         })
     }
@@ -575,6 +594,7 @@ impl Handler<As<PresenceQuery>> for ChatServer {
 
     fn handle(&mut self, msg: As<PresenceQuery>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let in_grace = self.in_grace();
         Box::pin(async move {
             let mut ids = msg.body.user_ids;
             if ids.len() > PRESENCE_MAX_USERS {
@@ -582,7 +602,7 @@ impl Handler<As<PresenceQuery>> for ChatServer {
             }
             ids.sort_unstable();
             ids.dedup();
-            let online = bus.online(ids.clone()).await;
+            let online = online_or_in_grace(&bus, &in_grace, ids.clone()).await;
             let presence = store::last_seen(&db, &ids)
                 .await?
                 .into_iter()
@@ -600,34 +620,64 @@ impl Handler<As<PresenceQuery>> for ChatServer {
 impl Handler<PresenceChanged> for ChatServer {
     type Result = ();
 
-    /// Records `last_seen_at` when a user's last socket closes, and tells their partners.
+    /// A user's last socket on this node closed, or their first opened. Going offline waits
+    /// out the presence grace period: a user who comes back within it (a reconnect, a page
+    /// reload, a node drain, a reconnect storm) never went offline as far as partners can
+    /// tell, and costs no database write and no event.
     fn handle(&mut self, msg: PresenceChanged, ctx: &mut Context<Self>) {
+        let user_id = msg.user_id;
+        if msg.online {
+            if let Some(timer) = self.going_offline.remove(&user_id) {
+                ctx.cancel_future(timer);
+                return;
+            }
+            self.announce_presence(user_id, true, ctx);
+            return;
+        }
+        let grace = Duration::from_millis(self.settings.presence_grace_ms);
+        let timer = ctx.run_later(grace, move |act, ctx| {
+            act.going_offline.remove(&user_id);
+            act.announce_presence(user_id, false, ctx);
+        });
+        if let Some(previous) = self.going_offline.insert(user_id, timer) {
+            ctx.cancel_future(previous);
+        }
+    }
+}
+
+impl ChatServer {
+    fn in_grace(&self) -> HashSet<i64> {
+        self.going_offline.keys().copied().collect()
+    }
+
+    /// Tells a user's partners that they came online or went offline (recording `last_seen_at`
+    /// for the latter), unless another node's sockets make it no news.
+    fn announce_presence(&mut self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
         let (db, bus) = (self.db.clone(), self.bus.clone());
         let fut = async move {
             let now = now_ms();
             let result: anyhow::Result<()> = async {
-                // A node reports its own first and last socket of a user; the user is news to
-                // partners only if no other node holds them (and, for offline, this node has
-                // not seen them come back meanwhile).
-                let still_or_already = if msg.online {
-                    bus.online_elsewhere(vec![msg.user_id]).await
+                // For online: is the user already on another node? For offline: is the user
+                // still on another node, or back on this one?
+                let still_or_already = if online {
+                    bus.online_elsewhere(vec![user_id]).await
                 } else {
-                    bus.online(vec![msg.user_id]).await
+                    bus.online(vec![user_id]).await
                 };
-                if still_or_already.contains(&msg.user_id) {
+                if still_or_already.contains(&user_id) {
                     return Ok(());
                 }
-                if !msg.online {
-                    crate::auth::store::set_last_seen(&db, msg.user_id, now).await?;
+                if !online {
+                    crate::auth::store::set_last_seen(&db, user_id, now).await?;
                 }
-                let partners = store::partners(&db, msg.user_id).await?;
+                let partners = store::partners(&db, user_id).await?;
                 if partners.is_empty() {
                     return Ok(());
                 }
-                let last_seen = store::last_seen(&db, &[msg.user_id]).await?;
+                let last_seen = store::last_seen(&db, &[user_id]).await?;
                 let data = PresenceView {
-                    user_id: msg.user_id,
-                    online: msg.online,
+                    user_id,
+                    online,
                     last_seen_at: last_seen.first().and_then(|(_, t)| *t),
                 };
                 bus.publish(
@@ -638,11 +688,7 @@ impl Handler<PresenceChanged> for ChatServer {
             }
             .await;
             if let Err(e) = result {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    user_id = msg.user_id,
-                    "presence update failed"
-                );
+                tracing::warn!(error = format!("{e:#}"), user_id, "presence update failed");
             }
         };
         ctx.spawn(fut.into_actor(self));

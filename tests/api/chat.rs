@@ -703,6 +703,37 @@ async fn presence_follows_the_first_and_last_socket_of_a_user(store: Store) {
     );
 }
 
+async fn a_reconnect_within_the_presence_grace_is_no_news(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.chat.presence_grace_ms = 60_000).await;
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    let mut wb = app.ws(&b).await;
+    let conv = wb.open_chat(a.id).await;
+    let first = app.ws(&a).await;
+    let event = wb.next_event("presence").await;
+    assert_eq!(event["data"]["online"], json!(true), "{event}");
+
+    // Gone and back (a reload, a network blip): partners hear nothing, and A still counts
+    // as online while gone.
+    first.close().await;
+    let answer = wb
+        .request_ok("presence.query", json!({ "user_ids": [a.id] }))
+        .await;
+    assert_eq!(answer["presence"][0]["online"], json!(true), "{answer}");
+    let mut back = app.ws(&a).await;
+    back.say(conv, "back").await;
+    let next = wb
+        .next_event_where("a presence or message event", |e| {
+            e["type"] == "presence" || e["type"] == "chat.message"
+        })
+        .await;
+    assert_eq!(
+        next["type"],
+        json!("chat.message"),
+        "no presence news: {next}"
+    );
+}
+
 async fn a_blocked_user_can_neither_send_nor_open_until_unblocked(store: Store) {
     let mut app = spawn_app(store).await;
     let a = app.new_user().await;
@@ -976,6 +1007,7 @@ store_tests!(
     twenty_concurrent_senders_get_gap_free_unique_seqs,
     typing_reaches_the_peer_and_is_throttled_per_socket,
     presence_follows_the_first_and_last_socket_of_a_user,
+    a_reconnect_within_the_presence_grace_is_no_news,
     a_blocked_user_can_neither_send_nor_open_until_unblocked,
     a_stranger_cannot_touch_someone_elses_conversation,
     opening_a_conversation_with_yourself_or_nobody_is_refused,

@@ -174,6 +174,8 @@ fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settings {
     settings.auth.code_resend_ms = 0;
     settings.ws.rate_per_sec = 1000.0;
     settings.ws.rate_burst = 2000.0;
+    // Presence tests wait for "offline"; the production grace (5 s) would only slow them.
+    settings.chat.presence_grace_ms = 50;
     settings
 }
 
