@@ -291,7 +291,7 @@ impl Auth {
         if now - row.last_used_at > TOUCH_INTERVAL_MS {
             store::touch_token(&self.db, row.id, now).await?;
         }
-        let roles = self.roles(row.user_id).await?;
+        let roles = parse_roles(&row.roles);
         Ok(Identity {
             user_id: row.user_id,
             token_id: row.id,
@@ -301,15 +301,7 @@ impl Auth {
     }
 
     async fn roles(&self, user_id: i64) -> AppResult<Vec<Role>> {
-        let mut roles = vec![Role::Buyer];
-        for raw in store::roles_of(&self.db, user_id).await? {
-            if let Ok(role) = Role::parse(&raw) {
-                if !roles.contains(&role) {
-                    roles.push(role);
-                }
-            }
-        }
-        Ok(roles)
+        Ok(parse_roles(&store::roles_of(&self.db, user_id).await?))
     }
 
     fn role_names(roles: &[Role]) -> Vec<String> {
@@ -486,6 +478,18 @@ impl Auth {
         );
         Ok(())
     }
+}
+
+/// Everyone is a buyer; granted roles come on top. Unknown names (from a newer version) are
+/// ignored rather than failing the login.
+fn parse_roles(granted: &[String]) -> Vec<Role> {
+    let mut roles = vec![Role::Buyer];
+    for role in granted.iter().filter_map(|raw| Role::parse(raw).ok()) {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    roles
 }
 
 async fn verify_password(password: String, stored: String) -> AppResult<bool> {

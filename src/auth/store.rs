@@ -292,26 +292,39 @@ pub struct TokenRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub last_used_at: i64,
+    /// The user's granted roles, read in the same round trip.
+    pub roles: Vec<String>,
 }
 
+/// The token and its user's roles in one query (one row per role): every request and every
+/// socket handshake runs it, and a reconnect storm runs it thousands of times at once.
 pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, user_id, expires_at, revoked_at, last_used_at FROM auth_tokens \
-         WHERE token_hash = $1",
+    let rows = sqlx::query(
+        "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, r.role \
+         FROM auth_tokens t LEFT JOIN user_roles r ON r.user_id = t.user_id \
+         WHERE t.token_hash = $1",
     )
     .bind(token_hash)
-    .fetch_optional(db)
+    .fetch_all(db)
     .await?;
-    row.map(|r| {
-        Ok(TokenRow {
-            id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            expires_at: r.try_get(2)?,
-            revoked_at: r.try_get(3)?,
-            last_used_at: r.try_get(4)?,
-        })
-    })
-    .transpose()
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let roles = rows
+        .iter()
+        .map(|r| r.try_get::<Option<String>, _>(5))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Some(TokenRow {
+        id: first.try_get(0)?,
+        user_id: first.try_get(1)?,
+        expires_at: first.try_get(2)?,
+        revoked_at: first.try_get(3)?,
+        last_used_at: first.try_get(4)?,
+        roles,
+    }))
 }
 
 pub async fn touch_token(db: &Db, token_id: i64, now: i64) -> Result<(), sqlx::Error> {
