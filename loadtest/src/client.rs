@@ -271,8 +271,13 @@ pub async fn open_pairs(
     }
     let mut sockets = stream::iter(prepared)
         .map(|(conversation_id, start_seq, a, b)| async move {
-            let ws_a = connect(addr, &a.token, None).await?;
-            let ws_b = connect(peer_addr, &b.token, None).await?;
+            let mut ws_a = connect(addr, &a.token, None).await?;
+            let mut ws_b = connect(peer_addr, &b.token, None).await?;
+            // A socket's first command is answered once its user's deliveries reach its node
+            // (on several nodes, after the bus subscription): one round trip each before anyone
+            // sends, as a real client's first chat.list, so that the live path is what is measured.
+            request(&mut ws_a, "ready", "chat.list", json!({ "limit": 1 })).await?;
+            request(&mut ws_b, "ready", "chat.list", json!({ "limit": 1 })).await?;
             anyhow::Ok(Pair {
                 conversation_id,
                 start_seq,

@@ -88,9 +88,13 @@ pub trait Bus: Send + Sync + 'static {
         Box::pin(async { HashSet::new() })
     }
 
-    /// This node now holds a socket of `user_id` (its first): a multi-node bus starts routing
-    /// that user's deliveries here.
-    fn user_arrived(&self, _user_id: i64) {}
+    /// This node now holds a socket of `user_id` (its first, when `first`): a multi-node bus
+    /// starts routing that user's deliveries here. Resolves once deliveries published from
+    /// now on reach this node (for a later socket: once the first socket's subscription is
+    /// in place), so that a session can hold its commands until nothing can slip past it.
+    fn user_arrived(&self, _user_id: i64, _first: bool) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
 
     /// This node's last socket of `user_id` closed.
     fn user_left(&self, _user_id: i64) {}

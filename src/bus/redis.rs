@@ -25,7 +25,7 @@ use bytestring::ByteString;
 use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Audience, Bus, Delivery, EventFrame, StreamPos};
 use crate::metrics::{self, METRICS};
@@ -38,6 +38,8 @@ pub const PRESENCE_LEASE: Duration = Duration::from_secs(60);
 pub const PRESENCE_RENEW: Duration = Duration::from_secs(20);
 /// Longest wait for one Redis call from a request path (publish, presence, readiness).
 const REDIS_CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest a new socket's commands wait for its user's subscription.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
 pub struct RedisBus {
     node_id: u64,
@@ -48,7 +50,8 @@ pub struct RedisBus {
 }
 
 enum SubscriptionOp {
-    Arrived(i64),
+    Arrived(i64, oneshot::Sender<()>),
+    Barrier(oneshot::Sender<()>),
     Left(i64),
     /// The connection was lost (Redis may have restarted empty): rewrite our leases now
     /// rather than at the next renewal.
@@ -217,8 +220,20 @@ impl Bus for RedisBus {
         })
     }
 
-    fn user_arrived(&self, user_id: i64) {
-        let _ = self.ops.send(SubscriptionOp::Arrived(user_id));
+    fn user_arrived(&self, user_id: i64, first: bool) -> BoxFuture<'static, ()> {
+        let (done, subscribed) = oneshot::channel();
+        // Ops run in order, so a barrier queued behind the first socket's subscription
+        // resolves once that is in place.
+        let op = if first {
+            SubscriptionOp::Arrived(user_id, done)
+        } else {
+            SubscriptionOp::Barrier(done)
+        };
+        let _ = self.ops.send(op);
+        Box::pin(async move {
+            // Redis down: do not hold the session forever; the client's sync covers the gap.
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, subscribed).await;
+        })
     }
 
     fn user_left(&self, user_id: i64) {
@@ -242,7 +257,11 @@ async fn subscription_loop(
             op = ops.recv() => {
                 let Some(op) = op else { return };
                 let result = match op {
-                    SubscriptionOp::Arrived(user_id) => {
+                    SubscriptionOp::Barrier(done) => {
+                        let _ = done.send(());
+                        Ok(())
+                    }
+                    SubscriptionOp::Arrived(user_id, done) => {
                         local.insert(user_id);
                         let lease = now_ms() + PRESENCE_LEASE.as_millis() as i64;
                         let key = presence_key(&prefix, user_id);
@@ -251,7 +270,9 @@ async fn subscription_loop(
                             .cmd("PEXPIRE").arg(&key).arg(PRESENCE_LEASE.as_millis() as u64).ignore()
                             .query_async::<()>(&mut conn)
                             .await;
-                        match conn.subscribe(user_channel(&prefix, user_id)).await {
+                        let subscribed = conn.subscribe(user_channel(&prefix, user_id)).await;
+                        let _ = done.send(());
+                        match subscribed {
                             Ok(()) => presence,
                             Err(e) => Err(e),
                         }

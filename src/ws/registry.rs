@@ -34,6 +34,7 @@ pub struct Connect {
     pub recipient: Recipient<Push>,
 }
 
+/// Answers once deliveries for the user reach this node (see `Bus::user_arrived`).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Identify {
@@ -149,19 +150,21 @@ impl Handler<Connect> for Registry {
 }
 
 impl Handler<Identify> for Registry {
-    type Result = ();
-    fn handle(&mut self, msg: Identify, _: &mut Context<Self>) {
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, msg: Identify, _: &mut Context<Self>) -> Self::Result {
         let Some(conn) = self.conns.get_mut(&msg.conn_id) else {
-            return;
+            return Box::pin(async {});
         };
         conn.who = Some((msg.user_id, msg.token_id));
         let sockets = self.by_user.entry(msg.user_id).or_default();
         sockets.insert(msg.conn_id);
-        if sockets.len() == 1 {
-            if let Some(bus) = &self.bus {
-                bus.user_arrived(msg.user_id);
-            }
+        let first = sockets.len() == 1;
+        if first {
             self.report_presence(msg.user_id, true);
+        }
+        match &self.bus {
+            Some(bus) => bus.user_arrived(msg.user_id, first),
+            None => Box::pin(async {}),
         }
     }
 }

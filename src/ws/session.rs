@@ -229,18 +229,20 @@ impl WsSession {
     }
 
     fn identified(&mut self, identity: Identity, ctx: &mut ws::WebsocketContext<Self>) {
-        self.services.registry.do_send(Identify {
+        let identify = self.services.registry.send(Identify {
             conn_id: self.conn_id,
             user_id: identity.user_id,
             token_id: identity.token_id,
         });
+        // Commands wait until deliveries for this user reach this node: a `chat.sync` answered
+        // before that could miss a message committed in between, silently.
+        ctx.wait(identify.into_actor(self).map(|_, _, _| ()));
         tracing::debug!(
             conn_id = self.conn_id,
             user_id = identity.user_id,
             "socket authenticated"
         );
         self.identity = Some(identity);
-        let _ = ctx;
     }
 
     fn dispatch(&mut self, user_id: i64, command: Command, ctx: &mut ws::WebsocketContext<Self>) {

@@ -871,7 +871,37 @@ async fn readyz_says_not_ready_while_redis_is_down(store: Store) {
     failures.assert_none("/readyz and Redis");
 }
 
+/// A socket's first answer comes only once its node receives the user's deliveries, so a
+/// client that heard back from the server cannot miss a message sent after that.
+async fn a_socket_that_got_its_first_answer_misses_nothing_from_other_nodes(store: Store) {
+    let Some(mut cluster) = spawn_cluster(store, 2).await else {
+        return;
+    };
+    let a = cluster.nodes[0].new_user().await;
+    let b = cluster.nodes[0].new_user().await;
+    let mut wa = cluster.nodes[0].ws(&a).await;
+    let conv = wa.open_chat(b.id).await;
+    let mut failures = Failures::default();
+    // Several fresh sockets, each sent to the moment it has answered (no await_subscribers).
+    for round in 1..=5 {
+        let mut wb = cluster.nodes[1].ws(&b).await;
+        wb.request_ok("chat.list", json!({ "limit": 1 })).await;
+        let text = format!("round {round}");
+        let sent = wa.say(conv, &text).await;
+        let got = wb.next_message(conv).await;
+        failures.check(
+            &format!("round {round}: live on the fresh node-1 socket"),
+            (sent["seq"].clone(), json!(text)),
+            (got["seq"].clone(), got["data"]["text"].clone()),
+            &got,
+        );
+        wb.close().await;
+    }
+    failures.assert_none("first answer implies subscribed");
+}
+
 store_tests!(
+    a_socket_that_got_its_first_answer_misses_nothing_from_other_nodes,
     a_user_on_one_node_chats_with_a_user_on_another,
     every_device_gets_every_message_across_nodes,
     presence_crosses_nodes_and_offline_waits_for_the_last_node,
