@@ -116,7 +116,7 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
     let mut failures = Vec::new();
     for (what, n) in [
         ("lost (acked, never delivered)", c.lost()),
-        ("gaps", c.gaps),
+        ("holes never filled", c.unfilled),
         ("duplicates", c.duplicates),
     ] {
         if n > 0 {
@@ -135,7 +135,11 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
             ("throughput_acked_per_s", json!(per_sec(c.acked, elapsed))),
             ("delivered_to_peer", json!(c.delivered_from_peer)),
             ("lost", json!(c.lost())),
-            ("gaps", json!(c.gaps)),
+            (
+                "out_of_order_gaps_later_filled",
+                json!(c.gaps.saturating_sub(c.unfilled)),
+            ),
+            ("holes_never_filled", json!(c.unfilled)),
             ("duplicates", json!(c.duplicates)),
         ],
         latencies: vec![("send -> ack", ack), ("send -> recipient", delivery)],
@@ -235,6 +239,7 @@ impl Socket {
             }
         }
         c.unacked += outstanding.len() as u64;
+        c.unfilled += inbox.holes(self.conversation_id);
         let _ = ws.close(None).await;
         Ok((c, ack, delivery))
     }

@@ -15,7 +15,11 @@ pub struct Counters {
     pub errors: u64,
     pub unacked: u64,
     pub delivered_from_peer: u64,
+    /// Seqs that arrived past a hole (later filled or not): on several nodes, messages
+    /// published by different nodes may arrive out of order, which is allowed.
     pub gaps: u64,
+    /// Holes still open when the socket closed: messages it never received.
+    pub unfilled: u64,
     pub duplicates: u64,
 }
 
@@ -27,6 +31,7 @@ impl Counters {
         self.unacked += o.unacked;
         self.delivered_from_peer += o.delivered_from_peer;
         self.gaps += o.gaps;
+        self.unfilled += o.unfilled;
         self.duplicates += o.duplicates;
     }
 
@@ -262,6 +267,13 @@ impl Inbox {
         Value::Object(map)
     }
 
+    /// Seqs below the highest one held that never arrived.
+    pub fn holes(&self, conversation_id: i64) -> u64 {
+        self.streams
+            .get(&conversation_id)
+            .map_or(0, |h| (h.highest() - h.floor) as u64 - h.above.len() as u64)
+    }
+
     /// The highest seq held of this conversation with nothing missing below it.
     pub fn contiguous(&self, conversation_id: i64) -> i64 {
         self.streams.get(&conversation_id).map_or(0, |h| h.floor)
@@ -341,12 +353,14 @@ mod tests {
         assert_eq!(inbox.receive(3, 11), Arrival::Duplicate);
         assert_eq!(inbox.receive(3, 5), Arrival::Duplicate, "below the start");
         assert_eq!(inbox.receive(3, 14), Arrival::Gap { missing: 2 });
+        assert_eq!(inbox.holes(3), 2, "12 and 13 missing");
         assert_eq!(inbox.contiguous(3), 11);
         assert_eq!(inbox.missing(3, &[11, 12, 13, 14]), 2);
         // Filling the hole out of order is new, not a gap, and moves the floor.
         assert_eq!(inbox.receive(3, 13), Arrival::New);
         assert_eq!(inbox.receive(3, 12), Arrival::New);
         assert_eq!(inbox.contiguous(3), 14);
+        assert_eq!(inbox.holes(3), 0, "filled");
         assert_eq!(inbox.cursors(), json!({ "3": 14 }));
         assert_eq!(
             inbox.missing(9, &[1]),
