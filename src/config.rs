@@ -76,6 +76,12 @@ pub struct AuthSettings {
     /// Minimum interval between codes sent to one phone, ms. env `DUOXIE_AUTH_CODE_RESEND_MS`;
     /// default: 60000.
     pub code_resend_ms: i64,
+    /// Wrong passwords in a row that lock password login. env `DUOXIE_AUTH_PASSWORD_MAX_ATTEMPTS`;
+    /// default: 5.
+    pub password_max_attempts: i64,
+    /// How long password login stays locked, ms. env `DUOXIE_AUTH_PASSWORD_LOCKOUT_MS`;
+    /// default: 900000 (15 min).
+    pub password_lockout_ms: i64,
     /// Lifetime of a device token, ms. env `DUOXIE_AUTH_TOKEN_TTL_MS`; default: 30 days.
     pub token_ttl_ms: i64,
 }
@@ -155,6 +161,8 @@ impl Default for AuthSettings {
             code_ttl_ms: 5 * 60 * 1000,
             code_max_attempts: 5,
             code_resend_ms: 60 * 1000,
+            password_max_attempts: 5,
+            password_lockout_ms: 15 * 60 * 1000,
             token_ttl_ms: 30 * 24 * 3600 * 1000,
         }
     }
@@ -226,6 +234,14 @@ impl Settings {
         env.set("DUOXIE_AUTH_CODE_TTL_MS", &mut a.code_ttl_ms)?;
         env.set("DUOXIE_AUTH_CODE_MAX_ATTEMPTS", &mut a.code_max_attempts)?;
         env.set("DUOXIE_AUTH_CODE_RESEND_MS", &mut a.code_resend_ms)?;
+        env.set(
+            "DUOXIE_AUTH_PASSWORD_MAX_ATTEMPTS",
+            &mut a.password_max_attempts,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_PASSWORD_LOCKOUT_MS",
+            &mut a.password_lockout_ms,
+        )?;
         env.set("DUOXIE_AUTH_TOKEN_TTL_MS", &mut a.token_ttl_ms)?;
         let w = &mut self.ws;
         env.set("DUOXIE_WS_MAX_FRAME_BYTES", &mut w.max_frame_bytes)?;
@@ -317,6 +333,16 @@ impl Settings {
             a.token_ttl_ms > 0,
             "DUOXIE_AUTH_TOKEN_TTL_MS",
             "must be > 0",
+        )?;
+        check(
+            a.password_max_attempts >= 1,
+            "DUOXIE_AUTH_PASSWORD_MAX_ATTEMPTS",
+            "must be at least 1",
+        )?;
+        check(
+            a.password_lockout_ms >= 0,
+            "DUOXIE_AUTH_PASSWORD_LOCKOUT_MS",
+            "must be >= 0",
         )?;
         let w = &self.ws;
         check(

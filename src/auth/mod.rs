@@ -261,20 +261,43 @@ impl Auth {
             ));
         }
         let nickname = format!("用户{}", &policy::new_login_code()[..4]);
-        Ok(store::ensure_user(db, phone.expose(), &nickname, now_ms()).await?)
+        let user_id = store::ensure_user(db, phone.expose(), &nickname, now_ms()).await?;
+        // Owning the phone proves enough to lift a password lock.
+        store::clear_wrong_passwords(db, user_id).await?;
+        Ok(user_id)
     }
 
+    /// Password login; after `password_max_attempts` wrong passwords in a row the account's
+    /// password login is locked for `password_lockout_ms` (a code login lifts it).
     async fn check_password(&self, phone: &PhoneNumber, password: String) -> AppResult<i64> {
         let wrong = || AppError::new(ErrorCode::InvalidCredentials, "wrong phone or password");
         let user_id = store::user_id_by_phone(&self.db, phone.expose())
             .await?
             .ok_or_else(wrong)?;
-        let stored = store::password_hash(&self.db, user_id)
+        let state = store::password_state(&self.db, user_id)
             .await?
             .ok_or_else(wrong)?;
+        let now = now_ms();
+        if let Some(until) = state.locked_until.filter(|until| *until > now) {
+            return Err(AppError::new(
+                ErrorCode::TooManyAttempts,
+                "too many wrong passwords; try again later or log in with a code",
+            )
+            .retry_after((until - now) as u64));
+        }
+        let stored = state.hash.ok_or_else(wrong)?;
         if verify_password(password, stored).await? {
+            store::clear_wrong_passwords(&self.db, user_id).await?;
             Ok(user_id)
         } else {
+            let s = &self.settings;
+            store::record_wrong_password(
+                &self.db,
+                user_id,
+                s.password_max_attempts,
+                now + s.password_lockout_ms,
+            )
+            .await?;
             Err(wrong())
         }
     }

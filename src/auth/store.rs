@@ -87,6 +87,58 @@ pub async fn password_hash(db: &Db, user_id: i64) -> Result<Option<String>, sqlx
     })
 }
 
+/// What a password login needs: the hash and the lock state.
+pub struct PasswordState {
+    pub hash: Option<String>,
+    pub locked_until: Option<i64>,
+}
+
+pub async fn password_state(db: &Db, user_id: i64) -> Result<Option<PasswordState>, sqlx::Error> {
+    let row = sqlx::query("SELECT password_hash, password_locked_until FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| {
+        Ok(PasswordState {
+            hash: r.try_get(0)?,
+            locked_until: r.try_get(1)?,
+        })
+    })
+    .transpose()
+}
+
+/// Counts a wrong password; the count reaching `max` locks password login until `until`.
+pub async fn record_wrong_password(
+    db: &Db,
+    user_id: i64,
+    max: i64,
+    until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET failed_password_logins = failed_password_logins + 1, \
+         password_locked_until = CASE WHEN failed_password_logins + 1 >= $2 THEN $3 \
+           ELSE password_locked_until END WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(max)
+    .bind(until)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A successful login (password or code) starts the count afresh and lifts any lock.
+pub async fn clear_wrong_passwords(db: &Db, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET failed_password_logins = 0, password_locked_until = NULL \
+         WHERE id = $1 AND (failed_password_logins <> 0 OR password_locked_until IS NOT NULL)",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)

@@ -771,6 +771,45 @@ async fn a_socket_authenticated_by_subprotocol_gets_duoxie_v1_back(store: Store)
     }
 }
 
+async fn wrong_passwords_lock_password_login_until_a_code_login(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.auth.password_max_attempts = 3).await;
+    let user = app.new_user().await;
+    app.post(
+        "/api/me/password",
+        Some(user.token.as_str()),
+        &json!({ "password": "correct horse" }),
+    )
+    .await
+    .ok("set a password");
+    let attempt = |password: &'static str| json!({ "phone": user.phone, "password": password });
+    for n in 1..=3 {
+        let resp = login_with(&app, attempt("wrong horse")).await;
+        assert_eq!(
+            (resp.status, resp.code()),
+            (401, "invalid_credentials"),
+            "wrong password {n}: {resp:?}"
+        );
+    }
+    // Locked: even the right password is refused, and says for how long.
+    let resp = login_with(&app, attempt("correct horse")).await;
+    assert_eq!(
+        (resp.status, resp.code()),
+        (429, "too_many_attempts"),
+        "{resp:?}"
+    );
+    assert!(
+        resp.body["error"]["retry_after_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 0),
+        "{resp:?}"
+    );
+    // Proving the phone with a code lifts the lock.
+    app.login_again(&user).await;
+    login_with(&app, attempt("correct horse"))
+        .await
+        .ok("the password works again after a code login");
+}
+
 /// The data folder holds the code outbox on every store, not only SQLite's database.
 async fn a_missing_data_folder_is_created_at_start(store: Store) {
     let app = spawn_app_with(store, |s| s.data_dir = s.data_dir.join("not").join("yet")).await;
@@ -778,6 +817,7 @@ async fn a_missing_data_folder_is_created_at_start(store: Store) {
 }
 
 store_tests!(
+    wrong_passwords_lock_password_login_until_a_code_login,
     a_missing_data_folder_is_created_at_start,
     a_first_code_login_registers_the_account_and_later_ones_log_into_it,
     a_wrong_code_is_refused_with_invalid_code,
