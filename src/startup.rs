@@ -48,7 +48,8 @@ impl App {
         let (db, backend) = store::connect(&settings).await?;
         store::migrate(&db, backend).await?;
 
-        let registry = Registry::default().start();
+        let registry =
+            Registry::new(Duration::from_millis(settings.chat.presence_grace_ms)).start();
         let (bus, redis): (SharedBus, Option<Arc<RedisBus>>) = match &settings.redis_url {
             Some(url) => {
                 let redis = Arc::new(

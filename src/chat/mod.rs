@@ -11,8 +11,7 @@ pub mod messages;
 pub mod policy;
 pub mod store;
 
-use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::collections::HashMap;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -40,8 +39,6 @@ pub struct ChatServer {
     settings: ChatSettings,
     pending: Vec<PendingSend>,
     committing: bool,
-    /// Users whose last socket closed, waiting out the presence grace period.
-    going_offline: HashMap<i64, SpawnHandle>,
 }
 
 struct PendingSend {
@@ -67,7 +64,6 @@ impl ChatServer {
             settings,
             pending: Vec::new(),
             committing: false,
-            going_offline: HashMap::new(),
         }
     }
 
@@ -307,27 +303,14 @@ async fn peer_in(db: &Db, user_id: i64, conversation_id: i64) -> AppResult<i64> 
 
 async fn with_presence(
     bus: &SharedBus,
-    in_grace: &HashSet<i64>,
     mut conversations: Vec<ConversationView>,
 ) -> Vec<ConversationView> {
     let peers: Vec<i64> = conversations.iter().map(|c| c.peer.id).collect();
-    let online = online_or_in_grace(bus, in_grace, peers).await;
+    let online = bus.online(peers).await;
     for c in &mut conversations {
         c.peer_online = online.contains(&c.peer.id);
     }
     conversations
-}
-
-/// Who counts as online: a live socket on any node, or a last socket closed so recently that
-/// partners were not told (the presence grace period).
-async fn online_or_in_grace(
-    bus: &SharedBus,
-    in_grace: &HashSet<i64>,
-    users: Vec<i64>,
-) -> HashSet<i64> {
-    let mut online = bus.online(users.clone()).await;
-    online.extend(users.into_iter().filter(|u| in_grace.contains(u)));
-    online
 }
 
 impl Actor for ChatServer {
@@ -371,7 +354,6 @@ impl Handler<As<Open>> for ChatServer {
 
     fn handle(&mut self, msg: As<Open>, _: &mut Context<Self>) -> Self::Result {
         let (db, backend, bus) = (self.db.clone(), self.backend, self.bus.clone());
-        let in_grace = self.in_grace();
         Box::pin(async move {
             let me = msg.user_id;
             let peer = msg.body.peer_id;
@@ -400,7 +382,7 @@ impl Handler<As<Open>> for ChatServer {
             let view = store::conversation_for(&db, me, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("conversation"))?;
-            let conversation = with_presence(&bus, &in_grace, vec![view])
+            let conversation = with_presence(&bus, vec![view])
                 .await
                 .pop()
                 .ok_or_else(|| AppError::not_found("conversation"))?;
@@ -417,7 +399,6 @@ impl Handler<As<List>> for ChatServer {
 
     fn handle(&mut self, msg: As<List>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
-        let in_grace = self.in_grace();
         Box::pin(async move {
             let limit = msg.body.limit.unwrap_or(50).clamp(1, 200);
             let before = msg.body.before.unwrap_or(i64::MAX);
@@ -425,7 +406,7 @@ impl Handler<As<List>> for ChatServer {
             let list =
                 store::conversations_for(&db, msg.user_id, (before, before_id), limit).await?;
             Ok(Conversations {
-                conversations: with_presence(&bus, &in_grace, list).await,
+                conversations: with_presence(&bus, list).await,
             })
         })
     }
@@ -594,7 +575,6 @@ impl Handler<As<PresenceQuery>> for ChatServer {
 
     fn handle(&mut self, msg: As<PresenceQuery>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
-        let in_grace = self.in_grace();
         Box::pin(async move {
             let mut ids = msg.body.user_ids;
             if ids.len() > PRESENCE_MAX_USERS {
@@ -602,7 +582,7 @@ impl Handler<As<PresenceQuery>> for ChatServer {
             }
             ids.sort_unstable();
             ids.dedup();
-            let online = online_or_in_grace(&bus, &in_grace, ids.clone()).await;
+            let online = bus.online(ids.clone()).await;
             let presence = store::last_seen(&db, &ids)
                 .await?
                 .into_iter()
@@ -620,36 +600,14 @@ impl Handler<As<PresenceQuery>> for ChatServer {
 impl Handler<PresenceChanged> for ChatServer {
     type Result = ();
 
-    /// A user's last socket on this node closed, or their first opened. Going offline waits
-    /// out the presence grace period: a user who comes back within it (a reconnect, a page
-    /// reload, a node drain, a reconnect storm) never went offline as far as partners can
-    /// tell, and costs no database write and no event.
+    /// A user's first socket on this node opened, or their last one closed and the presence
+    /// grace period ran out (the registry waits it out; a user back within it is no news).
     fn handle(&mut self, msg: PresenceChanged, ctx: &mut Context<Self>) {
-        let user_id = msg.user_id;
-        if msg.online {
-            if let Some(timer) = self.going_offline.remove(&user_id) {
-                ctx.cancel_future(timer);
-                return;
-            }
-            self.announce_presence(user_id, true, ctx);
-            return;
-        }
-        let grace = Duration::from_millis(self.settings.presence_grace_ms);
-        let timer = ctx.run_later(grace, move |act, ctx| {
-            act.going_offline.remove(&user_id);
-            act.announce_presence(user_id, false, ctx);
-        });
-        if let Some(previous) = self.going_offline.insert(user_id, timer) {
-            ctx.cancel_future(previous);
-        }
+        self.announce_presence(msg.user_id, msg.online, ctx);
     }
 }
 
 impl ChatServer {
-    fn in_grace(&self) -> HashSet<i64> {
-        self.going_offline.keys().copied().collect()
-    }
-
     /// Tells a user's partners that they came online or went offline (recording `last_seen_at`
     /// for the latter), unless another node's sockets make it no news.
     fn announce_presence(&mut self, user_id: i64, online: bool, ctx: &mut Context<Self>) {

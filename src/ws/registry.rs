@@ -6,6 +6,7 @@
 //! holds no database handle: it is pure in-memory routing.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use actix::prelude::*;
 
@@ -83,10 +84,12 @@ struct Conn {
     who: Option<(i64, i64)>,
 }
 
-#[derive(Default)]
 pub struct Registry {
     conns: HashMap<u64, Conn>,
     by_user: HashMap<i64, HashSet<u64>>,
+    /// Users whose last socket closed less than the presence grace period ago.
+    lingering: HashMap<i64, SpawnHandle>,
+    presence_grace: Duration,
     presence_sink: Option<Recipient<PresenceChanged>>,
     bus: Option<SharedBus>,
     going_away: bool,
@@ -95,6 +98,20 @@ pub struct Registry {
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Mailbox size: `send`ers beyond it wait (back-pressure); `do_send` is never refused.
 const MAILBOX_CAPACITY: usize = 4096;
+
+impl Registry {
+    pub fn new(presence_grace: Duration) -> Self {
+        Self {
+            conns: HashMap::new(),
+            by_user: HashMap::new(),
+            lingering: HashMap::new(),
+            presence_grace,
+            presence_sink: None,
+            bus: None,
+            going_away: false,
+        }
+    }
+}
 
 impl Actor for Registry {
     type Context = Context<Self>;
@@ -151,16 +168,23 @@ impl Handler<Connect> for Registry {
 
 impl Handler<Identify> for Registry {
     type Result = ResponseFuture<()>;
-    fn handle(&mut self, msg: Identify, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Identify, ctx: &mut Context<Self>) -> Self::Result {
         let Some(conn) = self.conns.get_mut(&msg.conn_id) else {
             return Box::pin(async {});
         };
         conn.who = Some((msg.user_id, msg.token_id));
         let sockets = self.by_user.entry(msg.user_id).or_default();
         sockets.insert(msg.conn_id);
-        let first = sockets.len() == 1;
+        let mut first = sockets.len() == 1;
         if first {
-            self.report_presence(msg.user_id, true);
+            match self.lingering.remove(&msg.user_id) {
+                // Back within the grace period: never went away, still subscribed.
+                Some(timer) => {
+                    ctx.cancel_future(timer);
+                    first = false;
+                }
+                None => self.report_presence(msg.user_id, true),
+            }
         }
         match &self.bus {
             Some(bus) => bus.user_arrived(msg.user_id, first),
@@ -171,22 +195,35 @@ impl Handler<Identify> for Registry {
 
 impl Handler<Disconnect> for Registry {
     type Result = ();
-    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+    /// A user's last socket closing starts the presence grace period: they still count as
+    /// here (for presence queries, and on the bus for other nodes) until it runs out, and a
+    /// socket of theirs opening meanwhile makes the whole gap no news.
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
         let Some(conn) = self.conns.remove(&msg.conn_id) else {
             return;
         };
         let Some((user_id, _)) = conn.who else {
             return;
         };
-        if let Some(sockets) = self.by_user.get_mut(&user_id) {
-            sockets.remove(&msg.conn_id);
-            if sockets.is_empty() {
-                self.by_user.remove(&user_id);
-                if let Some(bus) = &self.bus {
+        let Some(sockets) = self.by_user.get_mut(&user_id) else {
+            return;
+        };
+        sockets.remove(&msg.conn_id);
+        if !sockets.is_empty() {
+            return;
+        }
+        self.by_user.remove(&user_id);
+        let timer = ctx.run_later(self.presence_grace, move |act, _| {
+            act.lingering.remove(&user_id);
+            if !act.by_user.contains_key(&user_id) {
+                if let Some(bus) = &act.bus {
                     bus.user_left(user_id);
                 }
-                self.report_presence(user_id, false);
+                act.report_presence(user_id, false);
             }
+        });
+        if let Some(previous) = self.lingering.insert(user_id, timer) {
+            ctx.cancel_future(previous);
         }
     }
 }
@@ -230,7 +267,7 @@ impl Handler<OnlineAmong> for Registry {
         MessageResult(
             msg.0
                 .into_iter()
-                .filter(|u| self.by_user.contains_key(u))
+                .filter(|u| self.by_user.contains_key(u) || self.lingering.contains_key(u))
                 .collect(),
         )
     }

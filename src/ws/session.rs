@@ -234,9 +234,19 @@ impl WsSession {
             user_id: identity.user_id,
             token_id: identity.token_id,
         });
-        // Commands wait until deliveries for this user reach this node: a `chat.sync` answered
-        // before that could miss a message committed in between, silently.
-        ctx.wait(identify.into_actor(self).map(|_, _, _| ()));
+        // Commands wait until deliveries for this user reach this socket (and, on several
+        // nodes, this node): a `chat.sync` answered before that could miss a message committed
+        // in between, silently. `session.ready` then tells the client that from here on every
+        // event for it arrives.
+        let user_id = identity.user_id;
+        ctx.wait(identify.into_actor(self).map(move |_, act, ctx| {
+            let ready = crate::bus::EventFrame::new(
+                "session.ready",
+                &serde_json::json!({ "user_id": user_id }),
+                None,
+            );
+            act.send_text(ctx, ready.text);
+        }));
         tracing::debug!(
             conn_id = self.conn_id,
             user_id = identity.user_id,

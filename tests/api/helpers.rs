@@ -470,6 +470,9 @@ impl TestApp {
             .ws_connect(&["duoxie.v1", &auth])
             .await
             .unwrap_or_else(|e| panic!("open an authenticated socket for user {}: {e}", user.id));
+        let mut ws = ws;
+        // From session.ready on, every event for the user reaches this socket.
+        ws.next_event("session.ready").await;
         ws
     }
 
