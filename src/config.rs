@@ -37,6 +37,9 @@ pub struct Settings {
     /// even on power loss) or `normal` (durable across process crashes, may lose the last
     /// commits on power loss). env `DUOXIE_SQLITE_SYNCHRONOUS`; default: `full`.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// The privacy policy version in force; recorded with every consent change.
+    /// env `DUOXIE_POLICY_VERSION`; default: `1`.
+    pub policy_version: String,
     /// How long sockets get to leave after the `1001` close on shutdown, in ms.
     /// env `DUOXIE_SHUTDOWN_DRAIN_MS`; default: 5000.
     pub shutdown_drain_ms: u64,
@@ -147,6 +150,7 @@ impl Default for Settings {
             db_max_connections: 16,
             sqlite_synchronous: SqliteSynchronous::Full,
             shutdown_drain_ms: 5000,
+            policy_version: "1".into(),
             auth: AuthSettings::default(),
             ws: WsSettings::default(),
             chat: ChatSettings::default(),
@@ -229,6 +233,7 @@ impl Settings {
         env.set("DUOXIE_DB_MAX_CONNECTIONS", &mut self.db_max_connections)?;
         env.set("DUOXIE_SQLITE_SYNCHRONOUS", &mut self.sqlite_synchronous)?;
         env.set("DUOXIE_SHUTDOWN_DRAIN_MS", &mut self.shutdown_drain_ms)?;
+        env.set("DUOXIE_POLICY_VERSION", &mut self.policy_version)?;
         let a = &mut self.auth;
         env.set("DUOXIE_AUTH_DEV_CODES", &mut a.dev_codes)?;
         env.set("DUOXIE_AUTH_CODE_TTL_MS", &mut a.code_ttl_ms)?;

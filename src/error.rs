@@ -30,6 +30,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     Blocked,
+    ConsentRequired,
     RateLimited,
     Unavailable,
     Internal,
@@ -56,6 +57,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::Blocked => "blocked",
+            Self::ConsentRequired => "consent_required",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -77,7 +79,7 @@ impl ErrorCode {
             | Self::InvalidCode
             | Self::CodeExpired
             | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::Blocked => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Blocked | Self::ConsentRequired => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyAttempts | Self::CodeCooldown | Self::RateLimited => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -96,6 +98,9 @@ pub struct AppError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after_ms: Option<u64>,
+    /// For `consent_required`: the permissions the feature still needs (boxed: errors travel
+    /// in `Result`s everywhere and should stay small).
+    pub missing_permissions: Option<Box<Vec<String>>>,
     cause: Option<anyhow::Error>,
 }
 
@@ -108,6 +113,7 @@ impl AppError {
             message: message.into(),
             field: None,
             retry_after_ms: None,
+            missing_permissions: None,
             cause: None,
         }
     }
@@ -139,6 +145,16 @@ impl AppError {
         )
     }
 
+    /// A feature refused for want of consent, naming the permissions to ask for.
+    pub fn consent_required(missing: &[&str]) -> Self {
+        let mut e = Self::new(
+            ErrorCode::ConsentRequired,
+            format!("this needs your consent to: {}", missing.join(", ")),
+        );
+        e.missing_permissions = Some(Box::new(missing.iter().map(|p| p.to_string()).collect()));
+        e
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
     }
@@ -151,6 +167,9 @@ impl AppError {
         }
         if let Some(ms) = self.retry_after_ms {
             body["retry_after_ms"] = json!(ms);
+        }
+        if let Some(missing) = &self.missing_permissions {
+            body["missing_permissions"] = json!(missing);
         }
         body
     }
@@ -205,6 +224,7 @@ impl From<anyhow::Error> for AppError {
             message: "internal error".into(),
             field: None,
             retry_after_ms: None,
+            missing_permissions: None,
             cause: Some(cause),
         }
     }
@@ -279,6 +299,16 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidField, "{value}");
             assert_eq!(e.field.as_deref(), Some(field), "{value}");
         }
+    }
+
+    #[test]
+    fn consent_refusals_name_the_missing_permissions() {
+        let e = AppError::consent_required(&["camera", "microphone"]);
+        assert_eq!(e.code.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            e.body()["missing_permissions"],
+            json!(["camera", "microphone"])
+        );
     }
 
     #[test]

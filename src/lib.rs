@@ -17,6 +17,8 @@ pub mod auth;
 pub mod bus;
 pub mod chat;
 pub mod config;
+pub mod consent;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;

@@ -15,6 +15,7 @@ use crate::auth::Auth;
 use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
 use crate::config::Settings;
+use crate::consent::ConsentServer;
 use crate::http::{self, Readiness};
 use crate::store::{self, Db};
 use crate::ws::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
@@ -62,12 +63,15 @@ impl App {
         registry.do_send(SetBus(bus.clone()));
         let chat = ChatServer::new(db.clone(), backend, bus.clone(), settings.chat.clone()).start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
+        let consent =
+            ConsentServer::new(db.clone(), bus.clone(), settings.policy_version.clone()).start();
 
         let sender = Arc::new(OutboxCodeSender::new(&settings.data_dir));
         let auth = web::Data::new(Auth::new(db.clone(), settings.auth.clone(), sender, bus));
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),
             chat: chat.clone(),
+            consent: consent.clone(),
             registry: registry.clone(),
             ws: settings.ws.clone(),
             typing_interval_ms: settings.chat.typing_interval_ms,
@@ -84,6 +88,7 @@ impl App {
                 .app_data(auth.clone())
                 .app_data(ws.clone())
                 .app_data(readiness.clone())
+                .app_data(web::Data::new(consent.clone()))
                 .configure(http::routes)
         })
         .workers(settings.workers)

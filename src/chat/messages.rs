@@ -4,30 +4,9 @@
 
 use std::collections::HashMap;
 
-use actix::Message;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppResult;
-
-/// A command on behalf of an authenticated user.
-pub struct As<T> {
-    pub user_id: i64,
-    pub body: T,
-}
-
-impl<T> As<T> {
-    pub fn new(user_id: i64, body: T) -> Self {
-        Self { user_id, body }
-    }
-}
-
-macro_rules! command {
-    ($body:ty => $reply:ty) => {
-        impl Message for As<$body> {
-            type Result = AppResult<$reply>;
-        }
-    };
-}
+pub use crate::domain::As;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -213,14 +192,14 @@ pub struct Presences {
     pub presence: Vec<PresenceView>,
 }
 
-command!(Open => Opened);
-command!(List => Conversations);
-command!(Send => Sent);
-command!(History => Page);
-command!(Sync => Synced);
-command!(MarkRead => ReadUpTo);
-command!(Typing => TypingRelayed);
-command!(Block => BlockState);
-command!(Unblock => BlockState);
-command!(ListBlocks => Blocks);
-command!(PresenceQuery => Presences);
+crate::command!(Open => Opened);
+crate::command!(List => Conversations);
+crate::command!(Send => Sent);
+crate::command!(History => Page);
+crate::command!(Sync => Synced);
+crate::command!(MarkRead => ReadUpTo);
+crate::command!(Typing => TypingRelayed);
+crate::command!(Block => BlockState);
+crate::command!(Unblock => BlockState);
+crate::command!(ListBlocks => Blocks);
+crate::command!(PresenceQuery => Presences);

@@ -11,8 +11,12 @@ use serde_json::{json, Value};
 use crate::auth::extractor::Authenticated;
 use crate::auth::{Auth, LoginRequest, ProfilePatch};
 use crate::bus::redis::RedisBus;
+use crate::consent::messages::{Grant, ListConsents, Withdraw};
+use crate::consent::ConsentServer;
+use crate::domain::As;
 use crate::error::{parse_value, AppError, AppResult, ErrorCode};
 use crate::store::{self, Backend, Db};
+use actix::Addr;
 use std::sync::Arc;
 
 /// Largest accepted REST body; everything here is small JSON.
@@ -41,6 +45,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/password", web::post().to(set_password))
     .route("/api/me/sessions", web::get().to(list_sessions))
     .route("/api/me/sessions/{id}", web::delete().to(revoke_session))
+    .route("/api/me/consents", web::get().to(list_consents))
+    .route("/api/me/consents", web::post().to(change_consent))
     .route("/api/users", web::get().to(directory))
     .route("/api/users/{id}", web::get().to(get_user))
     .route("/ws", web::get().to(crate::ws::connect))
@@ -205,6 +211,51 @@ async fn get_user(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(auth.public_user(&who.0, path.into_inner()).await?))
+}
+
+type Consent = web::Data<Addr<ConsentServer>>;
+
+/// GET /api/me/consents: every permission's current state and the whole history.
+async fn list_consents(consent: Consent, who: Authenticated) -> AppResult<HttpResponse> {
+    let state = consent
+        .send(As::new(who.0.user_id, ListConsents {}))
+        .await
+        .map_err(|_| AppError::unavailable("consent service unavailable"))??;
+    Ok(HttpResponse::Ok().json(state))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentChange {
+    permission: String,
+    granted: bool,
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// POST /api/me/consents: grants or withdraws one permission; as easy one way as the other.
+async fn change_consent(
+    consent: Consent,
+    who: Authenticated,
+    body: Body<ConsentChange>,
+) -> AppResult<HttpResponse> {
+    let ConsentChange {
+        permission,
+        granted,
+        device,
+    } = body.0;
+    let user_id = who.0.user_id;
+    let answer = if granted {
+        consent
+            .send(As::new(user_id, Grant { permission, device }))
+            .await
+    } else {
+        consent
+            .send(As::new(user_id, Withdraw { permission, device }))
+            .await
+    };
+    let changed = answer.map_err(|_| AppError::unavailable("consent service unavailable"))??;
+    Ok(HttpResponse::Ok().json(changed))
 }
 
 #[derive(Deserialize)]

@@ -31,6 +31,7 @@ const TOKEN_PREFIX: &str = "auth.";
 pub struct WsServices {
     pub auth: Auth,
     pub chat: Addr<ChatServer>,
+    pub consent: Addr<crate::consent::ConsentServer>,
     pub registry: Addr<Registry>,
     pub ws: WsSettings,
     pub typing_interval_ms: u64,

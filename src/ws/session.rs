@@ -24,6 +24,8 @@ use super::WsServices;
 use crate::auth::Identity;
 use crate::bus::{EventFrame, StreamPos};
 use crate::chat::messages as chat;
+use crate::consent::messages as consent;
+use crate::domain::As;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 
@@ -257,18 +259,34 @@ impl WsSession {
 
     fn dispatch(&mut self, user_id: i64, command: Command, ctx: &mut ws::WebsocketContext<Self>) {
         let Command { id, kind, data } = command;
+        let chat_addr = self.services.chat.clone();
+        let consent_addr = self.services.consent.clone();
         match kind.as_str() {
-            "chat.open" => self.ask::<chat::Open, _>(ctx, id, user_id, data),
-            "chat.list" => self.ask::<chat::List, _>(ctx, id, user_id, data),
-            "chat.send" => self.ask::<chat::Send, _>(ctx, id, user_id, data),
-            "chat.history" => self.ask::<chat::History, _>(ctx, id, user_id, data),
-            "chat.read" => self.ask::<chat::MarkRead, _>(ctx, id, user_id, data),
+            "chat.open" => self.ask::<_, chat::Open, _>(ctx, &chat_addr, id, user_id, data),
+            "chat.list" => self.ask::<_, chat::List, _>(ctx, &chat_addr, id, user_id, data),
+            "chat.send" => self.ask::<_, chat::Send, _>(ctx, &chat_addr, id, user_id, data),
+            "chat.history" => self.ask::<_, chat::History, _>(ctx, &chat_addr, id, user_id, data),
+            "chat.read" => self.ask::<_, chat::MarkRead, _>(ctx, &chat_addr, id, user_id, data),
             "chat.typing" => self.typing(ctx, id, user_id, data),
             "chat.sync" => self.sync(ctx, id, user_id, data),
-            "user.block" => self.ask::<chat::Block, _>(ctx, id, user_id, data),
-            "user.unblock" => self.ask::<chat::Unblock, _>(ctx, id, user_id, data),
-            "user.blocks" => self.ask::<chat::ListBlocks, _>(ctx, id, user_id, data),
-            "presence.query" => self.ask::<chat::PresenceQuery, _>(ctx, id, user_id, data),
+            "user.block" => self.ask::<_, chat::Block, _>(ctx, &chat_addr, id, user_id, data),
+            "user.unblock" => self.ask::<_, chat::Unblock, _>(ctx, &chat_addr, id, user_id, data),
+            "user.blocks" => self.ask::<_, chat::ListBlocks, _>(ctx, &chat_addr, id, user_id, data),
+            "presence.query" => {
+                self.ask::<_, chat::PresenceQuery, _>(ctx, &chat_addr, id, user_id, data)
+            }
+            "consent.grant" => {
+                self.ask::<_, consent::Grant, _>(ctx, &consent_addr, id, user_id, data)
+            }
+            "consent.withdraw" => {
+                self.ask::<_, consent::Withdraw, _>(ctx, &consent_addr, id, user_id, data)
+            }
+            "consent.check" => {
+                self.ask::<_, consent::Check, _>(ctx, &consent_addr, id, user_id, data)
+            }
+            "consent.list" => {
+                self.ask::<_, consent::ListConsents, _>(ctx, &consent_addr, id, user_id, data)
+            }
             other => {
                 let e = AppError::new(
                     ErrorCode::UnknownType,
@@ -280,23 +298,25 @@ impl WsSession {
     }
 
     /// Parses `data` as `B`, asks the chat actor, and replies with its answer.
-    fn ask<B, R>(
+    fn ask<A, B, R>(
         &mut self,
         ctx: &mut ws::WebsocketContext<Self>,
+        actor: &Addr<A>,
         re: String,
         user_id: i64,
         data: Value,
     ) where
+        A: Actor + Handler<As<B>>,
+        A::Context: actix::dev::ToEnvelope<A, As<B>>,
         B: DeserializeOwned + 'static + std::marker::Send,
-        chat::As<B>: Message<Result = AppResult<R>> + std::marker::Send,
+        As<B>: Message<Result = AppResult<R>> + std::marker::Send,
         R: Serialize + 'static + std::marker::Send,
-        crate::chat::ChatServer: Handler<chat::As<B>>,
     {
         let body: B = match parse_data(data) {
             Ok(b) => b,
             Err(e) => return self.reply_error(ctx, Some(&re), &e),
         };
-        let request = self.services.chat.send(chat::As::new(user_id, body));
+        let request = actor.send(As::new(user_id, body));
         ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
             act.reply(ctx, &re, answer.unwrap_or_else(|_| Err(mailbox_gone())));
         }));
@@ -326,7 +346,7 @@ impl WsSession {
                 .retain(|_, t| now.duration_since(*t) < interval);
         }
         self.last_typing.insert(body.conversation_id, now);
-        let request = self.services.chat.send(chat::As::new(user_id, body));
+        let request = self.services.chat.send(As::new(user_id, body));
         ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
             act.reply(ctx, &re, answer.unwrap_or_else(|_| Err(mailbox_gone())));
         }));
@@ -346,7 +366,7 @@ impl WsSession {
             Err(e) => return self.reply_error(ctx, Some(&re), &e),
         };
         self.syncs_in_flight += 1;
-        let request = self.services.chat.send(chat::As::new(user_id, body));
+        let request = self.services.chat.send(As::new(user_id, body));
         ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
             act.syncs_in_flight -= 1;
             let answer = answer.unwrap_or_else(|_| Err(mailbox_gone()));

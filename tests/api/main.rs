@@ -10,6 +10,7 @@ mod helpers;
 mod auth;
 mod chat;
 mod cluster;
+mod consent;
 mod ws;
 
 /// CI must run the PostgreSQL variants; skipping them is only for a laptop without PostgreSQL.

@@ -1,0 +1,234 @@
+//! Consent (policy: 权限, PIPL): an append-only ledger of every grant and withdrawal, the
+//! current state derived from it, and the gate features ask before they run.
+//!
+//! [`ConsentServer`] is one actor per node. A change is committed before it is answered, then
+//! published as `consent.changed` to every device of the user, so that a withdrawal takes
+//! effect at once everywhere the user is connected. Withdrawing is one command, as easy as
+//! granting; refusing a permission never blocks features that do not need it.
+
+pub mod messages;
+pub mod policy;
+pub mod store;
+
+use std::collections::{HashMap, HashSet};
+
+use actix::prelude::*;
+
+use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
+use crate::domain::As;
+use crate::error::{AppError, AppResult};
+use crate::store::{now_ms, Db};
+use messages::*;
+use policy::{Feature, Permission};
+
+pub struct ConsentServer {
+    db: Db,
+    bus: SharedBus,
+    policy_version: String,
+}
+
+impl ConsentServer {
+    pub fn new(db: Db, bus: SharedBus, policy_version: String) -> Self {
+        Self {
+            db,
+            bus,
+            policy_version,
+        }
+    }
+}
+
+impl Actor for ConsentServer {
+    type Context = Context<Self>;
+}
+
+/// Latest record per permission: the current state.
+fn latest(history: &[ConsentRecord]) -> HashMap<&str, &ConsentRecord> {
+    let mut current = HashMap::new();
+    for record in history {
+        current.insert(record.permission.as_str(), record);
+    }
+    current
+}
+
+/// The permissions currently granted to `user_id`.
+pub async fn granted(db: &Db, user_id: i64) -> AppResult<HashSet<Permission>> {
+    let history = store::history(db, user_id).await?;
+    Ok(latest(&history)
+        .into_iter()
+        .filter(|(_, r)| r.granted)
+        .filter_map(|(p, _)| Permission::parse(p).ok())
+        .collect())
+}
+
+/// The gate: `Ok` when `feature` may run for `user_id`, else `consent_required` naming the
+/// missing permissions.
+pub async fn require(db: &Db, user_id: i64, feature: Feature) -> AppResult<()> {
+    let missing = policy::missing(feature, &granted(db, user_id).await?);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
+    Err(AppError::consent_required(&names))
+}
+
+/// Appends the change unless the permission already is in that state; publishes it.
+async fn change(
+    db: &Db,
+    bus: &SharedBus,
+    policy_version: &str,
+    user_id: i64,
+    permission: &str,
+    device: Option<String>,
+    grant: bool,
+) -> AppResult<Changed> {
+    let permission = Permission::parse(permission)?;
+    let history = store::history(db, user_id).await?;
+    let current = latest(&history).get(permission.as_str()).copied().cloned();
+    let currently_granted = current.as_ref().is_some_and(|r| r.granted);
+    if !grant && !currently_granted {
+        return Err(AppError::field(
+            "permission",
+            "is not granted, so cannot be withdrawn",
+        ));
+    }
+    if grant && currently_granted {
+        if let Some(record) = current {
+            return Ok(Changed {
+                record,
+                changed: false,
+            });
+        }
+    }
+    let device = device
+        .map(|d| d.trim().chars().take(100).collect::<String>())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "unspecified".into());
+    let at = now_ms();
+    let id = store::append(
+        db,
+        &store::NewConsent {
+            user_id,
+            permission: permission.as_str(),
+            granted: grant,
+            policy_version,
+            actor: "user",
+            device: &device,
+            at,
+        },
+    )
+    .await?;
+    let record = ConsentRecord {
+        id,
+        permission: permission.as_str().to_string(),
+        granted: grant,
+        policy_version: policy_version.to_string(),
+        actor: "user".into(),
+        device,
+        at,
+    };
+    tracing::info!(
+        user_id,
+        permission = permission.as_str(),
+        granted = grant,
+        "consent changed"
+    );
+    bus.publish(
+        Audience::User(user_id),
+        Delivery::Event(EventFrame::new("consent.changed", &record, None)),
+    );
+    Ok(Changed {
+        record,
+        changed: true,
+    })
+}
+
+impl Handler<As<Grant>> for ConsentServer {
+    type Result = ResponseFuture<AppResult<Changed>>;
+
+    fn handle(&mut self, msg: As<Grant>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus, version) = (
+            self.db.clone(),
+            self.bus.clone(),
+            self.policy_version.clone(),
+        );
+        Box::pin(async move {
+            change(
+                &db,
+                &bus,
+                &version,
+                msg.user_id,
+                &msg.body.permission,
+                msg.body.device,
+                true,
+            )
+            .await
+        })
+    }
+}
+
+impl Handler<As<Withdraw>> for ConsentServer {
+    type Result = ResponseFuture<AppResult<Changed>>;
+
+    fn handle(&mut self, msg: As<Withdraw>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus, version) = (
+            self.db.clone(),
+            self.bus.clone(),
+            self.policy_version.clone(),
+        );
+        Box::pin(async move {
+            change(
+                &db,
+                &bus,
+                &version,
+                msg.user_id,
+                &msg.body.permission,
+                msg.body.device,
+                false,
+            )
+            .await
+        })
+    }
+}
+
+impl Handler<As<Check>> for ConsentServer {
+    type Result = ResponseFuture<AppResult<Checked>>;
+
+    fn handle(&mut self, msg: As<Check>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let feature = Feature::parse(&msg.body.feature, msg.body.source)?;
+            let missing = policy::missing(feature, &granted(&db, msg.user_id).await?);
+            Ok(Checked {
+                allowed: missing.is_empty(),
+                missing,
+            })
+        })
+    }
+}
+
+impl Handler<As<ListConsents>> for ConsentServer {
+    type Result = ResponseFuture<AppResult<ConsentState>>;
+
+    fn handle(&mut self, msg: As<ListConsents>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let history = store::history(&db, msg.user_id).await?;
+            let current = {
+                let latest = latest(&history);
+                Permission::ALL
+                    .into_iter()
+                    .map(|p| {
+                        let record = latest.get(p.as_str());
+                        CurrentConsent {
+                            permission: p.as_str(),
+                            granted: record.is_some_and(|r| r.granted),
+                            since: record.map(|r| r.at),
+                            policy_version: record.map(|r| r.policy_version.clone()),
+                        }
+                    })
+                    .collect()
+            };
+            Ok(ConsentState { current, history })
+        })
+    }
+}
