@@ -142,27 +142,31 @@ async fn change(
     })
 }
 
-impl Handler<As<Grant>> for ConsentServer {
-    type Result = ResponseFuture<AppResult<Changed>>;
-
-    fn handle(&mut self, msg: As<Grant>, _: &mut Context<Self>) -> Self::Result {
+impl ConsentServer {
+    /// Grant and withdrawal are one path, so that withdrawing is exactly as easy.
+    fn change_later(
+        &self,
+        user_id: i64,
+        permission: String,
+        device: Option<String>,
+        grant: bool,
+    ) -> ResponseFuture<AppResult<Changed>> {
         let (db, bus, version) = (
             self.db.clone(),
             self.bus.clone(),
             self.policy_version.clone(),
         );
-        Box::pin(async move {
-            change(
-                &db,
-                &bus,
-                &version,
-                msg.user_id,
-                &msg.body.permission,
-                msg.body.device,
-                true,
-            )
-            .await
-        })
+        Box::pin(
+            async move { change(&db, &bus, &version, user_id, &permission, device, grant).await },
+        )
+    }
+}
+
+impl Handler<As<Grant>> for ConsentServer {
+    type Result = ResponseFuture<AppResult<Changed>>;
+
+    fn handle(&mut self, msg: As<Grant>, _: &mut Context<Self>) -> Self::Result {
+        self.change_later(msg.user_id, msg.body.permission, msg.body.device, true)
     }
 }
 
@@ -170,23 +174,7 @@ impl Handler<As<Withdraw>> for ConsentServer {
     type Result = ResponseFuture<AppResult<Changed>>;
 
     fn handle(&mut self, msg: As<Withdraw>, _: &mut Context<Self>) -> Self::Result {
-        let (db, bus, version) = (
-            self.db.clone(),
-            self.bus.clone(),
-            self.policy_version.clone(),
-        );
-        Box::pin(async move {
-            change(
-                &db,
-                &bus,
-                &version,
-                msg.user_id,
-                &msg.body.permission,
-                msg.body.device,
-                false,
-            )
-            .await
-        })
+        self.change_later(msg.user_id, msg.body.permission, msg.body.device, false)
     }
 }
 
