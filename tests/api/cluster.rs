@@ -900,7 +900,42 @@ async fn a_socket_that_got_its_first_answer_misses_nothing_from_other_nodes(stor
     failures.assert_none("first answer implies subscribed");
 }
 
+/// A withdrawal made on one node reaches the user's device on another at once, and the next
+/// feature check there already refuses.
+async fn a_consent_withdrawal_reaches_the_users_devices_on_other_nodes(store: Store) {
+    let Some(mut cluster) = spawn_cluster(store, 2).await else {
+        return;
+    };
+    let user = cluster.nodes[0].new_user().await;
+    let second = cluster.nodes[0].login_again(&user).await;
+    let mut here = cluster.nodes[0].ws(&user).await;
+    let mut there = cluster.nodes[1].ws(&second).await;
+    here.request_ok("consent.grant", json!({ "permission": "camera" }))
+        .await;
+    let granted = there.next_event("consent.changed").await;
+    assert_eq!(granted["data"]["granted"], json!(true), "{granted}");
+    here.request_ok("consent.withdraw", json!({ "permission": "camera" }))
+        .await;
+    let withdrawn = there.next_event("consent.changed").await;
+    assert_eq!(
+        (
+            withdrawn["data"]["permission"].clone(),
+            withdrawn["data"]["granted"].clone()
+        ),
+        (json!("camera"), json!(false)),
+        "{withdrawn}"
+    );
+    let check = there
+        .request_ok(
+            "consent.check",
+            json!({ "feature": "chat_photo", "source": "camera" }),
+        )
+        .await;
+    assert_eq!(check, json!({ "allowed": false, "missing": ["camera"] }));
+}
+
 store_tests!(
+    a_consent_withdrawal_reaches_the_users_devices_on_other_nodes,
     a_socket_that_got_its_first_answer_misses_nothing_from_other_nodes,
     a_user_on_one_node_chats_with_a_user_on_another,
     every_device_gets_every_message_across_nodes,
