@@ -75,6 +75,7 @@ impl App {
             registry: registry.clone(),
             ws: settings.ws.clone(),
             typing_interval_ms: settings.chat.typing_interval_ms,
+            policy_version: settings.policy_version.clone(),
         });
         let readiness = web::Data::new(Readiness {
             db: db.clone(),

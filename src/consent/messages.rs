@@ -59,6 +59,8 @@ pub struct Changed {
 
 #[derive(Debug, Serialize)]
 pub struct ConsentState {
+    /// The privacy policy version in force.
+    pub policy_version: String,
     /// Every permission with its current state (`granted: false` if never granted).
     pub current: Vec<CurrentConsent>,
     pub history: Vec<ConsentRecord>,
@@ -67,7 +69,10 @@ pub struct ConsentState {
 #[derive(Debug, Serialize)]
 pub struct CurrentConsent {
     pub permission: &'static str,
+    /// In force: granted under the current policy version.
     pub granted: bool,
+    /// Granted under an older policy version: ask the user to accept the new one.
+    pub needs_acceptance: bool,
     pub since: Option<i64>,
     pub policy_version: Option<String>,
 }

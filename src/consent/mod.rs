@@ -50,20 +50,37 @@ fn latest(history: &[ConsentRecord]) -> HashMap<&str, &ConsentRecord> {
     current
 }
 
-/// The permissions currently granted to `user_id`.
-pub async fn granted(db: &Db, user_id: i64) -> AppResult<HashSet<Permission>> {
-    let history = store::history(db, user_id).await?;
-    Ok(latest(&history)
+/// The permissions in force: latest change is a grant, given under the current policy
+/// version. A grant under an older version must be accepted again before it counts.
+fn in_force(history: &[ConsentRecord], policy_version: &str) -> HashSet<Permission> {
+    latest(history)
         .into_iter()
-        .filter(|(_, r)| r.granted)
+        .filter(|(_, r)| r.granted && r.policy_version == policy_version)
         .filter_map(|(p, _)| Permission::parse(p).ok())
-        .collect())
+        .collect()
+}
+
+/// The permissions currently in force for `user_id`.
+pub async fn granted(
+    db: &Db,
+    user_id: i64,
+    policy_version: &str,
+) -> AppResult<HashSet<Permission>> {
+    Ok(in_force(
+        &store::history(db, user_id).await?,
+        policy_version,
+    ))
 }
 
 /// The gate: `Ok` when `feature` may run for `user_id`, else `consent_required` naming the
 /// missing permissions.
-pub async fn require(db: &Db, user_id: i64, feature: Feature) -> AppResult<()> {
-    let missing = policy::missing(feature, &granted(db, user_id).await?);
+pub async fn require(
+    db: &Db,
+    user_id: i64,
+    policy_version: &str,
+    feature: Feature,
+) -> AppResult<()> {
+    let missing = policy::missing(feature, &granted(db, user_id, policy_version).await?);
     if missing.is_empty() {
         return Ok(());
     }
@@ -91,7 +108,12 @@ async fn change(
             "is not granted, so cannot be withdrawn",
         ));
     }
-    if grant && currently_granted {
+    // Granting what is in force changes nothing; a grant under an older policy version is
+    // accepted again (a new row under the current version).
+    let in_force_now = current
+        .as_ref()
+        .is_some_and(|r| r.granted && r.policy_version == policy_version);
+    if grant && in_force_now {
         if let Some(record) = current {
             return Ok(Changed {
                 record,
@@ -182,10 +204,10 @@ impl Handler<As<Check>> for ConsentServer {
     type Result = ResponseFuture<AppResult<Checked>>;
 
     fn handle(&mut self, msg: As<Check>, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
+        let (db, version) = (self.db.clone(), self.policy_version.clone());
         Box::pin(async move {
             let feature = Feature::parse(&msg.body.feature, msg.body.source)?;
-            let missing = policy::missing(feature, &granted(&db, msg.user_id).await?);
+            let missing = policy::missing(feature, &granted(&db, msg.user_id, &version).await?);
             Ok(Checked {
                 allowed: missing.is_empty(),
                 missing,
@@ -198,25 +220,72 @@ impl Handler<As<ListConsents>> for ConsentServer {
     type Result = ResponseFuture<AppResult<ConsentState>>;
 
     fn handle(&mut self, msg: As<ListConsents>, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
+        let (db, version) = (self.db.clone(), self.policy_version.clone());
         Box::pin(async move {
             let history = store::history(&db, msg.user_id).await?;
             let current = {
                 let latest = latest(&history);
+                let in_force = in_force(&history, &version);
                 Permission::ALL
                     .into_iter()
                     .map(|p| {
                         let record = latest.get(p.as_str());
+                        let granted = in_force.contains(&p);
                         CurrentConsent {
                             permission: p.as_str(),
-                            granted: record.is_some_and(|r| r.granted),
+                            granted,
+                            needs_acceptance: !granted && record.is_some_and(|r| r.granted),
                             since: record.map(|r| r.at),
                             policy_version: record.map(|r| r.policy_version.clone()),
                         }
                     })
                     .collect()
             };
-            Ok(ConsentState { current, history })
+            Ok(ConsentState {
+                policy_version: version,
+                current,
+                history,
+            })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: i64, permission: &str, granted: bool, version: &str) -> ConsentRecord {
+        ConsentRecord {
+            id,
+            permission: permission.into(),
+            granted,
+            policy_version: version.into(),
+            actor: "user".into(),
+            device: "test".into(),
+            at: id,
+        }
+    }
+
+    #[test]
+    fn only_the_latest_grant_under_the_current_policy_is_in_force() {
+        let history = [
+            record(1, "camera", true, "1"),
+            record(2, "microphone", true, "1"),
+            record(3, "microphone", false, "1"),
+            record(4, "location", true, "1"),
+            record(5, "location", true, "2"),
+        ];
+        let v1 = in_force(&history, "1");
+        assert_eq!(
+            v1,
+            HashSet::from([Permission::Camera]),
+            "location was re-granted under 2"
+        );
+        let v2 = in_force(&history, "2");
+        assert_eq!(
+            v2,
+            HashSet::from([Permission::Location]),
+            "camera needs accepting again"
+        );
     }
 }

@@ -35,6 +35,8 @@ pub struct WsServices {
     pub registry: Addr<Registry>,
     pub ws: WsSettings,
     pub typing_interval_ms: u64,
+    /// Sent in `session.ready`, so that a client learns at once when the policy changed.
+    pub policy_version: String,
 }
 
 /// The offered subprotocols, and the token if one of them carries it.

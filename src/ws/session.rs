@@ -244,7 +244,10 @@ impl WsSession {
         ctx.wait(identify.into_actor(self).map(move |_, act, ctx| {
             let ready = crate::bus::EventFrame::new(
                 "session.ready",
-                &serde_json::json!({ "user_id": user_id }),
+                &serde_json::json!({
+                    "user_id": user_id,
+                    "policy_version": act.services.policy_version,
+                }),
                 None,
             );
             act.send_text(ctx, ready.text);

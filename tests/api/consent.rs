@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Failures, Store};
+use crate::helpers::{spawn_app, spawn_app_with, Failures, Store};
 
 fn current<'a>(state: &'a Value, permission: &str) -> &'a Value {
     state["current"]
@@ -239,7 +239,59 @@ async fn a_feature_check_names_exactly_the_missing_permissions(store: Store) {
     }
 }
 
+/// After the policy version changes, grants given under the old one no longer count until the
+/// user accepts again; the socket learns the version in force from session.ready.
+async fn a_new_policy_version_must_be_accepted_before_gated_features_work(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.policy_version = "2".into()).await;
+    let user = app.new_user().await;
+    // A grant recorded under version 1, before this deployment moved to version 2.
+    sqlx::query(
+        "INSERT INTO consent_events \
+         (user_id, permission, granted, policy_version, actor, device, created_at) \
+         VALUES ($1, 'camera', 1, '1', 'user', 'old phone', 1)",
+    )
+    .bind(user.id)
+    .execute(&app.db)
+    .await
+    .expect("insert an old-version grant");
+
+    let mut raw = app.ws_raw().await;
+    raw.request_ok("auth", json!({ "token": user.token })).await;
+    let ready = raw.next_event("session.ready").await;
+    assert_eq!(ready["data"]["policy_version"], json!("2"), "{ready}");
+
+    let state = raw.request_ok("consent.list", json!({})).await;
+    assert_eq!(state["policy_version"], json!("2"), "{state}");
+    let camera = current(&state, "camera");
+    assert_eq!(
+        (
+            camera["granted"].clone(),
+            camera["needs_acceptance"].clone()
+        ),
+        (json!(false), json!(true)),
+        "{state}"
+    );
+    let check = json!({ "feature": "chat_photo", "source": "camera" });
+    let refused = raw.request_ok("consent.check", check.clone()).await;
+    assert_eq!(refused["allowed"], json!(false), "{refused}");
+
+    let accepted = raw
+        .request_ok("consent.grant", json!({ "permission": "camera" }))
+        .await;
+    assert_eq!(
+        (
+            accepted["changed"].clone(),
+            accepted["record"]["policy_version"].clone()
+        ),
+        (json!(true), json!("2")),
+        "{accepted}"
+    );
+    let allowed = raw.request_ok("consent.check", check).await;
+    assert_eq!(allowed["allowed"], json!(true), "{allowed}");
+}
+
 store_tests!(
+    a_new_policy_version_must_be_accepted_before_gated_features_work,
     a_feature_check_names_exactly_the_missing_permissions,
     granting_and_withdrawing_is_kept_in_an_append_only_history,
     a_withdrawal_reaches_the_users_other_devices_at_once,
