@@ -46,6 +46,64 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub ws: WsSettings,
     pub chat: ChatSettings,
+    pub privacy: PrivacySettings,
+}
+
+/// A setting that is a secret: never shown by `Debug`, so never by a log line either.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Ed25519 key that signs consent receipts: base64 of a 32-byte seed. Unset: generated once
+    /// into `<data_dir>/keys/receipt_signing.key`. Every node of a deployment needs the same
+    /// key (start-up refuses a key the database has not seen). env `DUOXIE_PRIVACY_RECEIPT_KEY`.
+    pub receipt_key: Option<Secret>,
+    /// Master key for phone numbers at rest (base64 of 32 bytes); the encryption key and the
+    /// lookup-hash key are derived from it. Unset: generated once into
+    /// `<data_dir>/keys/phone.key`. Losing it loses every phone number; every node needs the
+    /// same one. env `DUOXIE_PRIVACY_PHONE_KEY`.
+    pub phone_key: Option<Secret>,
+    /// The data controller named in consent receipts. env `DUOXIE_PRIVACY_CONTROLLER`;
+    /// default: `Duoxie (多些)`.
+    pub controller: String,
+    /// How users reach the controller about their data, named in receipts.
+    /// env `DUOXIE_PRIVACY_CONTACT`; default: `privacy@duoxie.example`.
+    pub contact: String,
+    /// Cooling-off between a deletion request and the deletion (logging in cancels it), ms.
+    /// env `DUOXIE_PRIVACY_DELETION_COOLING_OFF_MS`; default: 7 days.
+    pub deletion_cooling_off_ms: i64,
+    /// How long device and service logs (expired tokens, old sessions, codes, staff-access
+    /// entries) are kept, ms. env `DUOXIE_PRIVACY_LOG_RETENTION_MS`; default: 180 days.
+    pub log_retention_ms: i64,
+    /// How long records the law requires be kept (transactions, appraisal certificates) stay,
+    /// de-identified, after the account is deleted, ms.
+    /// env `DUOXIE_PRIVACY_LEGAL_RETENTION_MS`; default: 3 years (1095 days).
+    pub legal_retention_ms: i64,
+    /// How often the retention job runs, ms. env `DUOXIE_PRIVACY_RETENTION_INTERVAL_MS`;
+    /// default: 3600000 (1 h).
+    pub retention_interval_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -154,6 +212,24 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             ws: WsSettings::default(),
             chat: ChatSettings::default(),
+            privacy: PrivacySettings::default(),
+        }
+    }
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            receipt_key: None,
+            phone_key: None,
+            controller: "Duoxie (多些)".into(),
+            contact: "privacy@duoxie.example".into(),
+            deletion_cooling_off_ms: 7 * DAY_MS,
+            log_retention_ms: 180 * DAY_MS,
+            legal_retention_ms: 1095 * DAY_MS,
+            retention_interval_ms: 3600 * 1000,
         }
     }
 }
@@ -270,6 +346,24 @@ impl Settings {
         env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
         env.set("DUOXIE_CHAT_PRESENCE_GRACE_MS", &mut c.presence_grace_ms)?;
         env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
+        let p = &mut self.privacy;
+        env.set_secret("DUOXIE_PRIVACY_RECEIPT_KEY", &mut p.receipt_key)?;
+        env.set_secret("DUOXIE_PRIVACY_PHONE_KEY", &mut p.phone_key)?;
+        env.set("DUOXIE_PRIVACY_CONTROLLER", &mut p.controller)?;
+        env.set("DUOXIE_PRIVACY_CONTACT", &mut p.contact)?;
+        env.set(
+            "DUOXIE_PRIVACY_DELETION_COOLING_OFF_MS",
+            &mut p.deletion_cooling_off_ms,
+        )?;
+        env.set("DUOXIE_PRIVACY_LOG_RETENTION_MS", &mut p.log_retention_ms)?;
+        env.set(
+            "DUOXIE_PRIVACY_LEGAL_RETENTION_MS",
+            &mut p.legal_retention_ms,
+        )?;
+        env.set(
+            "DUOXIE_PRIVACY_RETENTION_INTERVAL_MS",
+            &mut p.retention_interval_ms,
+        )?;
         Ok(())
     }
 
@@ -411,6 +505,39 @@ impl Settings {
             "DUOXIE_CHAT_COMMIT_BATCH_MAX",
             "must be between 1 and 10000",
         )?;
+        let p = &self.privacy;
+        for (name, key) in [
+            ("DUOXIE_PRIVACY_RECEIPT_KEY", &p.receipt_key),
+            ("DUOXIE_PRIVACY_PHONE_KEY", &p.phone_key),
+        ] {
+            if let Some(key) = key {
+                check(
+                    crate::keys::decode_key(key.expose()).is_ok(),
+                    name,
+                    "expected base64 of 32 random bytes (`openssl rand -base64 32`)",
+                )?;
+            }
+        }
+        check(
+            p.deletion_cooling_off_ms >= 0,
+            "DUOXIE_PRIVACY_DELETION_COOLING_OFF_MS",
+            "must be >= 0",
+        )?;
+        check(
+            p.log_retention_ms >= 0,
+            "DUOXIE_PRIVACY_LOG_RETENTION_MS",
+            "must be >= 0",
+        )?;
+        check(
+            p.legal_retention_ms >= 0,
+            "DUOXIE_PRIVACY_LEGAL_RETENTION_MS",
+            "must be >= 0",
+        )?;
+        check(
+            p.retention_interval_ms >= 10,
+            "DUOXIE_PRIVACY_RETENTION_INTERVAL_MS",
+            "must be at least 10",
+        )?;
         Ok(())
     }
 
@@ -439,6 +566,14 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 .trim()
                 .parse()
                 .map_err(|e| anyhow::anyhow!("invalid setting {key}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn set_secret(&self, key: &str, slot: &mut Option<Secret>) -> anyhow::Result<()> {
+        if let Some(raw) = (self.0)(key) {
+            let raw = raw.trim();
+            *slot = (!raw.is_empty()).then(|| Secret(raw.to_string()));
         }
         Ok(())
     }
@@ -497,6 +632,8 @@ mod tests {
             ("DUOXIE_CHAT_PAGE_MAX", "0"),
             ("DATABASE_URL", "mysql://x"),
             ("DUOXIE_WS_CLIENT_TIMEOUT_MS", "5"),
+            ("DUOXIE_PRIVACY_PHONE_KEY", "too-short"),
+            ("DUOXIE_PRIVACY_RECEIPT_KEY", "AAAA"),
         ];
         for (key, value) in cases {
             let err = with_env(&[(key, value)]).expect_err(key).to_string();

@@ -31,6 +31,7 @@ pub enum ErrorCode {
     NotFound,
     Blocked,
     ConsentRequired,
+    InvalidReceipt,
     RateLimited,
     Unavailable,
     Internal,
@@ -58,6 +59,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Blocked => "blocked",
             Self::ConsentRequired => "consent_required",
+            Self::InvalidReceipt => "invalid_receipt",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -73,6 +75,7 @@ impl ErrorCode {
             | Self::FrameTooLarge
             | Self::BinaryNotSupported
             | Self::UnknownType
+            | Self::InvalidReceipt
             | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
             Self::Unauthorized
             | Self::AuthRequired

@@ -21,6 +21,7 @@ pub mod consent;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod keys;
 pub mod metrics;
 pub mod startup;
 pub mod store;

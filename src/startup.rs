@@ -11,12 +11,15 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 
 use crate::auth::code_sender::OutboxCodeSender;
+use crate::auth::phone_vault::PhoneVault;
 use crate::auth::Auth;
 use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
 use crate::config::Settings;
+use crate::consent::receipt::{Controller, ReceiptSigner};
 use crate::consent::ConsentServer;
 use crate::http::{self, Readiness};
+use crate::keys::ServerKeys;
 use crate::store::{self, Db};
 use crate::ws::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
 use crate::ws::WsServices;
@@ -48,6 +51,16 @@ impl App {
         settings.validate()?;
         let (db, backend) = store::connect(&settings).await?;
         store::migrate(&db, backend).await?;
+        let keys = ServerKeys::load(&settings, &db).await?;
+        let vault = Arc::new(PhoneVault::new(&keys.phone_master));
+        crate::auth::seal_legacy_phones(&db, &vault).await?;
+        let signer = Arc::new(ReceiptSigner::new(
+            &keys.receipt_seed,
+            Controller {
+                name: settings.privacy.controller.clone(),
+                contact: settings.privacy.contact.clone(),
+            },
+        ));
 
         let registry =
             Registry::new(Duration::from_millis(settings.chat.presence_grace_ms)).start();
@@ -63,11 +76,22 @@ impl App {
         registry.do_send(SetBus(bus.clone()));
         let chat = ChatServer::new(db.clone(), backend, bus.clone(), settings.chat.clone()).start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
-        let consent =
-            ConsentServer::new(db.clone(), bus.clone(), settings.policy_version.clone()).start();
+        let consent = ConsentServer::new(
+            db.clone(),
+            bus.clone(),
+            settings.policy_version.clone(),
+            signer.clone(),
+        )
+        .start();
 
         let sender = Arc::new(OutboxCodeSender::new(&settings.data_dir));
-        let auth = web::Data::new(Auth::new(db.clone(), settings.auth.clone(), sender, bus));
+        let auth = web::Data::new(Auth::new(
+            db.clone(),
+            settings.auth.clone(),
+            sender,
+            bus,
+            vault,
+        ));
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),
             chat: chat.clone(),
@@ -90,6 +114,7 @@ impl App {
                 .app_data(ws.clone())
                 .app_data(readiness.clone())
                 .app_data(web::Data::new(consent.clone()))
+                .app_data(web::Data::new(signer.clone()))
                 .configure(http::routes)
         })
         .workers(settings.workers)

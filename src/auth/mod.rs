@@ -7,6 +7,7 @@
 
 pub mod code_sender;
 pub mod extractor;
+pub mod phone_vault;
 pub mod policy;
 pub mod store;
 
@@ -23,6 +24,7 @@ use crate::config::AuthSettings;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store::{now_ms, Db};
 use code_sender::CodeSender;
+use phone_vault::PhoneVault;
 use policy::{Gender, Nickname, PhoneNumber, Role};
 
 /// Who is calling: resolved from a bearer token on every request and socket.
@@ -138,6 +140,7 @@ pub struct Auth {
     settings: Arc<AuthSettings>,
     sender: Arc<dyn CodeSender>,
     bus: SharedBus,
+    vault: Arc<PhoneVault>,
 }
 
 impl Auth {
@@ -146,13 +149,28 @@ impl Auth {
         settings: AuthSettings,
         sender: Arc<dyn CodeSender>,
         bus: SharedBus,
+        vault: Arc<PhoneVault>,
     ) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
             sender,
             bus,
+            vault,
         }
+    }
+
+    pub fn vault(&self) -> &PhoneVault {
+        &self.vault
+    }
+
+    /// The owner's number, masked, for display; empty for an erased (deleted) account.
+    fn masked_phone(&self, u: &store::UserRow) -> String {
+        u.phone_sealed
+            .as_deref()
+            .and_then(|sealed| self.vault.open(sealed, u.id).ok())
+            .map(|phone| phone.to_string())
+            .unwrap_or_default()
     }
 
     pub fn db(&self) -> &Db {
@@ -166,10 +184,11 @@ impl Auth {
         let s = &self.settings;
         let now = now_ms();
         let code = policy::new_login_code();
-        let hash = policy::hash_secret(&[phone.expose(), &code]);
+        let lookup = self.vault.lookup(&phone);
+        let hash = policy::hash_secret(&[&lookup, &code]);
         let stored = store::put_login_code(
             &self.db,
-            phone.expose(),
+            &lookup,
             &hash,
             now,
             now + s.code_ttl_ms,
@@ -178,9 +197,7 @@ impl Auth {
         )
         .await?;
         if !stored {
-            let sent_at = store::code_sent_at(&self.db, phone.expose())
-                .await?
-                .unwrap_or(now);
+            let sent_at = store::code_sent_at(&self.db, &lookup).await?.unwrap_or(now);
             let wait = (sent_at + s.code_resend_ms - now).max(1);
             return Err(AppError::new(
                 ErrorCode::CodeCooldown,
@@ -237,8 +254,9 @@ impl Auth {
 
     async fn check_code(&self, phone: &PhoneNumber, code: &str) -> AppResult<i64> {
         let db = &self.db;
-        let Some(attempt) = store::spend_code_attempt(db, phone.expose()).await? else {
-            return Err(if store::code_exists(db, phone.expose()).await? {
+        let lookup = self.vault.lookup(phone);
+        let Some(attempt) = store::spend_code_attempt(db, &lookup).await? else {
+            return Err(if store::code_exists(db, &lookup).await? {
                 AppError::new(
                     ErrorCode::TooManyAttempts,
                     "too many wrong codes; request a new one",
@@ -253,15 +271,16 @@ impl Auth {
                 "the code has expired; request a new one",
             ));
         }
-        let hash = policy::hash_secret(&[phone.expose(), code]);
-        if hash != attempt.code_hash || !store::consume_code(db, phone.expose(), &hash).await? {
+        let hash = policy::hash_secret(&[&lookup, code]);
+        if hash != attempt.code_hash || !store::consume_code(db, &lookup, &hash).await? {
             return Err(AppError::new(
                 ErrorCode::InvalidCode,
                 "wrong or unknown code",
             ));
         }
         let nickname = format!("用户{}", &policy::new_login_code()[..4]);
-        let user_id = store::ensure_user(db, phone.expose(), &nickname, now_ms()).await?;
+        let user_id = store::ensure_user(db, &lookup, &nickname, now_ms()).await?;
+        store::set_phone_sealed_if_missing(db, user_id, &self.vault.seal(phone, user_id)).await?;
         // Owning the phone proves enough to lift a password lock.
         store::clear_wrong_passwords(db, user_id).await?;
         Ok(user_id)
@@ -271,7 +290,7 @@ impl Auth {
     /// password login is locked for `password_lockout_ms` (a code login lifts it).
     async fn check_password(&self, phone: &PhoneNumber, password: String) -> AppResult<i64> {
         let wrong = || AppError::new(ErrorCode::InvalidCredentials, "wrong phone or password");
-        let user_id = store::user_id_by_phone(&self.db, phone.expose())
+        let user_id = store::user_id_by_phone(&self.db, &self.vault.lookup(phone))
             .await?
             .ok_or_else(wrong)?;
         let state = store::password_state(&self.db, user_id)
@@ -336,6 +355,7 @@ impl Auth {
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
         let roles = self.roles(user_id).await?;
+        let phone_masked = self.masked_phone(&u);
         Ok(Me {
             id: u.id,
             nickname: u.nickname,
@@ -343,7 +363,7 @@ impl Auth {
             gender: u.gender,
             intro: u.intro,
             roles: Self::role_names(&roles),
-            phone_masked: policy::mask_phone(&u.phone),
+            phone_masked,
             has_password: u.has_password,
             created_at: u.created_at,
         })
@@ -354,7 +374,7 @@ impl Auth {
         let u = store::user_by_id(&self.db, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
-        let phone_masked = viewer.is_staff().then(|| policy::mask_phone(&u.phone));
+        let phone_masked = viewer.is_staff().then(|| self.masked_phone(&u));
         self.public_view(u, phone_masked).await
     }
 
@@ -528,6 +548,30 @@ async fn verify_password(password: String, stored: String) -> AppResult<bool> {
     .await
     .map_err(|e| anyhow::anyhow!("password verification task: {e}"))?;
     Ok(ok)
+}
+
+/// Seals phone numbers stored before sealing existed. Idempotent, and safe with several
+/// nodes starting at once: each row is updated only while it still holds the plain number.
+pub async fn seal_legacy_phones(db: &Db, vault: &PhoneVault) -> anyhow::Result<usize> {
+    let legacy = store::legacy_phones(db).await?;
+    for (user_id, plain) in &legacy {
+        let Ok(phone) = PhoneNumber::parse(plain) else {
+            tracing::warn!(user_id, "stored phone number is not valid; left unsealed");
+            continue;
+        };
+        store::seal_legacy_phone(
+            db,
+            *user_id,
+            plain,
+            &vault.lookup(&phone),
+            &vault.seal(&phone, *user_id),
+        )
+        .await?;
+    }
+    if !legacy.is_empty() {
+        tracing::info!(count = legacy.len(), "sealed legacy phone numbers");
+    }
+    Ok(legacy.len())
 }
 
 /// Grants a role (used by `duoxie admin grant-role` and by tests).

@@ -8,7 +8,8 @@ use crate::store::Db;
 
 pub struct UserRow {
     pub id: i64,
-    pub phone: String,
+    /// The number sealed by `PhoneVault`; `None` only before start-up sealed a legacy row.
+    pub phone_sealed: Option<String>,
     pub nickname: String,
     pub avatar: Option<String>,
     pub gender: String,
@@ -18,13 +19,13 @@ pub struct UserRow {
     pub last_seen_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "id, phone, nickname, avatar, gender, intro, \
+const USER_COLUMNS: &str = "id, phone_sealed, nickname, avatar, gender, intro, \
      CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, created_at, last_seen_at";
 
 fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
     Ok(UserRow {
         id: row.try_get(0)?,
-        phone: row.try_get(1)?,
+        phone_sealed: row.try_get(1)?,
         nickname: row.try_get(2)?,
         avatar: row.try_get(3)?,
         gender: row.try_get(4)?,
@@ -47,7 +48,7 @@ pub async fn user_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error
 }
 
 pub async fn user_id_by_phone(db: &Db, phone: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("SELECT id FROM users WHERE phone = $1")
+    sqlx::query("SELECT id FROM users WHERE phone_lookup = $1")
         .bind(phone)
         .fetch_optional(db)
         .await?
@@ -63,8 +64,8 @@ pub async fn ensure_user(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO users (phone, nickname, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (phone) DO NOTHING",
+        "INSERT INTO users (phone_lookup, nickname, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (phone_lookup) DO NOTHING",
     )
     .bind(phone)
     .bind(nickname)
@@ -74,6 +75,54 @@ pub async fn ensure_user(
     user_id_by_phone(db, phone)
         .await?
         .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Stores the sealed number of an account that has none yet (just registered).
+pub async fn set_phone_sealed_if_missing(
+    db: &Db,
+    user_id: i64,
+    sealed: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET phone_sealed = $1 WHERE id = $2 AND phone_sealed IS NULL")
+        .bind(sealed)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Accounts still holding a plain number (written before phones were sealed).
+pub async fn legacy_phones(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, phone_lookup FROM users WHERE phone_sealed IS NULL \
+         AND phone_lookup NOT LIKE 'h1:%' AND phone_lookup NOT LIKE 'deleted:%'",
+    )
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect()
+}
+
+/// Replaces a legacy plain number by its lookup hash and seal; a no-op if another node did it.
+pub async fn seal_legacy_phone(
+    db: &Db,
+    user_id: i64,
+    plain: &str,
+    lookup: &str,
+    sealed: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET phone_lookup = $1, phone_sealed = $2 \
+         WHERE id = $3 AND phone_lookup = $4 AND phone_sealed IS NULL",
+    )
+    .bind(lookup)
+    .bind(sealed)
+    .bind(user_id)
+    .bind(plain)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn password_hash(db: &Db, user_id: i64) -> Result<Option<String>, sqlx::Error> {
@@ -251,9 +300,9 @@ pub async fn put_login_code(
     resend_before: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO login_codes (phone, code_hash, sent_at, expires_at, attempts_left) \
+        "INSERT INTO login_codes (phone_lookup, code_hash, sent_at, expires_at, attempts_left) \
          VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, \
+         ON CONFLICT (phone_lookup) DO UPDATE SET code_hash = excluded.code_hash, \
          sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
          attempts_left = excluded.attempts_left \
          WHERE login_codes.sent_at <= $6",
@@ -270,7 +319,7 @@ pub async fn put_login_code(
 }
 
 pub async fn code_sent_at(db: &Db, phone: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("SELECT sent_at FROM login_codes WHERE phone = $1")
+    sqlx::query("SELECT sent_at FROM login_codes WHERE phone_lookup = $1")
         .bind(phone)
         .fetch_optional(db)
         .await?
@@ -287,7 +336,7 @@ pub struct CodeAttempt {
 pub async fn spend_code_attempt(db: &Db, phone: &str) -> Result<Option<CodeAttempt>, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE login_codes SET attempts_left = attempts_left - 1 \
-         WHERE phone = $1 AND attempts_left > 0 RETURNING code_hash, expires_at",
+         WHERE phone_lookup = $1 AND attempts_left > 0 RETURNING code_hash, expires_at",
     )
     .bind(phone)
     .fetch_optional(db)
@@ -307,7 +356,7 @@ pub async fn code_exists(db: &Db, phone: &str) -> Result<bool, sqlx::Error> {
 
 /// Consumes the code; false when another login consumed it first.
 pub async fn consume_code(db: &Db, phone: &str, code_hash: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM login_codes WHERE phone = $1 AND code_hash = $2")
+    let done = sqlx::query("DELETE FROM login_codes WHERE phone_lookup = $1 AND code_hash = $2")
         .bind(phone)
         .bind(code_hash)
         .execute(db)

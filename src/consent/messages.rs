@@ -48,6 +48,9 @@ pub struct ConsentRecord {
     pub actor: String,
     pub device: String,
     pub at: i64,
+    /// The signed receipt of this change (filled in when answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<super::receipt::Receipt>,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,7 +80,25 @@ pub struct CurrentConsent {
     pub policy_version: Option<String>,
 }
 
+/// Is this receipt ours, unaltered, and still the user's current choice?
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyReceipt {
+    pub receipt: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReceiptVerdict {
+    /// Signed by this server and matching its ledger row.
+    pub authentic: bool,
+    /// Still the latest change of that permission under the policy version in force. A
+    /// receipt shown again after a later change (a replay) is authentic but not current.
+    pub current: bool,
+    pub claims: super::receipt::ReceiptClaims,
+}
+
 crate::command!(Grant => Changed);
+crate::command!(VerifyReceipt => ReceiptVerdict);
 crate::command!(Withdraw => Changed);
 crate::command!(ListConsents => ConsentState);
 crate::command!(Check => Checked);

@@ -8,9 +8,11 @@
 
 pub mod messages;
 pub mod policy;
+pub mod receipt;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use actix::prelude::*;
 
@@ -20,21 +22,37 @@ use crate::error::{AppError, AppResult};
 use crate::store::{now_ms, Db};
 use messages::*;
 use policy::{Feature, Permission};
+use receipt::ReceiptSigner;
 
 pub struct ConsentServer {
     db: Db,
     bus: SharedBus,
     policy_version: String,
+    signer: Arc<ReceiptSigner>,
 }
 
 impl ConsentServer {
-    pub fn new(db: Db, bus: SharedBus, policy_version: String) -> Self {
+    pub fn new(db: Db, bus: SharedBus, policy_version: String, signer: Arc<ReceiptSigner>) -> Self {
         Self {
             db,
             bus,
             policy_version,
+            signer,
         }
     }
+}
+
+/// A user's ledger, each row with its signed receipt.
+pub async fn history_with_receipts(
+    db: &Db,
+    signer: &ReceiptSigner,
+    user_id: i64,
+) -> AppResult<Vec<ConsentRecord>> {
+    let mut history = store::history(db, user_id).await?;
+    for record in &mut history {
+        record.receipt = Some(signer.issue(user_id, record));
+    }
+    Ok(history)
 }
 
 impl Actor for ConsentServer {
@@ -89,9 +107,11 @@ pub async fn require(
 }
 
 /// Appends the change unless the permission already is in that state; publishes it.
+#[allow(clippy::too_many_arguments)]
 async fn change(
     db: &Db,
     bus: &SharedBus,
+    signer: &ReceiptSigner,
     policy_version: &str,
     user_id: i64,
     permission: &str,
@@ -114,7 +134,8 @@ async fn change(
         .as_ref()
         .is_some_and(|r| r.granted && r.policy_version == policy_version);
     if grant && in_force_now {
-        if let Some(record) = current {
+        if let Some(mut record) = current {
+            record.receipt = Some(signer.issue(user_id, &record));
             return Ok(Changed {
                 record,
                 changed: false,
@@ -139,7 +160,7 @@ async fn change(
         },
     )
     .await?;
-    let record = ConsentRecord {
+    let mut record = ConsentRecord {
         id,
         permission: permission.as_str().to_string(),
         granted: grant,
@@ -147,7 +168,9 @@ async fn change(
         actor: "user".into(),
         device,
         at,
+        receipt: None,
     };
+    record.receipt = Some(signer.issue(user_id, &record));
     tracing::info!(
         user_id,
         permission = permission.as_str(),
@@ -173,14 +196,25 @@ impl ConsentServer {
         device: Option<String>,
         grant: bool,
     ) -> ResponseFuture<AppResult<Changed>> {
-        let (db, bus, version) = (
+        let (db, bus, signer, version) = (
             self.db.clone(),
             self.bus.clone(),
+            self.signer.clone(),
             self.policy_version.clone(),
         );
-        Box::pin(
-            async move { change(&db, &bus, &version, user_id, &permission, device, grant).await },
-        )
+        Box::pin(async move {
+            change(
+                &db,
+                &bus,
+                &signer,
+                &version,
+                user_id,
+                &permission,
+                device,
+                grant,
+            )
+            .await
+        })
     }
 }
 
@@ -220,9 +254,13 @@ impl Handler<As<ListConsents>> for ConsentServer {
     type Result = ResponseFuture<AppResult<ConsentState>>;
 
     fn handle(&mut self, msg: As<ListConsents>, _: &mut Context<Self>) -> Self::Result {
-        let (db, version) = (self.db.clone(), self.policy_version.clone());
+        let (db, signer, version) = (
+            self.db.clone(),
+            self.signer.clone(),
+            self.policy_version.clone(),
+        );
         Box::pin(async move {
-            let history = store::history(&db, msg.user_id).await?;
+            let history = history_with_receipts(&db, &signer, msg.user_id).await?;
             let current = {
                 let latest = latest(&history);
                 let in_force = in_force(&history, &version);
@@ -250,6 +288,56 @@ impl Handler<As<ListConsents>> for ConsentServer {
     }
 }
 
+impl Handler<As<VerifyReceipt>> for ConsentServer {
+    type Result = ResponseFuture<AppResult<ReceiptVerdict>>;
+
+    /// Signature first, then the ledger: the row must exist and say what the receipt says
+    /// (a receipt signed with a leaked key but naming a change that never happened fails).
+    /// Only the receipt's subject may ask whether it is still current.
+    fn handle(&mut self, msg: As<VerifyReceipt>, _: &mut Context<Self>) -> Self::Result {
+        let (db, signer, version) = (
+            self.db.clone(),
+            self.signer.clone(),
+            self.policy_version.clone(),
+        );
+        Box::pin(async move {
+            let claims = signer.verify(&msg.body.receipt)?;
+            if claims.subject != msg.user_id {
+                return Err(AppError::forbidden("this receipt is about another user"));
+            }
+            let history = store::history(&db, msg.user_id).await?;
+            let Some(row) = history.iter().find(|r| r.id == claims.ledger_id) else {
+                return Err(AppError::new(
+                    crate::error::ErrorCode::InvalidReceipt,
+                    "the receipt names a change that is not in the ledger",
+                ));
+            };
+            // The ledger fields must agree; presentation fields (controller, purpose text) may
+            // have been reworded since the receipt was issued.
+            let mut expected = signer.issue(msg.user_id, row).claims;
+            expected.controller = claims.controller.clone();
+            expected.purpose = claims.purpose.clone();
+            expected.method = claims.method.clone();
+            expected.version = claims.version.clone();
+            if expected != claims {
+                return Err(AppError::new(
+                    crate::error::ErrorCode::InvalidReceipt,
+                    "the receipt does not match the ledger",
+                ));
+            }
+            let latest = latest(&history);
+            let current = latest
+                .get(row.permission.as_str())
+                .is_some_and(|l| l.id == row.id && l.policy_version == version);
+            Ok(ReceiptVerdict {
+                authentic: true,
+                current,
+                claims,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +351,7 @@ mod tests {
             actor: "user".into(),
             device: "test".into(),
             at: id,
+            receipt: None,
         }
     }
 

@@ -47,6 +47,23 @@ impl Permission {
         }
     }
 
+    /// What the permission is used for (policy digest, permissions table): the purpose a
+    /// consent receipt names.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            Permission::Camera => "live appraisal video, taking photos for chat, posts and avatar",
+            Permission::Microphone => "live appraisal audio and video posts",
+            Permission::PhotoAlbum => "choosing photos for chat, posts, avatar and image search",
+            Permission::Location => "showing nearby sellers and appraisers",
+            Permission::Clipboard => "reading a shared Duoxie code to open the shared item",
+            Permission::Notifications => "push notifications of messages and room activity",
+            Permission::PersonalizedRecommendation => {
+                "a feed personalised from your activity (a non-personalised feed otherwise)"
+            }
+            Permission::Marketing => "promotional messages",
+        }
+    }
+
     pub fn parse(raw: &str) -> AppResult<Self> {
         Self::ALL
             .into_iter()

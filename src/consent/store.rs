@@ -53,6 +53,7 @@ pub async fn history(db: &Db, user_id: i64) -> Result<Vec<ConsentRecord>, sqlx::
             actor: r.try_get(4)?,
             device: r.try_get(5)?,
             at: r.try_get(6)?,
+            receipt: None,
         })
     })
     .collect()

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use crate::auth::extractor::Authenticated;
 use crate::auth::{Auth, LoginRequest, ProfilePatch};
 use crate::bus::redis::RedisBus;
-use crate::consent::messages::{Grant, ListConsents, Withdraw};
+use crate::consent::messages::{Grant, ListConsents, VerifyReceipt, Withdraw};
+use crate::consent::receipt::ReceiptSigner;
 use crate::consent::ConsentServer;
 use crate::domain::As;
 use crate::error::{parse_value, AppError, AppResult, ErrorCode};
@@ -47,6 +48,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/sessions/{id}", web::delete().to(revoke_session))
     .route("/api/me/consents", web::get().to(list_consents))
     .route("/api/me/consents", web::post().to(change_consent))
+    .route("/api/consent/keys", web::get().to(receipt_keys))
+    .route(
+        "/api/consent/receipts/verify",
+        web::post().to(verify_receipt),
+    )
     .route("/api/users", web::get().to(directory))
     .route("/api/users/{id}", web::get().to(get_user))
     .route("/ws", web::get().to(crate::ws::connect))
@@ -256,6 +262,24 @@ async fn change_consent(
     };
     let changed = answer.map_err(|_| AppError::unavailable("consent service unavailable"))??;
     Ok(HttpResponse::Ok().json(changed))
+}
+
+/// GET /api/consent/keys: the JWK set that verifies consent receipts. Public.
+async fn receipt_keys(signer: web::Data<Arc<ReceiptSigner>>) -> HttpResponse {
+    HttpResponse::Ok().json(signer.jwks())
+}
+
+/// POST /api/consent/receipts/verify: is this receipt authentic, and still current?
+async fn verify_receipt(
+    consent: Consent,
+    who: Authenticated,
+    body: Body<VerifyReceipt>,
+) -> AppResult<HttpResponse> {
+    let verdict = consent
+        .send(As::new(who.0.user_id, body.0))
+        .await
+        .map_err(|_| AppError::unavailable("consent service unavailable"))??;
+    Ok(HttpResponse::Ok().json(verdict))
 }
 
 #[derive(Deserialize)]

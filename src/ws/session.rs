@@ -290,6 +290,9 @@ impl WsSession {
             "consent.list" => {
                 self.ask::<_, consent::ListConsents, _>(ctx, &consent_addr, id, user_id, data)
             }
+            "consent.verify_receipt" => {
+                self.ask::<_, consent::VerifyReceipt, _>(ctx, &consent_addr, id, user_id, data)
+            }
             other => {
                 let e = AppError::new(
                     ErrorCode::UnknownType,

@@ -290,7 +290,212 @@ async fn a_new_policy_version_must_be_accepted_before_gated_features_work(store:
     assert_eq!(allowed["allowed"], json!(true), "{allowed}");
 }
 
+fn b64url(part: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap_or_else(|e| panic!("base64url {part:?}: {e}"))
+}
+
+/// Verifies a receipt the way a third party would: with nothing but the published JWK.
+fn verifies_offline(jwks: &Value, jws: &str) -> bool {
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    let x: [u8; 32] = b64url(jwks["keys"][0]["x"].as_str().expect("x"))
+        .try_into()
+        .expect("a 32-byte Ed25519 key");
+    let key = VerifyingKey::from_bytes(&x).expect("a valid public key");
+    let Some((signed, signature)) = jws.rsplit_once('.') else {
+        return false;
+    };
+    let Ok(signature) = Signature::from_slice(&b64url(signature)) else {
+        return false;
+    };
+    key.verify(signed.as_bytes(), &signature).is_ok()
+}
+
+fn with_claims(jws: &str, edit: impl FnOnce(&mut Value)) -> String {
+    use base64::Engine;
+    let parts: Vec<&str> = jws.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&b64url(parts[1])).expect("claims JSON");
+    edit(&mut claims);
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&claims).expect("json"));
+    format!("{}.{encoded}.{}", parts[0], parts[2])
+}
+
+async fn every_change_returns_a_receipt_that_verifies_with_the_published_key(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let jwks = app.get("/api/consent/keys", None).await.ok("public keys");
+    assert_eq!(
+        (&jwks["keys"][0]["kty"], &jwks["keys"][0]["crv"]),
+        (&json!("OKP"), &json!("Ed25519")),
+        "{jwks}"
+    );
+
+    let granted = app
+        .post(
+            "/api/me/consents",
+            Some(&user.token),
+            &json!({ "permission": "camera", "granted": true, "device": "phone" }),
+        )
+        .await
+        .ok("grant camera");
+    let receipt = &granted["record"]["receipt"];
+    let jws = receipt["jws"].as_str().expect("a signed receipt");
+    assert!(
+        verifies_offline(&jwks, jws),
+        "signature verifies: {receipt}"
+    );
+    let claims = &receipt["claims"];
+    for (field, want) in [
+        ("subject", json!(user.id)),
+        ("permission", json!("camera")),
+        ("action", json!("granted")),
+        ("policy_version", json!("1")),
+        ("actor", json!("user")),
+        ("device", json!("phone")),
+        ("jurisdiction", json!("CN")),
+    ] {
+        assert_eq!(claims[field], want, "{field}: {claims}");
+    }
+    for field in ["receipt_id", "purpose", "method"] {
+        assert!(
+            claims[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field}: {claims}"
+        );
+    }
+    assert!(claims["controller"]["name"].is_string(), "{claims}");
+
+    let verdict = app
+        .post(
+            "/api/consent/receipts/verify",
+            Some(&user.token),
+            &json!({ "receipt": jws }),
+        )
+        .await
+        .ok("verify");
+    assert_eq!(
+        (&verdict["authentic"], &verdict["current"]),
+        (&json!(true), &json!(true)),
+        "{verdict}"
+    );
+
+    // Tampered: the claims say "withdrawn" now; offline and server checks both refuse.
+    let tampered = with_claims(jws, |c| c["action"] = json!("withdrawn"));
+    assert!(!verifies_offline(&jwks, &tampered));
+    let mut failures = Failures::default();
+    let cases = [
+        ("tampered claims", tampered, "invalid_receipt"),
+        (
+            "another subject",
+            with_claims(jws, |c| c["subject"] = json!(other.id)),
+            "invalid_receipt",
+        ),
+        ("not a receipt", "hello".to_string(), "invalid_receipt"),
+        ("four parts", format!("{jws}.x"), "invalid_receipt"),
+        (
+            "signature cut",
+            jws[..jws.len() - 4].to_string(),
+            "invalid_receipt",
+        ),
+    ];
+    for (case, receipt, code) in cases {
+        let got = app
+            .post(
+                "/api/consent/receipts/verify",
+                Some(&user.token),
+                &json!({ "receipt": receipt }),
+            )
+            .await;
+        failures.check(case, code, got.code(), &got);
+    }
+    // A genuine receipt, but about someone else: not theirs to query.
+    let theirs = app
+        .post(
+            "/api/consent/receipts/verify",
+            Some(&other.token),
+            &json!({ "receipt": jws }),
+        )
+        .await;
+    failures.check(
+        "someone else's receipt",
+        "forbidden",
+        theirs.code(),
+        &theirs,
+    );
+    let anonymous = app
+        .post(
+            "/api/consent/receipts/verify",
+            None,
+            &json!({ "receipt": jws }),
+        )
+        .await;
+    failures.check("no token", "unauthorized", anonymous.code(), &anonymous);
+    failures.assert_none("receipt verification");
+}
+
+async fn a_replayed_receipt_is_authentic_but_no_longer_current(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let mut ws = app.ws(&user).await;
+    let first = ws
+        .request_ok("consent.grant", json!({ "permission": "microphone" }))
+        .await;
+    let first_jws = first["record"]["receipt"]["jws"].clone();
+    let withdrawn = ws
+        .request_ok("consent.withdraw", json!({ "permission": "microphone" }))
+        .await;
+    assert_eq!(
+        withdrawn["record"]["receipt"]["claims"]["action"],
+        json!("withdrawn"),
+        "{withdrawn}"
+    );
+    let again = ws
+        .request_ok("consent.grant", json!({ "permission": "microphone" }))
+        .await;
+
+    let replay = ws
+        .request_ok("consent.verify_receipt", json!({ "receipt": first_jws }))
+        .await;
+    assert_eq!(
+        (&replay["authentic"], &replay["current"]),
+        (&json!(true), &json!(false)),
+        "an old grant shown again proves the past, not the present: {replay}"
+    );
+    let latest = ws
+        .request_ok(
+            "consent.verify_receipt",
+            json!({ "receipt": again["record"]["receipt"]["jws"] }),
+        )
+        .await;
+    assert_eq!(latest["current"], json!(true), "{latest}");
+    // Replaying the old grant did not grant anything either.
+    ws.request_ok("consent.withdraw", json!({ "permission": "microphone" }))
+        .await;
+    let check = ws
+        .request_ok("consent.check", json!({ "feature": "live_connect" }))
+        .await;
+    assert_eq!(check["allowed"], json!(false), "{check}");
+
+    // The history carries every row's receipt, the very same bytes as when it was issued.
+    let state = app
+        .get("/api/me/consents", Some(&user.token))
+        .await
+        .ok("history");
+    let history = state["history"].as_array().expect("history");
+    assert_eq!(history.len(), 4, "{state}");
+    assert_eq!(history[0]["receipt"]["jws"], first_jws, "{state}");
+    assert!(
+        history.iter().all(|r| r["receipt"]["jws"].is_string()),
+        "{state}"
+    );
+}
+
 store_tests!(
+    every_change_returns_a_receipt_that_verifies_with_the_published_key,
+    a_replayed_receipt_is_authentic_but_no_longer_current,
     a_new_policy_version_must_be_accepted_before_gated_features_work,
     a_feature_check_names_exactly_the_missing_permissions,
     granting_and_withdrawing_is_kept_in_an_append_only_history,

@@ -151,7 +151,7 @@ pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut Settings))
 
 impl Store {
     /// The URL a server gets, or `None` for SQLite in its data folder.
-    fn database_url(self) -> Option<String> {
+    pub fn database_url(self) -> Option<String> {
         match self {
             Store::Sqlite => None,
             Store::Postgres(url) => Some(url),
@@ -160,7 +160,7 @@ impl Store {
 }
 
 /// The settings every test server starts from.
-fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settings {
+pub fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settings {
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         workers: 2,
@@ -180,7 +180,7 @@ fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settings {
 }
 
 /// Builds and runs an app in this process; `data_dir` lives as long as the `TestApp`.
-async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
+pub async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
     let app = App::build(settings).await.expect("build the app");
     let port = app.port();
     let db = app.db();
@@ -322,6 +322,11 @@ impl Failures {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The server's data folder (SQLite database, keys, code outbox).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
     }
 
     /// Triggers the same shutdown as SIGTERM.
@@ -1163,6 +1168,62 @@ impl Cluster {
             tokio::time::sleep(POLL_INTERVAL).await;
         }
     }
+}
+
+/// A lone `duoxie serve` process on a data folder of its own, logging at `debug` (stdout and
+/// stderr) into `log`: for tests that read what the server writes to its log.
+pub async fn spawn_logging_process(store: Store, log: &std::path::Path) -> ProcessNode {
+    let data_dir = Arc::new(TempDir::new().expect("create a temporary data dir"));
+    let port = free_port();
+    let database_url = store.database_url();
+    let log_file = std::fs::File::create(log).expect("create the log file");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_duoxie"));
+    command.arg("serve");
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("DUOXIE_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
+        .env("DUOXIE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DUOXIE_WORKERS", "2")
+        .env("DUOXIE_DATA_DIR", data_dir.path())
+        .env("DUOXIE_AUTH_DEV_CODES", "true")
+        .env("DUOXIE_AUTH_CODE_RESEND_MS", "0")
+        .env("DUOXIE_LOG", "debug")
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone().expect("clone the log file handle"))
+        .stderr(log_file);
+    let pool_url = match &database_url {
+        Some(url) => {
+            command.env("DATABASE_URL", url);
+            url.clone()
+        }
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.path().join("duoxie.db").display()
+        ),
+    };
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect_lazy(&pool_url).expect("a lazy pool");
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("start `duoxie serve`: {e}"));
+    let mut node = ProcessNode {
+        child,
+        app: TestApp {
+            port,
+            db,
+            shutdown: Box::new(|| {}),
+            shut_down: true,
+            http: http_client(),
+            next_device: 0,
+            _data_dir: data_dir,
+        },
+    };
+    node.await_ready().await;
+    node
 }
 
 /// A node running as its own `duoxie serve` process, so that a test can SIGKILL it.

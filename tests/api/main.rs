@@ -11,6 +11,7 @@ mod auth;
 mod chat;
 mod cluster;
 mod consent;
+mod privacy;
 mod ws;
 
 /// CI must run the PostgreSQL variants; skipping them is only for a laptop without PostgreSQL.
