@@ -20,6 +20,8 @@ use crate::consent::receipt::{Controller, ReceiptSigner};
 use crate::consent::ConsentServer;
 use crate::http::{self, Readiness};
 use crate::keys::ServerKeys;
+use crate::privacy::retention::RetentionJob;
+use crate::privacy::{ExportContext, Privacy};
 use crate::store::{self, Db};
 use crate::ws::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
 use crate::ws::WsServices;
@@ -84,6 +86,19 @@ impl App {
         )
         .start();
 
+        let privacy = Privacy::new(
+            ExportContext {
+                db: db.clone(),
+                signer: signer.clone(),
+                vault: vault.clone(),
+            },
+            backend,
+            bus.clone(),
+            settings.privacy.clone(),
+        );
+        RetentionJob::new(privacy.clone(), settings.privacy.clone()).start();
+        let privacy = web::Data::new(privacy);
+
         let sender = Arc::new(OutboxCodeSender::new(&settings.data_dir));
         let auth = web::Data::new(Auth::new(
             db.clone(),
@@ -115,6 +130,7 @@ impl App {
                 .app_data(readiness.clone())
                 .app_data(web::Data::new(consent.clone()))
                 .app_data(web::Data::new(signer.clone()))
+                .app_data(privacy.clone())
                 .configure(http::routes)
         })
         .workers(settings.workers)

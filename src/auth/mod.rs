@@ -70,6 +70,9 @@ pub struct PublicUser {
     pub last_seen_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_masked: Option<String>,
+    /// The account was deleted: only this anonymous shell remains.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,6 +100,9 @@ pub struct LoginResult {
     pub token: String,
     pub session_id: i64,
     pub user: Me,
+    /// True when this login cancelled a pending account deletion.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deletion_cancelled: bool,
 }
 
 /// `PATCH /api/me`: absent fields are left alone; `null` clears `avatar` and `intro`.
@@ -232,6 +238,11 @@ impl Auth {
                 ))
             }
         };
+        // Logging in during the cooling-off period is how a user takes a deletion back.
+        let deletion_cancelled = crate::privacy::store::cancel_deletion(&self.db, user_id).await?;
+        if deletion_cancelled {
+            tracing::info!(user_id, "account deletion cancelled by login");
+        }
         let token = policy::new_token();
         let now = now_ms();
         let session_id = store::insert_token(
@@ -249,6 +260,7 @@ impl Auth {
             token,
             session_id,
             user: self.me(user_id).await?,
+            deletion_cancelled,
         })
     }
 
@@ -369,12 +381,42 @@ impl Auth {
         })
     }
 
-    /// `GET /api/users/{id}`: the public profile; staff also get the masked phone.
-    pub async fn public_user(&self, viewer: &Identity, id: i64) -> AppResult<PublicUser> {
+    /// `GET /api/users/{id}`: the public profile. Staff who give a reason also get the masked
+    /// phone, and that read goes to the staff-access audit log (who, whose, what, why).
+    pub async fn public_user(
+        &self,
+        viewer: &Identity,
+        id: i64,
+        reason: Option<&str>,
+    ) -> AppResult<PublicUser> {
         let u = store::user_by_id(&self.db, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
-        let phone_masked = viewer.is_staff().then(|| self.masked_phone(&u));
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let phone_masked = match reason {
+            Some(why) if viewer.is_staff() && viewer.user_id != id => {
+                let why: String = why.chars().take(policy::REASON_MAX_CHARS).collect();
+                crate::privacy::store::record_staff_access(
+                    &self.db,
+                    viewer.user_id,
+                    id,
+                    "profile with masked phone",
+                    &why,
+                    now_ms(),
+                )
+                .await?;
+                tracing::info!(
+                    staff_id = viewer.user_id,
+                    subject_id = id,
+                    "staff read personal data"
+                );
+                Some(self.masked_phone(&u))
+            }
+            Some(_) if !viewer.is_staff() => {
+                return Err(AppError::forbidden("only staff read personal data"))
+            }
+            _ => None,
+        };
         self.public_view(u, phone_masked).await
     }
 
@@ -410,6 +452,7 @@ impl Auth {
             created_at: u.created_at,
             last_seen_at: u.last_seen_at,
             phone_masked,
+            deleted: u.deleted,
         })
     }
 

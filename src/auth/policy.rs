@@ -60,6 +60,9 @@ impl fmt::Display for PhoneNumber {
 }
 
 /// `13812341234` → `138****1234`; anything shorter is fully starred.
+/// Longest reason staff give for reading personal data, characters.
+pub const REASON_MAX_CHARS: usize = 200;
+
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() < 8 {

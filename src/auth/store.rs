@@ -17,10 +17,12 @@ pub struct UserRow {
     pub has_password: bool,
     pub created_at: i64,
     pub last_seen_at: Option<i64>,
+    pub deleted: bool,
 }
 
 const USER_COLUMNS: &str = "id, phone_sealed, nickname, avatar, gender, intro, \
-     CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, created_at, last_seen_at";
+     CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, created_at, last_seen_at, \
+     CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END";
 
 fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
     Ok(UserRow {
@@ -33,6 +35,7 @@ fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
         has_password: row.try_get::<i64, _>(6)? != 0,
         created_at: row.try_get(7)?,
         last_seen_at: row.try_get(8)?,
+        deleted: row.try_get::<i64, _>(9)? != 0,
     })
 }
 
@@ -402,8 +405,9 @@ pub struct TokenRow {
 pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, r.role \
-         FROM auth_tokens t LEFT JOIN user_roles r ON r.user_id = t.user_id \
-         WHERE t.token_hash = $1",
+         FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+         LEFT JOIN user_roles r ON r.user_id = t.user_id \
+         WHERE t.token_hash = $1 AND u.deleted_at IS NULL",
     )
     .bind(token_hash)
     .fetch_all(db)
@@ -488,4 +492,89 @@ pub async fn revoke_token(
     .execute(db)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Every device token of the user, ended ones too (for the export).
+pub async fn all_sessions(db: &Db, user_id: i64) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, device, created_at, last_used_at, expires_at, revoked_at \
+         FROM auth_tokens WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(serde_json::json!({
+            "id": r.try_get::<i64, _>(0)?,
+            "device": r.try_get::<String, _>(1)?,
+            "created_at": r.try_get::<i64, _>(2)?,
+            "last_used_at": r.try_get::<i64, _>(3)?,
+            "expires_at": r.try_get::<i64, _>(4)?,
+            "revoked_at": r.try_get::<Option<i64>, _>(5)?,
+        }))
+    })
+    .collect()
+}
+
+/// Revokes every live token of the user; returns how many.
+pub async fn revoke_all_tokens(db: &Db, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE auth_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Erases the account's personal data and leaves an anonymous row ("deleted user") that
+/// messages already delivered still point at. Part of the deletion transaction.
+pub async fn erase_account(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    deleted_nickname: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET phone_lookup = $1, phone_sealed = NULL, nickname = $2, avatar = NULL, \
+         gender = 'unspecified', intro = '', password_hash = NULL, failed_password_logins = 0, \
+         password_locked_until = NULL, last_seen_at = NULL WHERE id = $3",
+    )
+    .bind(format!("deleted:{user_id}"))
+    .bind(deleted_nickname)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Retention: one-time codes past their expiry.
+pub async fn purge_expired_codes(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM login_codes WHERE expires_at <= $1")
+            .bind(now)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Retention: device tokens that ended (expired or revoked) before `before`.
+pub async fn purge_ended_tokens(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM auth_tokens WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+    )
+    .bind(before)
+    .execute(db)
+    .await?
+    .rows_affected())
 }

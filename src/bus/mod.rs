@@ -75,6 +75,11 @@ pub enum Delivery {
         code: u16,
         reason: String,
     },
+    /// Close every socket of the audience (account deletion; later, suspension).
+    CloseUser {
+        code: u16,
+        reason: String,
+    },
 }
 
 pub trait Bus: Send + Sync + 'static {

@@ -363,6 +363,7 @@ async fn receive_loop(
 const KIND_EVENT: u8 = 1;
 const KIND_EVENT_AT: u8 = 2;
 const KIND_CLOSE_TOKEN: u8 = 3;
+const KIND_CLOSE_USER: u8 = 4;
 
 /// Binary layout: node id (u64) · kind (u8) · fields (events: publication time, position,
 /// text). The event text is carried as is, so a
@@ -374,6 +375,7 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
         Delivery::Event(EventFrame { pos: Some(_), .. }) => KIND_EVENT_AT,
         Delivery::Event(_) => KIND_EVENT,
         Delivery::CloseToken { .. } => KIND_CLOSE_TOKEN,
+        Delivery::CloseUser { .. } => KIND_CLOSE_USER,
     });
     match delivery {
         Delivery::Event(frame) => {
@@ -390,6 +392,10 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
             reason,
         } => {
             buf.put_i64(*token_id);
+            buf.put_u16(*code);
+            buf.put_slice(reason.as_bytes());
+        }
+        Delivery::CloseUser { code, reason } => {
             buf.put_u16(*code);
             buf.put_slice(reason.as_bytes());
         }
@@ -438,6 +444,16 @@ fn decode(raw: &[u8]) -> anyhow::Result<(u64, Delivery)> {
                 reason: text(buf)?,
             }
         }
+        KIND_CLOSE_USER => {
+            if buf.remaining() < 2 {
+                bail!("bus close too short");
+            }
+            let code = buf.get_u16();
+            Delivery::CloseUser {
+                code,
+                reason: text(buf)?,
+            }
+        }
         other => bail!("unknown bus message kind {other}"),
     };
     Ok((node_id, delivery))
@@ -467,6 +483,10 @@ mod tests {
                 token_id: 77,
                 code: 4001,
                 reason: "token revoked".into(),
+            },
+            Delivery::CloseUser {
+                code: 4003,
+                reason: "account deleted".into(),
             },
         ];
         for delivery in cases {

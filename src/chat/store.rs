@@ -482,3 +482,74 @@ pub async fn last_seen(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, Option<i64
     }
     Ok(out)
 }
+
+/// Everything chat holds about the user, for the export: their conversations, every message
+/// in them, and whom they block.
+pub async fn export_for(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
+    let conversations = sqlx::query(
+        "SELECT c.id, c.user_a, c.user_b, c.listing_ref, c.created_at, m.last_read_seq \
+         FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id \
+         WHERE m.user_id = $1 ORDER BY c.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        let (a, b): (i64, i64) = (r.try_get(1)?, r.try_get(2)?);
+        Ok(json!({
+            "id": r.try_get::<i64, _>(0)?,
+            "peer_id": if a == user_id { b } else { a },
+            "listing_ref": r.try_get::<String, _>(3)?,
+            "created_at": r.try_get::<i64, _>(4)?,
+            "my_last_read_seq": r.try_get::<i64, _>(5)?,
+        }))
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let messages = sqlx::query(
+        "SELECT conversation_id, seq, sender_id, kind, body, created_at FROM messages \
+         WHERE conversation_id IN \
+           (SELECT conversation_id FROM conversation_members WHERE user_id = $1) \
+         ORDER BY conversation_id, seq",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(json!({
+            "conversation_id": r.try_get::<i64, _>(0)?,
+            "seq": r.try_get::<i64, _>(1)?,
+            "sender_id": r.try_get::<i64, _>(2)?,
+            "kind": r.try_get::<String, _>(3)?,
+            "body": r.try_get::<String, _>(4)?,
+            "created_at": r.try_get::<i64, _>(5)?,
+        }))
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let blocks = sqlx::query(
+        "SELECT blocked_id, created_at FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(json!({
+            "blocked_id": r.try_get::<i64, _>(0)?,
+            "created_at": r.try_get::<i64, _>(1)?,
+        }))
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(json!({ "conversations": conversations, "messages": messages, "blocks": blocks }))
+}
+
+/// The user's own chat data on deletion: their blocks. Messages already delivered stay with
+/// the other party (policy: 注销), attributed to the anonymised account.
+pub async fn erase(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -58,3 +58,12 @@ pub async fn history(db: &Db, user_id: i64) -> Result<Vec<ConsentRecord>, sqlx::
     })
     .collect()
 }
+
+/// Deletes the user's ledger (part of the account-deletion transaction).
+pub async fn erase(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM consent_events WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -16,6 +16,7 @@ use crate::consent::receipt::ReceiptSigner;
 use crate::consent::ConsentServer;
 use crate::domain::As;
 use crate::error::{parse_value, AppError, AppResult, ErrorCode};
+use crate::privacy::Privacy;
 use crate::store::{self, Backend, Db};
 use actix::Addr;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/password", web::post().to(set_password))
     .route("/api/me/sessions", web::get().to(list_sessions))
     .route("/api/me/sessions/{id}", web::delete().to(revoke_session))
+    .route("/api/me/export", web::get().to(export_me))
+    .route("/api/me/deletion", web::post().to(request_deletion))
     .route("/api/me/consents", web::get().to(list_consents))
     .route("/api/me/consents", web::post().to(change_consent))
     .route("/api/consent/keys", web::get().to(receipt_keys))
@@ -210,13 +213,46 @@ async fn revoke_session(
     Ok(HttpResponse::Ok().json(json!({ "revoked": true })))
 }
 
-/// GET /api/users/{id}: a public profile.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserQuery {
+    /// Staff only: why they read this user's personal data (audited).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// GET /api/users/{id}?reason=: a public profile; with a reason, staff also see personal data.
 async fn get_user(
     auth: web::Data<Auth>,
     who: Authenticated,
     path: web::Path<i64>,
+    query: web::Query<UserQuery>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(auth.public_user(&who.0, path.into_inner()).await?))
+    let user = auth
+        .public_user(&who.0, path.into_inner(), query.reason.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// GET /api/me/export: everything held about the caller, as one JSON document.
+async fn export_me(privacy: web::Data<Privacy>, who: Authenticated) -> AppResult<HttpResponse> {
+    let export = privacy.export(who.0.user_id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"duoxie-export.json\"",
+        ))
+        .json(export))
+}
+
+/// POST /api/me/deletion: requests account deletion after the cooling-off period; every
+/// device is logged out, and logging in again before it ends cancels the deletion.
+async fn request_deletion(
+    privacy: web::Data<Privacy>,
+    who: Authenticated,
+) -> AppResult<HttpResponse> {
+    let scheduled = privacy.request_deletion(who.0.user_id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "deletion": scheduled })))
 }
 
 type Consent = web::Data<Addr<ConsentServer>>;

@@ -254,6 +254,10 @@ impl Handler<Deliver> for Registry {
                             reason: reason.clone(),
                         }
                     }
+                    Delivery::CloseUser { code, reason } => Push::Close {
+                        code: *code,
+                        reason: reason.clone(),
+                    },
                 };
                 conn.recipient.do_send(push);
             }

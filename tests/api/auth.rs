@@ -494,7 +494,13 @@ async fn a_public_profile_hides_the_phone_and_only_staff_see_it_masked(store: St
         let staff = app.new_user().await;
         app.grant_role(staff.id, role).await;
         let staff = app.login_again(&staff).await;
-        let seen = app.get(&path, Some(&staff.token)).await.ok(role);
+        let plain = app.get(&path, Some(&staff.token)).await.ok(role);
+        assert!(
+            plain.get("phone_masked").is_none(),
+            "{role}: personal data only with a reason: {plain}"
+        );
+        let with_reason = format!("{path}?reason=report%20%2312");
+        let seen = app.get(&with_reason, Some(&staff.token)).await.ok(role);
         assert_eq!(
             seen["phone_masked"],
             json!(masked(&subject.phone)),
@@ -504,6 +510,9 @@ async fn a_public_profile_hides_the_phone_and_only_staff_see_it_masked(store: St
         assert!(!seen.to_string().contains(&subject.phone), "{role}: {seen}");
     }
 
+    app.get(&format!("{path}?reason=curious"), Some(&viewer.token))
+        .await
+        .assert_error(403, "forbidden", "a reason does not make a buyer staff");
     app.get("/api/users/987654321", Some(&viewer.token))
         .await
         .assert_error(404, "not_found", "a user that does not exist");

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::helpers::{
-    redis_url_from_env, spawn_cluster, spawn_cluster_on, Failures, RedisServer, Store, WsClient,
-    POLL_INTERVAL, WAIT,
+    redis_url_from_env, spawn_cluster, spawn_cluster_on, spawn_cluster_with, Failures, RedisServer,
+    Store, WsClient, POLL_INTERVAL, WAIT,
 };
 
 fn seq_of(frame: &Value) -> i64 {
@@ -934,7 +934,40 @@ async fn a_consent_withdrawal_reaches_the_users_devices_on_other_nodes(store: St
     assert_eq!(check, json!({ "allowed": false, "missing": ["camera"] }));
 }
 
+async fn an_account_deletion_closes_its_sockets_on_every_node(store: Store) {
+    let Some(mut cluster) = spawn_cluster_with(store, 2, |s| {
+        s.privacy.deletion_cooling_off_ms = 3_600_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let user = cluster.nodes[0].new_user().await;
+    let second = cluster.nodes[1].login_again(&user).await;
+    let mut here = cluster.nodes[0].ws(&user).await;
+    let mut there = cluster.nodes[1].ws(&second).await;
+    cluster.await_subscribers(user.id, 2).await;
+    let answer = cluster.nodes[0]
+        .post("/api/me/deletion", Some(&user.token), &json!({}))
+        .await
+        .ok("request deletion");
+    assert!(answer["deletion"]["due_at"].is_i64(), "{answer}");
+    assert_eq!(
+        there.expect_close().await,
+        Some(4003),
+        "the other node's socket"
+    );
+    assert_eq!(here.expect_close().await, Some(4003), "this node's socket");
+    for (n, node) in cluster.nodes.iter().enumerate() {
+        for token in [&user.token, &second.token] {
+            let refused = node.get("/api/me", Some(token)).await;
+            assert_eq!(refused.status, 401, "node {n}: {refused:?}");
+        }
+    }
+}
+
 store_tests!(
+    an_account_deletion_closes_its_sockets_on_every_node,
     a_consent_withdrawal_reaches_the_users_devices_on_other_nodes,
     a_socket_that_got_its_first_answer_misses_nothing_from_other_nodes,
     a_user_on_one_node_chats_with_a_user_on_another,

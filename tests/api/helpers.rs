@@ -1055,13 +1055,31 @@ pub struct Cluster {
 
 /// `n` in-process nodes on `TEST_REDIS_URL`, or `None` (after saying so) when it is unset.
 pub async fn spawn_cluster(store: Store, n: usize) -> Option<Cluster> {
+    spawn_cluster_with(store, n, |_| {}).await
+}
+
+/// As [`spawn_cluster`], with settings adjusted (the same way on every node).
+pub async fn spawn_cluster_with(
+    store: Store,
+    n: usize,
+    configure: impl Fn(&mut Settings),
+) -> Option<Cluster> {
     let redis_url = redis_url_from_env()?;
-    Some(spawn_cluster_on(store, &redis_url, n).await)
+    Some(spawn_cluster_configured(store, &redis_url, n, configure).await)
 }
 
 /// `n` in-process nodes sharing one database (SQLite: one data folder; PostgreSQL: one
 /// schema) and this Redis. Started one after the other, so only the first migrates.
 pub async fn spawn_cluster_on(store: Store, redis_url: &str, n: usize) -> Cluster {
+    spawn_cluster_configured(store, redis_url, n, |_| {}).await
+}
+
+async fn spawn_cluster_configured(
+    store: Store,
+    redis_url: &str,
+    n: usize,
+    configure: impl Fn(&mut Settings),
+) -> Cluster {
     let mut cluster = Cluster {
         nodes: Vec::new(),
         redis_url: redis_url.to_owned(),
@@ -1073,6 +1091,7 @@ pub async fn spawn_cluster_on(store: Store, redis_url: &str, n: usize) -> Cluste
         let mut settings = test_settings(cluster.database_url.clone(), &cluster.data_dir);
         settings.redis_url = Some(cluster.redis_url.clone());
         settings.redis_prefix = cluster.redis_prefix.clone();
+        configure(&mut settings);
         let node = start_app(settings, cluster.data_dir.clone()).await;
         cluster.nodes.push(node);
     }

@@ -10,7 +10,10 @@ use serde_json::json;
 use sqlx::Row;
 use tempfile::TempDir;
 
-use crate::helpers::{random_phone, spawn_app, spawn_logging_process, test_settings, Store};
+use crate::helpers::{
+    now_ms, random_phone, spawn_app, spawn_app_with, spawn_logging_process, test_settings, Store,
+    TestApp, POLL_INTERVAL, WAIT,
+};
 
 async fn phone_numbers_are_stored_only_sealed(store: Store) {
     let sqlite = matches!(store, Store::Sqlite);
@@ -158,7 +161,421 @@ async fn no_phone_number_code_or_token_reaches_the_log(store: Store) {
     }
 }
 
+/// Every (table, column) with a foreign key to `users`, read from the live schema.
+async fn user_columns_in_schema(app: &TestApp, sqlite: bool) -> Vec<(String, String)> {
+    let sql = if sqlite {
+        "SELECT m.name, p.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) p \
+         WHERE m.type = 'table' AND p.\"table\" = 'users'"
+    } else {
+        "SELECT kcu.table_name::text, kcu.column_name::text \
+         FROM information_schema.table_constraints tc \
+         JOIN information_schema.key_column_usage kcu \
+           ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema \
+         JOIN information_schema.constraint_column_usage ccu \
+           ON ccu.constraint_name = tc.constraint_name AND ccu.table_schema = tc.table_schema \
+         WHERE tc.constraint_type = 'FOREIGN KEY' AND ccu.table_name = 'users' \
+           AND tc.table_schema = current_schema()"
+    };
+    let mut columns: Vec<(String, String)> = sqlx::query(sql)
+        .fetch_all(&app.db)
+        .await
+        .expect("read the schema's foreign keys")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    columns.sort();
+    columns
+}
+
+async fn every_personal_column_is_exported_and_erased(store: Store) {
+    let sqlite = matches!(store, Store::Sqlite);
+    let app = spawn_app(store).await;
+    let in_schema = user_columns_in_schema(&app, sqlite).await;
+    assert!(
+        in_schema.len() >= 8,
+        "the schema query found them: {in_schema:?}"
+    );
+    let mut declared: Vec<(String, String)> = duoxie::privacy::DOMAINS
+        .iter()
+        .flat_map(|d| d.personal_columns().iter())
+        .map(|(t, c)| (t.to_string(), c.to_string()))
+        .collect();
+    declared.sort();
+    assert_eq!(
+        declared, in_schema,
+        "a table referencing users must belong to a privacy::DataDomain (export + erase)"
+    );
+}
+
+async fn the_export_holds_everything_held_about_the_user(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let second_device = app.login_again(&user).await;
+    let seller = app.new_user().await;
+    let pest = app.new_user().await;
+    let staff = app.new_user().await;
+    app.grant_role(staff.id, "moderator").await;
+    let staff = app.login_again(&staff).await;
+
+    let mut ws = app.ws(&user).await;
+    ws.request_ok("consent.grant", json!({ "permission": "camera" }))
+        .await;
+    let conv = ws.open_chat(seller.id).await;
+    ws.say(conv, "is the jade ring still for sale?").await;
+    let mut seller_ws = app.ws(&seller).await;
+    seller_ws.say(conv, "yes, it is").await;
+    ws.request_ok("user.block", json!({ "user_id": pest.id }))
+        .await;
+    app.get(
+        &format!("/api/users/{}?reason=report%2017", user.id),
+        Some(&staff.token),
+    )
+    .await
+    .ok("staff read with a reason");
+
+    let export = app
+        .get("/api/me/export", Some(&second_device.token))
+        .await
+        .ok("export");
+    let sections = &export["sections"];
+    let names: Vec<&str> = duoxie::privacy::DOMAINS.iter().map(|d| d.name()).collect();
+    for name in &names {
+        assert!(
+            !sections[name].is_null(),
+            "section {name} missing: {export}"
+        );
+    }
+    assert_eq!(export["user_id"], json!(user.id));
+    let account = &sections["account"];
+    assert_eq!(
+        account["phone"],
+        json!(user.phone),
+        "the owner's own copy: {account}"
+    );
+    assert_eq!(
+        account["sessions"].as_array().map(Vec::len),
+        Some(2),
+        "{account}"
+    );
+    let history = &sections["consents"]["history"];
+    assert_eq!(history[0]["permission"], json!("camera"), "{history}");
+    assert!(history[0]["receipt"]["jws"].is_string(), "{history}");
+    let chat = &sections["chat"];
+    assert_eq!(
+        chat["conversations"][0]["peer_id"],
+        json!(seller.id),
+        "{chat}"
+    );
+    let texts: Vec<&str> = chat["messages"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m["body"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        texts.iter().any(|t| t.contains("jade ring"))
+            && texts.iter().any(|t| t.contains("yes, it is")),
+        "both sides of the conversation: {chat}"
+    );
+    assert_eq!(chat["blocks"][0]["blocked_id"], json!(pest.id), "{chat}");
+    let access = &sections["staff_access"];
+    assert_eq!(
+        (&access[0]["staff_id"], &access[0]["why"]),
+        (&json!(staff.id), &json!("report 17")),
+        "who read the user's data, and why: {access}"
+    );
+    // Nobody else's export: the seller's holds the conversation but not the user's account.
+    let theirs = app
+        .get("/api/me/export", Some(&seller.token))
+        .await
+        .ok("seller export");
+    assert_eq!(theirs["sections"]["account"]["id"], json!(seller.id));
+    assert!(theirs["sections"]["staff_access"]
+        .as_array()
+        .is_some_and(Vec::is_empty));
+    app.get("/api/me/export", None).await.assert_error(
+        401,
+        "unauthorized",
+        "an export without a token",
+    );
+}
+
+async fn a_login_during_the_cooling_off_period_cancels_the_deletion(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.privacy.deletion_cooling_off_ms = 3_600_000).await;
+    let user = app.new_user().await;
+    let mut ws = app.ws(&user).await;
+    let scheduled = app
+        .post("/api/me/deletion", Some(&user.token), &json!({}))
+        .await
+        .ok("request deletion");
+    let due = scheduled["deletion"]["due_at"].as_i64().expect("due_at");
+    assert!(due >= now_ms() + 3_500_000, "{scheduled}");
+    assert_eq!(ws.expect_close().await, Some(4003), "logged out everywhere");
+    app.get("/api/me", Some(&user.token)).await.assert_error(
+        401,
+        "unauthorized",
+        "the token after the request",
+    );
+
+    let code = app.request_code(&user.phone).await;
+    let login = app
+        .post(
+            "/api/auth/login",
+            None,
+            &json!({ "phone": user.phone, "code": code }),
+        )
+        .await
+        .ok("log in again");
+    assert_eq!(login["user"]["id"], json!(user.id));
+    assert_eq!(login["deletion_cancelled"], json!(true), "{login}");
+    let due: Option<i64> = sqlx::query("SELECT deletion_due_at FROM users WHERE id = $1")
+        .bind(user.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(due, None, "no deletion pending");
+    // A later login says nothing about deletions.
+    let again = app.login_again(&user).await;
+    let me = app.get("/api/me", Some(&again.token)).await.ok("me");
+    assert_eq!(me["id"], json!(user.id));
+}
+
+async fn await_deleted(app: &TestApp, user_id: i64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if duoxie::privacy::store::deleted_at(&app.db, user_id)
+            .await
+            .expect("read deleted_at")
+            .is_some()
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "user {user_id} not deleted within {WAIT:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+async fn after_the_cooling_off_period_the_account_is_erased_but_delivered_messages_stay(
+    store: Store,
+) {
+    let mut app = spawn_app_with(store, |s| {
+        s.privacy.deletion_cooling_off_ms = 0;
+        s.privacy.retention_interval_ms = 20;
+    })
+    .await;
+    let user = app.new_user().await;
+    let seller = app.new_user().await;
+    let pest = app.new_user().await;
+    let mut ws = app.ws(&user).await;
+    ws.request_ok("consent.grant", json!({ "permission": "camera" }))
+        .await;
+    ws.request_ok("user.block", json!({ "user_id": pest.id }))
+        .await;
+    let conv = ws.open_chat(seller.id).await;
+    ws.say(conv, "please hold the bracelet for me").await;
+    app.patch(
+        "/api/me",
+        Some(&user.token),
+        &json!({ "nickname": "Jade Fan", "intro": "collector in Suzhou" }),
+    )
+    .await
+    .ok("profile");
+
+    app.post("/api/me/deletion", Some(&user.token), &json!({}))
+        .await
+        .ok("request deletion");
+    await_deleted(&app, user.id).await;
+
+    // The other party keeps the conversation, attributed to a deleted user.
+    let mut seller_ws = app.ws(&seller).await;
+    let history = seller_ws
+        .request_ok("chat.history", json!({ "conversation_id": conv }))
+        .await;
+    let text = history.to_string();
+    assert!(text.contains("hold the bracelet"), "{history}");
+    let shell = app
+        .get(&format!("/api/users/{}", user.id), Some(&seller.token))
+        .await
+        .ok("the deleted user's profile");
+    assert_eq!(
+        (&shell["nickname"], &shell["intro"], &shell["deleted"]),
+        (&json!("已注销用户"), &json!(""), &json!(true)),
+        "{shell}"
+    );
+
+    let mut failures = crate::helpers::Failures::default();
+    let left = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query(sql)
+                .bind(user.id)
+                .fetch_one(&db)
+                .await
+                .expect(sql)
+                .get::<i64, _>(0)
+        }
+    };
+    for (what, sql) in [
+        (
+            "consents",
+            "SELECT COUNT(*) FROM consent_events WHERE user_id = $1",
+        ),
+        (
+            "blocks",
+            "SELECT COUNT(*) FROM blocks WHERE blocker_id = $1",
+        ),
+        (
+            "tokens",
+            "SELECT COUNT(*) FROM auth_tokens WHERE user_id = $1",
+        ),
+        (
+            "roles",
+            "SELECT COUNT(*) FROM user_roles WHERE user_id = $1",
+        ),
+        (
+            "phone",
+            "SELECT COUNT(*) FROM users WHERE id = $1 AND (phone_sealed IS NOT NULL \
+             OR phone_lookup NOT LIKE 'deleted:%')",
+        ),
+        (
+            "messages kept",
+            "SELECT 1 - COUNT(*) FROM messages WHERE sender_id = $1",
+        ),
+    ] {
+        failures.check(what, 0, left(sql).await, "rows left");
+    }
+    failures.assert_none("after the deletion");
+
+    // The number is free again: logging in with it makes a new, empty account.
+    let fresh = app.login_with_code(&user.phone).await;
+    assert_ne!(fresh.id, user.id, "a new account");
+    let export = app
+        .get("/api/me/export", Some(&fresh.token))
+        .await
+        .ok("export");
+    assert!(
+        export["sections"]["chat"]["conversations"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "{export}"
+    );
+}
+
+async fn the_retention_job_purges_what_is_past_its_time_and_only_that(store: Store) {
+    let app = spawn_app_with(store, |s| {
+        s.privacy.log_retention_ms = 1_000_000;
+        s.privacy.retention_interval_ms = 20;
+    })
+    .await;
+    let mut app = app;
+    let user = app.new_user().await;
+    let staff = app.new_user().await;
+    let now = now_ms();
+    let old = now - 2_000_000;
+    for (sql, at) in [
+        (
+            "INSERT INTO login_codes (phone_lookup, code_hash, sent_at, expires_at, attempts_left) \
+             VALUES ('h1:expired', 'x', $1, $1, 5)",
+            old,
+        ),
+        (
+            "INSERT INTO login_codes (phone_lookup, code_hash, sent_at, expires_at, attempts_left) \
+             VALUES ('h1:fresh', 'x', $1, $1 + 3600000, 5)",
+            now,
+        ),
+    ] {
+        sqlx::query(sql).bind(at).execute(&app.db).await.expect(sql);
+    }
+    for (hash, revoked) in [("old-revoked", Some(old)), ("recently-revoked", Some(now))] {
+        sqlx::query(
+            "INSERT INTO auth_tokens (user_id, token_hash, device, created_at, last_used_at, \
+             expires_at, revoked_at) VALUES ($1, $2, 'd', $3, $3, $4, $5)",
+        )
+        .bind(user.id)
+        .bind(hash)
+        .bind(old)
+        .bind(now + 3_600_000)
+        .bind(revoked)
+        .execute(&app.db)
+        .await
+        .expect("a token row");
+    }
+    for (why, at) in [("old", old), ("recent", now)] {
+        sqlx::query(
+            "INSERT INTO staff_access_log (staff_id, subject_id, what, why, created_at) \
+             VALUES ($1, $2, 'profile', $3, $4)",
+        )
+        .bind(staff.id)
+        .bind(user.id)
+        .bind(why)
+        .bind(at)
+        .execute(&app.db)
+        .await
+        .expect("an audit row");
+    }
+    let count = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_one(&db)
+                .await
+                .expect(sql)
+                .get::<i64, _>(0)
+        }
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let gone = "SELECT (SELECT COUNT(*) FROM login_codes WHERE phone_lookup = 'h1:expired') \
+         + (SELECT COUNT(*) FROM auth_tokens WHERE token_hash = 'old-revoked') \
+         + (SELECT COUNT(*) FROM staff_access_log WHERE why = 'old')";
+    while count(gone).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not purged within {WAIT:?}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    let kept = "SELECT (SELECT COUNT(*) FROM login_codes WHERE phone_lookup = 'h1:fresh') \
+         + (SELECT COUNT(*) FROM auth_tokens WHERE token_hash = 'recently-revoked') \
+         + (SELECT COUNT(*) FROM staff_access_log WHERE why = 'recent')";
+    assert_eq!(count(kept).await, 3, "what is within its period stays");
+    // The user's live session is untouched.
+    app.get("/api/me", Some(&user.token))
+        .await
+        .ok("still logged in");
+}
+
+async fn a_due_deletion_is_claimed_once_however_many_nodes_try(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.privacy.deletion_cooling_off_ms = 3_600_000).await;
+    let user = app.new_user().await;
+    app.post("/api/me/deletion", Some(&user.token), &json!({}))
+        .await
+        .ok("request deletion");
+    sqlx::query("UPDATE users SET deletion_due_at = 1 WHERE id = $1")
+        .bind(user.id)
+        .execute(&app.db)
+        .await
+        .expect("make it due");
+    let mut first = app.db.acquire().await.expect("conn");
+    let mut second = app.db.acquire().await.expect("conn");
+    let now = now_ms();
+    let a = duoxie::privacy::store::claim_deletion(&mut first, user.id, now)
+        .await
+        .expect("claim");
+    let b = duoxie::privacy::store::claim_deletion(&mut second, user.id, now)
+        .await
+        .expect("claim");
+    assert_eq!((a, b), (true, false), "exactly one claim wins");
+}
+
 store_tests!(
+    every_personal_column_is_exported_and_erased,
+    the_export_holds_everything_held_about_the_user,
+    a_login_during_the_cooling_off_period_cancels_the_deletion,
+    after_the_cooling_off_period_the_account_is_erased_but_delivered_messages_stay,
+    the_retention_job_purges_what_is_past_its_time_and_only_that,
+    a_due_deletion_is_claimed_once_however_many_nodes_try,
     phone_numbers_are_stored_only_sealed,
     a_node_with_another_phone_key_refuses_to_start,
     numbers_stored_before_sealing_are_sealed_at_start_up,

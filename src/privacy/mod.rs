@@ -1,0 +1,296 @@
+//! The user's rights over their data (policy: 管理您的个人信息) and the jobs that keep the
+//! policy's retention promises.
+//!
+//! Every domain that stores personal data is a [`DataDomain`] listed in [`DOMAINS`]: it names
+//! the columns that hold a user id, contributes its section to the export, and erases its part
+//! when an account is deleted. A test compares the named columns with every foreign key to
+//! `users` in the schema, so a new table cannot be forgotten by the export or the deletion.
+//!
+//! [`Privacy`] is a stateless service (a few statements per call). The scheduled part (due
+//! deletions, purges) is [`retention::RetentionJob`], one actor per node; every step is a
+//! conditional statement, so several nodes running it at once do each thing once.
+
+pub mod retention;
+pub mod store;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::AnyConnection;
+
+use crate::auth::phone_vault::PhoneVault;
+use crate::bus::{Audience, Delivery, SharedBus};
+use crate::config::PrivacySettings;
+use crate::consent::receipt::ReceiptSigner;
+use crate::error::{AppError, AppResult};
+use crate::store::{begin_write, now_ms, Backend, Db};
+
+/// Close code for sockets of an account being deleted.
+pub const CLOSE_ACCOUNT_CLOSED: u16 = 4003;
+/// The nickname an erased account shows.
+pub const DELETED_NICKNAME: &str = "已注销用户";
+
+/// What a domain needs to write its export section.
+pub struct ExportContext {
+    pub db: Db,
+    pub signer: Arc<ReceiptSigner>,
+    pub vault: Arc<PhoneVault>,
+}
+
+/// One domain's part in the user's rights.
+pub trait DataDomain: Sync {
+    /// The export section.
+    fn name(&self) -> &'static str;
+    /// Every `(table, column)` of this domain that references `users`.
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)];
+    fn export<'a>(&'a self, cx: &'a ExportContext, user_id: i64)
+        -> BoxFuture<'a, AppResult<Value>>;
+    /// Erases this domain's part of a deleted account, inside the deletion transaction.
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+}
+
+struct AccountData;
+struct ConsentData;
+struct ChatData;
+struct StaffAccessData;
+
+/// Every domain holding personal data. Adding a table that references `users` without
+/// listing it here fails `privacy::every_personal_column_is_exported_and_erased`.
+pub static DOMAINS: &[&dyn DataDomain] = &[&ChatData, &ConsentData, &StaffAccessData, &AccountData];
+
+impl DataDomain for AccountData {
+    fn name(&self) -> &'static str {
+        "account"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[("user_roles", "user_id"), ("auth_tokens", "user_id")]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(async move {
+            use crate::auth::store as auth;
+            let user = auth::user_by_id(&cx.db, user_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("user"))?;
+            // The owner's own copy: the one place the full number is returned.
+            let phone = user
+                .phone_sealed
+                .as_deref()
+                .and_then(|sealed| cx.vault.open(sealed, user_id).ok())
+                .map(|p| p.expose().to_string());
+            Ok(json!({
+                "id": user.id,
+                "phone": phone,
+                "nickname": user.nickname,
+                "avatar": user.avatar,
+                "gender": user.gender,
+                "intro": user.intro,
+                "has_password": user.has_password,
+                "created_at": user.created_at,
+                "last_seen_at": user.last_seen_at,
+                "roles": auth::roles_of(&cx.db, user_id).await?,
+                "sessions": auth::all_sessions(&cx.db, user_id).await?,
+            }))
+        })
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(crate::auth::store::erase_account(
+            conn,
+            user_id,
+            DELETED_NICKNAME,
+        ))
+    }
+}
+
+impl DataDomain for ConsentData {
+    fn name(&self) -> &'static str {
+        "consents"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[("consent_events", "user_id")]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(async move {
+            let history =
+                crate::consent::history_with_receipts(&cx.db, &cx.signer, user_id).await?;
+            Ok(json!({ "history": history }))
+        })
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(crate::consent::store::erase(conn, user_id))
+    }
+}
+
+impl DataDomain for ChatData {
+    fn name(&self) -> &'static str {
+        "chat"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("conversations", "user_a"),
+            ("conversations", "user_b"),
+            ("conversation_members", "user_id"),
+            ("messages", "sender_id"),
+            ("blocks", "blocker_id"),
+            ("blocks", "blocked_id"),
+        ]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(async move { Ok(crate::chat::store::export_for(&cx.db, user_id).await?) })
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(crate::chat::store::erase(conn, user_id))
+    }
+}
+
+impl DataDomain for StaffAccessData {
+    fn name(&self) -> &'static str {
+        "staff_access"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("staff_access_log", "staff_id"),
+            ("staff_access_log", "subject_id"),
+        ]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(async move { Ok(json!(store::staff_access_to(&cx.db, user_id).await?)) })
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(store::erase_staff_access(conn, user_id))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeletionScheduled {
+    pub requested_at: i64,
+    /// When the account is erased unless the user logs in before.
+    pub due_at: i64,
+}
+
+#[derive(Clone)]
+pub struct Privacy {
+    cx: Arc<ExportContext>,
+    backend: Backend,
+    bus: SharedBus,
+    settings: Arc<PrivacySettings>,
+}
+
+impl Privacy {
+    pub fn new(
+        cx: ExportContext,
+        backend: Backend,
+        bus: SharedBus,
+        settings: PrivacySettings,
+    ) -> Self {
+        Self {
+            cx: Arc::new(cx),
+            backend,
+            bus,
+            settings: Arc::new(settings),
+        }
+    }
+
+    fn db(&self) -> &Db {
+        &self.cx.db
+    }
+
+    /// `GET /api/me/export`: every domain's section.
+    pub async fn export(&self, user_id: i64) -> AppResult<Value> {
+        let mut sections = serde_json::Map::new();
+        for domain in DOMAINS {
+            sections.insert(
+                domain.name().into(),
+                domain.export(&self.cx, user_id).await?,
+            );
+        }
+        Ok(json!({
+            "format": "duoxie-export-1",
+            "generated_at": now_ms(),
+            "user_id": user_id,
+            "sections": sections,
+        }))
+    }
+
+    /// `POST /api/me/deletion`: starts the cooling-off period and logs the account out
+    /// everywhere; logging in again before `due_at` cancels the deletion.
+    pub async fn request_deletion(&self, user_id: i64) -> AppResult<DeletionScheduled> {
+        let now = now_ms();
+        let due = now.saturating_add(self.settings.deletion_cooling_off_ms);
+        let (requested_at, due_at) = store::request_deletion(self.db(), user_id, now, due)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
+        crate::auth::store::revoke_all_tokens(self.db(), user_id, now).await?;
+        tracing::info!(user_id, due_at, "account deletion requested");
+        self.close_sockets(user_id, "account deletion requested");
+        Ok(DeletionScheduled {
+            requested_at,
+            due_at,
+        })
+    }
+
+    fn close_sockets(&self, user_id: i64, reason: &str) {
+        self.bus.publish(
+            Audience::User(user_id),
+            Delivery::CloseUser {
+                code: CLOSE_ACCOUNT_CLOSED,
+                reason: reason.into(),
+            },
+        );
+    }
+
+    /// Erases one account whose cooling-off period ended: the claim and every domain's
+    /// erasure in one transaction. False when another node, or a login, got there first.
+    pub async fn erase_due_account(&self, user_id: i64) -> AppResult<bool> {
+        let mut tx = begin_write(self.db(), self.backend).await?;
+        if !store::claim_deletion(&mut tx, user_id, now_ms()).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for domain in DOMAINS {
+            domain.erase(&mut tx, user_id).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(user_id, "account deleted");
+        crate::metrics::inc(&crate::metrics::METRICS.accounts_deleted);
+        self.close_sockets(user_id, "account deleted");
+        Ok(true)
+    }
+}
