@@ -104,6 +104,10 @@ pub struct PrivacySettings {
     /// How often the retention job runs, ms. env `DUOXIE_PRIVACY_RETENTION_INTERVAL_MS`;
     /// default: 3600000 (1 h).
     pub retention_interval_ms: u64,
+    /// How long an account declared under 14 may wait for its guardian's consent (or stay
+    /// without it after a withdrawal) before its personal data is deleted, ms.
+    /// env `DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS`; default: 259200000 (72 h).
+    pub minor_guardian_grace_ms: i64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -230,6 +234,7 @@ impl Default for PrivacySettings {
             log_retention_ms: 180 * DAY_MS,
             legal_retention_ms: 1095 * DAY_MS,
             retention_interval_ms: 3600 * 1000,
+            minor_guardian_grace_ms: 3 * DAY_MS,
         }
     }
 }
@@ -363,6 +368,10 @@ impl Settings {
         env.set(
             "DUOXIE_PRIVACY_RETENTION_INTERVAL_MS",
             &mut p.retention_interval_ms,
+        )?;
+        env.set(
+            "DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS",
+            &mut p.minor_guardian_grace_ms,
         )?;
         Ok(())
     }
@@ -531,6 +540,11 @@ impl Settings {
         check(
             p.legal_retention_ms >= 0,
             "DUOXIE_PRIVACY_LEGAL_RETENTION_MS",
+            "must be >= 0",
+        )?;
+        check(
+            p.minor_guardian_grace_ms >= 0,
+            "DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS",
             "must be >= 0",
         )?;
         check(

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     NotFound,
     Blocked,
     ConsentRequired,
+    AgeRequired,
+    GuardianRequired,
     InvalidReceipt,
     RateLimited,
     Unavailable,
@@ -60,6 +62,8 @@ impl ErrorCode {
             Self::Blocked => "blocked",
             Self::ConsentRequired => "consent_required",
             Self::InvalidReceipt => "invalid_receipt",
+            Self::AgeRequired => "age_required",
+            Self::GuardianRequired => "guardian_required",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -82,7 +86,11 @@ impl ErrorCode {
             | Self::InvalidCode
             | Self::CodeExpired
             | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::Blocked | Self::ConsentRequired => StatusCode::FORBIDDEN,
+            Self::Forbidden
+            | Self::Blocked
+            | Self::ConsentRequired
+            | Self::AgeRequired
+            | Self::GuardianRequired => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyAttempts | Self::CodeCooldown | Self::RateLimited => {
                 StatusCode::TOO_MANY_REQUESTS

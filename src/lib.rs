@@ -23,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod minors;
 pub mod privacy;
 pub mod startup;
 pub mod store;

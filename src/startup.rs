@@ -20,6 +20,7 @@ use crate::consent::receipt::{Controller, ReceiptSigner};
 use crate::consent::ConsentServer;
 use crate::http::{self, Readiness};
 use crate::keys::ServerKeys;
+use crate::minors::Minors;
 use crate::privacy::retention::RetentionJob;
 use crate::privacy::{ExportContext, Privacy};
 use crate::store::{self, Db};
@@ -99,7 +100,15 @@ impl App {
         RetentionJob::new(privacy.clone(), settings.privacy.clone()).start();
         let privacy = web::Data::new(privacy);
 
-        let sender = Arc::new(OutboxCodeSender::new(&settings.data_dir));
+        let sender: Arc<dyn crate::auth::code_sender::CodeSender> =
+            Arc::new(OutboxCodeSender::new(&settings.data_dir));
+        let minors = web::Data::new(Minors::new(
+            db.clone(),
+            vault.clone(),
+            sender.clone(),
+            bus.clone(),
+            settings.auth.clone(),
+        ));
         let auth = web::Data::new(Auth::new(
             db.clone(),
             settings.auth.clone(),
@@ -131,6 +140,7 @@ impl App {
                 .app_data(web::Data::new(consent.clone()))
                 .app_data(web::Data::new(signer.clone()))
                 .app_data(privacy.clone())
+                .app_data(minors.clone())
                 .configure(http::routes)
         })
         .workers(settings.workers)

@@ -63,7 +63,7 @@ pub async fn login(addr: SocketAddr, phone: &str) -> anyhow::Result<User> {
     let login = http::post_json(
         addr,
         "/api/auth/login",
-        &json!({ "phone": phone, "code": code, "device": "loadtest" }),
+        &json!({ "phone": phone, "code": code, "device": "loadtest", "birth_date": "1990-01-01" }),
     )
     .await?;
     Ok(User {

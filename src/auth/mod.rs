@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::bus::{Audience, Delivery, SharedBus};
 use crate::config::AuthSettings;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::minors::policy::Standing;
+use crate::minors::AgeDeclaration;
 use crate::store::{now_ms, Db};
 use code_sender::CodeSender;
 use phone_vault::PhoneVault;
@@ -35,6 +37,8 @@ pub struct Identity {
     pub roles: Vec<Role>,
     /// When the token stops working; live sockets are closed then too.
     pub expires_at: i64,
+    /// What the account may do (age declared, guardian consent for under-14s).
+    pub standing: Standing,
 }
 
 impl Identity {
@@ -55,6 +59,10 @@ pub struct Me {
     pub phone_masked: String,
     pub has_password: bool,
     pub created_at: i64,
+    pub birth_date: Option<String>,
+    pub age_bracket: Option<String>,
+    /// `full`, `age_undeclared` (declare with `POST /api/me/age`) or `awaiting_guardian`.
+    pub standing: Standing,
 }
 
 /// The account as others see it; `phone_masked` only for staff viewers.
@@ -93,6 +101,12 @@ pub struct LoginRequest {
     pub password: Option<String>,
     #[serde(default)]
     pub device: Option<String>,
+    /// Registration records the age: a birth date (YYYY-MM-DD) or an age bracket. Ignored
+    /// when the account has declared one already.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    #[serde(default)]
+    pub age_bracket: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -228,6 +242,16 @@ impl Auth {
             Some(d) if !d.is_empty() => d.chars().take(policy::DEVICE_MAX_CHARS).collect(),
             _ => "unnamed device".to_string(),
         };
+        // Checked before the code is spent, so a typo costs no attempt.
+        let declared = if req.birth_date.is_some() || req.age_bracket.is_some() {
+            let declaration = AgeDeclaration {
+                birth_date: req.birth_date.clone(),
+                age_bracket: req.age_bracket.clone(),
+            };
+            Some(declaration.parse(now_ms())?)
+        } else {
+            None
+        };
         let user_id = match (req.code, req.password) {
             (Some(code), None) => self.check_code(&phone, code.trim()).await?,
             (None, Some(password)) => self.check_password(&phone, password).await?,
@@ -238,6 +262,16 @@ impl Auth {
                 ))
             }
         };
+        if let Some(d) = &declared {
+            crate::minors::store::declare_age(
+                &self.db,
+                user_id,
+                d.birth_date.as_deref(),
+                d.bracket,
+                now_ms(),
+            )
+            .await?;
+        }
         // Logging in during the cooling-off period is how a user takes a deletion back.
         let deletion_cancelled = crate::privacy::store::cancel_deletion(&self.db, user_id).await?;
         if deletion_cancelled {
@@ -351,6 +385,7 @@ impl Auth {
             token_id: row.id,
             roles,
             expires_at: row.expires_at,
+            standing: crate::minors::standing_of(&row.age, now),
         })
     }
 
@@ -368,7 +403,13 @@ impl Auth {
             .ok_or_else(|| AppError::not_found("user"))?;
         let roles = self.roles(user_id).await?;
         let phone_masked = self.masked_phone(&u);
+        let age = crate::minors::store::age_row(&self.db, user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
         Ok(Me {
+            standing: crate::minors::standing_of(&age, now_ms()),
+            birth_date: age.birth_date,
+            age_bracket: age.age_bracket,
             id: u.id,
             nickname: u.nickname,
             avatar: u.avatar,
@@ -456,7 +497,11 @@ impl Auth {
         })
     }
 
-    pub async fn update_profile(&self, user_id: i64, patch: ProfilePatch) -> AppResult<Me> {
+    /// `PATCH /api/me`: profile data, which restricted accounts (no age declared, under 14
+    /// without a guardian) may not set.
+    pub async fn update_profile(&self, who: &Identity, patch: ProfilePatch) -> AppResult<Me> {
+        who.standing.require_full()?;
+        let user_id = who.user_id;
         let required = |field: &'static str, v: Option<Option<String>>| match v {
             Some(None) => Err(AppError::field(field, "cannot be null")),
             Some(Some(v)) => Ok(Some(v)),

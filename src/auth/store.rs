@@ -398,17 +398,21 @@ pub struct TokenRow {
     pub last_used_at: i64,
     /// The user's granted roles, read in the same round trip.
     pub roles: Vec<String>,
+    /// What decides the account's standing (minors), read in the same round trip.
+    pub age: crate::minors::store::AgeRow,
 }
 
 /// The token and its user's roles in one query (one row per role): every request and every
 /// socket handshake runs it, and a reconnect storm runs it thousands of times at once.
 pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, r.role \
-         FROM auth_tokens t JOIN users u ON u.id = t.user_id \
-         LEFT JOIN user_roles r ON r.user_id = t.user_id \
-         WHERE t.token_hash = $1 AND u.deleted_at IS NULL",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, r.role, \
+             u.birth_date, u.age_bracket, u.age_declared_at, {} \
+             FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+             LEFT JOIN user_roles r ON r.user_id = t.user_id \
+             WHERE t.token_hash = $1 AND u.deleted_at IS NULL",
+        crate::minors::store::LATEST_GUARDIAN_ACTION
+    ))
     .bind(token_hash)
     .fetch_all(db)
     .await?;
@@ -429,6 +433,12 @@ pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>
         revoked_at: first.try_get(3)?,
         last_used_at: first.try_get(4)?,
         roles,
+        age: crate::minors::store::AgeRow {
+            birth_date: first.try_get(6)?,
+            age_bracket: first.try_get(7)?,
+            declared_at: first.try_get(8)?,
+            guardian_action: first.try_get(9)?,
+        },
     }))
 }
 
@@ -539,7 +549,8 @@ pub async fn erase_account(
     sqlx::query(
         "UPDATE users SET phone_lookup = $1, phone_sealed = NULL, nickname = $2, avatar = NULL, \
          gender = 'unspecified', intro = '', password_hash = NULL, failed_password_logins = 0, \
-         password_locked_until = NULL, last_seen_at = NULL WHERE id = $3",
+         password_locked_until = NULL, last_seen_at = NULL, birth_date = NULL, \
+         age_bracket = NULL, age_declared_at = NULL WHERE id = $3",
     )
     .bind(format!("deleted:{user_id}"))
     .bind(deleted_nickname)

@@ -16,6 +16,7 @@ use crate::consent::receipt::ReceiptSigner;
 use crate::consent::ConsentServer;
 use crate::domain::As;
 use crate::error::{parse_value, AppError, AppResult, ErrorCode};
+use crate::minors::{AgeDeclaration, Minors};
 use crate::privacy::Privacy;
 use crate::store::{self, Backend, Db};
 use actix::Addr;
@@ -47,6 +48,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/password", web::post().to(set_password))
     .route("/api/me/sessions", web::get().to(list_sessions))
     .route("/api/me/sessions/{id}", web::delete().to(revoke_session))
+    .route("/api/me/age", web::post().to(declare_age))
+    .route("/api/me/guardian/code", web::post().to(guardian_code))
+    .route("/api/me/guardian/verify", web::post().to(guardian_verify))
+    .route("/api/guardian/wards", web::get().to(list_wards))
+    .route(
+        "/api/guardian/wards/{id}/withdraw",
+        web::post().to(withdraw_ward),
+    )
+    .route(
+        "/api/guardian/wards/{id}/deletion",
+        web::post().to(delete_ward),
+    )
+    .route(
+        "/api/admin/users/{id}/birth-date",
+        web::post().to(correct_birth_date),
+    )
     .route("/api/me/export", web::get().to(export_me))
     .route("/api/me/deletion", web::post().to(request_deletion))
     .route("/api/me/consents", web::get().to(list_consents))
@@ -174,7 +191,7 @@ async fn patch_me(
     who: Authenticated,
     body: Body<ProfilePatch>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(auth.update_profile(who.0.user_id, body.0).await?))
+    Ok(HttpResponse::Ok().json(auth.update_profile(&who.0, body.0).await?))
 }
 
 #[derive(Deserialize)]
@@ -232,6 +249,98 @@ async fn get_user(
         .public_user(&who.0, path.into_inner(), query.reason.as_deref())
         .await?;
     Ok(HttpResponse::Ok().json(user))
+}
+
+/// POST /api/me/age: the user's one-time age declaration (a birth date or a bracket).
+async fn declare_age(
+    minors: web::Data<Minors>,
+    who: Authenticated,
+    body: Body<AgeDeclaration>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(minors.declare(who.0.user_id, &body.0).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardianCodeRequest {
+    guardian_phone: String,
+}
+
+/// POST /api/me/guardian/code: sends a code to the guardian's own phone.
+async fn guardian_code(
+    minors: web::Data<Minors>,
+    who: Authenticated,
+    body: Body<GuardianCodeRequest>,
+) -> AppResult<HttpResponse> {
+    let sent = minors
+        .request_guardian_code(&who.0, &body.0.guardian_phone)
+        .await?;
+    Ok(HttpResponse::Ok().json(sent))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardianVerifyRequest {
+    code: String,
+}
+
+/// POST /api/me/guardian/verify: the guardian's code; records their consent.
+async fn guardian_verify(
+    minors: web::Data<Minors>,
+    who: Authenticated,
+    body: Body<GuardianVerifyRequest>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(minors.verify_guardian(&who.0, &body.0.code).await?))
+}
+
+/// GET /api/guardian/wards: the children this account's phone is the guardian of.
+async fn list_wards(minors: web::Data<Minors>, who: Authenticated) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(json!({ "wards": minors.wards(&who.0).await? })))
+}
+
+/// POST /api/guardian/wards/{id}/withdraw: withdraws the guardian's consent.
+async fn withdraw_ward(
+    minors: web::Data<Minors>,
+    who: Authenticated,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    minors.withdraw(&who.0, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "withdrawn": true })))
+}
+
+/// POST /api/guardian/wards/{id}/deletion: the guardian asks for the child's deletion.
+async fn delete_ward(
+    minors: web::Data<Minors>,
+    who: Authenticated,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    minors.delete_ward(&who.0, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "deletion_requested": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BirthDateCorrection {
+    birth_date: String,
+    reason: String,
+}
+
+/// POST /api/admin/users/{id}/birth-date: an admin corrects a birth date (audited).
+async fn correct_birth_date(
+    minors: web::Data<Minors>,
+    who: Authenticated,
+    path: web::Path<i64>,
+    body: Body<BirthDateCorrection>,
+) -> AppResult<HttpResponse> {
+    let status = minors
+        .correct_birth_date(
+            &who.0,
+            path.into_inner(),
+            &body.0.birth_date,
+            &body.0.reason,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
 }
 
 /// GET /api/me/export: everything held about the caller, as one JSON document.

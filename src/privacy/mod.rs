@@ -59,10 +59,17 @@ struct AccountData;
 struct ConsentData;
 struct ChatData;
 struct StaffAccessData;
+struct MinorsData;
 
 /// Every domain holding personal data. Adding a table that references `users` without
 /// listing it here fails `privacy::every_personal_column_is_exported_and_erased`.
-pub static DOMAINS: &[&dyn DataDomain] = &[&ChatData, &ConsentData, &StaffAccessData, &AccountData];
+pub static DOMAINS: &[&dyn DataDomain] = &[
+    &ChatData,
+    &ConsentData,
+    &StaffAccessData,
+    &MinorsData,
+    &AccountData,
+];
 
 impl DataDomain for AccountData {
     fn name(&self) -> &'static str {
@@ -195,6 +202,32 @@ impl DataDomain for StaffAccessData {
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(store::erase_staff_access(conn, user_id))
+    }
+}
+
+impl DataDomain for MinorsData {
+    fn name(&self) -> &'static str {
+        "age_and_guardian"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("guardian_codes", "child_id"),
+            ("guardian_events", "child_id"),
+        ]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(crate::minors::Minors::export(&cx.db, &cx.vault, user_id))
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(crate::minors::store::erase(conn, user_id))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The retention job (policy: 个人信息的保存): on every node, every
 //! `DUOXIE_PRIVACY_RETENTION_INTERVAL_MS`, it erases accounts whose deletion cooling-off has
-//! ended and purges what the policy says is kept only for a while: expired one-time codes,
+//! ended, deletes accounts declared under 14 that stayed without a guardian's consent past
+//! `DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS`, and purges what the policy says is kept only for a while: expired one-time codes,
 //! device tokens ended longer ago than the log retention, and old staff-access entries.
 //!
 //! Every step is a conditional statement (a row is claimed, or deleted, only if it still
@@ -22,6 +23,8 @@ const DELETIONS_PER_RUN: i64 = 500;
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct RetentionReport {
     pub accounts_deleted: u64,
+    /// Of those, accounts under 14 left without a guardian's consent.
+    pub unguarded_children_deleted: u64,
     pub codes_purged: u64,
     pub tokens_purged: u64,
     pub staff_access_purged: u64,
@@ -32,6 +35,21 @@ pub async fn run_once(privacy: &Privacy, settings: &PrivacySettings) -> AppResul
     let db = privacy.db().clone();
     let now = now_ms();
     let mut report = RetentionReport::default();
+    // Under 14 without guardian consent past the grace period: the policy says delete.
+    let today = crate::minors::policy::CivilDate::today_in_china(now);
+    for child_id in crate::minors::store::unguarded_children(
+        &db,
+        &crate::minors::policy::latest_birth_date_of_a_14_year_old(today),
+        now.saturating_sub(settings.minor_guardian_grace_ms),
+        DELETIONS_PER_RUN,
+    )
+    .await?
+    {
+        store::schedule_deletion_now(&db, child_id, now).await?;
+        if privacy.erase_due_account(child_id).await? {
+            report.unguarded_children_deleted += 1;
+        }
+    }
     for user_id in store::due_deletions(&db, now, DELETIONS_PER_RUN).await? {
         if privacy.erase_due_account(user_id).await? {
             report.accounts_deleted += 1;

@@ -159,3 +159,16 @@ pub async fn purge_staff_access(db: &Db, before: i64) -> Result<u64, sqlx::Error
             .rows_affected(),
     )
 }
+
+/// A deletion due now, whatever was pending (a guardian's request, an unguarded child).
+pub async fn schedule_deletion_now(db: &Db, user_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET deletion_requested_at = COALESCE(deletion_requested_at, $1), \
+         deletion_due_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -28,6 +28,7 @@ use crate::consent::messages as consent;
 use crate::domain::As;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
+use crate::minors::policy::Standing;
 
 /// Close codes of `docs/protocol.md` that the session itself decides.
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
@@ -160,11 +161,39 @@ impl WsSession {
                 );
                 self.reply_error(ctx, Some(&command.id), &e)
             }
+            Some(identity)
+                if needs_full_standing(&command.kind) && identity.standing != Standing::Full =>
+            {
+                self.recheck_standing(command, ctx)
+            }
             Some(identity) => {
                 let user_id = identity.user_id;
                 self.dispatch(user_id, command, ctx)
             }
         }
+    }
+
+    /// A restricted socket trying a restricted command: the restriction may have been lifted
+    /// since the socket authenticated (age declared, guardian verified), so read it afresh.
+    /// `wait` keeps the socket's commands in order meanwhile. (A restriction that starts while
+    /// a socket is open closes it with 4004 instead, so an unrestricted socket never asks.)
+    fn recheck_standing(&mut self, command: Command, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(user_id) = self.identity.as_ref().map(|i| i.user_id) else {
+            return;
+        };
+        let db = self.services.auth.db().clone();
+        let check = async move { crate::minors::current_standing(&db, user_id).await };
+        ctx.wait(check.into_actor(self).map(move |standing, act, ctx| {
+            match standing.and_then(|s| s.require_full().map(|()| s)) {
+                Ok(standing) => {
+                    if let Some(identity) = act.identity.as_mut() {
+                        identity.standing = standing;
+                    }
+                    act.dispatch(user_id, command, ctx);
+                }
+                Err(e) => act.reply_error(ctx, Some(&command.id), &e),
+            }
+        }));
     }
 
     /// The rate limit: true when the frame may be handled. Flooding on after refusals closes
@@ -610,6 +639,12 @@ impl TokenBucket {
             Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
+}
+
+/// Commands a restricted account (no age declared, under 14 without a guardian) may not run:
+/// chat (policy: 未成年人). Everything else (consents, blocks, presence) stays open.
+fn needs_full_standing(kind: &str) -> bool {
+    kind.starts_with("chat.")
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
+/// The birth date `login_with_code` registers accounts with.
+pub const ADULT_BIRTH_DATE: &str = "1990-01-01";
+
 /// How long any single wait may take before the test fails. Generous on purpose: it only
 /// bounds a hang, it never decides a pass.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -418,7 +421,8 @@ impl TestApp {
             .post(
                 "/api/auth/login",
                 None,
-                &json!({ "phone": phone, "code": code, "device": device }),
+                // An adult: registration records the age (see `minors` for the other cases).
+                &json!({ "phone": phone, "code": code, "device": device, "birth_date": ADULT_BIRTH_DATE }),
             )
             .await
             .ok("log in with a code");
