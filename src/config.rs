@@ -37,9 +37,13 @@ pub struct Settings {
     /// even on power loss) or `normal` (durable across process crashes, may lose the last
     /// commits on power loss). env `DUOXIE_SQLITE_SYNCHRONOUS`; default: `full`.
     pub sqlite_synchronous: SqliteSynchronous,
-    /// The privacy policy version in force; recorded with every consent change.
+    /// The privacy policy version this node publishes at start if it is new; the latest
+    /// published version is in force and recorded with every consent change.
     /// env `DUOXIE_POLICY_VERSION`; default: `1`.
     pub policy_version: String,
+    /// How often each node checks for a newly published policy version, ms.
+    /// env `DUOXIE_POLICY_POLL_MS`; default: 5000.
+    pub policy_poll_ms: u64,
     /// How long sockets get to leave after the `1001` close on shutdown, in ms.
     /// env `DUOXIE_SHUTDOWN_DRAIN_MS`; default: 5000.
     pub shutdown_drain_ms: u64,
@@ -213,6 +217,7 @@ impl Default for Settings {
             sqlite_synchronous: SqliteSynchronous::Full,
             shutdown_drain_ms: 5000,
             policy_version: "1".into(),
+            policy_poll_ms: 5000,
             auth: AuthSettings::default(),
             ws: WsSettings::default(),
             chat: ChatSettings::default(),
@@ -315,6 +320,7 @@ impl Settings {
         env.set("DUOXIE_SQLITE_SYNCHRONOUS", &mut self.sqlite_synchronous)?;
         env.set("DUOXIE_SHUTDOWN_DRAIN_MS", &mut self.shutdown_drain_ms)?;
         env.set("DUOXIE_POLICY_VERSION", &mut self.policy_version)?;
+        env.set("DUOXIE_POLICY_POLL_MS", &mut self.policy_poll_ms)?;
         let a = &mut self.auth;
         env.set("DUOXIE_AUTH_DEV_CODES", &mut a.dev_codes)?;
         env.set("DUOXIE_AUTH_CODE_TTL_MS", &mut a.code_ttl_ms)?;
@@ -391,6 +397,16 @@ impl Settings {
             "expected host:port, e.g. 127.0.0.1:8080",
         )?;
         check(self.workers >= 1, "DUOXIE_WORKERS", "must be at least 1")?;
+        check(
+            !self.policy_version.trim().is_empty() && self.policy_version.len() <= 64,
+            "DUOXIE_POLICY_VERSION",
+            "1 to 64 characters",
+        )?;
+        check(
+            self.policy_poll_ms >= 10,
+            "DUOXIE_POLICY_POLL_MS",
+            "must be at least 10",
+        )?;
         if let Some(url) = &self.database_url {
             check(
                 url.starts_with("postgres://")

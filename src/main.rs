@@ -47,6 +47,12 @@ enum AdminTask {
         #[arg(long)]
         role: String,
     },
+    /// Publish a new privacy-policy version: every node announces it to its connected
+    /// clients within DUOXIE_POLICY_POLL_MS, and grants must be accepted again.
+    PublishPolicy {
+        #[arg(long)]
+        version: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,10 +93,20 @@ async fn admin(task: AdminTask, settings: Settings) -> anyhow::Result<()> {
     let (phone, role, grant) = match &task {
         AdminTask::GrantRole { phone, role } => (phone, role, true),
         AdminTask::RevokeRole { phone, role } => (phone, role, false),
+        AdminTask::PublishPolicy { version } => {
+            let in_force = duoxie::consent::publish_policy_version(&db, version)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("privacy policy version in force: {in_force}");
+            return Ok(());
+        }
     };
     let phone = PhoneNumber::parse(phone).map_err(|e| anyhow::anyhow!(e.message))?;
     let role = Role::parse(role).map_err(|e| anyhow::anyhow!(e.message))?;
-    let user_id = duoxie::auth::store::user_id_by_phone(&db, phone.expose())
+    // Accounts are found by the keyed hash of the number, so the CLI needs the phone key.
+    let keys = duoxie::keys::ServerKeys::load(&settings, &db).await?;
+    let vault = duoxie::auth::phone_vault::PhoneVault::new(&keys.phone_master);
+    let user_id = duoxie::auth::store::user_id_by_phone(&db, &vault.lookup(&phone))
         .await?
         .with_context(|| format!("no account for {phone}; the user must log in once first"))?;
     if grant {

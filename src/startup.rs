@@ -17,7 +17,7 @@ use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
 use crate::config::Settings;
 use crate::consent::receipt::{Controller, ReceiptSigner};
-use crate::consent::ConsentServer;
+use crate::consent::{ConsentServer, PolicyVersion};
 use crate::http::{self, Readiness};
 use crate::keys::ServerKeys;
 use crate::minors::Minors;
@@ -79,11 +79,18 @@ impl App {
         registry.do_send(SetBus(bus.clone()));
         let chat = ChatServer::new(db.clone(), backend, bus.clone(), settings.chat.clone()).start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
+        let policy_version = PolicyVersion::new(
+            crate::consent::publish_policy_version(&db, &settings.policy_version)
+                .await
+                .map_err(|e| anyhow::anyhow!("publish the policy version: {}", e.message))?,
+        );
         let consent = ConsentServer::new(
             db.clone(),
             bus.clone(),
-            settings.policy_version.clone(),
+            policy_version.clone(),
             signer.clone(),
+            registry.clone().recipient(),
+            Duration::from_millis(settings.policy_poll_ms),
         )
         .start();
 
@@ -123,7 +130,7 @@ impl App {
             registry: registry.clone(),
             ws: settings.ws.clone(),
             typing_interval_ms: settings.chat.typing_interval_ms,
-            policy_version: settings.policy_version.clone(),
+            policy_version,
         });
         let readiness = web::Data::new(Readiness {
             db: db.clone(),

@@ -12,7 +12,8 @@ pub mod receipt;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use actix::prelude::*;
 
@@ -24,21 +25,92 @@ use messages::*;
 use policy::{Feature, Permission};
 use receipt::ReceiptSigner;
 
+/// The privacy-policy version in force on this node, shared by the consent actor (which
+/// refreshes it) and the sessions (which announce it in `session.ready`).
+#[derive(Clone)]
+pub struct PolicyVersion(Arc<RwLock<String>>);
+
+impl PolicyVersion {
+    pub fn new(version: String) -> Self {
+        Self(Arc::new(RwLock::new(version)))
+    }
+
+    pub fn get(&self) -> String {
+        // A poisoned lock still holds a valid String: keep serving it.
+        match self.0.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, version: String) {
+        match self.0.write() {
+            Ok(mut v) => *v = version,
+            Err(poisoned) => *poisoned.into_inner() = version,
+        }
+    }
+}
+
+/// Publishes `version` if it is new, then returns the version in force (the latest
+/// published). Used at start-up and by `duoxie admin publish-policy`.
+pub async fn publish_policy_version(db: &Db, version: &str) -> AppResult<String> {
+    store::publish_policy_version(db, version.trim(), now_ms()).await?;
+    Ok(store::current_policy_version(db)
+        .await?
+        .unwrap_or_else(|| version.trim().to_string()))
+}
+
 pub struct ConsentServer {
     db: Db,
     bus: SharedBus,
-    policy_version: String,
+    version: PolicyVersion,
     signer: Arc<ReceiptSigner>,
+    /// Where a new policy version is announced to this node's sockets.
+    announce: Recipient<crate::ws::registry::BroadcastLocal>,
+    poll_every: Duration,
 }
 
 impl ConsentServer {
-    pub fn new(db: Db, bus: SharedBus, policy_version: String, signer: Arc<ReceiptSigner>) -> Self {
+    pub fn new(
+        db: Db,
+        bus: SharedBus,
+        version: PolicyVersion,
+        signer: Arc<ReceiptSigner>,
+        announce: Recipient<crate::ws::registry::BroadcastLocal>,
+        poll_every: Duration,
+    ) -> Self {
         Self {
             db,
             bus,
-            policy_version,
+            version,
             signer,
+            announce,
+            poll_every,
         }
+    }
+
+    /// Reads the latest published version; when it changed, every connected client of this
+    /// node is told at once (`consent.policy_changed`): their grants need accepting again.
+    fn poll_policy_version(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        ctx.spawn(
+            async move { store::current_policy_version(&db).await }
+                .into_actor(self)
+                .map(|latest, act, _| match latest {
+                    Ok(Some(latest)) if latest != act.version.get() => {
+                        tracing::info!(policy_version = %latest, "new privacy policy version in force");
+                        act.version.set(latest.clone());
+                        let event = EventFrame::new(
+                            "consent.policy_changed",
+                            &serde_json::json!({ "policy_version": latest }),
+                            None,
+                        );
+                        act.announce.do_send(crate::ws::registry::BroadcastLocal(event));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "policy version poll failed"),
+                }),
+        );
     }
 }
 
@@ -57,6 +129,10 @@ pub async fn history_with_receipts(
 
 impl Actor for ConsentServer {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.poll_every, |act, ctx| act.poll_policy_version(ctx));
+    }
 }
 
 /// Latest record per permission: the current state.
@@ -200,7 +276,7 @@ impl ConsentServer {
             self.db.clone(),
             self.bus.clone(),
             self.signer.clone(),
-            self.policy_version.clone(),
+            self.version.get(),
         );
         Box::pin(async move {
             change(
@@ -238,7 +314,7 @@ impl Handler<As<Check>> for ConsentServer {
     type Result = ResponseFuture<AppResult<Checked>>;
 
     fn handle(&mut self, msg: As<Check>, _: &mut Context<Self>) -> Self::Result {
-        let (db, version) = (self.db.clone(), self.policy_version.clone());
+        let (db, version) = (self.db.clone(), self.version.get());
         Box::pin(async move {
             let feature = Feature::parse(&msg.body.feature, msg.body.source)?;
             let missing = policy::missing(feature, &granted(&db, msg.user_id, &version).await?);
@@ -254,11 +330,7 @@ impl Handler<As<ListConsents>> for ConsentServer {
     type Result = ResponseFuture<AppResult<ConsentState>>;
 
     fn handle(&mut self, msg: As<ListConsents>, _: &mut Context<Self>) -> Self::Result {
-        let (db, signer, version) = (
-            self.db.clone(),
-            self.signer.clone(),
-            self.policy_version.clone(),
-        );
+        let (db, signer, version) = (self.db.clone(), self.signer.clone(), self.version.get());
         Box::pin(async move {
             let history = history_with_receipts(&db, &signer, msg.user_id).await?;
             let current = {
@@ -295,11 +367,7 @@ impl Handler<As<VerifyReceipt>> for ConsentServer {
     /// (a receipt signed with a leaked key but naming a change that never happened fails).
     /// Only the receipt's subject may ask whether it is still current.
     fn handle(&mut self, msg: As<VerifyReceipt>, _: &mut Context<Self>) -> Self::Result {
-        let (db, signer, version) = (
-            self.db.clone(),
-            self.signer.clone(),
-            self.policy_version.clone(),
-        );
+        let (db, signer, version) = (self.db.clone(), self.signer.clone(), self.version.get());
         Box::pin(async move {
             let claims = signer.verify(&msg.body.receipt)?;
             if claims.subject != msg.user_id {

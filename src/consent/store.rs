@@ -67,3 +67,26 @@ pub async fn erase(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), s
         .await?;
     Ok(())
 }
+
+/// Publishes a policy version unless it was published before (an old version is never
+/// re-published by a node restarted with an old setting); true when it is new.
+pub async fn publish_policy_version(db: &Db, version: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO policy_versions (version, published_at) VALUES ($1, $2) \
+         ON CONFLICT (version) DO NOTHING",
+    )
+    .bind(version)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The version in force: the latest published.
+pub async fn current_policy_version(db: &Db) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("SELECT version FROM policy_versions ORDER BY id DESC LIMIT 1")
+        .fetch_optional(db)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}

@@ -36,7 +36,7 @@ pub struct WsServices {
     pub ws: WsSettings,
     pub typing_interval_ms: u64,
     /// Sent in `session.ready`, so that a client learns at once when the policy changed.
-    pub policy_version: String,
+    pub policy_version: crate::consent::PolicyVersion,
 }
 
 /// The offered subprotocols, and the token if one of them carries it.

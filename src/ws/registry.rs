@@ -291,6 +291,24 @@ impl Handler<GoAway> for Registry {
     }
 }
 
+/// An event for every authenticated socket on this node (a new policy version). Each node
+/// broadcasts to its own sockets; nothing crosses the bus.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct BroadcastLocal(pub EventFrame);
+
+impl Handler<BroadcastLocal> for Registry {
+    type Result = usize;
+    fn handle(&mut self, msg: BroadcastLocal, _: &mut Context<Self>) -> usize {
+        let mut sent = 0;
+        for conn in self.conns.values().filter(|c| c.who.is_some()) {
+            conn.recipient.do_send(Push::Event(msg.0.clone()));
+            sent += 1;
+        }
+        sent
+    }
+}
+
 impl Handler<CountConnections> for Registry {
     type Result = usize;
     fn handle(&mut self, _: CountConnections, _: &mut Context<Self>) -> usize {

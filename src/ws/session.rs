@@ -275,7 +275,7 @@ impl WsSession {
                 "session.ready",
                 &serde_json::json!({
                     "user_id": user_id,
-                    "policy_version": act.services.policy_version,
+                    "policy_version": act.services.policy_version.get(),
                 }),
                 None,
             );

@@ -493,7 +493,99 @@ async fn a_replayed_receipt_is_authentic_but_no_longer_current(store: Store) {
     );
 }
 
+async fn a_newly_published_policy_version_reaches_connected_clients_at_once(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.policy_poll_ms = 20).await;
+    let user = app.new_user().await;
+    let mut ws = app.ws(&user).await;
+    ws.request_ok("consent.grant", json!({ "permission": "camera" }))
+        .await;
+    let check = json!({ "feature": "chat_photo", "source": "camera" });
+    let allowed = ws.request_ok("consent.check", check.clone()).await;
+    assert_eq!(allowed["allowed"], json!(true), "{allowed}");
+
+    let in_force = duoxie::consent::publish_policy_version(&app.db, "2")
+        .await
+        .unwrap_or_else(|e| panic!("publish: {}", e.message));
+    assert_eq!(in_force, "2");
+    let announced = ws.next_event("consent.policy_changed").await;
+    assert_eq!(
+        announced["data"]["policy_version"],
+        json!("2"),
+        "{announced}"
+    );
+    let refused = ws.request_ok("consent.check", check.clone()).await;
+    assert_eq!(
+        refused["allowed"],
+        json!(false),
+        "grants under 1 no longer count"
+    );
+    ws.request_ok("consent.grant", json!({ "permission": "camera" }))
+        .await;
+    let allowed = ws.request_ok("consent.check", check).await;
+    assert_eq!(allowed["allowed"], json!(true), "accepted again under 2");
+
+    // A node restarted with the old setting does not bring the old version back.
+    let still = duoxie::consent::publish_policy_version(&app.db, "1")
+        .await
+        .unwrap_or_else(|e| panic!("publish: {}", e.message));
+    assert_eq!(still, "2");
+    let mut raw = app.ws_raw().await;
+    raw.request_ok("auth", json!({ "token": user.token })).await;
+    let ready = raw.next_event("session.ready").await;
+    assert_eq!(ready["data"]["policy_version"], json!("2"), "{ready}");
+}
+
+/// `duoxie admin …` against the server's own data folder and database: accounts are found by
+/// the keyed hash of the number, and a published policy version reaches connected clients.
+async fn the_admin_cli_finds_accounts_by_phone_and_publishes_policy_versions(store: Store) {
+    let database_url = match &store {
+        Store::Sqlite => None,
+        Store::Postgres(url) => Some(url.clone()),
+    };
+    let mut app = spawn_app_with(store, |s| s.policy_poll_ms = 20).await;
+    let user = app.new_user().await;
+    let mut ws = app.ws(&user).await;
+    let data_dir = app.data_dir().to_path_buf();
+    let admin = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_duoxie"));
+        command.arg("admin").args(args);
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("DUOXIE_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+                command.env_remove(key.as_ref());
+            }
+        }
+        command.env("DUOXIE_DATA_DIR", &data_dir);
+        if let Some(url) = &database_url {
+            command.env("DATABASE_URL", url);
+        }
+        let out = command.output().expect("run duoxie admin");
+        assert!(
+            out.status.success(),
+            "duoxie admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = admin(&["grant-role", "--phone", &user.phone, "--role", "seller"]);
+    assert!(said.contains(&format!("user {}", user.id)), "{said}");
+    assert!(
+        !said.contains(&user.phone),
+        "the CLI masks the number too: {said}"
+    );
+    let again = app.login_again(&user).await;
+    let me = app.get("/api/me", Some(&again.token)).await.ok("me");
+    assert!(me["roles"].to_string().contains("seller"), "{me}");
+
+    let said = admin(&["publish-policy", "--version", "2026-12"]);
+    assert!(said.contains("2026-12"), "{said}");
+    let announced = ws.next_event("consent.policy_changed").await;
+    assert_eq!(announced["data"]["policy_version"], json!("2026-12"));
+}
+
 store_tests!(
+    a_newly_published_policy_version_reaches_connected_clients_at_once,
+    the_admin_cli_finds_accounts_by_phone_and_publishes_policy_versions,
     every_change_returns_a_receipt_that_verifies_with_the_published_key,
     a_replayed_receipt_is_authentic_but_no_longer_current,
     a_new_policy_version_must_be_accepted_before_gated_features_work,
