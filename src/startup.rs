@@ -122,6 +122,7 @@ impl App {
             sender,
             bus,
             vault,
+            backend,
         ));
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),

@@ -565,6 +565,10 @@ pub async fn erase_account(
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
+    sqlx::query("DELETE FROM phone_change_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -588,4 +592,130 @@ pub async fn purge_ended_tokens(db: &Db, before: i64) -> Result<u64, sqlx::Error
     .execute(db)
     .await?
     .rows_affected())
+}
+
+pub struct NewPhoneChange<'a> {
+    pub user_id: i64,
+    pub new_lookup: &'a str,
+    pub new_sealed: &'a str,
+    pub old_code_hash: &'a str,
+    pub new_code_hash: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub attempts: i64,
+    pub resend_before: i64,
+}
+
+/// Stores a pending phone change unless one was started after `resend_before`.
+pub async fn put_phone_change(db: &Db, c: &NewPhoneChange<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO phone_change_codes (user_id, new_lookup, new_sealed, old_code_hash, \
+         new_code_hash, sent_at, expires_at, attempts_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (user_id) DO UPDATE SET new_lookup = excluded.new_lookup, \
+         new_sealed = excluded.new_sealed, old_code_hash = excluded.old_code_hash, \
+         new_code_hash = excluded.new_code_hash, sent_at = excluded.sent_at, \
+         expires_at = excluded.expires_at, attempts_left = excluded.attempts_left \
+         WHERE phone_change_codes.sent_at <= $9",
+    )
+    .bind(c.user_id)
+    .bind(c.new_lookup)
+    .bind(c.new_sealed)
+    .bind(c.old_code_hash)
+    .bind(c.new_code_hash)
+    .bind(c.now)
+    .bind(c.expires_at)
+    .bind(c.attempts)
+    .bind(c.resend_before)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub struct PhoneChangeAttempt {
+    pub new_lookup: String,
+    pub new_sealed: String,
+    pub old_code_hash: String,
+    pub new_code_hash: String,
+    pub expires_at: i64,
+}
+
+/// Spends one attempt on the pending change; `None` when none or no attempt is left.
+pub async fn spend_phone_change_attempt(
+    db: &Db,
+    user_id: i64,
+) -> Result<Option<PhoneChangeAttempt>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE phone_change_codes SET attempts_left = attempts_left - 1 \
+         WHERE user_id = $1 AND attempts_left > 0 \
+         RETURNING new_lookup, new_sealed, old_code_hash, new_code_hash, expires_at",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    .map(|r| {
+        Ok(PhoneChangeAttempt {
+            new_lookup: r.try_get(0)?,
+            new_sealed: r.try_get(1)?,
+            old_code_hash: r.try_get(2)?,
+            new_code_hash: r.try_get(3)?,
+            expires_at: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn phone_change_pending(db: &Db, user_id: i64) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 FROM phone_change_codes WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Moves the account to the new number and drops the pending change, in one transaction.
+/// False when the new number was registered in the meantime (unique lookup).
+pub async fn apply_phone_change(
+    db: &Db,
+    backend: crate::store::Backend,
+    user_id: i64,
+    new_lookup: &str,
+    new_sealed: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = crate::store::begin_write(db, backend).await?;
+    let moved = sqlx::query(
+        "UPDATE users SET phone_lookup = $1, phone_sealed = $2 WHERE id = $3 AND deleted_at IS NULL",
+    )
+    .bind(new_lookup)
+    .bind(new_sealed)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await;
+    match moved {
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        other => {
+            other?;
+        }
+    }
+    sqlx::query("DELETE FROM phone_change_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Retention: phone changes past their expiry.
+pub async fn purge_expired_phone_changes(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM phone_change_codes WHERE expires_at <= $1")
+            .bind(now)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }

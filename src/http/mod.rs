@@ -48,6 +48,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/password", web::post().to(set_password))
     .route("/api/me/sessions", web::get().to(list_sessions))
     .route("/api/me/sessions/{id}", web::delete().to(revoke_session))
+    .route("/api/me/phone/codes", web::post().to(phone_change_codes))
+    .route("/api/me/phone", web::post().to(confirm_phone_change))
     .route("/api/me/age", web::post().to(declare_age))
     .route("/api/me/guardian/code", web::post().to(guardian_code))
     .route("/api/me/guardian/verify", web::post().to(guardian_verify))
@@ -249,6 +251,43 @@ async fn get_user(
         .public_user(&who.0, path.into_inner(), query.reason.as_deref())
         .await?;
     Ok(HttpResponse::Ok().json(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneChangeRequest {
+    new_phone: String,
+}
+
+/// POST /api/me/phone/codes: codes to the current and the new number.
+async fn phone_change_codes(
+    auth: web::Data<Auth>,
+    who: Authenticated,
+    body: Body<PhoneChangeRequest>,
+) -> AppResult<HttpResponse> {
+    let sent = auth
+        .request_phone_change(who.0.user_id, &body.0.new_phone)
+        .await?;
+    Ok(HttpResponse::Ok().json(sent))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneChangeConfirm {
+    old_code: String,
+    new_code: String,
+}
+
+/// POST /api/me/phone: both codes; the account moves to the new number.
+async fn confirm_phone_change(
+    auth: web::Data<Auth>,
+    who: Authenticated,
+    body: Body<PhoneChangeConfirm>,
+) -> AppResult<HttpResponse> {
+    let me = auth
+        .confirm_phone_change(who.0.user_id, &body.0.old_code, &body.0.new_code)
+        .await?;
+    Ok(HttpResponse::Ok().json(me))
 }
 
 /// POST /api/me/age: the user's one-time age declaration (a birth date or a bracket).

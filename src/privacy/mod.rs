@@ -76,7 +76,11 @@ impl DataDomain for AccountData {
         "account"
     }
     fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
-        &[("user_roles", "user_id"), ("auth_tokens", "user_id")]
+        &[
+            ("user_roles", "user_id"),
+            ("auth_tokens", "user_id"),
+            ("phone_change_codes", "user_id"),
+        ]
     }
     fn export<'a>(
         &'a self,

@@ -56,7 +56,8 @@ pub async fn run_once(privacy: &Privacy, settings: &PrivacySettings) -> AppResul
         }
     }
     let log_cutoff = now.saturating_sub(settings.log_retention_ms);
-    report.codes_purged = crate::auth::store::purge_expired_codes(&db, now).await?;
+    report.codes_purged = crate::auth::store::purge_expired_codes(&db, now).await?
+        + crate::auth::store::purge_expired_phone_changes(&db, now).await?;
     report.tokens_purged = crate::auth::store::purge_ended_tokens(&db, log_cutoff).await?;
     report.staff_access_purged = store::purge_staff_access(&db, log_cutoff).await?;
     Ok(report)

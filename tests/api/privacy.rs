@@ -569,7 +569,90 @@ async fn a_due_deletion_is_claimed_once_however_many_nodes_try(store: Store) {
     assert_eq!((a, b), (true, false), "exactly one claim wins");
 }
 
+async fn the_phone_number_is_rebound_only_with_codes_to_the_old_and_the_new_number(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let new_phone = random_phone();
+    let start = |phone: &str| json!({ "new_phone": phone });
+
+    let mut failures = crate::helpers::Failures::default();
+    for (case, body, want) in [
+        ("the same number", start(&user.phone), "invalid_field"),
+        (
+            "another account's number",
+            start(&other.phone),
+            "invalid_field",
+        ),
+        ("not a number", start("12345"), "invalid_field"),
+        (
+            "unknown field",
+            json!({ "phone": new_phone }),
+            "invalid_field",
+        ),
+    ] {
+        let got = app
+            .post("/api/me/phone/codes", Some(&user.token), &body)
+            .await;
+        failures.check(case, want, got.code(), &got);
+    }
+    let anonymous = app
+        .post("/api/me/phone/codes", None, &start(&new_phone))
+        .await;
+    failures.check("no token", "unauthorized", anonymous.code(), &anonymous);
+    let nothing_pending = app
+        .post(
+            "/api/me/phone",
+            Some(&user.token),
+            &json!({ "old_code": "123456", "new_code": "123456" }),
+        )
+        .await;
+    failures.check(
+        "nothing pending",
+        "invalid_code",
+        nothing_pending.code(),
+        &nothing_pending,
+    );
+    failures.assert_none("refused phone changes");
+
+    let sent = app
+        .post("/api/me/phone/codes", Some(&user.token), &start(&new_phone))
+        .await
+        .ok("codes");
+    let old_code = sent["dev_old_code"].as_str().expect("old").to_owned();
+    let new_code = sent["dev_new_code"].as_str().expect("new").to_owned();
+    // Each code proves one number: swapped or one wrong, nothing changes.
+    for (old, new) in [(&new_code, &old_code), (&old_code, &old_code)] {
+        if old == &old_code && new == &new_code {
+            continue;
+        }
+        app.post(
+            "/api/me/phone",
+            Some(&user.token),
+            &json!({ "old_code": old, "new_code": new }),
+        )
+        .await
+        .assert_error(401, "invalid_code", "a wrong pair");
+    }
+    let me = app
+        .post(
+            "/api/me/phone",
+            Some(&user.token),
+            &json!({ "old_code": old_code, "new_code": new_code }),
+        )
+        .await
+        .ok("rebind");
+    let masked = format!("{}****{}", &new_phone[..3], &new_phone[7..]);
+    assert_eq!(me["phone_masked"], json!(masked), "{me}");
+    // The new number logs into this account; the old one is free (a new, empty account).
+    let by_new = app.login_with_code(&new_phone).await;
+    assert_eq!(by_new.id, user.id);
+    let by_old = app.login_with_code(&user.phone).await;
+    assert_ne!(by_old.id, user.id);
+}
+
 store_tests!(
+    the_phone_number_is_rebound_only_with_codes_to_the_old_and_the_new_number,
     every_personal_column_is_exported_and_erased,
     the_export_holds_everything_held_about_the_user,
     a_login_during_the_cooling_off_period_cancels_the_deletion,
