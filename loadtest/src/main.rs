@@ -5,6 +5,8 @@
 //! - `connect`: many authenticated sockets held open; open time, failures, server memory.
 //! - `reconnect-storm`: every socket dropped at once and resumed with `chat.sync`; resume
 //!   times, and nothing acknowledged may be lost or arrive twice.
+//! - `consent-withdrawal`: a withdrawal on one node, timed until the user's socket on another
+//!   node hears it; the gated feature must be refused there afterwards.
 //!
 //! Users register through the dev-code login, so the server must run with
 //! `DUOXIE_AUTH_DEV_CODES=true` (and a per-socket rate limit above the scenario's rates).
@@ -23,6 +25,7 @@ mod stats;
 mod storm;
 mod svg;
 mod sys;
+mod withdrawal;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +61,8 @@ enum Scenario {
     Connect(connect::Args),
     /// Drop every client's socket at once; all reconnect and resume with chat.sync.
     ReconnectStorm(storm::Args),
+    /// Withdraw a consent on one node; time until the user's socket on another node hears it.
+    ConsentWithdrawal(withdrawal::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -77,6 +82,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Scenario::Connect(args) => connect::run(cli.addr, args).await.map(Some),
             Scenario::Chat(args) => chat::run(cli.addr, args).await.map(Some),
             Scenario::ReconnectStorm(args) => storm::run(cli.addr, args).await.map(Some),
+            Scenario::ConsentWithdrawal(args) => withdrawal::run(cli.addr, args).await.map(Some),
         }
     })?;
     let Some(report) = report else {

@@ -389,8 +389,10 @@ impl Minors {
         Ok(())
     }
 
-    /// `POST /api/admin/users/{id}/birth-date`: an admin corrects a birth date (audited);
-    /// an account found to be under 14 is restricted at once.
+    /// `POST /api/admin/users/{id}/birth-date`: an admin corrects a birth date (audited). An
+    /// existing account found to be under 14 without guardian consent has its personal data
+    /// deleted at once (policy: 未成年人): logged out everywhere now, erased at the next
+    /// retention run.
     pub async fn correct_birth_date(
         &self,
         admin: &Identity,
@@ -427,12 +429,18 @@ impl Minors {
         )
         .await?;
         let status = self.status(user_id).await?;
-        if status.standing != Standing::Full {
+        if status.standing == Standing::AwaitingGuardian {
+            crate::privacy::store::schedule_deletion_now(&self.db, user_id, now).await?;
+            crate::auth::store::revoke_all_tokens(&self.db, user_id, now).await?;
+            tracing::info!(
+                user_id,
+                "account found to be under 14 without consent: deleting"
+            );
             self.bus.publish(
                 Audience::User(user_id),
                 Delivery::CloseUser {
-                    code: CLOSE_ACCOUNT_RESTRICTED,
-                    reason: "account restricted".into(),
+                    code: crate::privacy::CLOSE_ACCOUNT_CLOSED,
+                    reason: "account under 14 without guardian consent".into(),
                 },
             );
         }

@@ -262,8 +262,8 @@ async fn an_under_14_account_left_without_consent_is_deleted(store: Store) {
         .ok("the adult stays");
 }
 
-async fn an_admin_correcting_a_birth_date_restricts_the_account_at_once(store: Store) {
-    let mut app = spawn_app(store).await;
+async fn an_account_found_to_be_under_14_is_deleted_at_once(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.privacy.retention_interval_ms = 20).await;
     let user = app.new_user().await;
     let moderator = app.new_user().await;
     app.grant_role(moderator.id, "moderator").await;
@@ -289,21 +289,18 @@ async fn an_admin_correcting_a_birth_date_restricts_the_account_at_once(store: S
     )
     .await
     .assert_error(400, "invalid_field", "no reason");
-    let corrected = app
-        .post(&path, Some(&admin.token), &body)
-        .await
-        .ok("correct");
-    assert_eq!(
-        corrected["standing"],
-        json!("awaiting_guardian"),
-        "{corrected}"
-    );
-    assert_eq!(ws.expect_close().await, Some(4004));
-    app.patch("/api/me", Some(&user.token), &json!({ "intro": "x" }))
-        .await
-        .assert_error(403, "guardian_required", "after the correction");
+    // An adult's correction is audited and shown to them.
+    let adult = app.new_user().await;
+    let adult_path = format!("/api/admin/users/{}/birth-date", adult.id);
+    app.post(
+        &adult_path,
+        Some(&admin.token),
+        &json!({ "birth_date": "1985-06-01", "reason": "typo reported by the user" }),
+    )
+    .await
+    .ok("correct an adult");
     let export = app
-        .get("/api/me/export", Some(&user.token))
+        .get("/api/me/export", Some(&adult.token))
         .await
         .ok("export");
     let access = &export["sections"]["staff_access"][0];
@@ -313,14 +310,31 @@ async fn an_admin_correcting_a_birth_date_restricts_the_account_at_once(store: S
         "{export}"
     );
     assert_eq!(
-        export["sections"]["age_and_guardian"]["standing"],
-        json!("awaiting_guardian")
+        export["sections"]["age_and_guardian"]["birth_date"],
+        json!("1985-06-01")
     );
+
+    let corrected = app
+        .post(&path, Some(&admin.token), &body)
+        .await
+        .ok("correct");
+    assert_eq!(
+        corrected["standing"],
+        json!("awaiting_guardian"),
+        "{corrected}"
+    );
+    assert_eq!(ws.expect_close().await, Some(4003), "logged out at once");
+    app.get("/api/me", Some(&user.token)).await.assert_error(
+        401,
+        "unauthorized",
+        "after the correction",
+    );
+    await_deleted(&app, user.id).await;
 }
 
 store_tests!(
     an_account_without_a_declared_age_is_read_only_until_it_declares,
     an_under_14_account_waits_for_its_guardian_who_can_later_withdraw_and_delete,
     an_under_14_account_left_without_consent_is_deleted,
-    an_admin_correcting_a_birth_date_restricts_the_account_at_once,
+    an_account_found_to_be_under_14_is_deleted_at_once,
 );
