@@ -146,7 +146,8 @@ pub fn required(feature: Feature) -> Vec<Permission> {
         Push => vec![Permission::Notifications],
         LocationRecommendation => vec![Permission::Location],
         PersonalizedFeed => vec![Permission::PersonalizedRecommendation],
-        MarketingMessages => vec![Permission::Marketing],
+        // The digest: turning notifications off stops marketing messages too.
+        MarketingMessages => vec![Permission::Notifications, Permission::Marketing],
     }
 }
 
@@ -177,7 +178,7 @@ mod tests {
         use Feature::*;
         use MediaSource::*;
         use Permission as P;
-        let cases: [(Feature, &[Permission], &[Permission]); 9] = [
+        let cases: [(Feature, &[Permission], &[Permission]); 11] = [
             (LiveConnect, &[P::Camera], &[P::Microphone]),
             (LiveConnect, &[P::Camera, P::Microphone], &[]),
             (ChatPhoto(Album), &[P::Camera], &[P::PhotoAlbum]),
@@ -187,6 +188,8 @@ mod tests {
             (ShareCode, &[P::Camera], &[P::Clipboard]),
             (Push, &[P::Notifications], &[]),
             (PersonalizedFeed, &[], &[P::PersonalizedRecommendation]),
+            (MarketingMessages, &[P::Marketing], &[P::Notifications]),
+            (MarketingMessages, &[P::Marketing, P::Notifications], &[]),
         ];
         for (feature, granted, want) in cases {
             let granted: HashSet<Permission> = granted.iter().copied().collect();
