@@ -18,6 +18,29 @@
   const SYNC_MAX_CURSORS = 100; // per chat.sync request, from the protocol limits
   const PRESENCE_QUERY_MAX = 200;
   const MAX_TEXT_CHARS = 4000;
+  // due_at of a deletion this browser asked for, so every tab can name the date (see logoutDeleted).
+  const DELETION_KEY = 'duoxie.deletion_due';
+
+  // The protocol's permissions, in its order. `purpose` is only a fallback: the purpose a
+  // receipt names (claims.purpose, from the server) is what the user actually agreed to.
+  const PERMISSIONS = [
+    { id: 'camera', label: '相机 Camera',
+      purpose: '直播鉴定视频，聊天、发布和头像拍照 Live appraisal video; photos for chat, posts and avatar' },
+    { id: 'microphone', label: '麦克风 Microphone',
+      purpose: '直播鉴定音频和视频发布 Live appraisal audio and video posts' },
+    { id: 'photo_album', label: '相册 Photo album',
+      purpose: '为聊天、发布、头像和以图搜索选择照片 Choosing photos for chat, posts, avatar and image search' },
+    { id: 'location', label: '位置 Location',
+      purpose: '显示附近的卖家和鉴定师 Showing nearby sellers and appraisers' },
+    { id: 'clipboard', label: '剪贴板 Clipboard',
+      purpose: '读取分享的多谢口令以打开商品 Reading a shared Duoxie code to open the shared item' },
+    { id: 'notifications', label: '通知 Notifications',
+      purpose: '消息和直播间动态推送 Push notifications of messages and room activity' },
+    { id: 'personalized_recommendation', label: '个性化推荐 Personalized recommendations',
+      purpose: '根据您的活动推荐内容（否则为非个性化内容） A feed personalised from your activity (non-personalised otherwise)' },
+    { id: 'marketing', label: '营销信息 Marketing messages',
+      purpose: '促销信息 Promotional messages' },
+  ];
 
   // ---------------------------------------------------------------- small helpers
 
@@ -100,6 +123,43 @@
     return text;
   }
 
+  function permissionInfo(id) {
+    return PERMISSIONS.find((p) => p.id === id) || { id, label: id, purpose: '' };
+  }
+
+  // The JOSE header of a compact JWS (base64url JSON), or null when it does not decode.
+  function jwsHeader(jws) {
+    try {
+      const b64 = String(jws).split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+      const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+      return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0))));
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // Saves text as a file through a Blob URL: no server round trip, works offline.
+  function downloadFile(name, text, type) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = el('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // navigator.clipboard needs a secure context; a dev server on a LAN address is plain http.
+  async function copyText(text, box) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (_) {
+      box.focus();
+      box.select();
+      try { return document.execCommand('copy'); } catch (__) { return false; }
+    }
+  }
+
   function messageText(m) {
     if (m.kind === 'text' || m.text != null) return m.text || '';
     return '[' + m.kind + ']';
@@ -117,6 +177,20 @@
     },
     clear() {
       try { localStorage.removeItem(TOKEN_KEY); } catch (_) { /* nothing stored */ }
+    },
+  };
+
+  const deletionStore = {
+    get() {
+      let due = null;
+      try { due = Number(localStorage.getItem(DELETION_KEY)); } catch (_) { /* unavailable */ }
+      return due > 0 ? due : null;
+    },
+    set(due) {
+      try { localStorage.setItem(DELETION_KEY, String(due)); } catch (_) { /* this tab only */ }
+    },
+    clear() {
+      try { localStorage.removeItem(DELETION_KEY); } catch (_) { /* nothing stored */ }
     },
   };
 
@@ -282,9 +356,10 @@
       this.ready = false;
       this.failAll();
       if (this.stopped) return;
-      if (ev.code === 4001) {
+      // 4001: this token was revoked; 4003: the account is being deleted (every token revoked).
+      if (ev.code === 4001 || ev.code === 4003) {
         this.stop();
-        this.emit('$revoked');
+        this.emit('$revoked', ev.code);
         return;
       }
       if (everOpened && Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
@@ -372,6 +447,15 @@
     blocked: new Set(),
     sellers: [],
     scrollIntent: null, // 'bottom' | 'keep' | null, consumed by renderMessages
+    policyVersion: null, // from session.ready
+    settingsOpen: false, // the privacy & account page replaces the conversation pane
+    consents: null, // ConsentState, kept current by consent.changed
+    consentsError: null,
+    consentBusy: new Map(), // permission → the state asked for, while the change is in flight
+    openReceipts: new Set(), // ledger ids whose receipt is unfolded in the history
+    verdicts: new Map(), // ledger id → ReceiptVerdict + checked_at, or {pending} / {error}
+    lastRemoteChange: null, // a consent.changed that this tab did not ask for
+    deleting: false, // POST /api/me/deletion in flight: its answer, not the 4003, reports it
   };
 
   function resetState() {
@@ -386,6 +470,15 @@
     state.blocked = new Set();
     state.sellers = [];
     state.scrollIntent = null;
+    state.policyVersion = null;
+    state.settingsOpen = false;
+    state.consents = null;
+    state.consentsError = null;
+    state.consentBusy = new Map();
+    state.openReceipts = new Set();
+    state.verdicts = new Map();
+    state.lastRemoteChange = null;
+    state.deleting = false;
   }
 
   function convFor(id) {
@@ -736,6 +829,7 @@
   function openConv(id) {
     const c = state.convs.get(id);
     if (!c || !c.info) return;
+    state.settingsOpen = false;
     state.activeId = id;
     state.scrollIntent = 'bottom';
     hideConvError();
@@ -835,13 +929,234 @@
     }
   }
 
+  // ---------------------------------------------------------------- privacy & account
+
+  // Latest record per permission (history is oldest first).
+  function latestRecords(history) {
+    const latest = new Map();
+    for (const r of history) latest.set(r.permission, r);
+    return latest;
+  }
+
+  // The server's rule: a permission counts when its latest change is a grant given under the
+  // policy version in force; an earlier grant must be accepted again.
+  function deriveCurrent(history, policyVersion) {
+    const latest = latestRecords(history);
+    return PERMISSIONS.map(({ id }) => {
+      const r = latest.get(id);
+      const granted = !!r && r.granted && r.policy_version === policyVersion;
+      return {
+        permission: id,
+        granted,
+        needs_acceptance: !granted && !!r && r.granted,
+        since: r ? r.at : null,
+        policy_version: r ? r.policy_version : null,
+      };
+    });
+  }
+
+  let consentsGen = 0;
+  async function loadConsents() {
+    const token = state.token;
+    const gen = ++consentsGen;
+    try {
+      const res = await api('GET', '/api/me/consents');
+      if (token !== state.token || gen !== consentsGen) return;
+      const history = (res.history || []).slice();
+      const maxId = history.reduce((m, r) => Math.max(m, r.id), 0);
+      // consent.changed events that arrived after the server built this snapshot are not in it.
+      const later = state.consents ? state.consents.history.filter((r) => r.id > maxId) : [];
+      history.push(...later);
+      state.consents = {
+        policy_version: res.policy_version,
+        history,
+        current: later.length || !res.current ? deriveCurrent(history, res.policy_version) : res.current,
+      };
+      state.consentsError = null;
+    } catch (err) {
+      if (token !== state.token || gen !== consentsGen) return;
+      if (err.code === 'unauthorized') return;
+      state.consentsError = err;
+    }
+    schedule('settings');
+  }
+
+  // From our own change's reply or a consent.changed event; the ledger id is the dedupe.
+  function mergeConsentRecord(r) {
+    const cs = state.consents;
+    if (!cs || !r || r.id == null || cs.history.some((x) => x.id === r.id)) return false;
+    cs.history.push(r);
+    cs.history.sort((a, b) => a.id - b.id);
+    cs.current = deriveCurrent(cs.history, cs.policy_version);
+    // A verdict's "current" may no longer hold for this permission: verify again.
+    for (const x of cs.history) if (x.permission === r.permission && x.id !== r.id) state.verdicts.delete(x.id);
+    // Changes are recorded under the version in force: a different one means it moved on.
+    if (r.policy_version !== cs.policy_version) loadConsents();
+    schedule('settings');
+    return true;
+  }
+
+  // Grant and withdrawal are the same single click; neither asks for confirmation.
+  async function setConsent(permission, granted) {
+    if (state.consentBusy.has(permission)) return;
+    const token = state.token;
+    state.consentBusy.set(permission, granted);
+    hideSettingsError();
+    schedule('settings');
+    try {
+      const res = await api('POST', '/api/me/consents', { permission, granted, device: deviceLabel() });
+      if (token === state.token && res.record) mergeConsentRecord(res.record);
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      showSettingsError(err);
+      loadConsents(); // another device may have changed it first
+    } finally {
+      if (token === state.token) {
+        state.consentBusy.delete(permission);
+        schedule('settings');
+      }
+    }
+  }
+
+  function onConsentChanged(r) {
+    // Our own change arrives here too (every device of the user), usually before its reply.
+    if (!state.consentBusy.has(r.permission)) state.lastRemoteChange = { record: r, at: Date.now() };
+    if (!mergeConsentRecord(r)) schedule('settings');
+  }
+
+  function verifyReceipt(jws) {
+    return api('POST', '/api/consent/receipts/verify', { receipt: jws });
+  }
+
+  async function verifyRecord(r) {
+    const token = state.token;
+    state.verdicts.set(r.id, { pending: true });
+    schedule('settings');
+    try {
+      const verdict = await verifyReceipt(r.receipt.jws);
+      if (token !== state.token) return;
+      state.verdicts.set(r.id, Object.assign({ checked_at: Date.now() }, verdict));
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      state.verdicts.set(r.id, { error: err });
+    }
+    schedule('settings');
+  }
+
+  // An old receipt shown again stays authentic but is not current: it grants nothing.
+  function verdictView(v) {
+    if (v.pending) return { text: '验证中 Verifying…', cls: 'muted' };
+    if (v.error) return { text: '✗ ' + errorText(v.error), cls: 'error' };
+    if (!v.authentic) return { text: '✗ 不真实 not authentic', cls: 'error' };
+    const when = v.checked_at ? ' · ' + fmtTime(v.checked_at) : '';
+    if (v.current) {
+      return { text: '✓ 真实 authentic · 当前有效 current' + when, cls: 'ok' };
+    }
+    return {
+      text: '✓ 真实 authentic · ✗ 非当前 not current：已被之后的变更或新版隐私政策取代，不再授予任何权限 ' +
+        'superseded by a later change or policy version, grants nothing' + when,
+      cls: 'attention',
+    };
+  }
+
+  async function exportData() {
+    const msg = $('export-msg');
+    msg.hidden = true;
+    try {
+      const data = await api('GET', '/api/me/export');
+      downloadFile('duoxie-export.json', JSON.stringify(data, null, 2), 'application/json');
+      msg.textContent = '已下载 Downloaded duoxie-export.json';
+      msg.className = 'small ok';
+    } catch (err) {
+      if (err.code === 'unauthorized') return;
+      msg.textContent = errorText(err);
+      msg.className = 'small error';
+    }
+    msg.hidden = false;
+  }
+
+  function deletionConfirmed() {
+    const typed = $('deletion-confirm').value.trim();
+    return typed === '注销' || typed.toLowerCase() === 'delete';
+  }
+
+  async function requestDeletion() {
+    if (!deletionConfirmed() || state.deleting || !state.socket) return;
+    const socket = state.socket;
+    state.deleting = true;
+    hideSettingsError();
+    // Stop first, as logout does: the server closes every socket of the account with 4003, and
+    // here the answer, which carries due_at, is what the user should see.
+    socket.stop();
+    try {
+      const res = await api('POST', '/api/me/deletion', {});
+      const due = res.deletion ? res.deletion.due_at : null;
+      // Before the token goes, so other tabs read the date when they follow (wireWindow).
+      if (due) deletionStore.set(due);
+      logoutDeleted(due);
+    } catch (err) {
+      if (state.socket !== socket) return; // logged out meanwhile (api() does on unauthorized)
+      state.deleting = false;
+      socket.start();
+      showSettingsError(err);
+    }
+  }
+
+  function deletionText(due) {
+    if (due && due > Date.now()) {
+      const when = fmtFull(due);
+      return `您的账号将于 ${when} 注销，已在所有设备上退出登录；在此之前重新登录即可取消注销。 ` +
+        `Your account is scheduled for deletion on ${when} and you were logged out everywhere; ` +
+        'log in again before then to cancel.';
+    }
+    return '您的账号已申请注销，已在所有设备上退出登录；冷静期内重新登录即可取消注销。 ' +
+      'Your account is scheduled for deletion and you were logged out everywhere; ' +
+      'log in again within the cooling-off period to cancel.';
+  }
+
+  function logoutDeleted(due) {
+    logoutLocal();
+    setLoginInfo(deletionText(due), true);
+  }
+
+  function openSettings() {
+    state.settingsOpen = true;
+    // A conversation hidden behind the page must not be marked read.
+    state.activeId = null;
+    hideSettingsError();
+    schedule('convs', 'pane', 'settings');
+    loadConsents();
+  }
+
+  function closeSettings() {
+    state.settingsOpen = false;
+    schedule('pane');
+  }
+
+  function showSettingsError(err) {
+    $('settings-error').textContent = errorText(err);
+    $('settings-error').hidden = false;
+  }
+
+  function hideSettingsError() {
+    $('settings-error').hidden = true;
+  }
+
+  function showAppNotice(text) {
+    $('app-notice-text').textContent = text;
+    $('app-notice').hidden = false;
+  }
+
   // ---------------------------------------------------------------- socket events
 
   function bindSocket(socket) {
     socket
       .on('$state', (s, delay) => renderStatus(s, delay))
       .on('$open', () => onConnected())
-      .on('$revoked', () => logoutLocal('登录已失效，请重新登录 Session ended, please log in again'))
+      .on('$revoked', (code) => {
+        if (code === 4003) logoutDeleted(deletionStore.get());
+        else logoutLocal('登录已失效，请重新登录 Session ended, please log in again');
+      })
       .on('$refused', () => {
         // api() logs out on a 401; anything else just means the server is unreachable.
         api('GET', '/api/me').catch(() => {});
@@ -861,7 +1176,14 @@
       .on('presence', (d) => {
         setPresence(d.user_id, d.online, d.last_seen_at);
         schedule('convs', 'pane', 'sellers');
-      });
+      })
+      .on('session.ready', (d) => {
+        state.policyVersion = d.policy_version || null;
+        // Changes made while this socket was away reach it only through a fresh list.
+        if (state.settingsOpen) loadConsents();
+        schedule('settings');
+      })
+      .on('consent.changed', onConsentChanged);
   }
 
   // ---------------------------------------------------------------- rendering
@@ -883,6 +1205,7 @@
       if (parts.has('pane')) renderPane();
       if (parts.has('messages')) renderMessages();
       if (parts.has('sellers')) renderSellers();
+      if (parts.has('settings')) renderSettings();
     }, 0);
   }
 
@@ -964,10 +1287,15 @@
   }
 
   function renderPane() {
-    const c = activeConv();
+    const settings = state.settingsOpen;
+    const c = settings ? null : activeConv();
     document.body.classList.toggle('conv-open', !!c);
-    $('pane-empty').hidden = !!c;
+    document.body.classList.toggle('settings-open', settings);
+    $('pane-empty').hidden = !!c || settings;
     $('pane-conv').hidden = !c;
+    $('pane-settings').hidden = !settings;
+    $('settings-btn').classList.toggle('active', settings);
+    $('settings-btn').setAttribute('aria-pressed', settings ? 'true' : 'false');
     if (!c) return;
     const info = c.info;
     const peer = info.peer;
@@ -1040,6 +1368,168 @@
         el('span', { text: labels[p.state] }),
         p.state !== 'sending' ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: retry }) : null,
         p.state === 'failed' ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: discard }) : null));
+  }
+
+  function renderSettings() {
+    if (!state.settingsOpen) return;
+    const cs = state.consents;
+    $('policy-version').textContent = (cs && cs.policy_version) || state.policyVersion || '…';
+    renderConsents(cs);
+    renderHistory(cs);
+  }
+
+  function renderConsents(cs) {
+    const list = $('consent-list');
+    const note = $('policy-changed-note');
+    const live = $('consent-live');
+    if (!cs) {
+      note.hidden = true;
+      live.hidden = true;
+      const err = state.consentsError;
+      list.replaceChildren(el('li', { class: 'small ' + (err ? 'error' : 'muted') },
+        err ? errorText(err) + ' ' : '加载中 Loading…',
+        err ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: loadConsents }) : null));
+      return;
+    }
+    // Re-rendering replaces the switches; keep the keyboard where it was.
+    const focused = document.activeElement && list.contains(document.activeElement)
+      ? document.activeElement.getAttribute('data-permission') : null;
+    const current = new Map((cs.current || []).map((c) => [c.permission, c]));
+    const latest = latestRecords(cs.history);
+    list.replaceChildren(...PERMISSIONS.map((p) =>
+      consentItem(p, current.get(p.id), latest.get(p.id), cs.policy_version)));
+    if (focused) {
+      const again = list.querySelector(`input[data-permission="${focused}"]`);
+      if (again) again.focus();
+    }
+
+    const stale = (cs.current || []).filter((c) => c.needs_acceptance).length;
+    note.hidden = !stale;
+    note.textContent = `隐私政策已更新至版本 ${cs.policy_version}：${stale} 项权限需要您重新同意后才会生效。 ` +
+      `The privacy policy changed (version ${cs.policy_version}): ${stale} permission(s) must be ` +
+      'accepted again before they count.';
+
+    const remote = state.lastRemoteChange;
+    live.hidden = !remote;
+    if (remote) {
+      const r = remote.record;
+      live.textContent = `其他设备刚刚更改 Changed on another device (${fmtTime(remote.at)}): ` +
+        `${permissionInfo(r.permission).label} ` +
+        (r.granted ? '已授权 granted' : '已撤回 withdrawn') + ` · ${r.device}`;
+    }
+  }
+
+  function consentItem(p, cur, latest, policyVersion) {
+    cur = cur || { granted: false, needs_acceptance: false };
+    const busy = state.consentBusy.has(p.id);
+    const on = busy ? state.consentBusy.get(p.id) : !!cur.granted;
+    const purpose = (latest && latest.receipt && latest.receipt.claims && latest.receipt.claims.purpose) || p.purpose;
+    let status;
+    let cls = 'muted';
+    if (busy) {
+      status = on ? '授权中 Granting…' : '撤回中 Withdrawing…';
+    } else if (cur.granted) {
+      status = '已授权 Granted · ' + fmtTime(cur.since) + ' · v' + cur.policy_version;
+      cls = 'ok';
+    } else if (cur.needs_acceptance) {
+      status = `隐私政策已更新（版本 ${policyVersion}），需重新同意 Privacy policy changed (version ${policyVersion}): ` +
+        `accept again · 原同意于版本 granted under v${cur.policy_version}`;
+      cls = 'attention';
+    } else if (latest && !latest.granted) {
+      status = '已撤回 Withdrawn · ' + fmtTime(latest.at);
+    } else {
+      status = '未授权 Not granted';
+    }
+    const toggle = el('input', {
+      type: 'checkbox',
+      role: 'switch',
+      class: 'switch',
+      checked: on,
+      disabled: busy,
+      'data-permission': p.id,
+      'aria-label': p.label,
+      onchange: (e) => setConsent(p.id, e.target.checked),
+    });
+    return el('li', { class: 'consent-item' + (cur.needs_acceptance ? ' needs-acceptance' : '') },
+      el('div', { class: 'consent-main' },
+        el('div', { class: 'consent-name', text: p.label }),
+        el('div', { class: 'small muted', text: purpose }),
+        el('div', { class: 'small ' + cls, text: status })),
+      el('label', { class: 'switch-label' },
+        toggle,
+        el('span', { class: 'small', text: on ? '开 On' : '关 Off' })));
+  }
+
+  function renderHistory(cs) {
+    const records = cs ? cs.history.slice().reverse() : []; // newest first
+    $('history-count').textContent = String(records.length);
+    $('history-empty').hidden = !cs || records.length > 0;
+    // A long ledger is only built while the list is unfolded.
+    if (!$('history-panel').open) {
+      $('history-list').replaceChildren();
+      return;
+    }
+    $('history-list').replaceChildren(...records.map(historyItem));
+  }
+
+  function historyItem(r) {
+    const open = state.openReceipts.has(r.id);
+    const toggle = () => {
+      if (open) state.openReceipts.delete(r.id);
+      else state.openReceipts.add(r.id);
+      schedule('settings');
+    };
+    return el('li', { class: 'history-item' },
+      el('div', { class: 'history-line' },
+        el('strong', { text: permissionInfo(r.permission).label }),
+        el('span', { class: 'tag ' + (r.granted ? 'granted' : 'withdrawn'), text: r.granted ? '授权 granted' : '撤回 withdrawn' }),
+        el('time', { class: 'history-time muted small', text: fmtFull(r.at) })),
+      el('div', { class: 'small muted', text: `设备 device: ${r.device || '—'} · 政策版本 policy v${r.policy_version}` +
+        (r.actor && r.actor !== 'user' ? ` · ${r.actor}` : '') }),
+      el('button', {
+        type: 'button',
+        class: 'link small',
+        'aria-expanded': open ? 'true' : 'false',
+        text: (open ? '▾' : '▸') + ' 回执 Receipt',
+        onclick: toggle,
+      }),
+      open ? receiptPanel(r) : null);
+  }
+
+  function receiptPanel(r) {
+    const receipt = r.receipt;
+    if (!receipt || !receipt.jws) return el('p', { class: 'small muted', text: '无回执 No receipt' });
+    const header = jwsHeader(receipt.jws);
+    const box = el('textarea', { class: 'jws', rows: 3, readonly: true, spellcheck: 'false', 'aria-label': 'JWS', text: receipt.jws });
+    const copyBtn = el('button', { type: 'button', class: 'secondary small-btn', text: '复制 Copy' });
+    copyBtn.addEventListener('click', async () => {
+      const ok = await copyText(receipt.jws, box);
+      copyBtn.textContent = ok ? '已复制 Copied' : '请手动复制 Copy by hand';
+      setTimeout(() => { copyBtn.textContent = '复制 Copy'; }, 2000);
+    });
+    const name = 'duoxie-receipt-' + ((receipt.claims && receipt.claims.receipt_id) || r.id) + '.jws';
+    const verdict = state.verdicts.get(r.id);
+    const view = verdict ? verdictView(verdict) : null;
+    return el('div', { class: 'receipt' },
+      el('pre', { class: 'claims', text: JSON.stringify(receipt.claims, null, 2) }),
+      header ? el('div', { class: 'small muted', text: `JWS · alg ${header.alg} · kid ${header.kid}` }) : null,
+      box,
+      el('div', { class: 'receipt-actions' },
+        copyBtn,
+        el('button', {
+          type: 'button',
+          class: 'secondary small-btn',
+          text: '下载 Download',
+          onclick: () => downloadFile(name, receipt.jws, 'application/jose'),
+        }),
+        el('button', {
+          type: 'button',
+          class: 'secondary small-btn',
+          text: '验证 Verify',
+          disabled: !!(verdict && verdict.pending),
+          onclick: () => verifyRecord(r),
+        }),
+        view ? el('span', { class: 'small verdict ' + view.cls, role: 'status', text: view.text }) : null));
   }
 
   function renderSellers() {
@@ -1135,7 +1625,7 @@
   function showLogin(message) {
     $('app-view').hidden = true;
     $('login-view').hidden = false;
-    document.body.classList.remove('conv-open');
+    document.body.classList.remove('conv-open', 'settings-open');
     document.title = '多谢 Duoxie';
     setLoginError(message ? { message } : null);
   }
@@ -1145,9 +1635,11 @@
     $('login-error').textContent = err ? errorText(err) : '';
   }
 
-  function setLoginInfo(text) {
+  // notice: something the user must read (the account deletion), not a passing status.
+  function setLoginInfo(text, notice) {
     $('login-info').hidden = !text;
     $('login-info').textContent = text || '';
+    $('login-info').classList.toggle('notice', !!(text && notice));
   }
 
   function wsUrl() {
@@ -1168,6 +1660,16 @@
     $('dev-code-note').hidden = true;
     $('profile-msg').hidden = true;
     $('session-list').replaceChildren();
+    // A login ends any deletion this browser asked for (the server cancels it).
+    deletionStore.clear();
+    $('app-notice').hidden = true;
+    $('settings-error').hidden = true;
+    $('export-msg').hidden = true;
+    $('deletion-confirm').value = '';
+    $('deletion-btn').disabled = true;
+    $('receipt-verify-input').value = '';
+    $('receipt-verify-result').textContent = '';
+    $('history-panel').open = false;
     renderProfile();
     schedule('convs', 'pane', 'messages', 'sellers');
 
@@ -1305,6 +1807,7 @@
           const res = await api('POST', '/api/auth/login', { phone, code, device: deviceLabel() });
           $('code-code').value = '';
           startSession(res.token, res.user);
+          if (res.deletion_cancelled) showDeletionCancelled();
         } catch (err) {
           setLoginError(err);
         }
@@ -1323,11 +1826,17 @@
           const res = await api('POST', '/api/auth/login', { phone, password, device: deviceLabel() });
           $('pw-password').value = '';
           startSession(res.token, res.user);
+          if (res.deletion_cancelled) showDeletionCancelled();
         } catch (err) {
           setLoginError(err);
         }
       })();
     });
+  }
+
+  function showDeletionCancelled() {
+    showAppNotice('已取消注销：此次登录撤销了您账号的注销申请。 ' +
+      'Your pending account deletion was cancelled by this login.');
   }
 
   function profileMessage(text, isError) {
@@ -1405,6 +1914,54 @@
       if ($('sessions-panel').open) loadSessions();
     });
 
+    $('settings-btn').addEventListener('click', () => {
+      if (state.settingsOpen) closeSettings();
+      else openSettings();
+    });
+    $('profile-settings-btn').addEventListener('click', openSettings);
+    $('settings-close').addEventListener('click', closeSettings);
+    $('app-notice-close').addEventListener('click', () => { $('app-notice').hidden = true; });
+    $('history-panel').addEventListener('toggle', () => schedule('settings'));
+
+    const verifyForm = $('receipt-verify-form');
+    verifyForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(verifyForm.querySelector('button[type=submit]'), async () => {
+        const out = $('receipt-verify-result');
+        const jws = $('receipt-verify-input').value.replace(/\s/g, '');
+        if (!jws) {
+          out.className = 'small verdict error';
+          out.textContent = '请粘贴回执 Paste a receipt (JWS)';
+          return;
+        }
+        let view;
+        let claims = null;
+        try {
+          const verdict = await verifyReceipt(jws);
+          claims = verdict.claims;
+          view = verdictView(Object.assign({ checked_at: Date.now() }, verdict));
+        } catch (err) {
+          if (err.code === 'unauthorized') return;
+          view = verdictView({ error: err });
+        }
+        out.className = 'small verdict ' + view.cls;
+        out.textContent = view.text + (claims
+          ? ` — ${permissionInfo(claims.permission).label} ${claims.action} ${fmtFull(claims.consent_timestamp)} · v${claims.policy_version}`
+          : '');
+      })();
+    });
+
+    const exportBtn = $('export-btn');
+    exportBtn.addEventListener('click', busy(exportBtn, exportData));
+
+    $('deletion-confirm').addEventListener('input', () => {
+      $('deletion-btn').disabled = !deletionConfirmed();
+    });
+    $('deletion-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy($('deletion-btn'), requestDeletion)();
+    });
+
     $('back-btn').addEventListener('click', closeConv);
     $('older-btn').addEventListener('click', loadOlder);
     $('block-btn').addEventListener('click', toggleBlock);
@@ -1435,9 +1992,18 @@
     window.addEventListener('online', () => { if (state.socket) state.socket.reconnectNow(); });
     // Another tab logged in or out: follow it so all tabs show the same account.
     window.addEventListener('storage', (e) => {
+      if (e.key === DELETION_KEY) {
+        // The tab that asked for the deletion knows the date; one already logged out by 4003 not.
+        if (e.newValue && !state.token && !$('login-view').hidden) setLoginInfo(deletionText(Number(e.newValue)), true);
+        return;
+      }
       if (e.key !== TOKEN_KEY) return;
       if (!e.newValue) {
-        if (state.token) logoutLocal('已在其他标签页退出 Logged out in another tab');
+        if (state.deleting) return; // requestDeletion reports it when the server answers
+        const due = deletionStore.get();
+        if (!state.token) return;
+        if (due) logoutDeleted(due);
+        else logoutLocal('已在其他标签页退出 Logged out in another tab');
       } else if (e.newValue !== state.token) {
         if (state.socket) state.socket.stop();
         resetState();
