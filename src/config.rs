@@ -51,6 +51,28 @@ pub struct Settings {
     pub ws: WsSettings,
     pub chat: ChatSettings,
     pub privacy: PrivacySettings,
+    pub media: MediaSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Largest photo upload, bytes. env `DUOXIE_MEDIA_MAX_IMAGE_BYTES`; default: 10485760.
+    pub max_image_bytes: usize,
+    /// Largest video upload, bytes. env `DUOXIE_MEDIA_MAX_VIDEO_BYTES`; default: 52428800.
+    pub max_video_bytes: usize,
+    /// Longest side of a photo, px, read from its header before decoding.
+    /// env `DUOXIE_MEDIA_MAX_DIMENSION`; default: 8192.
+    pub max_dimension: u32,
+    /// Most pixels of a photo, read from its header. env `DUOXIE_MEDIA_MAX_PIXELS`;
+    /// default: 24000000.
+    pub max_pixels: u64,
+    /// Memory one decode may allocate, bytes (`image::Limits::max_alloc`).
+    /// env `DUOXIE_MEDIA_MAX_DECODE_BYTES`; default: 201326592 (192 MiB).
+    pub max_decode_bytes: u64,
+    /// Photos decoded at once per node; more wait, so memory stays bounded under a burst.
+    /// env `DUOXIE_MEDIA_MAX_CONCURRENT_DECODES`; default: 2.
+    pub max_concurrent_decodes: usize,
 }
 
 /// A setting that is a secret: never shown by `Debug`, so never by a log line either.
@@ -222,6 +244,20 @@ impl Default for Settings {
             ws: WsSettings::default(),
             chat: ChatSettings::default(),
             privacy: PrivacySettings::default(),
+            media: MediaSettings::default(),
+        }
+    }
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            max_image_bytes: 10 * 1024 * 1024,
+            max_video_bytes: 50 * 1024 * 1024,
+            max_dimension: 8192,
+            max_pixels: 24_000_000,
+            max_decode_bytes: 192 * 1024 * 1024,
+            max_concurrent_decodes: 2,
         }
     }
 }
@@ -357,6 +393,16 @@ impl Settings {
         env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
         env.set("DUOXIE_CHAT_PRESENCE_GRACE_MS", &mut c.presence_grace_ms)?;
         env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
+        let m = &mut self.media;
+        env.set("DUOXIE_MEDIA_MAX_IMAGE_BYTES", &mut m.max_image_bytes)?;
+        env.set("DUOXIE_MEDIA_MAX_VIDEO_BYTES", &mut m.max_video_bytes)?;
+        env.set("DUOXIE_MEDIA_MAX_DIMENSION", &mut m.max_dimension)?;
+        env.set("DUOXIE_MEDIA_MAX_PIXELS", &mut m.max_pixels)?;
+        env.set("DUOXIE_MEDIA_MAX_DECODE_BYTES", &mut m.max_decode_bytes)?;
+        env.set(
+            "DUOXIE_MEDIA_MAX_CONCURRENT_DECODES",
+            &mut m.max_concurrent_decodes,
+        )?;
         let p = &mut self.privacy;
         env.set_secret("DUOXIE_PRIVACY_RECEIPT_KEY", &mut p.receipt_key)?;
         env.set_secret("DUOXIE_PRIVACY_PHONE_KEY", &mut p.phone_key)?;
@@ -529,6 +575,37 @@ impl Settings {
             (1..=10000).contains(&c.commit_batch_max),
             "DUOXIE_CHAT_COMMIT_BATCH_MAX",
             "must be between 1 and 10000",
+        )?;
+        let m = &self.media;
+        check(
+            m.max_image_bytes >= 1024,
+            "DUOXIE_MEDIA_MAX_IMAGE_BYTES",
+            "must be at least 1024",
+        )?;
+        check(
+            m.max_video_bytes >= 1024,
+            "DUOXIE_MEDIA_MAX_VIDEO_BYTES",
+            "must be at least 1024",
+        )?;
+        check(
+            (16..=65535).contains(&m.max_dimension),
+            "DUOXIE_MEDIA_MAX_DIMENSION",
+            "must be between 16 and 65535",
+        )?;
+        check(
+            m.max_pixels >= 256,
+            "DUOXIE_MEDIA_MAX_PIXELS",
+            "must be at least 256",
+        )?;
+        check(
+            m.max_decode_bytes >= 1024 * 1024,
+            "DUOXIE_MEDIA_MAX_DECODE_BYTES",
+            "must be at least 1048576",
+        )?;
+        check(
+            m.max_concurrent_decodes >= 1,
+            "DUOXIE_MEDIA_MAX_CONCURRENT_DECODES",
+            "must be at least 1",
         )?;
         let p = &self.privacy;
         for (name, key) in [

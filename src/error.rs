@@ -34,6 +34,11 @@ pub enum ErrorCode {
     AgeRequired,
     GuardianRequired,
     InvalidReceipt,
+    FileTooLarge,
+    UnsupportedMedia,
+    MediaTypeMismatch,
+    InvalidMedia,
+    ImageTooLarge,
     RateLimited,
     Unavailable,
     Internal,
@@ -62,6 +67,11 @@ impl ErrorCode {
             Self::Blocked => "blocked",
             Self::ConsentRequired => "consent_required",
             Self::InvalidReceipt => "invalid_receipt",
+            Self::FileTooLarge => "file_too_large",
+            Self::UnsupportedMedia => "unsupported_media",
+            Self::MediaTypeMismatch => "media_type_mismatch",
+            Self::InvalidMedia => "invalid_media",
+            Self::ImageTooLarge => "image_too_large",
             Self::AgeRequired => "age_required",
             Self::GuardianRequired => "guardian_required",
             Self::RateLimited => "rate_limited",
@@ -80,7 +90,10 @@ impl ErrorCode {
             | Self::BinaryNotSupported
             | Self::UnknownType
             | Self::InvalidReceipt
+            | Self::InvalidMedia
             | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
+            Self::FileTooLarge | Self::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMedia | Self::MediaTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized
             | Self::AuthRequired
             | Self::InvalidCode

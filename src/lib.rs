@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod media;
 pub mod metrics;
 pub mod minors;
 pub mod privacy;

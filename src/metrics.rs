@@ -83,6 +83,7 @@ pub struct Metrics {
     pub auth_logins: AtomicU64,
     pub auth_codes_sent: AtomicU64,
     pub accounts_deleted: AtomicU64,
+    pub media_uploads: AtomicU64,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -106,6 +107,7 @@ pub static METRICS: Metrics = Metrics {
     auth_logins: AtomicU64::new(0),
     auth_codes_sent: AtomicU64::new(0),
     accounts_deleted: AtomicU64::new(0),
+    media_uploads: AtomicU64::new(0),
 };
 
 pub fn inc(counter: &AtomicU64) {
@@ -137,7 +139,7 @@ impl Metrics {
             "Open WebSocket connections on this node.",
             self.ws_connections.load(Relaxed),
         );
-        let counters: [(&str, &str, &AtomicU64); 17] = [
+        let counters: [(&str, &str, &AtomicU64); 18] = [
             ("duoxie_ws_connections_opened_total", "WebSocket connections accepted.", &self.ws_connections_opened),
             ("duoxie_ws_frames_in_total", "Frames received from clients.", &self.ws_frames_in),
             ("duoxie_ws_frames_out_total", "Text frames queued to clients.", &self.ws_frames_out),
@@ -154,6 +156,7 @@ impl Metrics {
             ("duoxie_bus_disconnects_total", "Times the Redis connection was lost.", &self.bus_disconnects),
             ("duoxie_auth_logins_total", "Successful logins.", &self.auth_logins),
             ("duoxie_auth_codes_sent_total", "One-time codes sent.", &self.auth_codes_sent),
+            ("duoxie_media_uploads_total", "Uploads stored (photos and videos).", &self.media_uploads),
             ("duoxie_privacy_accounts_deleted_total", "Accounts erased after their deletion cooling-off period.", &self.accounts_deleted),
         ];
         for (name, help, value) in counters {

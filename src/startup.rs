@@ -94,11 +94,20 @@ impl App {
         )
         .start();
 
+        let blobs: Arc<dyn crate::media::blob::BlobStore> =
+            Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
+        let media = web::Data::new(crate::media::Media::new(
+            db.clone(),
+            blobs.clone(),
+            settings.media.clone(),
+            policy_version.clone(),
+        ));
         let privacy = Privacy::new(
             ExportContext {
                 db: db.clone(),
                 signer: signer.clone(),
                 vault: vault.clone(),
+                blobs: blobs.clone(),
             },
             backend,
             bus.clone(),
@@ -149,6 +158,7 @@ impl App {
                 .app_data(web::Data::new(signer.clone()))
                 .app_data(privacy.clone())
                 .app_data(minors.clone())
+                .app_data(media.clone())
                 .configure(http::routes)
         })
         .workers(settings.workers)

@@ -16,6 +16,7 @@ use crate::consent::receipt::ReceiptSigner;
 use crate::consent::ConsentServer;
 use crate::domain::As;
 use crate::error::{parse_value, AppError, AppResult, ErrorCode};
+use crate::media::{Media, UploadQuery};
 use crate::minors::{AgeDeclaration, Minors};
 use crate::privacy::Privacy;
 use crate::store::{self, Backend, Db};
@@ -67,6 +68,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(correct_birth_date),
     )
     .route("/api/me/export", web::get().to(export_me))
+    .route("/api/media", web::post().to(upload_media))
+    .route("/api/media/{id}", web::get().to(get_media))
+    .route("/api/media/{id}/content", web::get().to(media_content))
     .route("/api/me/deletion", web::post().to(request_deletion))
     .route("/api/me/consents", web::get().to(list_consents))
     .route("/api/me/consents", web::post().to(change_consent))
@@ -380,6 +384,68 @@ async fn correct_birth_date(
         )
         .await?;
     Ok(HttpResponse::Ok().json(status))
+}
+
+/// POST /api/media?purpose=chat_photo&source=album: the raw file as the body.
+async fn upload_media(
+    media: web::Data<Media>,
+    who: Authenticated,
+    req: HttpRequest,
+    query: web::Query<UploadQuery>,
+    body: web::Payload,
+) -> AppResult<HttpResponse> {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let declared_type = header(actix_web::http::header::CONTENT_TYPE);
+    let declared_length =
+        header(actix_web::http::header::CONTENT_LENGTH).and_then(|l| l.parse().ok());
+    let view = media
+        .upload(
+            &who.0,
+            query.into_inner(),
+            declared_type,
+            declared_length,
+            body,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// GET /api/media/{id}: an upload's metadata and URLs.
+async fn get_media(
+    media: web::Data<Media>,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(media.get(&who.0, &path.into_inner()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContentQuery {
+    #[serde(default)]
+    size: Option<u32>,
+}
+
+/// GET /api/media/{id}/content?size=256: the stored (sanitised) bytes.
+async fn media_content(
+    media: web::Data<Media>,
+    who: Authenticated,
+    path: web::Path<String>,
+    query: web::Query<ContentQuery>,
+) -> AppResult<HttpResponse> {
+    let (bytes, content_type) = media
+        .content(&who.0, &path.into_inner(), query.size)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "private, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(bytes))
 }
 
 /// GET /api/me/export: everything held about the caller, as one JSON document.

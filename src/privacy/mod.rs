@@ -27,6 +27,14 @@ use crate::consent::receipt::ReceiptSigner;
 use crate::error::{AppError, AppResult};
 use crate::store::{begin_write, now_ms, Backend, Db};
 
+/// Blocking file work off the async threads.
+async fn web_block(work: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> AppResult<()> {
+    actix_web::web::block(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("blocking task: {e}"))??;
+    Ok(())
+}
+
 /// Close code for sockets of an account being deleted.
 pub const CLOSE_ACCOUNT_CLOSED: u16 = 4003;
 /// The nickname an erased account shows.
@@ -37,6 +45,8 @@ pub struct ExportContext {
     pub db: Db,
     pub signer: Arc<ReceiptSigner>,
     pub vault: Arc<PhoneVault>,
+    /// Where uploads' bytes are: erased with the account once nothing refers to them.
+    pub blobs: Arc<dyn crate::media::blob::BlobStore>,
 }
 
 /// One domain's part in the user's rights.
@@ -60,6 +70,7 @@ struct ConsentData;
 struct ChatData;
 struct StaffAccessData;
 struct MinorsData;
+struct MediaData;
 
 /// Every domain holding personal data. Adding a table that references `users` without
 /// listing it here fails `privacy::every_personal_column_is_exported_and_erased`.
@@ -68,6 +79,7 @@ pub static DOMAINS: &[&dyn DataDomain] = &[
     &ConsentData,
     &StaffAccessData,
     &MinorsData,
+    &MediaData,
     &AccountData,
 ];
 
@@ -235,6 +247,29 @@ impl DataDomain for MinorsData {
     }
 }
 
+impl DataDomain for MediaData {
+    fn name(&self) -> &'static str {
+        "media"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[("media", "owner_id")]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(crate::media::Media::export(&cx.db, user_id))
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(crate::media::store::erase_owned(conn, user_id))
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct DeletionScheduled {
     pub requested_at: i64,
@@ -316,6 +351,7 @@ impl Privacy {
     /// Erases one account whose cooling-off period ended: the claim and every domain's
     /// erasure in one transaction. False when another node, or a login, got there first.
     pub async fn erase_due_account(&self, user_id: i64) -> AppResult<bool> {
+        let uploaded = crate::media::store::blobs_of(self.db(), user_id).await?;
         let mut tx = begin_write(self.db(), self.backend).await?;
         if !store::claim_deletion(&mut tx, user_id, now_ms()).await? {
             tx.rollback().await?;
@@ -325,6 +361,10 @@ impl Privacy {
             domain.erase(&mut tx, user_id).await?;
         }
         tx.commit().await?;
+        // The bytes of the user's uploads, unless the same bytes are someone else's upload too.
+        let unused = crate::media::store::unreferenced(self.db(), &uploaded).await?;
+        let blobs = self.cx.blobs.clone();
+        web_block(move || unused.iter().try_for_each(|b| blobs.delete(b))).await?;
         tracing::info!(user_id, "account deleted");
         crate::metrics::inc(&crate::metrics::METRICS.accounts_deleted);
         self.close_sockets(user_id, "account deleted");

@@ -372,6 +372,50 @@ impl TestApp {
         }
     }
 
+    /// `POST /api/media?<query>` with raw bytes and a declared Content-Type.
+    pub async fn upload(
+        &self,
+        token: &str,
+        query: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Response {
+        let path = format!("/api/media?{query}");
+        let mut resp = self
+            .http
+            .post(self.url(&path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Content-Type", content_type))
+            .send_body(bytes)
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: request failed: {e}"));
+        let bytes = resp.body().limit(1 << 20).await.expect("read the answer");
+        Response {
+            status: resp.status().as_u16(),
+            body: serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        }
+    }
+
+    /// A GET whose answer is bytes: status, Content-Type and body.
+    pub async fn get_bytes(&self, path: &str, token: &str) -> (u16, String, Vec<u8>) {
+        let mut resp = self
+            .http
+            .get(self.url(path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: request failed: {e}"));
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = resp.body().limit(64 << 20).await.expect("read the body");
+        (resp.status().as_u16(), kind, bytes.to_vec())
+    }
+
     pub async fn request(
         &self,
         method: Method,
@@ -1274,6 +1318,10 @@ impl ProcessNode {
             );
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no drain, no goodbye, whatever it was doing.

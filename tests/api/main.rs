@@ -11,6 +11,7 @@ mod auth;
 mod chat;
 mod cluster;
 mod consent;
+mod media;
 mod minors;
 mod privacy;
 mod ws;

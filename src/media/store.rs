@@ -1,0 +1,130 @@
+//! Media SQL.
+
+use sqlx::Row;
+
+use crate::store::Db;
+
+pub struct MediaRow {
+    pub id: String,
+    pub owner_id: i64,
+    pub purpose: String,
+    pub source: String,
+    pub kind: String,
+    pub format: String,
+    pub blob: String,
+    pub input_sha256: String,
+    pub byte_size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub phash: Option<String>,
+    /// JSON: `[{"size":256,"blob":"…","format":"jpeg"}]`.
+    pub thumbnails: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, owner_id, purpose, source, kind, format, blob, input_sha256, \
+     byte_size, width, height, phash, thumbnails, status, created_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<MediaRow, sqlx::Error> {
+    Ok(MediaRow {
+        id: r.try_get(0)?,
+        owner_id: r.try_get(1)?,
+        purpose: r.try_get(2)?,
+        source: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        format: r.try_get(5)?,
+        blob: r.try_get(6)?,
+        input_sha256: r.try_get(7)?,
+        byte_size: r.try_get(8)?,
+        width: r.try_get(9)?,
+        height: r.try_get(10)?,
+        phash: r.try_get(11)?,
+        thumbnails: r.try_get(12)?,
+        status: r.try_get(13)?,
+        created_at: r.try_get(14)?,
+    })
+}
+
+pub async fn insert(db: &Db, m: &MediaRow) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO media ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15)"
+    ))
+    .bind(&m.id)
+    .bind(m.owner_id)
+    .bind(&m.purpose)
+    .bind(&m.source)
+    .bind(&m.kind)
+    .bind(&m.format)
+    .bind(&m.blob)
+    .bind(&m.input_sha256)
+    .bind(m.byte_size)
+    .bind(m.width)
+    .bind(m.height)
+    .bind(&m.phash)
+    .bind(&m.thumbnails)
+    .bind(&m.status)
+    .bind(m.created_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<MediaRow>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM media WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn owned_by(db: &Db, owner_id: i64) -> Result<Vec<MediaRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM media WHERE owner_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(owner_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// The user's own content goes with the account (policy: 注销).
+pub async fn erase_owned(conn: &mut sqlx::AnyConnection, owner_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM media WHERE owner_id = $1")
+        .bind(owner_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every blob (file and thumbnails) of the user's media, for cleaning up after deletion.
+pub async fn blobs_of(db: &Db, owner_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let mut blobs = Vec::new();
+    for m in owned_by(db, owner_id).await? {
+        blobs.push(m.blob.clone());
+        blobs.extend(super::thumbnail_blobs(&m.thumbnails));
+    }
+    Ok(blobs)
+}
+
+/// Blobs no media row refers to any more (after deletions), among `candidates`.
+pub async fn unreferenced(db: &Db, candidates: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let mut out = Vec::new();
+    for blob in candidates {
+        let used = sqlx::query("SELECT 1 FROM media WHERE blob = $1 OR thumbnails LIKE $2 LIMIT 1")
+            .bind(blob)
+            .bind(format!("%{blob}%"))
+            .fetch_optional(db)
+            .await?
+            .is_some();
+        if !used {
+            out.push(blob.clone());
+        }
+    }
+    Ok(out)
+}
