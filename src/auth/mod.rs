@@ -285,6 +285,12 @@ impl Auth {
             )
             .await?;
         }
+        if crate::privacy::store::imposed_deletion_pending(&self.db, user_id).await? {
+            return Err(AppError::forbidden(
+                "this account is being deleted at its guardian's request or because it is \
+                 under 14 without a guardian's consent",
+            ));
+        }
         // Logging in during the cooling-off period is how a user takes a deletion back.
         let deletion_cancelled = crate::privacy::store::cancel_deletion(&self.db, user_id).await?;
         if deletion_cancelled {

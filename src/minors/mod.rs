@@ -372,7 +372,13 @@ impl Minors {
             now,
         )
         .await?;
-        crate::privacy::store::schedule_deletion_now(&self.db, child_id, now).await?;
+        crate::privacy::store::schedule_deletion_now(
+            &self.db,
+            child_id,
+            now,
+            crate::privacy::store::ImposedDeletion::Guardian,
+        )
+        .await?;
         crate::auth::store::revoke_all_tokens(&self.db, child_id, now).await?;
         tracing::info!(
             child_id,
@@ -430,7 +436,13 @@ impl Minors {
         .await?;
         let status = self.status(user_id).await?;
         if status.standing == Standing::AwaitingGuardian {
-            crate::privacy::store::schedule_deletion_now(&self.db, user_id, now).await?;
+            crate::privacy::store::schedule_deletion_now(
+                &self.db,
+                user_id,
+                now,
+                crate::privacy::store::ImposedDeletion::Under14,
+            )
+            .await?;
             crate::auth::store::revoke_all_tokens(&self.db, user_id, now).await?;
             tracing::info!(
                 user_id,

@@ -45,7 +45,7 @@ pub async fn run_once(privacy: &Privacy, settings: &PrivacySettings) -> AppResul
     )
     .await?
     {
-        store::schedule_deletion_now(&db, child_id, now).await?;
+        store::schedule_deletion_now(&db, child_id, now, store::ImposedDeletion::Under14).await?;
         if privacy.erase_due_account(child_id).await? {
             report.unguarded_children_deleted += 1;
         }

@@ -13,7 +13,8 @@ pub async fn request_deletion(
 ) -> Result<Option<(i64, i64)>, sqlx::Error> {
     sqlx::query(
         "UPDATE users SET deletion_requested_at = COALESCE(deletion_requested_at, $1), \
-         deletion_due_at = COALESCE(deletion_due_at, $2) \
+         deletion_due_at = COALESCE(deletion_due_at, $2), \
+         deletion_reason = COALESCE(deletion_reason, 'user') \
          WHERE id = $3 AND deleted_at IS NULL",
     )
     .bind(now)
@@ -33,11 +34,14 @@ pub async fn request_deletion(
         .map(Option::flatten)
 }
 
-/// A login during the cooling-off period cancels the deletion; true when one was pending.
+/// A login during the cooling-off period cancels the user's own deletion request; true when
+/// one was pending. A deletion the guardian asked for, or of a child found without consent,
+/// is not the user's to cancel.
 pub async fn cancel_deletion(db: &Db, user_id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL \
-         WHERE id = $1 AND deletion_due_at IS NOT NULL AND deleted_at IS NULL",
+        "UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL, \
+         deletion_reason = NULL WHERE id = $1 AND deletion_due_at IS NOT NULL \
+         AND deleted_at IS NULL AND COALESCE(deletion_reason, 'user') = 'user'",
     )
     .bind(user_id)
     .execute(db)
@@ -78,6 +82,18 @@ pub async fn claim_deletion(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// A pending deletion the user cannot cancel by logging in, if any.
+pub async fn imposed_deletion_pending(db: &Db, user_id: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL \
+         AND deletion_due_at IS NOT NULL AND deletion_reason IN ('guardian', 'under_14')",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    .is_some())
 }
 
 pub async fn deleted_at(db: &Db, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
@@ -160,14 +176,32 @@ pub async fn purge_staff_access(db: &Db, before: i64) -> Result<u64, sqlx::Error
     )
 }
 
-/// A deletion due now, whatever was pending (a guardian's request, an unguarded child).
-pub async fn schedule_deletion_now(db: &Db, user_id: i64, now: i64) -> Result<(), sqlx::Error> {
+/// Why a deletion was scheduled without the user asking.
+#[derive(Clone, Copy)]
+pub enum ImposedDeletion {
+    /// The guardian asked for the child's account to be deleted.
+    Guardian,
+    /// An account under 14 without guardian consent (policy: 未成年人).
+    Under14,
+}
+
+/// A deletion due now, whatever was pending; a login does not cancel it.
+pub async fn schedule_deletion_now(
+    db: &Db,
+    user_id: i64,
+    now: i64,
+    reason: ImposedDeletion,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET deletion_requested_at = COALESCE(deletion_requested_at, $1), \
-         deletion_due_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+         deletion_due_at = $1, deletion_reason = $3 WHERE id = $2 AND deleted_at IS NULL",
     )
     .bind(now)
     .bind(user_id)
+    .bind(match reason {
+        ImposedDeletion::Guardian => "guardian",
+        ImposedDeletion::Under14 => "under_14",
+    })
     .execute(db)
     .await?;
     Ok(())

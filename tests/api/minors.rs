@@ -332,7 +332,57 @@ async fn an_account_found_to_be_under_14_is_deleted_at_once(store: Store) {
     await_deleted(&app, user.id).await;
 }
 
+/// The child logging in again must not undo what the guardian asked for.
+async fn a_deletion_the_guardian_asked_for_is_not_cancelled_by_the_childs_login(store: Store) {
+    // No retention run during the test: the first runs at start, the next in an hour.
+    let mut app = spawn_app_with(store, |s| s.privacy.retention_interval_ms = 3_600_000).await;
+    let child = register(&mut app, json!({ "birth_date": born_years_ago(11) })).await;
+    let guardian_phone = random_phone();
+    let sent = app
+        .post(
+            "/api/me/guardian/code",
+            Some(&child.token),
+            &json!({ "guardian_phone": guardian_phone }),
+        )
+        .await
+        .ok("guardian code");
+    app.post(
+        "/api/me/guardian/verify",
+        Some(&child.token),
+        &json!({ "code": sent["dev_code"] }),
+    )
+    .await
+    .ok("verify");
+    let guardian = app.login_with_code(&guardian_phone).await;
+    app.post(
+        &format!("/api/guardian/wards/{}/deletion", child.id),
+        Some(&guardian.token),
+        &json!({}),
+    )
+    .await
+    .ok("guardian asks for deletion");
+    let code = app.request_code(&child.phone).await;
+    app.post(
+        "/api/auth/login",
+        None,
+        &json!({ "phone": child.phone, "code": code }),
+    )
+    .await
+    .assert_error(403, "forbidden", "the child logging in again");
+    let pending: Option<i64> = {
+        use sqlx::Row;
+        sqlx::query("SELECT deletion_due_at FROM users WHERE id = $1")
+            .bind(child.id)
+            .fetch_one(&app.db)
+            .await
+            .expect("row")
+            .get(0)
+    };
+    assert!(pending.is_some(), "still scheduled");
+}
+
 store_tests!(
+    a_deletion_the_guardian_asked_for_is_not_cancelled_by_the_childs_login,
     an_account_without_a_declared_age_is_read_only_until_it_declares,
     an_under_14_account_waits_for_its_guardian_who_can_later_withdraw_and_delete,
     an_under_14_account_left_without_consent_is_deleted,
