@@ -116,11 +116,100 @@
     return raw.replace(/[\s-]/g, '');
   }
 
+  // The server's messages are English; these codes get a Chinese lead (or, for the two age
+  // restrictions, a full explanation: their messages name API routes, not what to do).
+  const ERROR_ZH = {
+    invalid_field: '输入有误',
+    invalid_phone: '手机号无效',
+    invalid_code: '验证码错误',
+    code_expired: '验证码已过期，请重新获取',
+    too_many_attempts: '尝试次数过多，请重新获取验证码',
+    code_cooldown: '发送太频繁，请稍后再试',
+    rate_limited: '操作太频繁，请稍后再试',
+    forbidden: '无权操作',
+    not_found: '不存在',
+  };
+  const RESTRICTION_TEXT = {
+    age_required: '需要先填写年龄：未填写出生日期的账号不能聊天或修改资料。 ' +
+      'Declare your age first: an account without a date of birth cannot chat or edit its profile.',
+    guardian_required: '需要监护人同意：未满 14 周岁的账号在监护人同意之前不能聊天或修改资料。 ' +
+      'A guardian must consent first: an account under 14 cannot chat or edit its profile until then.',
+  };
+
+  function isRestriction(err) {
+    return !!err && (err.code === 'age_required' || err.code === 'guardian_required');
+  }
+
   function errorText(err) {
     if (!err) return '未知错误 unknown error';
+    if (RESTRICTION_TEXT[err.code]) return RESTRICTION_TEXT[err.code] + ` [${err.code}]`;
     let text = err.message || err.code || String(err);
+    if (ERROR_ZH[err.code]) text = ERROR_ZH[err.code] + ' · ' + text;
     if (err.retry_after_ms) text += ` (${Math.ceil(err.retry_after_ms / 1000)} s)`;
     return text;
+  }
+
+  // 13912345678 → 139****5678, as the server masks numbers (display only).
+  function maskPhone(phone) {
+    const digits = String(phone).replace(/\D/g, '').slice(-11);
+    return digits.length === 11 ? digits.slice(0, 3) + '****' + digits.slice(7) : phone;
+  }
+
+  // Today as YYYY-MM-DD in China time (UTC+8), the calendar the server counts ages in.
+  function todayInChina() {
+    return new Date(Date.now() + 8 * 3600000).toISOString().slice(0, 10);
+  }
+
+  const AGE_BRACKETS = {
+    under_14: '未满 14 岁 Under 14',
+    from_14_to_17: '14–17 岁 14 to 17',
+    adult: '18 岁及以上 18 or older',
+  };
+
+  // The optional age of a registration or declaration form: a date wins over a bracket (the
+  // server takes exactly one of them). {value: {...}} or {error}.
+  function readAge(dateInput, select) {
+    if (dateInput.validity && dateInput.validity.badInput) {
+      return { error: { code: 'invalid_field', field: 'birth_date', message: '请输入完整的出生日期 Enter a complete date of birth' } };
+    }
+    if (dateInput.value) return { value: { birth_date: dateInput.value } };
+    if (select.value) return { value: { age_bracket: select.value } };
+    return { value: {} };
+  }
+
+  // Picking a date clears the bracket and the other way round, so what is sent is what is shown.
+  function pairAgeInputs(dateInput, select) {
+    dateInput.max = todayInChina();
+    dateInput.addEventListener('input', () => { if (dateInput.value) select.value = ''; });
+    select.addEventListener('change', () => { if (select.value) dateInput.value = ''; });
+  }
+
+  function markInvalid(input, invalid) {
+    if (invalid) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+
+  // A send-code button that counts the server's retry_after_ms down instead of guessing.
+  function cooldownButton(button) {
+    const label = button.textContent;
+    let timer = null;
+    return (ms) => {
+      clearInterval(timer);
+      const until = Date.now() + ms;
+      const tick = () => {
+        const left = Math.ceil((until - Date.now()) / 1000);
+        if (left <= 0) {
+          clearInterval(timer);
+          button.disabled = false;
+          button.textContent = label;
+          return;
+        }
+        button.disabled = true;
+        button.textContent = `${left} s`;
+      };
+      tick();
+      timer = setInterval(tick, 1000);
+    };
   }
 
   function permissionInfo(id) {
@@ -359,7 +448,14 @@
       // 4001: this token was revoked; 4003: the account is being deleted (every token revoked).
       if (ev.code === 4001 || ev.code === 4003) {
         this.stop();
-        this.emit('$revoked', ev.code);
+        this.emit('$revoked', ev.code, ev.reason || '');
+        return;
+      }
+      // 4004: the account became restricted (guardian withdrew consent); the token still works.
+      if (ev.code === 4004) {
+        this.attempt = 0;
+        this.emit('$restricted');
+        this.scheduleReconnect();
         return;
       }
       if (everOpened && Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
@@ -456,6 +552,13 @@
     verdicts: new Map(), // ledger id → ReceiptVerdict + checked_at, or {pending} / {error}
     lastRemoteChange: null, // a consent.changed that this tab did not ask for
     deleting: false, // POST /api/me/deletion in flight: its answer, not the 4003, reports it
+    standingDismissed: false, // the age / guardian panel was put aside ("Later"); the banner stays
+    wards: null, // GET /api/guardian/wards, when this account is someone's guardian
+    wardsError: null,
+    wardBusy: new Set(), // child ids with a withdraw or deletion in flight
+    wardConfirm: null, // child id whose deletion confirmation is unfolded
+    wardsRendered: '', // what the ward list was last built from (typing must survive repaints)
+    phoneChange: null, // {masked} once codes for a new number were sent
   };
 
   function resetState() {
@@ -479,6 +582,13 @@
     state.verdicts = new Map();
     state.lastRemoteChange = null;
     state.deleting = false;
+    state.standingDismissed = false;
+    state.wards = null;
+    state.wardsError = null;
+    state.wardBusy = new Set();
+    state.wardConfirm = null;
+    state.wardsRendered = '';
+    state.phoneChange = null;
   }
 
   function convFor(id) {
@@ -720,6 +830,8 @@
     const cursors = heldCursors();
     try {
       await refreshList();
+      // Allowed after all: the restriction was lifted elsewhere (age declared in another tab).
+      if (state.me && state.me.standing && state.me.standing !== 'full') refreshMe();
       await syncCursors(cursors);
       const blocks = await rpc('user.blocks', {});
       state.blocked = new Set(blocks.user_ids || []);
@@ -733,7 +845,9 @@
         markRead();
       }
     } catch (err) {
-      if (err.code !== 'disconnected') showAppError(err);
+      // Every chat.* command of a restricted account is refused: the banner says why.
+      if (isRestriction(err)) noteRestriction(err);
+      else if (err.code !== 'disconnected') showAppError(err);
     }
   }
 
@@ -893,6 +1007,7 @@
       } else {
         p.state = 'failed';
         p.error = err;
+        if (isRestriction(err)) noteRestriction(err);
       }
       if (c.id === state.activeId) schedule('messages');
     }
@@ -1124,8 +1239,11 @@
     // A conversation hidden behind the page must not be marked read.
     state.activeId = null;
     hideSettingsError();
+    $('wards-msg').hidden = true;
     schedule('convs', 'pane', 'settings');
     loadConsents();
+    loadWards();
+    refreshMe(); // the age declaration and standing as the server sees them now
   }
 
   function closeSettings() {
@@ -1142,9 +1260,580 @@
     $('settings-error').hidden = true;
   }
 
-  function showAppNotice(text) {
+  // warn: something the user has to act on (amber rather than green); action: {label, onclick}.
+  let noticeAction = null;
+  function showAppNotice(text, { warn = false, action = null } = {}) {
     $('app-notice-text').textContent = text;
+    $('app-notice').classList.toggle('warn', warn);
+    noticeAction = action;
+    $('app-notice-action').hidden = !action;
+    $('app-notice-action').textContent = action ? action.label : '';
     $('app-notice').hidden = false;
+  }
+
+  // ---------------------------------------------------------------- age, guardian, phone
+
+  // Me.standing: "full", "age_undeclared" or "awaiting_guardian". A missing value (an older
+  // server) counts as full; restricted accounts may not chat or edit their profile.
+  const standingOf = () => (state.me && state.me.standing) || 'full';
+
+  // Under 14 by the declared date (China calendar) or bracket; null when nothing is declared.
+  function declaredUnder14(me) {
+    if (me.birth_date) {
+      const [y, m, d] = me.birth_date.split('-').map(Number);
+      const [ty, tm, td] = todayInChina().split('-').map(Number);
+      const age = ty - y - ((tm < m || (tm === m && td < d)) ? 1 : 0);
+      return age < 14;
+    }
+    if (me.age_bracket) return me.age_bracket === 'under_14';
+    return null;
+  }
+
+  async function refreshMe() {
+    const token = state.token;
+    try {
+      const me = await api('GET', '/api/me');
+      if (token !== state.token || !state.me) return;
+      const standing = me.standing;
+      state.me = Object.assign({}, me, { standing: state.me.standing });
+      renderProfile();
+      setStanding(standing);
+      schedule('settings');
+    } catch (_) {
+      // api() logs out on unauthorized; otherwise the next refresh tries again.
+    }
+  }
+
+  // The one place the standing changes: from a reply, the account.standing event, a refused
+  // command, or the 4004 close.
+  function setStanding(standing) {
+    if (!state.me || !standing) return;
+    const prev = standingOf();
+    state.me.standing = standing;
+    if (prev !== standing) {
+      if (standing === 'full') onStandingLifted(prev);
+      else state.standingDismissed = false;
+    }
+    renderStanding();
+    schedule('settings');
+  }
+
+  function onStandingLifted(prev) {
+    resetGuardianForms();
+    // Errors that explained the restriction no longer hold.
+    $('app-error').hidden = true;
+    hideConvError();
+    if ($('profile-msg').classList.contains('error')) $('profile-msg').hidden = true;
+    showAppNotice(prev === 'awaiting_guardian'
+      ? '监护人已同意：现在可以聊天和修改资料了。 Your guardian consented: you can chat and edit your profile now.'
+      : '已记录您的年龄：现在可以聊天和修改资料了。 Your age is recorded: you can chat and edit your profile now.');
+    // The chat list was refused until now; load it (and everything after it) as on connect.
+    if (state.socket && state.socket.ready) onConnected();
+  }
+
+  // A command answered age_required / guardian_required: the server knows better than us.
+  function noteRestriction(err) {
+    const standing = err.code === 'age_required' ? 'age_undeclared' : 'awaiting_guardian';
+    if (standingOf() === standing) return;
+    setStanding(standing);
+    refreshMe();
+  }
+
+  function applyAgeStatus(st) {
+    if (!state.me || !st) return;
+    state.me.birth_date = st.birth_date != null ? st.birth_date : null;
+    state.me.age_bracket = st.age_bracket != null ? st.age_bracket : null;
+    setStanding(st.standing);
+  }
+
+  // 4004: the guardian withdrew consent. The token still works; the socket reconnects
+  // restricted, and what was shown of the chats goes, as they may no longer be used.
+  function onAccountRestricted() {
+    if (!state.me) return;
+    for (const c of state.convs.values()) c.pending = [];
+    state.convs = new Map();
+    state.activeId = null;
+    state.listMore = false;
+    state.listBefore = null;
+    state.listBeforeId = null;
+    resetGuardianForms();
+    $('app-error').hidden = true;
+    hideConvError();
+    state.standingDismissed = false;
+    if (standingOf() === 'awaiting_guardian') renderStanding();
+    else setStanding('awaiting_guardian');
+    showAppNotice('您的监护人撤回了同意，账号再次受限：在监护人重新同意之前不能聊天或修改资料。 ' +
+      'Your guardian withdrew their consent, so your account is restricted again: no chat or ' +
+      'profile changes until a guardian consents again.', { warn: true });
+    schedule('convs', 'pane', 'messages', 'settings');
+    refreshMe();
+  }
+
+  function openStandingPanel() {
+    state.standingDismissed = false;
+    renderStanding();
+  }
+
+  function dismissStandingPanel() {
+    state.standingDismissed = true;
+    renderStanding();
+  }
+
+  function resetGuardianForms() {
+    $('guardian-sent-info').hidden = true;
+    $('guardian-dev-note').hidden = true;
+    $('guardian-error').hidden = true;
+    $('guardian-code').value = '';
+    $('age-error').hidden = true;
+    markInvalid($('guardian-phone'), false);
+    markInvalid($('age-birth-date'), false);
+    markInvalid($('age-bracket'), false);
+  }
+
+  function showStandingError(node, err) {
+    node.textContent = errorText(err);
+    node.hidden = false;
+  }
+
+  async function declareAge() {
+    const errNode = $('age-error');
+    const dateInput = $('age-birth-date');
+    const select = $('age-bracket');
+    errNode.hidden = true;
+    markInvalid(dateInput, false);
+    markInvalid(select, false);
+    const age = readAge(dateInput, select);
+    if (age.error) {
+      markInvalid(dateInput, true);
+      showStandingError(errNode, age.error);
+      return;
+    }
+    if (!age.value.birth_date && !age.value.age_bracket) {
+      markInvalid(dateInput, true);
+      showStandingError(errNode, { message: '请填写出生日期，或选择年龄段 Enter your date of birth or pick an age bracket' });
+      return;
+    }
+    const token = state.token;
+    try {
+      const st = await api('POST', '/api/me/age', age.value);
+      if (token !== state.token) return;
+      dateInput.value = '';
+      select.value = '';
+      applyAgeStatus(st);
+      renderProfile();
+      if (st.standing === 'awaiting_guardian') $('guardian-phone').focus();
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      showStandingError(errNode, err);
+      if (err.field === 'age_bracket') markInvalid(select, true);
+      else if (err.field === 'birth_date') markInvalid(dateInput, true);
+      // "already declared": another device did it; the fresh standing moves the panel on.
+      if (err.code === 'invalid_field') refreshMe();
+    }
+  }
+
+  let guardianCooldown = null;
+  async function requestGuardianCode() {
+    const input = $('guardian-phone');
+    const errNode = $('guardian-error');
+    errNode.hidden = true;
+    $('guardian-dev-note').hidden = true;
+    markInvalid(input, false);
+    const guardianPhone = normalizePhone(input.value);
+    if (!guardianPhone) {
+      markInvalid(input, true);
+      showStandingError(errNode, { message: '请输入监护人的手机号 Enter your guardian\'s phone number' });
+      input.focus();
+      return;
+    }
+    const token = state.token;
+    try {
+      const res = await api('POST', '/api/me/guardian/code', { guardian_phone: guardianPhone });
+      if (token !== state.token) return;
+      const minutes = res.expires_in_ms ? Math.round(res.expires_in_ms / 60000) : null;
+      const info = $('guardian-sent-info');
+      info.textContent = `验证码已发送到监护人的手机 ${maskPhone(guardianPhone)}` + (minutes ? `（${minutes} 分钟内有效）` : '') +
+        `，请监护人把验证码告诉您。 Code sent to your guardian's phone ${maskPhone(guardianPhone)}` +
+        (minutes ? ` (valid ${minutes} min)` : '') + '; ask them for it.';
+      info.hidden = false;
+      if (res.dev_code) {
+        $('guardian-code').value = res.dev_code;
+        $('guardian-dev-note').textContent = `dev code ${res.dev_code} (server runs with DUOXIE_AUTH_DEV_CODES)`;
+        $('guardian-dev-note').hidden = false;
+      }
+      $('guardian-code').focus();
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      showStandingError(errNode, err);
+      if (err.field === 'guardian_phone' || err.code === 'invalid_phone') {
+        markInvalid(input, true);
+        input.focus();
+      }
+      // After busy() re-enables the button, or it would undo the countdown.
+      if (err.retry_after_ms && guardianCooldown) setTimeout(() => guardianCooldown(err.retry_after_ms), 0);
+      if (err.code === 'forbidden') refreshMe(); // no longer waiting for a guardian
+    }
+  }
+
+  async function verifyGuardian() {
+    const input = $('guardian-code');
+    const errNode = $('guardian-error');
+    errNode.hidden = true;
+    const code = input.value.trim();
+    if (!code) {
+      showStandingError(errNode, { message: '请输入监护人收到的验证码 Enter the code your guardian received' });
+      input.focus();
+      return;
+    }
+    const token = state.token;
+    try {
+      const st = await api('POST', '/api/me/guardian/verify', { code });
+      if (token !== state.token) return;
+      $('guardian-phone').value = '';
+      applyAgeStatus(st);
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      showStandingError(errNode, err);
+      if (err.code === 'too_many_attempts' || err.code === 'code_expired') input.value = '';
+    }
+  }
+
+  let standingShown = false;
+  function renderStanding() {
+    const standing = state.me ? standingOf() : 'full';
+    const restricted = standing !== 'full';
+    const known = standing === 'age_undeclared' || standing === 'awaiting_guardian';
+    const banner = $('standing-banner');
+    banner.hidden = !restricted;
+    if (restricted) {
+      $('standing-banner-text').textContent = standing === 'age_undeclared'
+        ? '您还没有填写年龄：在此之前不能聊天或修改资料。 You have not declared your age yet: until you do, you cannot chat or edit your profile.'
+        : standing === 'awaiting_guardian'
+          ? '等待监护人同意：未满 14 周岁的账号在监护人同意之前不能聊天或修改资料。 Waiting for a guardian\'s consent: an account under 14 cannot chat or edit its profile until then.'
+          : `账号受限 Account restricted (${standing})`;
+      $('standing-banner-btn').textContent = standing === 'age_undeclared' ? '填写年龄 Declare age' : '监护人同意 Guardian consent';
+      $('standing-banner-btn').hidden = !known;
+    }
+    const show = restricted && known && !state.standingDismissed;
+    $('standing-overlay').hidden = !show;
+    $('age-step').hidden = standing !== 'age_undeclared';
+    $('guardian-step').hidden = standing !== 'awaiting_guardian';
+    document.body.classList.toggle('overlay-open', show);
+    if (show && !standingShown) {
+      // Move the keyboard into the panel when it appears (not on every repaint).
+      const first = standing === 'age_undeclared' ? $('age-birth-date') : $('guardian-phone');
+      setTimeout(() => first.focus(), 0);
+    }
+    standingShown = show;
+  }
+
+  function ageText(me) {
+    if (me.birth_date) return '出生日期 Born ' + me.birth_date;
+    if (me.age_bracket) return (AGE_BRACKETS[me.age_bracket] || me.age_bracket) + '（年龄段 bracket）';
+    return '未填写 Not declared';
+  }
+
+  function renderAccount() {
+    const me = state.me;
+    if (!me) return;
+    $('account-phone').textContent = me.phone_masked || '—';
+    $('account-age').textContent = ageText(me);
+    const standing = standingOf();
+    const node = $('account-standing');
+    const under14 = declaredUnder14(me);
+    if (standing === 'full') {
+      node.textContent = '正常 Full access' + (under14 ? ' · 监护人已同意 your guardian consented' : '');
+      node.className = 'ok';
+    } else if (standing === 'age_undeclared') {
+      node.textContent = '未填写年龄：不能聊天或修改资料 Age not declared: no chat or profile changes';
+      node.className = 'attention';
+    } else if (standing === 'awaiting_guardian') {
+      node.textContent = '等待监护人同意：不能聊天或修改资料 Waiting for guardian consent: no chat or profile changes';
+      node.className = 'attention';
+    } else {
+      node.textContent = standing;
+      node.className = 'attention';
+    }
+    const help = $('account-standing-help');
+    help.hidden = under14 === null;
+    help.className = 'small muted';
+    help.textContent = '年龄只能填写一次；如有错误，请联系客服更正。 The age is declared once; support corrects a mistake.';
+    const btn = $('account-standing-btn');
+    btn.hidden = standing !== 'age_undeclared' && standing !== 'awaiting_guardian';
+    btn.textContent = standing === 'age_undeclared' ? '填写年龄 Declare age' : '请监护人同意 Ask a guardian to consent';
+  }
+
+  // ---- guardian: my wards
+
+  let wardsGen = 0;
+  async function loadWards() {
+    const token = state.token;
+    const gen = ++wardsGen;
+    try {
+      const res = await api('GET', '/api/guardian/wards');
+      if (token !== state.token || gen !== wardsGen) return;
+      state.wards = res.wards || [];
+      state.wardsError = null;
+    } catch (err) {
+      if (token !== state.token || gen !== wardsGen || err.code === 'unauthorized') return;
+      // forbidden: an account without a phone number guards no one.
+      if (err.code === 'forbidden') state.wards = [];
+      else state.wardsError = err;
+    }
+    schedule('settings');
+  }
+
+  const WARD_STATES = {
+    verified: { text: '已同意 Consent given', cls: 'granted' },
+    withdrawn: { text: '已撤回同意 Consent withdrawn', cls: 'withdrawn' },
+    deletion_requested: { text: '已申请删除 Deletion requested', cls: 'withdrawn' },
+  };
+
+  function wardsMessage(text, isError) {
+    const node = $('wards-msg');
+    node.textContent = text;
+    node.className = 'small ' + (isError ? 'error' : 'ok');
+    node.hidden = !text;
+  }
+
+  async function withdrawWard(w) {
+    if (state.wardBusy.has(w.child_id)) return;
+    const token = state.token;
+    state.wardBusy.add(w.child_id);
+    wardsMessage('');
+    schedule('settings');
+    try {
+      await api('POST', `/api/guardian/wards/${encodeURIComponent(w.child_id)}/withdraw`);
+      if (token !== state.token) return;
+      wardsMessage(`已撤回对 ${w.nickname} 的同意，其账号已立即受限。 Consent withdrawn: ${w.nickname}'s account is restricted now.`, false);
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      wardsMessage(errorText(err), true);
+    } finally {
+      if (token === state.token) {
+        state.wardBusy.delete(w.child_id);
+        loadWards();
+      }
+    }
+  }
+
+  async function deleteWard(w) {
+    if (state.wardBusy.has(w.child_id) || !typedConfirmation($('ward-delete-confirm'))) return;
+    const token = state.token;
+    state.wardBusy.add(w.child_id);
+    wardsMessage('');
+    schedule('settings');
+    try {
+      await api('POST', `/api/guardian/wards/${encodeURIComponent(w.child_id)}/deletion`);
+      if (token !== state.token) return;
+      state.wardConfirm = null;
+      wardsMessage(`已申请删除 ${w.nickname} 的账号：其已在所有设备上退出登录，账号将在下次数据清理时删除。 ` +
+        `Deletion requested: ${w.nickname} was logged out everywhere and the account is erased at the next retention run.`, false);
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      wardsMessage(errorText(err), true);
+    } finally {
+      if (token === state.token) {
+        state.wardBusy.delete(w.child_id);
+        loadWards();
+      }
+    }
+  }
+
+  function typedConfirmation(input) {
+    const typed = input ? input.value.trim() : '';
+    return typed === '注销' || typed.toLowerCase() === 'delete';
+  }
+
+  function renderWards() {
+    const wards = state.wards || [];
+    const err = state.wardsError;
+    $('wards-section').hidden = !wards.length && !err;
+    // Rebuilt only when something it shows changed, so a half-typed confirmation survives.
+    const key = JSON.stringify([wards, err && err.code, [...state.wardBusy], state.wardConfirm]);
+    if (key === state.wardsRendered) return;
+    state.wardsRendered = key;
+    const list = $('ward-list');
+    if (!wards.length && err) {
+      list.replaceChildren(el('li', { class: 'small error' }, errorText(err) + ' ',
+        el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: loadWards })));
+      return;
+    }
+    list.replaceChildren(...wards.map(wardItem));
+    const confirmInput = $('ward-delete-confirm');
+    if (confirmInput) confirmInput.focus();
+  }
+
+  function wardItem(w) {
+    const st = WARD_STATES[w.state] || { text: w.state, cls: 'withdrawn' };
+    const busy = state.wardBusy.has(w.child_id);
+    const confirming = state.wardConfirm === w.child_id && w.state !== 'deletion_requested';
+    const toggleConfirm = () => {
+      state.wardConfirm = confirming ? null : w.child_id;
+      schedule('settings');
+    };
+    let confirmBox = null;
+    if (confirming) {
+      const del = el('button', {
+        type: 'submit',
+        class: 'danger-btn small-btn',
+        disabled: true,
+        text: '确认删除孩子的账号 Delete the child\'s account',
+      });
+      const input = el('input', {
+        id: 'ward-delete-confirm',
+        autocomplete: 'off',
+        spellcheck: 'false',
+        oninput: (e) => { del.disabled = busy || !typedConfirmation(e.target); },
+      });
+      confirmBox = el('form', {
+        class: 'stack ward-confirm',
+        onsubmit: (e) => {
+          e.preventDefault();
+          deleteWard(w);
+        },
+      },
+      el('p', { class: 'small', text: `${w.nickname} 将立即在所有设备上退出登录，其账号和个人信息将在下次数据清理时永久删除。没有冷静期，无法撤销。 ` +
+        `${w.nickname} is logged out on every device at once, and the account with its personal data is erased ` +
+        'at the next retention run. There is no cooling-off period; this cannot be undone.' }),
+      el('label', {}, '输入“注销”或 DELETE 以确认 Type 注销 or DELETE to confirm', input),
+      el('div', { class: 'row' },
+        del,
+        el('button', { type: 'button', class: 'link', text: '取消 Cancel', onclick: toggleConfirm })));
+    }
+    return el('li', { class: 'ward-item' },
+      el('div', { class: 'ward-line' },
+        el('strong', { text: w.nickname || '—' }),
+        el('span', { class: 'muted small', text: '#' + w.child_id }),
+        el('span', { class: 'tag ' + st.cls, text: st.text }),
+        el('time', { class: 'history-time muted small', text: fmtFull(w.since) })),
+      w.state !== 'deletion_requested' ? el('div', { class: 'receipt-actions' },
+        w.state === 'verified' ? el('button', {
+          type: 'button',
+          class: 'secondary small-btn',
+          disabled: busy,
+          text: busy ? '处理中 Working…' : '撤回同意 Withdraw consent',
+          onclick: () => withdrawWard(w),
+        }) : null,
+        el('button', {
+          type: 'button',
+          class: 'secondary small-btn danger',
+          disabled: busy,
+          'aria-expanded': confirming ? 'true' : 'false',
+          text: '删除孩子的账号 Delete the child\'s account…',
+          onclick: toggleConfirm,
+        })) : null,
+      confirmBox);
+  }
+
+  // ---- phone number rebinding
+
+  function phoneMessage(text, isError) {
+    const node = $('phone-msg');
+    node.textContent = text;
+    node.className = 'small ' + (isError ? 'error' : 'ok');
+    node.hidden = !text;
+  }
+
+  function resetPhoneForms(keepMessage) {
+    state.phoneChange = null;
+    $('phone-verify-form').hidden = true;
+    $('phone-old-code').value = '';
+    $('phone-new-code').value = '';
+    $('phone-dev-note').hidden = true;
+    markInvalid($('phone-new'), false);
+    if (!keepMessage) phoneMessage('');
+  }
+
+  let phoneCooldown = null;
+  async function requestPhoneCodes() {
+    const input = $('phone-new');
+    markInvalid(input, false);
+    phoneMessage('');
+    const newPhone = normalizePhone(input.value);
+    if (!newPhone) {
+      markInvalid(input, true);
+      phoneMessage('请输入新手机号 Enter the new phone number', true);
+      input.focus();
+      return;
+    }
+    const token = state.token;
+    try {
+      const res = await api('POST', '/api/me/phone/codes', { new_phone: newPhone });
+      if (token !== state.token) return;
+      state.phoneChange = { masked: maskPhone(newPhone) };
+      const minutes = res.expires_in_ms ? Math.round(res.expires_in_ms / 60000) : null;
+      const current = (state.me && state.me.phone_masked) || '';
+      $('phone-sent-info').textContent =
+        `验证码已分别发送到当前号码 ${current} 和新号码 ${state.phoneChange.masked}` + (minutes ? `（${minutes} 分钟内有效）` : '') + '。 ' +
+        `Codes sent to your current number ${current} and to the new number ${state.phoneChange.masked}` +
+        (minutes ? ` (valid ${minutes} min)` : '') + '.';
+      $('phone-verify-form').hidden = false;
+      $('phone-old-code').value = '';
+      $('phone-new-code').value = '';
+      const dev = $('phone-dev-note');
+      dev.hidden = !(res.dev_old_code || res.dev_new_code);
+      if (res.dev_old_code) $('phone-old-code').value = res.dev_old_code;
+      if (res.dev_new_code) $('phone-new-code').value = res.dev_new_code;
+      dev.textContent = `dev codes (server runs with DUOXIE_AUTH_DEV_CODES): 当前号码 current ${res.dev_old_code || '—'} · 新号码 new ${res.dev_new_code || '—'}`;
+      $('phone-old-code').focus();
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      phoneMessage(errorText(err), true);
+      if (err.field === 'new_phone' || err.code === 'invalid_phone') {
+        markInvalid(input, true);
+        input.focus();
+      }
+      // After busy() re-enables the button, or it would undo the countdown.
+      if (err.retry_after_ms && phoneCooldown) setTimeout(() => phoneCooldown(err.retry_after_ms), 0);
+    }
+  }
+
+  async function confirmPhoneChange() {
+    const oldCode = $('phone-old-code').value.trim();
+    const newCode = $('phone-new-code').value.trim();
+    phoneMessage('');
+    if (!oldCode || !newCode) {
+      phoneMessage('请输入两个验证码 Enter both codes', true);
+      (oldCode ? $('phone-new-code') : $('phone-old-code')).focus();
+      return;
+    }
+    const token = state.token;
+    try {
+      const me = await api('POST', '/api/me/phone', { old_code: oldCode, new_code: newCode });
+      if (token !== state.token || !state.me) return;
+      const standing = me.standing;
+      state.me = Object.assign({}, me, { standing: state.me.standing });
+      $('phone-new').value = '';
+      resetPhoneForms();
+      renderProfile();
+      setStanding(standing);
+      phoneMessage(`手机号已更换为 ${me.phone_masked}，今后请用新号码登录。 ` +
+        `Your number is now ${me.phone_masked}: log in with it from now on.`, false);
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return;
+      if (err.code === 'too_many_attempts' || err.code === 'code_expired' || err.field === 'new_phone') {
+        // Those codes are spent: start again from the new number.
+        resetPhoneForms();
+        if (err.field === 'new_phone') markInvalid($('phone-new'), true);
+      }
+      phoneMessage(errorText(err) + (err.code === 'invalid_code'
+        ? ' — 两个验证码中至少有一个不对 at least one of the two codes is wrong' : ''), true);
+    }
+  }
+
+  // ---- privacy policy versions
+
+  function onPolicyChanged(version) {
+    if (version) state.policyVersion = version;
+    showAppNotice(`隐私政策已更新（版本 ${version || '?'}）：请查看新政策，您此前授予的权限需要重新同意后才会生效。 ` +
+      `The privacy policy changed (version ${version || '?'}): please review it; permissions you granted ` +
+      'must be accepted again before they count.', {
+      warn: true,
+      action: { label: '查看权限 Review permissions', onclick: openSettings },
+    });
+    if (state.settingsOpen) loadConsents();
+    schedule('settings');
   }
 
   // ---------------------------------------------------------------- socket events
@@ -1153,10 +1842,16 @@
     socket
       .on('$state', (s, delay) => renderStatus(s, delay))
       .on('$open', () => onConnected())
-      .on('$revoked', (code) => {
-        if (code === 4003) logoutDeleted(deletionStore.get());
+      .on('$revoked', (code, reason) => {
+        // The close reason is not part of the protocol; it only picks the friendlier wording.
+        if (code === 4003 && /guardian/i.test(reason)) {
+          logoutLocal();
+          setLoginInfo('您的监护人已申请删除您的账号，您已在所有设备上退出登录。 ' +
+            'Your guardian asked for your account to be deleted; you were logged out on every device.', true);
+        } else if (code === 4003) logoutDeleted(deletionStore.get());
         else logoutLocal('登录已失效，请重新登录 Session ended, please log in again');
       })
+      .on('$restricted', onAccountRestricted)
       .on('$refused', () => {
         // api() logs out on a 401; anything else just means the server is unreachable.
         api('GET', '/api/me').catch(() => {});
@@ -1178,12 +1873,20 @@
         schedule('convs', 'pane', 'sellers');
       })
       .on('session.ready', (d) => {
+        // Published while this socket was away: the event did not reach us, the version does.
+        const changed = state.policyVersion && d.policy_version && d.policy_version !== state.policyVersion;
         state.policyVersion = d.policy_version || null;
+        if (changed) onPolicyChanged(d.policy_version);
         // Changes made while this socket was away reach it only through a fresh list.
         if (state.settingsOpen) loadConsents();
         schedule('settings');
       })
-      .on('consent.changed', onConsentChanged);
+      .on('consent.changed', onConsentChanged)
+      .on('consent.policy_changed', (d) => onPolicyChanged(d.policy_version))
+      .on('account.standing', (d) => {
+        if (d.standing) setStanding(d.standing);
+        refreshMe();
+      });
   }
 
   // ---------------------------------------------------------------- rendering
@@ -1374,6 +2077,8 @@
     if (!state.settingsOpen) return;
     const cs = state.consents;
     $('policy-version').textContent = (cs && cs.policy_version) || state.policyVersion || '…';
+    renderAccount();
+    renderWards();
     renderConsents(cs);
     renderHistory(cs);
   }
@@ -1604,6 +2309,7 @@
 
   let appErrorTimer = null;
   function showAppError(err) {
+    if (isRestriction(err)) noteRestriction(err);
     const node = $('app-error');
     node.textContent = errorText(err);
     node.hidden = false;
@@ -1612,6 +2318,7 @@
   }
 
   function showConvError(err) {
+    if (isRestriction(err)) noteRestriction(err);
     $('conv-error').textContent = errorText(err);
     $('conv-error').hidden = false;
   }
@@ -1625,7 +2332,8 @@
   function showLogin(message) {
     $('app-view').hidden = true;
     $('login-view').hidden = false;
-    document.body.classList.remove('conv-open', 'settings-open');
+    document.body.classList.remove('conv-open', 'settings-open', 'overlay-open');
+    $('standing-overlay').hidden = true;
     document.title = '多谢 Duoxie';
     setLoginError(message ? { message } : null);
   }
@@ -1670,7 +2378,15 @@
     $('receipt-verify-input').value = '';
     $('receipt-verify-result').textContent = '';
     $('history-panel').open = false;
+    $('phone-new').value = '';
+    resetPhoneForms();
+    $('wards-msg').hidden = true;
+    $('guardian-phone').value = '';
+    $('age-birth-date').value = '';
+    $('age-bracket').value = '';
+    resetGuardianForms();
     renderProfile();
+    renderStanding();
     schedule('convs', 'pane', 'messages', 'sellers');
 
     const socket = new Socket(wsUrl(), token);
@@ -1746,26 +2462,8 @@
     $('tab-password').addEventListener('click', () => showTab(true));
 
     const sendBtn = $('send-code-btn');
-    const sendLabel = sendBtn.textContent;
-    let cooldownTimer = null;
-    // The server says how long to wait; count it down on the button instead of guessing.
-    const cooldown = (ms) => {
-      clearInterval(cooldownTimer);
-      const until = Date.now() + ms;
-      const tick = () => {
-        const left = Math.ceil((until - Date.now()) / 1000);
-        if (left <= 0) {
-          clearInterval(cooldownTimer);
-          sendBtn.disabled = false;
-          sendBtn.textContent = sendLabel;
-          return;
-        }
-        sendBtn.disabled = true;
-        sendBtn.textContent = `${left} s`;
-      };
-      tick();
-      cooldownTimer = setInterval(tick, 1000);
-    };
+    const cooldown = cooldownButton(sendBtn);
+    pairAgeInputs($('code-birth-date'), $('code-age-bracket'));
 
     sendBtn.addEventListener('click', busy(sendBtn, async () => {
       setLoginError(null);
@@ -1803,9 +2501,19 @@
           setLoginError({ message: '请输入验证码 Enter the code' });
           return;
         }
+        // Registration records the age; the server ignores it for an account that declared one.
+        const age = readAge($('code-birth-date'), $('code-age-bracket'));
+        if (age.error) {
+          setLoginError(age.error);
+          $('code-birth-date').focus();
+          return;
+        }
         try {
-          const res = await api('POST', '/api/auth/login', { phone, code, device: deviceLabel() });
+          const res = await api('POST', '/api/auth/login',
+            Object.assign({ phone, code, device: deviceLabel() }, age.value));
           $('code-code').value = '';
+          $('code-birth-date').value = '';
+          $('code-age-bracket').value = '';
           startSession(res.token, res.user);
           if (res.deletion_cancelled) showDeletionCancelled();
         } catch (err) {
@@ -1862,6 +2570,7 @@
           renderProfile();
           profileMessage('已保存 Saved', false);
         } catch (err) {
+          if (isRestriction(err)) noteRestriction(err);
           profileMessage(errorText(err), true);
         }
       })();
@@ -1921,6 +2630,47 @@
     $('profile-settings-btn').addEventListener('click', openSettings);
     $('settings-close').addEventListener('click', closeSettings);
     $('app-notice-close').addEventListener('click', () => { $('app-notice').hidden = true; });
+    $('app-notice-action').addEventListener('click', () => {
+      const action = noticeAction;
+      $('app-notice').hidden = true;
+      if (action) action.onclick();
+    });
+
+    // Age declaration and guardian consent (the overlay), the banner that stays behind it.
+    pairAgeInputs($('age-birth-date'), $('age-bracket'));
+    $('standing-banner-btn').addEventListener('click', openStandingPanel);
+    $('account-standing-btn').addEventListener('click', openStandingPanel);
+    $('standing-dismiss-x').addEventListener('click', dismissStandingPanel);
+    for (const b of document.querySelectorAll('.standing-later')) b.addEventListener('click', dismissStandingPanel);
+    $('standing-overlay').addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') dismissStandingPanel();
+    });
+    const ageForm = $('age-form');
+    ageForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy($('age-submit'), declareAge)();
+    });
+    guardianCooldown = cooldownButton($('guardian-send-btn'));
+    $('guardian-code-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy($('guardian-send-btn'), requestGuardianCode)();
+    });
+    $('guardian-verify-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy($('guardian-verify-btn'), verifyGuardian)();
+    });
+
+    // Phone number rebinding.
+    phoneCooldown = cooldownButton($('phone-send-btn'));
+    $('phone-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy($('phone-send-btn'), requestPhoneCodes)();
+    });
+    $('phone-verify-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy($('phone-confirm-btn'), confirmPhoneChange)();
+    });
+    $('phone-cancel-btn').addEventListener('click', () => resetPhoneForms());
     $('history-panel').addEventListener('toggle', () => schedule('settings'));
 
     const verifyForm = $('receipt-verify-form');
