@@ -52,6 +52,24 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub privacy: PrivacySettings,
     pub media: MediaSettings,
+    pub moderation: ModerationSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModerationSettings {
+    /// How long a moderator's claim on a queue item lasts, ms; then it returns to the queue.
+    /// env `DUOXIE_MODERATION_CLAIM_LEASE_MS`; default: 300000 (5 min).
+    pub claim_lease_ms: i64,
+    /// How often each node returns expired claims to the queue and checks the keyword file
+    /// for changes, ms. env `DUOXIE_MODERATION_LEASE_CHECK_MS`; default: 1000.
+    pub lease_check_ms: u64,
+    /// Keyword list (`block<TAB>word` / `review<TAB>word` lines), reloaded when it changes;
+    /// unset: the built-in list. env `DUOXIE_MODERATION_KEYWORDS_FILE`.
+    pub keywords_file: Option<PathBuf>,
+    /// Perceptual-hash distance (bits of 64) within which a picture counts as a blocklisted
+    /// one. env `DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE`; default: 6.
+    pub blocklist_max_distance: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -245,6 +263,18 @@ impl Default for Settings {
             chat: ChatSettings::default(),
             privacy: PrivacySettings::default(),
             media: MediaSettings::default(),
+            moderation: ModerationSettings::default(),
+        }
+    }
+}
+
+impl Default for ModerationSettings {
+    fn default() -> Self {
+        Self {
+            claim_lease_ms: 5 * 60 * 1000,
+            lease_check_ms: 1000,
+            keywords_file: None,
+            blocklist_max_distance: 6,
         }
     }
 }
@@ -393,6 +423,16 @@ impl Settings {
         env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
         env.set("DUOXIE_CHAT_PRESENCE_GRACE_MS", &mut c.presence_grace_ms)?;
         env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
+        let md = &mut self.moderation;
+        env.set("DUOXIE_MODERATION_CLAIM_LEASE_MS", &mut md.claim_lease_ms)?;
+        env.set("DUOXIE_MODERATION_LEASE_CHECK_MS", &mut md.lease_check_ms)?;
+        if let Some(path) = (env.0)("DUOXIE_MODERATION_KEYWORDS_FILE") {
+            md.keywords_file = (!path.trim().is_empty()).then(|| PathBuf::from(path.trim()));
+        }
+        env.set(
+            "DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE",
+            &mut md.blocklist_max_distance,
+        )?;
         let m = &mut self.media;
         env.set("DUOXIE_MEDIA_MAX_IMAGE_BYTES", &mut m.max_image_bytes)?;
         env.set("DUOXIE_MEDIA_MAX_VIDEO_BYTES", &mut m.max_video_bytes)?;
@@ -575,6 +615,22 @@ impl Settings {
             (1..=10000).contains(&c.commit_batch_max),
             "DUOXIE_CHAT_COMMIT_BATCH_MAX",
             "must be between 1 and 10000",
+        )?;
+        let md = &self.moderation;
+        check(
+            md.claim_lease_ms >= 100,
+            "DUOXIE_MODERATION_CLAIM_LEASE_MS",
+            "must be at least 100",
+        )?;
+        check(
+            md.lease_check_ms >= 10,
+            "DUOXIE_MODERATION_LEASE_CHECK_MS",
+            "must be at least 10",
+        )?;
+        check(
+            md.blocklist_max_distance <= 32,
+            "DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE",
+            "must be at most 32",
         )?;
         let m = &self.media;
         check(

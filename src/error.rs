@@ -34,6 +34,8 @@ pub enum ErrorCode {
     AgeRequired,
     GuardianRequired,
     InvalidReceipt,
+    ContentRejected,
+    Conflict,
     FileTooLarge,
     UnsupportedMedia,
     MediaTypeMismatch,
@@ -67,6 +69,8 @@ impl ErrorCode {
             Self::Blocked => "blocked",
             Self::ConsentRequired => "consent_required",
             Self::InvalidReceipt => "invalid_receipt",
+            Self::ContentRejected => "content_rejected",
+            Self::Conflict => "conflict",
             Self::FileTooLarge => "file_too_large",
             Self::UnsupportedMedia => "unsupported_media",
             Self::MediaTypeMismatch => "media_type_mismatch",
@@ -93,6 +97,8 @@ impl ErrorCode {
             | Self::InvalidMedia
             | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
             Self::FileTooLarge | Self::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ContentRejected => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict => StatusCode::CONFLICT,
             Self::UnsupportedMedia | Self::MediaTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized
             | Self::AuthRequired

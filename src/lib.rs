@@ -25,6 +25,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod minors;
+pub mod moderation;
 pub mod privacy;
 pub mod startup;
 pub mod store;

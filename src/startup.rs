@@ -94,6 +94,12 @@ impl App {
         )
         .start();
 
+        let moderation = crate::moderation::ModerationServer::new(
+            db.clone(),
+            bus.clone(),
+            settings.moderation.clone(),
+        )?
+        .start();
         let blobs: Arc<dyn crate::media::blob::BlobStore> =
             Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         let media = web::Data::new(crate::media::Media::new(
@@ -101,6 +107,7 @@ impl App {
             blobs.clone(),
             settings.media.clone(),
             policy_version.clone(),
+            moderation.clone(),
         ));
         let privacy = Privacy::new(
             ExportContext {
@@ -132,12 +139,14 @@ impl App {
             bus,
             vault,
             backend,
+            moderation.clone(),
         ));
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),
             chat: chat.clone(),
             consent: consent.clone(),
             registry: registry.clone(),
+            moderation: moderation.clone(),
             ws: settings.ws.clone(),
             typing_interval_ms: settings.chat.typing_interval_ms,
             policy_version,

@@ -63,6 +63,9 @@ pub struct Me {
     pub age_bracket: Option<String>,
     /// `full`, `age_undeclared` (declare with `POST /api/me/age`) or `awaiting_guardian`.
     pub standing: Standing,
+    /// Fields of this update held for a moderator (shown once approved).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_review: Vec<&'static str>,
 }
 
 /// The account as others see it; `phone_masked` only for staff viewers.
@@ -172,6 +175,8 @@ pub struct Auth {
     bus: SharedBus,
     vault: Arc<PhoneVault>,
     backend: crate::store::Backend,
+    /// Screens nicknames and introductions before anyone else sees them.
+    moderation: actix::Addr<crate::moderation::ModerationServer>,
 }
 
 impl Auth {
@@ -182,6 +187,7 @@ impl Auth {
         bus: SharedBus,
         vault: Arc<PhoneVault>,
         backend: crate::store::Backend,
+        moderation: actix::Addr<crate::moderation::ModerationServer>,
     ) -> Self {
         Self {
             db,
@@ -190,7 +196,25 @@ impl Auth {
             bus,
             vault,
             backend,
+            moderation,
         }
+    }
+
+    /// Screens one profile text: `Ok(true)` to show now, `Ok(false)` held for a moderator.
+    async fn screened(
+        &self,
+        user_id: i64,
+        field: crate::moderation::ProfileField,
+        text: &str,
+    ) -> AppResult<bool> {
+        self.moderation
+            .send(crate::moderation::ScreenProfileText {
+                user_id,
+                field,
+                text: text.to_string(),
+            })
+            .await
+            .map_err(|_| AppError::unavailable("moderation unavailable"))?
     }
 
     pub fn vault(&self) -> &PhoneVault {
@@ -429,6 +453,7 @@ impl Auth {
             standing: crate::minors::standing_of(&age, now_ms()),
             birth_date: age.birth_date,
             age_bracket: age.age_bracket,
+            pending_review: Vec::new(),
             id: u.id,
             nickname: u.nickname,
             avatar: u.avatar,
@@ -543,6 +568,30 @@ impl Auth {
             Some(None) => Some(String::new()),
             None => None,
         };
+        // Screened before anyone else sees them: refused, held for a moderator, or shown.
+        use crate::moderation::ProfileField;
+        let mut pending_review = Vec::new();
+        let nickname = match nickname {
+            Some(n)
+                if !self
+                    .screened(user_id, ProfileField::Nickname, n.as_str())
+                    .await? =>
+            {
+                pending_review.push("nickname");
+                None
+            }
+            other => other,
+        };
+        let intro = match intro {
+            Some(text)
+                if !text.is_empty()
+                    && !self.screened(user_id, ProfileField::Intro, &text).await? =>
+            {
+                pending_review.push("intro");
+                None
+            }
+            other => other,
+        };
         let avatar = match &patch.avatar {
             Some(Some(a)) => {
                 let a = policy::parse_profile_text("avatar", a, policy::AVATAR_MAX_CHARS)?;
@@ -562,7 +611,9 @@ impl Auth {
             },
         )
         .await?;
-        self.me(user_id).await
+        let mut me = self.me(user_id).await?;
+        me.pending_review = pending_review;
+        Ok(me)
     }
 
     /// `POST /api/me/phone/codes`: starts rebinding the account to `new_phone`: one code to the

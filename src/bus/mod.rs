@@ -22,13 +22,17 @@ use serde_json::json;
 pub enum Audience {
     User(i64),
     Users(Vec<i64>),
+    /// Every moderator console subscribed on any node (`mod.subscribe`).
+    Consoles,
 }
 
 impl Audience {
+    /// The users addressed; none for [`Audience::Consoles`], which goes by subscription.
     pub fn user_ids(&self) -> &[i64] {
         match self {
             Audience::User(id) => std::slice::from_ref(id),
             Audience::Users(ids) => ids,
+            Audience::Consoles => &[],
         }
     }
 }

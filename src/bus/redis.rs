@@ -128,6 +128,11 @@ fn user_channel(prefix: &str, user_id: i64) -> String {
     format!("{prefix}:u:{user_id}")
 }
 
+/// One channel every node subscribes to at start: moderator console events.
+fn console_channel(prefix: &str) -> String {
+    format!("{prefix}:console")
+}
+
 fn presence_key(prefix: &str, user_id: i64) -> String {
     format!("{prefix}:p:{user_id}")
 }
@@ -135,11 +140,14 @@ fn presence_key(prefix: &str, user_id: i64) -> String {
 impl Bus for RedisBus {
     fn publish(&self, audience: Audience, delivery: Delivery) {
         let payload = encode(self.node_id, &delivery);
-        let channels: Vec<String> = audience
-            .user_ids()
-            .iter()
-            .map(|u| user_channel(&self.prefix, *u))
-            .collect();
+        let channels: Vec<String> = match &audience {
+            Audience::Consoles => vec![console_channel(&self.prefix)],
+            other => other
+                .user_ids()
+                .iter()
+                .map(|u| user_channel(&self.prefix, *u))
+                .collect(),
+        };
         self.registry.do_send(Deliver { audience, delivery });
         let mut conn = self.conn.clone();
         actix_web::rt::spawn(async move {
@@ -252,6 +260,10 @@ async fn subscription_loop(
     let mut local: HashSet<i64> = HashSet::new();
     let mut renew = tokio::time::interval(PRESENCE_RENEW);
     let field = node_id.to_string();
+    // Automatic resubscription keeps it after a reconnect.
+    if let Err(e) = conn.subscribe(console_channel(&prefix)).await {
+        tracing::warn!(error = %e, "subscribing to the console channel failed");
+    }
     loop {
         tokio::select! {
             op = ops.recv() => {
@@ -323,6 +335,7 @@ async fn receive_loop(
     ops: mpsc::UnboundedSender<SubscriptionOp>,
 ) {
     let channel_prefix = format!("{prefix}:u:");
+    let consoles = console_channel(&prefix);
     while let Some(push) = pushes.recv().await {
         match push.kind {
             PushKind::Message => {
@@ -331,21 +344,23 @@ async fn receive_loop(
                 else {
                     continue;
                 };
-                let Some(user_id) = std::str::from_utf8(channel)
-                    .ok()
-                    .and_then(|c| c.strip_prefix(&channel_prefix))
-                    .and_then(|id| id.parse::<i64>().ok())
-                else {
-                    continue;
+                let channel = std::str::from_utf8(channel).unwrap_or("");
+                let audience = if channel == consoles {
+                    Audience::Consoles
+                } else {
+                    let Some(user_id) = channel
+                        .strip_prefix(&channel_prefix)
+                        .and_then(|id| id.parse::<i64>().ok())
+                    else {
+                        continue;
+                    };
+                    Audience::User(user_id)
                 };
                 match decode(payload) {
                     Ok((origin, _)) if origin == node_id => {}
                     Ok((_, delivery)) => {
                         metrics::inc(&METRICS.bus_received);
-                        registry.do_send(Deliver {
-                            audience: Audience::User(user_id),
-                            delivery,
-                        });
+                        registry.do_send(Deliver { audience, delivery });
                     }
                     Err(e) => tracing::warn!(error = %e, "undecodable bus message dropped"),
                 }

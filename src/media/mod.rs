@@ -171,6 +171,7 @@ pub struct Media {
     settings: Arc<MediaSettings>,
     decodes: Arc<Semaphore>,
     policy_version: PolicyVersion,
+    moderation: actix::Addr<crate::moderation::ModerationServer>,
 }
 
 impl Media {
@@ -179,6 +180,7 @@ impl Media {
         blobs: Arc<dyn BlobStore>,
         settings: MediaSettings,
         policy_version: PolicyVersion,
+        moderation: actix::Addr<crate::moderation::ModerationServer>,
     ) -> Self {
         Self {
             db,
@@ -186,6 +188,7 @@ impl Media {
             decodes: Arc::new(Semaphore::new(settings.max_concurrent_decodes)),
             settings: Arc::new(settings),
             policy_version,
+            moderation,
         }
     }
 
@@ -272,6 +275,13 @@ impl Media {
         }
 
         let prepared = self.prepare(bytes, format).await?;
+        // A picture on the blocklist (or a near-duplicate of one) is refused on sight.
+        if let Some(phash) = prepared.phash {
+            self.moderation
+                .send(crate::moderation::ScreenImage { phash })
+                .await
+                .map_err(|_| AppError::unavailable("moderation unavailable"))??;
+        }
         // The consent may have been withdrawn while the bytes were arriving: then the upload
         // is refused, before anything is stored.
         self.gate(who, &query).await?;
@@ -320,6 +330,16 @@ impl Media {
             created_at: now_ms(),
         };
         store::insert(&self.db, &row).await?;
+        if row.status == "in_review" {
+            self.moderation
+                .send(crate::moderation::QueueMedia {
+                    user_id: who.user_id,
+                    media_id: row.id.clone(),
+                    reason: "videos are always reviewed".into(),
+                })
+                .await
+                .map_err(|_| AppError::unavailable("moderation unavailable"))??;
+        }
         crate::metrics::inc(&crate::metrics::METRICS.media_uploads);
         tracing::info!(user_id = who.user_id, media = %row.id, kind = %row.kind, "media uploaded");
         Ok(view(&row))

@@ -128,3 +128,13 @@ pub async fn unreferenced(db: &Db, candidates: &[String]) -> Result<Vec<String>,
     }
     Ok(out)
 }
+
+/// A moderator's decision on a held upload.
+pub async fn set_status(db: &Db, id: &str, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE media SET status = $1 WHERE id = $2")
+        .bind(status)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -71,6 +71,7 @@ struct ChatData;
 struct StaffAccessData;
 struct MinorsData;
 struct MediaData;
+struct ModerationData;
 
 /// Every domain holding personal data. Adding a table that references `users` without
 /// listing it here fails `privacy::every_personal_column_is_exported_and_erased`.
@@ -80,6 +81,7 @@ pub static DOMAINS: &[&dyn DataDomain] = &[
     &StaffAccessData,
     &MinorsData,
     &MediaData,
+    &ModerationData,
     &AccountData,
 ];
 
@@ -267,6 +269,47 @@ impl DataDomain for MediaData {
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(crate::media::store::erase_owned(conn, user_id))
+    }
+}
+
+impl DataDomain for ModerationData {
+    fn name(&self) -> &'static str {
+        "moderation"
+    }
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        // Audit rows name the staff member who acted; they stay (accountability) and point
+        // at the anonymised account after a deletion.
+        &[
+            ("moderation_items", "subject_id"),
+            ("moderation_audit", "actor_id"),
+        ]
+    }
+    fn export<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+    ) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(async move {
+            let items: Vec<Value> = crate::moderation::store::items_about(&cx.db, user_id)
+                .await?
+                .into_iter()
+                .map(|i| {
+                    json!({
+                        "kind": i.kind, "content": i.content, "state": i.state,
+                        "decision": i.decision, "decision_reason": i.decision_reason,
+                        "created_at": i.created_at,
+                    })
+                })
+                .collect();
+            Ok(json!({ "decisions_about_my_content": items }))
+        })
+    }
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(crate::moderation::store::erase_items_about(conn, user_id))
     }
 }
 

@@ -33,6 +33,7 @@ pub struct WsServices {
     pub chat: Addr<ChatServer>,
     pub consent: Addr<crate::consent::ConsentServer>,
     pub registry: Addr<Registry>,
+    pub moderation: Addr<crate::moderation::ModerationServer>,
     pub ws: WsSettings,
     pub typing_interval_ms: u64,
     /// Sent in `session.ready`, so that a client learns at once when the policy changed.

@@ -82,6 +82,25 @@ pub struct SetBus(pub SharedBus);
 struct Conn {
     recipient: Recipient<Push>,
     who: Option<(i64, i64)>,
+    /// A moderator console (`mod.subscribe`): gets `Audience::Consoles` deliveries.
+    console: bool,
+}
+
+/// Marks a socket as a moderator console (the session checked the role), or not.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetConsole {
+    pub conn_id: u64,
+    pub on: bool,
+}
+
+impl Handler<SetConsole> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: SetConsole, _: &mut Context<Self>) {
+        if let Some(conn) = self.conns.get_mut(&msg.conn_id) {
+            conn.console = msg.on;
+        }
+    }
 }
 
 pub struct Registry {
@@ -160,6 +179,7 @@ impl Handler<Connect> for Registry {
             Conn {
                 recipient: msg.recipient,
                 who: None,
+                console: false,
             },
         );
         true
@@ -231,6 +251,14 @@ impl Handler<Disconnect> for Registry {
 impl Handler<Deliver> for Registry {
     type Result = ();
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
+        if let Audience::Consoles = msg.audience {
+            if let Delivery::Event(frame) = &msg.delivery {
+                for conn in self.conns.values().filter(|c| c.console) {
+                    conn.recipient.do_send(Push::Event(frame.clone()));
+                }
+            }
+            return;
+        }
         for user_id in msg.audience.user_ids() {
             let Some(sockets) = self.by_user.get(user_id) else {
                 continue;

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::outbound::{OutboundGauge, CLOSE_SLOW_CONSUMER};
 use super::protocol::{self, Command};
-use super::registry::{Connect, Disconnect, Identify, Push};
+use super::registry::{Connect, Disconnect, Identify, Push, SetConsole};
 use super::WsServices;
 use crate::auth::Identity;
 use crate::bus::{EventFrame, StreamPos};
@@ -29,6 +29,7 @@ use crate::domain::As;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 use crate::minors::policy::Standing;
+use crate::moderation;
 
 /// Close codes of `docs/protocol.md` that the session itself decides.
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
@@ -319,6 +320,23 @@ impl WsSession {
             "consent.list" => {
                 self.ask::<_, consent::ListConsents, _>(ctx, &consent_addr, id, user_id, data)
             }
+            "mod.subscribe" => self.subscribe_console(ctx, id, user_id, data),
+            "mod.queue" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::QueueSnapshot, _>(ctx, &m, id, user_id, data)
+            }
+            "mod.claim" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::Claim, _>(ctx, &m, id, user_id, data)
+            }
+            "mod.release" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::Release, _>(ctx, &m, id, user_id, data)
+            }
+            "mod.decide" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::Decide, _>(ctx, &m, id, user_id, data)
+            }
             "consent.verify_receipt" => {
                 self.ask::<_, consent::VerifyReceipt, _>(ctx, &consent_addr, id, user_id, data)
             }
@@ -330,6 +348,44 @@ impl WsSession {
                 self.reply_error(ctx, Some(&id), &e)
             }
         }
+    }
+
+    /// `mod.subscribe`: the role is checked first, then this socket starts receiving console
+    /// events, then the queue is read: an item added in between arrives twice (clients keep
+    /// items by id), never not at all.
+    fn subscribe_console(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: String,
+        user_id: i64,
+        data: Value,
+    ) {
+        if let Err(e) = parse_data::<moderation::Subscribe>(data) {
+            return self.reply_error(ctx, Some(&re), &e);
+        }
+        let (moderation, registry, conn_id) = (
+            self.services.moderation.clone(),
+            self.services.registry.clone(),
+            self.conn_id,
+        );
+        let work = async move {
+            let gone = |_| mailbox_gone();
+            moderation
+                .send(As::new(user_id, moderation::Subscribe {}))
+                .await
+                .map_err(gone)??;
+            registry
+                .send(SetConsole { conn_id, on: true })
+                .await
+                .map_err(gone)?;
+            moderation
+                .send(As::new(user_id, moderation::QueueSnapshot {}))
+                .await
+                .map_err(gone)?
+        };
+        ctx.spawn(work.into_actor(self).map(move |answer, act, ctx| {
+            act.reply(ctx, &re, answer);
+        }));
     }
 
     /// Parses `data` as `B`, asks the chat actor, and replies with its answer.

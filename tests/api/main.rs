@@ -13,6 +13,7 @@ mod cluster;
 mod consent;
 mod media;
 mod minors;
+mod moderation;
 mod privacy;
 mod ws;
 

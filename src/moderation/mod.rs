@@ -1,0 +1,532 @@
+//! Moderation (policy: 审核): everything users publish is screened before anyone else sees
+//! it. Pure rules in [`policy`]; [`ModerationServer`] (one actor per node) runs them, keeps the
+//! queue in the database and drives the moderators' live console over `/ws`.
+//!
+//! Screening: a rule's `Reject` refuses the content at once (`content_rejected`), `Review`
+//! queues it and holds it back until a moderator decides, `Pass` lets it through. Queue
+//! changes are published to every subscribed console on every node (`Audience::Consoles`).
+//! Claims are leases: one conditional statement decides a race, and a lease that runs out
+//! returns the item to the queue (swept every `DUOXIE_MODERATION_LEASE_CHECK_MS` on each node;
+//! the statement makes the sweep idempotent across nodes). The keyword list reloads itself
+//! when its file changes.
+
+pub mod policy;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
+use crate::config::ModerationSettings;
+use crate::domain::As;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::store::{now_ms, Db};
+use policy::{Keywords, Verdict};
+
+pub struct ModerationServer {
+    db: Db,
+    bus: SharedBus,
+    settings: ModerationSettings,
+    keywords: Arc<Keywords>,
+    keywords_loaded: Option<SystemTime>,
+}
+
+/// The keyword list from its file, or the built-in one.
+fn load_keywords(file: Option<&PathBuf>) -> anyhow::Result<(Keywords, Option<SystemTime>)> {
+    match file {
+        None => Ok((
+            Keywords::parse(policy::DEFAULT_KEYWORDS).map_err(anyhow::Error::msg)?,
+            None,
+        )),
+        Some(path) => {
+            let modified = std::fs::metadata(path)?.modified()?;
+            let text = std::fs::read_to_string(path)?;
+            let keywords =
+                Keywords::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Ok((keywords, Some(modified)))
+        }
+    }
+}
+
+impl ModerationServer {
+    /// Fails when the configured keyword file is missing or invalid: better than starting
+    /// without the list the operator asked for.
+    pub fn new(db: Db, bus: SharedBus, settings: ModerationSettings) -> anyhow::Result<Self> {
+        let (keywords, keywords_loaded) = load_keywords(settings.keywords_file.as_ref())
+            .map_err(|e| anyhow::anyhow!("invalid setting DUOXIE_MODERATION_KEYWORDS_FILE: {e}"))?;
+        tracing::info!(keywords = keywords.len(), "moderation keywords loaded");
+        Ok(Self {
+            db,
+            bus,
+            settings,
+            keywords: Arc::new(keywords),
+            keywords_loaded,
+        })
+    }
+
+    fn reload_keywords_if_changed(&mut self) {
+        let Some(path) = &self.settings.keywords_file else {
+            return;
+        };
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if modified.is_none() || modified == self.keywords_loaded {
+            return;
+        }
+        match load_keywords(Some(path)) {
+            Ok((keywords, loaded)) => {
+                tracing::info!(keywords = keywords.len(), "moderation keywords reloaded");
+                self.keywords = Arc::new(keywords);
+                self.keywords_loaded = loaded;
+            }
+            Err(e) => {
+                // Keep screening with the previous list rather than with none.
+                tracing::warn!(error = %e, "keyword file invalid; keeping the previous list");
+                self.keywords_loaded = modified;
+            }
+        }
+    }
+
+    fn sweep_leases(&mut self, ctx: &mut Context<Self>) {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        ctx.spawn(
+            async move {
+                match store::expire_leases(&db, now_ms()).await {
+                    Ok(ids) => {
+                        for id in ids {
+                            console(
+                                &bus,
+                                "mod.released",
+                                &json!({ "item_id": id, "why": "lease expired" }),
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for ModerationServer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let every = Duration::from_millis(self.settings.lease_check_ms);
+        ctx.run_interval(every, |act, ctx| {
+            act.reload_keywords_if_changed();
+            act.sweep_leases(ctx);
+        });
+    }
+}
+
+fn console(bus: &SharedBus, kind: &str, data: &impl Serialize) {
+    bus.publish(
+        Audience::Consoles,
+        Delivery::Event(EventFrame::new(kind, data, None)),
+    );
+}
+
+/// Moderators and admins work the queue; everyone else is refused.
+async fn require_moderator(db: &Db, user_id: i64) -> AppResult<()> {
+    let roles = crate::auth::store::roles_of(db, user_id).await?;
+    if roles.iter().any(|r| r == "moderator" || r == "admin") {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "only moderators use the moderation console",
+        ))
+    }
+}
+
+fn rejected(reasons: &[String]) -> AppError {
+    AppError::new(
+        ErrorCode::ContentRejected,
+        format!("refused by moderation: {}", reasons.join("; ")),
+    )
+}
+
+// ---- Screening (called by the domains) ----
+
+/// Which profile text is screened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileField {
+    Nickname,
+    Intro,
+}
+
+impl ProfileField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileField::Nickname => "nickname",
+            ProfileField::Intro => "intro",
+        }
+    }
+}
+
+/// Screens profile text: `Ok(true)` when it may be shown now, `Ok(false)` when it waits for a
+/// moderator (queued), `content_rejected` when a rule refuses it.
+#[derive(Message)]
+#[rtype(result = "AppResult<bool>")]
+pub struct ScreenProfileText {
+    pub user_id: i64,
+    pub field: ProfileField,
+    pub text: String,
+}
+
+impl Handler<ScreenProfileText> for ModerationServer {
+    type Result = ResponseFuture<AppResult<bool>>;
+
+    fn handle(&mut self, msg: ScreenProfileText, _: &mut Context<Self>) -> Self::Result {
+        let verdict = policy::screen_text(&self.keywords, &msg.text);
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            match verdict {
+                Verdict::Pass => Ok(true),
+                Verdict::Reject(reasons) => Err(rejected(&reasons)),
+                Verdict::Review(reasons) => {
+                    let item = store::enqueue(
+                        &db,
+                        &store::NewItem {
+                            kind: msg.field.as_str(),
+                            subject_id: msg.user_id,
+                            content_ref: "",
+                            content: &msg.text,
+                            reasons: &reasons,
+                            priority: 1,
+                            now: now_ms(),
+                        },
+                    )
+                    .await?;
+                    console(&bus, "mod.item", &item);
+                    Ok(false)
+                }
+            }
+        })
+    }
+}
+
+/// Screens an uploaded picture by its perceptual hash against the blocklist.
+#[derive(Message)]
+#[rtype(result = "AppResult<()>")]
+pub struct ScreenImage {
+    pub phash: u64,
+}
+
+impl Handler<ScreenImage> for ModerationServer {
+    type Result = ResponseFuture<AppResult<()>>;
+
+    fn handle(&mut self, msg: ScreenImage, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let max = self.settings.blocklist_max_distance;
+        Box::pin(async move {
+            match policy::screen_image(msg.phash, &store::blocklist(&db).await?, max) {
+                Verdict::Reject(reasons) => Err(rejected(&reasons)),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// Puts an upload in front of a person (videos always).
+#[derive(Message)]
+#[rtype(result = "AppResult<i64>")]
+pub struct QueueMedia {
+    pub user_id: i64,
+    pub media_id: String,
+    pub reason: String,
+}
+
+impl Handler<QueueMedia> for ModerationServer {
+    type Result = ResponseFuture<AppResult<i64>>;
+
+    fn handle(&mut self, msg: QueueMedia, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let item = store::enqueue(
+                &db,
+                &store::NewItem {
+                    kind: "media",
+                    subject_id: msg.user_id,
+                    content_ref: &msg.media_id,
+                    content: &format!("/api/media/{}/content", msg.media_id),
+                    reasons: &[msg.reason],
+                    priority: 1,
+                    now: now_ms(),
+                },
+            )
+            .await?;
+            console(&bus, "mod.item", &item);
+            Ok(item.id)
+        })
+    }
+}
+
+// ---- The console (moderators, over /ws) ----
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {}
+
+/// The role check of `mod.subscribe`.
+#[derive(Debug, Serialize)]
+pub struct Subscribed {
+    pub subscribed: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSnapshot {}
+
+#[derive(Debug, Serialize)]
+pub struct Queue {
+    pub items: Vec<store::Item>,
+    pub lease_ms: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub item_id: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Claimed {
+    pub item: store::Item,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    pub item_id: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+    /// Reject, and refuse this picture (and near-duplicates) on sight from now on.
+    RejectAndBlock,
+}
+
+impl Decision {
+    fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::RejectAndBlock => "reject_and_block",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decide {
+    pub item_id: i64,
+    pub decision: Decision,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub item_id: i64,
+    pub decision: Decision,
+}
+
+crate::command!(Subscribe => Subscribed);
+crate::command!(QueueSnapshot => Queue);
+crate::command!(Claim => Claimed);
+crate::command!(Release => Claimed);
+crate::command!(Decide => Decided);
+
+impl Handler<As<Subscribe>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Subscribed>>;
+
+    fn handle(&mut self, msg: As<Subscribe>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            require_moderator(&db, msg.user_id).await?;
+            Ok(Subscribed { subscribed: true })
+        })
+    }
+}
+
+impl Handler<As<QueueSnapshot>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Queue>>;
+
+    fn handle(&mut self, msg: As<QueueSnapshot>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let lease_ms = self.settings.claim_lease_ms;
+        Box::pin(async move {
+            require_moderator(&db, msg.user_id).await?;
+            Ok(Queue {
+                items: store::open_items(&db, 500).await?,
+                lease_ms,
+            })
+        })
+    }
+}
+
+impl Handler<As<Claim>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Claimed>>;
+
+    fn handle(&mut self, msg: As<Claim>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        let lease = self.settings.claim_lease_ms;
+        Box::pin(async move {
+            require_moderator(&db, msg.user_id).await?;
+            let id = msg.body.item_id;
+            let now = now_ms();
+            if !store::claim(&db, id, msg.user_id, now, now + lease).await? {
+                return Err(match store::item(&db, id).await? {
+                    None => AppError::not_found("item"),
+                    Some(_) => AppError::new(
+                        ErrorCode::Conflict,
+                        "another moderator holds this item, or it is decided",
+                    ),
+                });
+            }
+            let item = store::item(&db, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("item"))?;
+            console(
+                &bus,
+                "mod.claimed",
+                &json!({ "item_id": id, "by": msg.user_id, "until": item.claim_expires_at }),
+            );
+            Ok(Claimed { item })
+        })
+    }
+}
+
+impl Handler<As<Release>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Claimed>>;
+
+    fn handle(&mut self, msg: As<Release>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            require_moderator(&db, msg.user_id).await?;
+            let id = msg.body.item_id;
+            if !store::release(&db, id, msg.user_id).await? {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    "you do not hold this item",
+                ));
+            }
+            console(
+                &bus,
+                "mod.released",
+                &json!({ "item_id": id, "why": "released" }),
+            );
+            let item = store::item(&db, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("item"))?;
+            Ok(Claimed { item })
+        })
+    }
+}
+
+impl Handler<As<Decide>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Decided>>;
+
+    fn handle(&mut self, msg: As<Decide>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            require_moderator(&db, msg.user_id).await?;
+            let Decide {
+                item_id,
+                decision,
+                reason,
+            } = msg.body;
+            let reason = reason.trim().chars().take(500).collect::<String>();
+            if decision != Decision::Approve && reason.is_empty() {
+                return Err(AppError::field("reason", "say why it is rejected"));
+            }
+            let item = store::item(&db, item_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("item"))?;
+            let now = now_ms();
+            if !store::decide(&db, item_id, msg.user_id, decision.as_str(), &reason, now).await? {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    "claim the item first (or your lease ran out)",
+                ));
+            }
+            apply(&db, &item, decision, &reason, now).await?;
+            store::audit(
+                &db,
+                msg.user_id,
+                decision.as_str(),
+                Some(item_id),
+                Some(item.subject_id),
+                &reason,
+                now,
+            )
+            .await?;
+            tracing::info!(
+                item_id,
+                moderator = msg.user_id,
+                decision = decision.as_str(),
+                "moderation decision"
+            );
+            console(
+                &bus,
+                "mod.decided",
+                &json!({ "item_id": item_id, "decision": decision, "by": msg.user_id }),
+            );
+            // The author sees the outcome live.
+            bus.publish(
+                Audience::User(item.subject_id),
+                Delivery::Event(EventFrame::new(
+                    "moderation.decided",
+                    &json!({ "kind": item.kind, "ref": item.content_ref, "decision": decision, "reason": reason }),
+                    None,
+                )),
+            );
+            Ok(Decided { item_id, decision })
+        })
+    }
+}
+
+/// What a decision does to the content it is about.
+async fn apply(
+    db: &Db,
+    item: &store::Item,
+    decision: Decision,
+    reason: &str,
+    now: i64,
+) -> AppResult<()> {
+    let approved = decision == Decision::Approve;
+    match item.kind.as_str() {
+        "nickname" | "intro" if approved => {
+            let update = crate::auth::store::ProfileUpdate {
+                nickname: (item.kind == "nickname").then_some(item.content.as_str()),
+                avatar: None,
+                gender: None,
+                intro: (item.kind == "intro").then_some(item.content.as_str()),
+            };
+            crate::auth::store::update_profile(db, item.subject_id, &update).await?;
+        }
+        "media" => {
+            let status = if approved { "approved" } else { "rejected" };
+            crate::media::store::set_status(db, &item.content_ref, status).await?;
+            if decision == Decision::RejectAndBlock {
+                if let Some(hash) = crate::media::store::by_id(db, &item.content_ref)
+                    .await?
+                    .and_then(|m| m.phash)
+                {
+                    store::block_hash(db, &hash, reason, now).await?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! Pure moderation rules (policy: 审核): text normalisation, keyword matching, contact-detail
+//! detection and the perceptual-hash blocklist test. No I/O; the actor runs them.
+//!
+//! Evasions are undone before matching: full-width and compatibility characters (NFKC),
+//! case, spaces, punctuation and zero-width characters between letters, common digit-for-
+//! letter swaps, and Chinese or circled numerals in numbers.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+
+/// What a rule says about a piece of content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict", content = "reasons")]
+pub enum Verdict {
+    Pass,
+    /// A person decides.
+    Review(Vec<String>),
+    /// Refused at once.
+    Reject(Vec<String>),
+}
+
+impl Verdict {
+    /// The stricter of two verdicts, reasons merged.
+    pub fn and(self, other: Verdict) -> Verdict {
+        use Verdict::*;
+        match (self, other) {
+            (Reject(mut a), Reject(b)) => {
+                a.extend(b);
+                Reject(a)
+            }
+            (Reject(a), _) | (_, Reject(a)) => Reject(a),
+            (Review(mut a), Review(b)) => {
+                a.extend(b);
+                Review(a)
+            }
+            (Review(a), Pass) | (Pass, Review(a)) => Review(a),
+            (Pass, Pass) => Pass,
+        }
+    }
+}
+
+/// Whether a listed word refuses content at once or sends it to a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Block,
+    Review,
+}
+
+/// Built in, so that a fresh install screens from the start; `DUOXIE_MODERATION_KEYWORDS_FILE`
+/// replaces it. Lines: `block<TAB>word` or `review<TAB>word`; `#` starts a comment.
+pub const DEFAULT_KEYWORDS: &str = "\
+# Off-platform dealing and fraud, the platform's main risks (buyers lose its protection).
+review\t私下交易
+review\t加微信
+review\t加v
+review\t线下交易
+review\t转账给我
+block\t代开发票
+block\t高仿
+block\t a货
+block\t假证书
+block\t洗钱
+# Gambling and drugs.
+block\t赌博
+block\t博彩
+block\t冰毒
+block\t大麻
+# Latin-script equivalents.
+review\tpay outside
+block\treplica
+block\tfake certificate
+";
+
+/// The keyword lists, compiled once into one automaton.
+pub struct Keywords {
+    matcher: AhoCorasick,
+    words: Vec<(String, Severity)>,
+}
+
+impl Keywords {
+    /// Parses the list format; errors name the line.
+    pub fn parse(text: &str) -> Result<Keywords, String> {
+        let mut words = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_end();
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let (severity, word) = line.split_once('\t').ok_or_else(|| {
+                format!(
+                    "line {}: expected `block<TAB>word` or `review<TAB>word`",
+                    n + 1
+                )
+            })?;
+            let severity = match severity.trim() {
+                "block" => Severity::Block,
+                "review" => Severity::Review,
+                other => return Err(format!("line {}: unknown severity `{other}`", n + 1)),
+            };
+            let word = normalise_letters(word);
+            if word.is_empty() {
+                return Err(format!("line {}: the word is empty once normalised", n + 1));
+            }
+            words.push((word, severity));
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(words.iter().map(|(w, _)| w.as_str()))
+            .map_err(|e| format!("keyword list: {e}"))?;
+        Ok(Keywords { matcher, words })
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Every listed word in `text` (after normalisation), with its severity.
+    pub fn find(&self, text: &str) -> Vec<(String, Severity)> {
+        let normal = normalise_letters(text);
+        self.matcher
+            .find_iter(&normal)
+            .map(|m| self.words[m.pattern().as_usize()].clone())
+            .collect()
+    }
+}
+
+/// For keywords: NFKC, lower case, digit-for-letter swaps undone, and everything but letters
+/// (any script) dropped, so `A-货`, `ａ 货` and `a.货` all read `a货`.
+pub fn normalise_letters(text: &str) -> String {
+    text.nfkc()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | '!' | '|' => 'i',
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            '7' => 't',
+            other => other,
+        })
+        .filter(|c| c.is_alphabetic())
+        .collect()
+}
+
+/// For numbers: NFKC (full-width and circled digits become ASCII), Chinese numerals as
+/// digits, and everything between digits dropped.
+pub fn normalise_digits(text: &str) -> String {
+    text.nfkc()
+        .filter_map(|c| match c {
+            '0'..='9' => Some(c),
+            '零' | '〇' | 'o' | 'O' => Some('0'),
+            '一' | '壹' | '幺' => Some('1'),
+            '二' | '贰' | '两' => Some('2'),
+            '三' | '叁' => Some('3'),
+            '四' | '肆' => Some('4'),
+            '五' | '伍' => Some('5'),
+            '六' | '陆' => Some('6'),
+            '七' | '柒' => Some('7'),
+            '八' | '捌' => Some('8'),
+            '九' | '玖' => Some('9'),
+            c if c.is_alphabetic() => Some(' '),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Contact details that move a deal off the platform: a mobile number, a WeChat or QQ id,
+/// a link. Each finding names its kind, never the detail itself (reasons are logged).
+pub fn contact_details(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let digits = normalise_digits(text);
+    if digits.split(' ').any(has_mobile_number) {
+        found.push("contact: phone number".to_string());
+    }
+    let letters = normalise_letters(text);
+    let lower = text.nfkc().collect::<String>().to_lowercase();
+    let wechat = [
+        "微信", "weixin", "wechat", "vx", "wx", "v信", "薇信", "威信",
+    ];
+    if wechat
+        .iter()
+        .any(|w| letters.contains(&normalise_letters(w)) || lower.contains(w))
+    {
+        found.push("contact: wechat".to_string());
+    }
+    let qq_number = digits.split(' ').any(|run| (5..=11).contains(&run.len()));
+    if (letters.contains("qq") || lower.contains("扣扣")) && qq_number {
+        found.push("contact: qq".to_string());
+    }
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains("http")
+        || compact.contains("www.")
+        || [".com", ".cn", ".net", ".top"]
+            .iter()
+            .any(|d| compact.contains(d))
+    {
+        found.push("contact: link".to_string());
+    }
+    found
+}
+
+/// An 11-digit mainland mobile number anywhere in a run of digits.
+fn has_mobile_number(run: &str) -> bool {
+    let b = run.as_bytes();
+    b.len() >= 11
+        && b.windows(11)
+            .any(|w| w[0] == b'1' && (b'3'..=b'9').contains(&w[1]))
+}
+
+/// Text rules: blocked words reject, listed review words and contact details go to a person.
+pub fn screen_text(keywords: &Keywords, text: &str) -> Verdict {
+    let mut verdict = Verdict::Pass;
+    for (word, severity) in keywords.find(text) {
+        let reason = format!("keyword: {word}");
+        verdict = verdict.and(match severity {
+            Severity::Block => Verdict::Reject(vec![reason]),
+            Severity::Review => Verdict::Review(vec![reason]),
+        });
+    }
+    let contacts = contact_details(text);
+    if !contacts.is_empty() {
+        verdict = verdict.and(Verdict::Review(contacts));
+    }
+    verdict
+}
+
+/// Near-duplicates of a blocklisted picture: within `max_distance` bits of a listed hash.
+pub fn screen_image(phash: u64, blocklist: &[u64], max_distance: u32) -> Verdict {
+    match blocklist
+        .iter()
+        .map(|b| crate::media::phash::distance(phash, *b))
+        .min()
+    {
+        Some(d) if d <= max_distance => {
+            Verdict::Reject(vec![format!("blocklisted image ({d} bits away)")])
+        }
+        _ => Verdict::Pass,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(v: &Verdict) -> &'static str {
+        match v {
+            Verdict::Pass => "pass",
+            Verdict::Review(_) => "review",
+            Verdict::Reject(_) => "reject",
+        }
+    }
+
+    #[test]
+    fn keyword_variants_are_caught_and_clean_text_passes() {
+        let keywords = Keywords::parse(DEFAULT_KEYWORDS).expect("the default list parses");
+        let cases = [
+            // Clean text, including words that merely contain listed letters.
+            ("这只和田玉手镯成色很好", "pass"),
+            ("Genuine jadeite, certificate included", "pass"),
+            ("价格可以商量，平台担保交易", "pass"),
+            ("my bank account is closed on sundays", "pass"),
+            // Listed words and their disguises.
+            ("高仿翡翠手镯", "reject"),
+            ("高 仿", "reject"),
+            ("高-仿 货源", "reject"),
+            ("ｒｅｐｌｉｃａ rolex", "reject"),
+            ("R3PL1CA watches", "reject"),
+            ("re.pli.ca", "reject"),
+            ("a货翡翠", "reject"),
+            ("Ａ货", "reject"),
+            ("可以私下交易吗", "review"),
+            ("私 下 交 易", "review"),
+            ("加微信详聊", "review"),
+            // Contact details.
+            ("联系我 13912345678", "review"),
+            ("电话 139 1234 5678", "review"),
+            ("一三九一二三四五六七八", "review"),
+            ("①③⑨①②③④⑤⑥⑦⑧", "review"),
+            ("vx: jade_lover88", "review"),
+            ("威信 jade88", "review"),
+            ("QQ 12345678", "review"),
+            ("see www.example.com", "review"),
+            ("price 1280 yuan, 2 pieces", "pass"),
+        ];
+        let mut failures = Vec::new();
+        for (text, want) in cases {
+            let got = screen_text(&keywords, text);
+            if kinds(&got) != want {
+                failures.push(format!("{text:?}: want {want}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn the_list_format_is_checked() {
+        assert!(Keywords::parse("block\tword\n# comment\n\nreview\tother").is_ok());
+        let err = Keywords::parse("block word").err().expect("no tab");
+        assert!(err.contains("line 1"), "{err}");
+        assert!(Keywords::parse("maybe\tword").is_err());
+        assert!(Keywords::parse("block\t---").is_err());
+    }
+
+    #[test]
+    fn verdicts_combine_to_the_stricter() {
+        let r = Verdict::Review(vec!["a".into()]).and(Verdict::Reject(vec!["b".into()]));
+        assert_eq!(r, Verdict::Reject(vec!["b".into()]));
+        assert_eq!(Verdict::Pass.and(Verdict::Pass), Verdict::Pass);
+    }
+
+    #[test]
+    fn blocklisted_hashes_catch_near_duplicates_only() {
+        let listed = 0xF0F0_F0F0_0F0F_0F0Fu64;
+        assert!(matches!(
+            screen_image(listed ^ 0b101, &[listed], 6),
+            Verdict::Reject(_)
+        ));
+        assert_eq!(screen_image(!listed, &[listed], 6), Verdict::Pass);
+        assert_eq!(screen_image(listed, &[], 6), Verdict::Pass);
+    }
+}

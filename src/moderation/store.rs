@@ -1,0 +1,245 @@
+//! Moderation SQL: the queue with its claim leases, decisions, the audit log, the hash
+//! blocklist. Every state change is one conditional statement, so racing moderators (on any
+//! node) and the lease sweeper never both win.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::store::Db;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Item {
+    pub id: i64,
+    pub kind: String,
+    pub subject_id: i64,
+    pub content_ref: String,
+    pub content: String,
+    pub reasons: Vec<String>,
+    pub priority: i64,
+    pub state: String,
+    pub claimed_by: Option<i64>,
+    pub claim_expires_at: Option<i64>,
+    pub decision: Option<String>,
+    pub decision_reason: Option<String>,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, kind, subject_id, content_ref, content, reasons, priority, state, \
+     claimed_by, claim_expires_at, decision, decision_reason, created_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
+    let reasons: String = r.try_get(5)?;
+    Ok(Item {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        subject_id: r.try_get(2)?,
+        content_ref: r.try_get(3)?,
+        content: r.try_get(4)?,
+        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+        priority: r.try_get(6)?,
+        state: r.try_get(7)?,
+        claimed_by: r.try_get(8)?,
+        claim_expires_at: r.try_get(9)?,
+        decision: r.try_get(10)?,
+        decision_reason: r.try_get(11)?,
+        created_at: r.try_get(12)?,
+    })
+}
+
+pub struct NewItem<'a> {
+    pub kind: &'a str,
+    pub subject_id: i64,
+    pub content_ref: &'a str,
+    pub content: &'a str,
+    pub reasons: &'a [String],
+    pub priority: i64,
+    pub now: i64,
+}
+
+pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
+    let reasons = serde_json::to_string(n.reasons).unwrap_or_else(|_| "[]".into());
+    let row = sqlx::query(&format!(
+        "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, \
+         state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7) RETURNING {COLUMNS}"
+    ))
+    .bind(n.kind)
+    .bind(n.subject_id)
+    .bind(n.content_ref)
+    .bind(n.content)
+    .bind(reasons)
+    .bind(n.priority)
+    .bind(n.now)
+    .fetch_one(db)
+    .await?;
+    from_row(&row)
+}
+
+pub async fn item(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM moderation_items WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// Open items (queued or claimed), most urgent and oldest first.
+pub async fn open_items(db: &Db, limit: i64) -> Result<Vec<Item>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM moderation_items WHERE state IN ('queued', 'claimed') \
+         ORDER BY priority, id LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Takes the lease if the item is queued, or its lease ran out; exactly one of several
+/// racing moderators gets `true`.
+pub async fn claim(
+    db: &Db,
+    id: i64,
+    moderator: i64,
+    now: i64,
+    until: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE moderation_items SET state = 'claimed', claimed_by = $1, claim_expires_at = $2 \
+         WHERE id = $3 AND (state = 'queued' OR (state = 'claimed' AND claim_expires_at <= $4))",
+    )
+    .bind(moderator)
+    .bind(until)
+    .bind(id)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Gives a claim back (the holder only).
+pub async fn release(db: &Db, id: i64, moderator: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE moderation_items SET state = 'queued', claimed_by = NULL, claim_expires_at = NULL \
+         WHERE id = $1 AND state = 'claimed' AND claimed_by = $2",
+    )
+    .bind(id)
+    .bind(moderator)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Returns every item whose lease ran out to the queue; their ids.
+pub async fn expire_leases(db: &Db, now: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE moderation_items SET state = 'queued', claimed_by = NULL, claim_expires_at = NULL \
+         WHERE state = 'claimed' AND claim_expires_at <= $1 RETURNING id",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect()
+}
+
+/// Records the decision if `moderator` holds a live claim on the item.
+pub async fn decide(
+    db: &Db,
+    id: i64,
+    moderator: i64,
+    decision: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE moderation_items SET state = 'decided', decision = $1, decision_reason = $2, \
+         decided_by = $3, decided_at = $4, claimed_by = NULL, claim_expires_at = NULL \
+         WHERE id = $5 AND state = 'claimed' AND claimed_by = $3 AND claim_expires_at > $4",
+    )
+    .bind(decision)
+    .bind(reason)
+    .bind(moderator)
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn audit(
+    db: &Db,
+    actor_id: i64,
+    action: &str,
+    item_id: Option<i64>,
+    target_user_id: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO moderation_audit (actor_id, action, item_id, target_user_id, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(actor_id)
+    .bind(action)
+    .bind(item_id)
+    .bind(target_user_id)
+    .bind(reason)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn blocklist(db: &Db) -> Result<Vec<u64>, sqlx::Error> {
+    Ok(sqlx::query("SELECT phash FROM media_hash_blocklist")
+        .fetch_all(db)
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .filter_map(|h| crate::media::phash::from_hex(&h))
+        .collect())
+}
+
+pub async fn block_hash(db: &Db, phash: &str, reason: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO media_hash_blocklist (phash, reason, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (phash) DO NOTHING",
+    )
+    .bind(phash)
+    .bind(reason)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The decisions about a user's content, for their export.
+pub async fn items_about(db: &Db, subject_id: i64) -> Result<Vec<Item>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM moderation_items WHERE subject_id = $1 ORDER BY id"
+    ))
+    .bind(subject_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+pub async fn erase_items_about(
+    conn: &mut sqlx::AnyConnection,
+    subject_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM moderation_items WHERE subject_id = $1")
+        .bind(subject_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,369 @@
+//! Moderation: profile text screened (refused, held for review, or shown), videos held until
+//! a moderator decides, the live console (only moderators; the queue then live events),
+//! claims as leases (one winner, expiry returns the item), decisions applied and audited,
+//! the hash blocklist catching near-duplicates, and consoles on other nodes kept in step.
+
+use image::codecs::png::PngEncoder;
+use image::{ImageEncoder, Rgb, RgbImage};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::helpers::{
+    spawn_app, spawn_app_with, spawn_cluster, Store, TestApp, TestUser, WsClient,
+};
+
+async fn moderator(app: &mut TestApp) -> TestUser {
+    let user = app.new_user().await;
+    app.grant_role(user.id, "moderator").await;
+    app.login_again(&user).await
+}
+
+async fn console(app: &TestApp, user: &TestUser) -> (WsClient, Value) {
+    let mut ws = app.ws(user).await;
+    let queue = ws.request_ok("mod.subscribe", json!({})).await;
+    (ws, queue)
+}
+
+fn picture(w: u32, h: u32) -> Vec<u8> {
+    let img = RgbImage::from_fn(w, h, |x, y| {
+        let v = if (x / 16 + y / 16) % 2 == 0 { 230 } else { 20 };
+        Rgb([v, (x % 200) as u8, 255 - v])
+    });
+    let mut out = Vec::new();
+    PngEncoder::new(&mut out)
+        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+    out
+}
+
+fn mp4() -> Vec<u8> {
+    let boxed = |kind: &[u8; 4], payload: &[u8]| {
+        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(payload);
+        b
+    };
+    let mut file = boxed(b"ftyp", b"isom\0\0\0\0isom");
+    file.extend(boxed(b"moov", &boxed(b"mvhd", &[0u8; 20])));
+    file.extend(boxed(b"mdat", &[3u8; 64]));
+    file
+}
+
+async fn grant(app: &TestApp, user: &TestUser, permissions: &[&str]) {
+    for p in permissions {
+        app.post(
+            "/api/me/consents",
+            Some(&user.token),
+            &json!({ "permission": p, "granted": true }),
+        )
+        .await
+        .ok("grant");
+    }
+}
+
+async fn only_moderators_may_open_the_console(store: Store) {
+    let mut app = spawn_app(store).await;
+    let buyer = app.new_user().await;
+    let mut ws = app.ws(&buyer).await;
+    for (kind, data) in [
+        ("mod.subscribe", json!({})),
+        ("mod.queue", json!({})),
+        ("mod.claim", json!({ "item_id": 1 })),
+        ("mod.decide", json!({ "item_id": 1, "decision": "approve" })),
+    ] {
+        let refused = ws.request_err(kind, data).await;
+        assert_eq!(refused["code"], json!("forbidden"), "{kind}: {refused}");
+    }
+    let mod_user = moderator(&mut app).await;
+    let (_console, queue) = console(&app, &mod_user).await;
+    assert!(queue["items"].is_array(), "{queue}");
+}
+
+async fn profile_text_is_refused_held_or_shown(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    let (mut console, _) = console(&app, &mod_user).await;
+
+    app.patch(
+        "/api/me",
+        Some(&user.token),
+        &json!({ "nickname": "高仿 翡翠" }),
+    )
+    .await
+    .assert_error(422, "content_rejected", "a blocked word");
+    let shown = app
+        .patch(
+            "/api/me",
+            Some(&user.token),
+            &json!({ "intro": "喜欢和田玉" }),
+        )
+        .await
+        .ok("clean text");
+    assert_eq!(shown["intro"], json!("喜欢和田玉"));
+    assert!(shown.get("pending_review").is_none(), "{shown}");
+
+    let held = app
+        .patch(
+            "/api/me",
+            Some(&user.token),
+            &json!({ "intro": "加微信 jade88 私聊" }),
+        )
+        .await
+        .ok("held for review");
+    assert_eq!(held["pending_review"], json!(["intro"]), "{held}");
+    assert_eq!(
+        held["intro"],
+        json!("喜欢和田玉"),
+        "the old text stays until approved"
+    );
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["subject_id"], json!(user.id), "{item}");
+    let item_id = item["data"]["id"].as_i64().expect("id");
+
+    let mut user_ws = app.ws(&user).await;
+    console
+        .request_ok("mod.claim", json!({ "item_id": item_id }))
+        .await;
+    let refused = console
+        .request_err(
+            "mod.decide",
+            json!({ "item_id": item_id, "decision": "reject" }),
+        )
+        .await;
+    assert_eq!(
+        refused["code"],
+        json!("invalid_field"),
+        "a rejection needs a reason"
+    );
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": item_id, "decision": "approve", "reason": "" }),
+        )
+        .await;
+    let told = user_ws.next_event("moderation.decided").await;
+    assert_eq!(told["data"]["decision"], json!("approve"), "{told}");
+    let me = app.get("/api/me", Some(&user.token)).await.ok("me");
+    assert_eq!(
+        me["intro"],
+        json!("加微信 jade88 私聊"),
+        "applied once approved"
+    );
+
+    let audit: (String, i64) = {
+        let row = sqlx::query("SELECT action, actor_id FROM moderation_audit WHERE item_id = $1")
+            .bind(item_id)
+            .fetch_one(&app.db)
+            .await
+            .expect("an audit row");
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(audit, ("approve".to_string(), mod_user.id));
+}
+
+async fn two_moderators_racing_for_one_item_one_wins_and_leases_expire(store: Store) {
+    let mut app = spawn_app_with(store, |s| {
+        s.moderation.claim_lease_ms = 300;
+        s.moderation.lease_check_ms = 20;
+    })
+    .await;
+    let author = app.new_user().await;
+    let first = moderator(&mut app).await;
+    let second = moderator(&mut app).await;
+    let (mut a, _) = console(&app, &first).await;
+    let (mut b, _) = console(&app, &second).await;
+    app.patch(
+        "/api/me",
+        Some(&author.token),
+        &json!({ "intro": "QQ 12345678" }),
+    )
+    .await
+    .ok("held");
+    let item_id = a.next_event("mod.item").await["data"]["id"]
+        .as_i64()
+        .expect("id");
+    b.next_event("mod.item").await;
+
+    let claim = json!({ "item_id": item_id });
+    let (ra, rb) = tokio::join!(
+        a.request("mod.claim", claim.clone()),
+        b.request("mod.claim", claim.clone())
+    );
+    let oks = [&ra, &rb].iter().filter(|r| r["ok"] == json!(true)).count();
+    assert_eq!(oks, 1, "exactly one wins: {ra} {rb}");
+    let (winner, loser) = if ra["ok"] == json!(true) {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    let lost = if ra["ok"] == json!(true) { &rb } else { &ra };
+    assert_eq!(lost["error"]["code"], json!("conflict"), "{lost}");
+    let _ = winner;
+
+    // The winner does nothing; the lease runs out and the item is back for anyone.
+    let released = loser.next_event("mod.released").await;
+    assert_eq!(released["data"]["item_id"], json!(item_id), "{released}");
+    loser.request_ok("mod.claim", claim).await;
+}
+
+async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(store: Store) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let other = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    grant(&app, &author, &["camera", "microphone", "photo_album"]).await;
+    let (mut console, _) = console(&app, &mod_user).await;
+
+    let video = app
+        .upload(
+            &author.token,
+            "purpose=post_video&source=camera",
+            "video/mp4",
+            mp4(),
+        )
+        .await
+        .ok("video");
+    let media_path = format!("/api/media/{}", video["id"].as_str().expect("id"));
+    app.get(&media_path, Some(&other.token))
+        .await
+        .assert_error(404, "not_found", "held video");
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["kind"], json!("media"), "{item}");
+    let item_id = item["data"]["id"].as_i64().expect("id");
+    console
+        .request_ok("mod.claim", json!({ "item_id": item_id }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": item_id, "decision": "approve" }),
+        )
+        .await;
+    let seen = app
+        .get(&media_path, Some(&other.token))
+        .await
+        .ok("approved video is public");
+    assert_eq!(seen["status"], json!("approved"));
+
+    // A picture rejected and blocked: a resized copy is refused at upload.
+    let original = picture(400, 400);
+    let post = app
+        .upload(
+            &author.token,
+            "purpose=post_photo&source=album",
+            "image/png",
+            original,
+        )
+        .await
+        .ok("photo");
+    let media_id = post["id"].as_str().expect("id").to_owned();
+    // A moderator takes it down from the queue (as a report will put it there).
+    let phash: String = sqlx::query("SELECT phash FROM media WHERE id = $1")
+        .bind(&media_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(phash.len(), 16);
+    let queued: i64 = sqlx::query(
+        "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, state, created_at) \
+         VALUES ('media', $1, $2, 'reported', '[\"report\"]', 0, 'queued', 1) RETURNING id",
+    )
+    .bind(author.id)
+    .bind(&media_id)
+    .fetch_one(&app.db)
+    .await
+    .expect("queue it")
+    .get(0);
+    console
+        .request_ok("mod.claim", json!({ "item_id": queued }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": queued, "decision": "reject_and_block", "reason": "counterfeit listing" }),
+        )
+        .await;
+    let copy = {
+        let decoded = image::load_from_memory(&picture(400, 400)).expect("png");
+        let smaller = decoded.resize_exact(300, 300, image::imageops::FilterType::Lanczos3);
+        let mut out = Vec::new();
+        smaller
+            .write_to(
+                &mut std::io::Cursor::new(&mut out),
+                image::ImageFormat::Jpeg,
+            )
+            .expect("jpeg");
+        out
+    };
+    app.upload(
+        &other.token,
+        "purpose=post_photo&source=album",
+        "image/jpeg",
+        copy,
+    )
+    .await
+    .assert_error(403, "consent_required", "needs consent first");
+    grant(&app, &other, &["photo_album"]).await;
+    let copy = {
+        let decoded = image::load_from_memory(&picture(400, 400)).expect("png");
+        let smaller = decoded.resize_exact(300, 300, image::imageops::FilterType::Lanczos3);
+        let mut out = Vec::new();
+        smaller
+            .write_to(
+                &mut std::io::Cursor::new(&mut out),
+                image::ImageFormat::Jpeg,
+            )
+            .expect("jpeg");
+        out
+    };
+    app.upload(
+        &other.token,
+        "purpose=post_photo&source=album",
+        "image/jpeg",
+        copy,
+    )
+    .await
+    .assert_error(
+        422,
+        "content_rejected",
+        "a resized re-encode of a blocked picture",
+    );
+    let status: String = sqlx::query("SELECT status FROM media WHERE id = $1")
+        .bind(&media_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(status, "rejected");
+}
+
+async fn a_console_on_another_node_sees_the_queue_change(store: Store) {
+    let Some(mut cluster) = spawn_cluster(store, 2).await else {
+        return;
+    };
+    let author = cluster.nodes[0].new_user().await;
+    let mod_user = cluster.nodes[1].new_user().await;
+    cluster.nodes[1].grant_role(mod_user.id, "moderator").await;
+    let mod_user = cluster.nodes[1].login_again(&mod_user).await;
+    let (mut there, _) = console(&cluster.nodes[1], &mod_user).await;
+    cluster.nodes[0]
+        .patch(
+            "/api/me",
+            Some(&author.token),
+            &json!({ "intro": "www.example.com 便宜" }),
+        )
+        .await
+        .ok("held");
+    let item = there.next_event("mod.item").await;
+    assert_eq!(item["data"]["subject_id"], json!(author.id), "{item}");
+}
+
+store_tests!(
+    only_moderators_may_open_the_console,
+    profile_text_is_refused_held_or_shown,
+    two_moderators_racing_for_one_item_one_wins_and_leases_expire,
+    videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight,
+    a_console_on_another_node_sees_the_queue_change,
+);
