@@ -484,6 +484,19 @@ impl TestApp {
         again
     }
 
+    /// Grants each permission over REST, as the user.
+    pub async fn grant_consents(&self, user: &TestUser, permissions: &[&str]) {
+        for permission in permissions {
+            self.post(
+                "/api/me/consents",
+                Some(&user.token),
+                &json!({ "permission": permission, "granted": true }),
+            )
+            .await
+            .ok("grant a permission");
+        }
+    }
+
     pub async fn grant_role(&self, user_id: i64, role: &str) {
         duoxie::auth::grant_role(&self.db, user_id, role)
             .await

@@ -8,9 +8,7 @@ use image::{ImageEncoder, Rgb, RgbImage};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{
-    spawn_app, spawn_app_with, spawn_logging_process, Failures, Store, TestApp, TestUser,
-};
+use crate::helpers::{spawn_app, spawn_app_with, spawn_logging_process, Failures, Store, TestApp};
 
 /// A photo as phones send it: EXIF with orientation 6 (turn 90° clockwise) and a GPS note.
 fn phone_photo(w: u32, h: u32) -> Vec<u8> {
@@ -93,18 +91,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-async fn grant(app: &TestApp, user: &TestUser, permissions: &[&str]) {
-    for permission in permissions {
-        app.post(
-            "/api/me/consents",
-            Some(&user.token),
-            &json!({ "permission": permission, "granted": true }),
-        )
-        .await
-        .ok("grant");
-    }
-}
-
 async fn media_rows(app: &TestApp) -> i64 {
     use sqlx::Row;
     sqlx::query("SELECT COUNT(*) FROM media")
@@ -117,7 +103,7 @@ async fn media_rows(app: &TestApp) -> i64 {
 async fn a_photo_is_stored_upright_without_metadata_and_with_thumbnails(store: Store) {
     let mut app = spawn_app(store).await;
     let user = app.new_user().await;
-    grant(&app, &user, &["photo_album"]).await;
+    app.grant_consents(&user, &["photo_album"]).await;
     let uploaded = app
         .upload(
             &user.token,
@@ -185,7 +171,7 @@ async fn uploads_need_the_consent_for_their_declared_source(store: Store) {
         refused.body["error"]["missing_permissions"],
         json!(["photo_album"])
     );
-    grant(&app, &user, &["camera"]).await;
+    app.grant_consents(&user, &["camera"]).await;
     app.upload(
         &user.token,
         "purpose=avatar&source=album",
@@ -244,7 +230,7 @@ async fn uploads_need_the_consent_for_their_declared_source(store: Store) {
 async fn a_consent_withdrawn_during_an_upload_refuses_it(store: Store) {
     let mut app = spawn_app(store).await;
     let user = app.new_user().await;
-    grant(&app, &user, &["photo_album"]).await;
+    app.grant_consents(&user, &["photo_album"]).await;
     let photo = phone_photo(400, 300);
     let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
         .await
@@ -276,7 +262,8 @@ async fn a_consent_withdrawn_during_an_upload_refuses_it(store: Store) {
 async fn bad_files_are_refused_with_their_code_and_nothing_is_stored(store: Store) {
     let mut app = spawn_app_with(store, |s| s.media.max_image_bytes = 64 * 1024).await;
     let user = app.new_user().await;
-    grant(&app, &user, &["photo_album", "camera", "microphone"]).await;
+    app.grant_consents(&user, &["photo_album", "camera", "microphone"])
+        .await;
     let photo = phone_photo(200, 100);
     let truncated = photo[..photo.len() * 2 / 3].to_vec();
     let mut too_big = png(600, 600);
@@ -395,8 +382,8 @@ async fn the_same_bytes_are_stored_once(store: Store) {
     let mut app = spawn_app(store).await;
     let a = app.new_user().await;
     let b = app.new_user().await;
-    grant(&app, &a, &["photo_album"]).await;
-    grant(&app, &b, &["photo_album"]).await;
+    app.grant_consents(&a, &["photo_album"]).await;
+    app.grant_consents(&b, &["photo_album"]).await;
     let photo = phone_photo(300, 200);
     let first = app
         .upload(
@@ -444,7 +431,7 @@ async fn videos_lose_their_metadata_and_wait_for_review(store: Store) {
     let mut app = spawn_app(store).await;
     let owner = app.new_user().await;
     let other = app.new_user().await;
-    grant(&app, &owner, &["camera", "microphone"]).await;
+    app.grant_consents(&owner, &["camera", "microphone"]).await;
     let uploaded = app
         .upload(
             &owner.token,
@@ -481,7 +468,7 @@ async fn others_see_only_approved_public_media(store: Store) {
     let staff = app.new_user().await;
     app.grant_role(staff.id, "moderator").await;
     let staff = app.login_again(&staff).await;
-    grant(&app, &owner, &["photo_album"]).await;
+    app.grant_consents(&owner, &["photo_album"]).await;
     let avatar = app
         .upload(
             &owner.token,
@@ -525,7 +512,7 @@ async fn bombs_leave_the_servers_memory_flat(store: Store) {
     let log = tempfile::NamedTempFile::new().expect("log file");
     let mut node = spawn_logging_process(store, log.path()).await;
     let user = node.app.new_user().await;
-    grant(&node.app, &user, &["photo_album"]).await;
+    node.app.grant_consents(&user, &["photo_album"]).await;
     let rss = |pid: u32| -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
         status

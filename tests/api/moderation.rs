@@ -36,6 +36,20 @@ fn picture(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// The same picture, smaller and re-encoded as JPEG: a near-duplicate, not the same bytes.
+fn resized_jpeg_copy(png: &[u8]) -> Vec<u8> {
+    let decoded = image::load_from_memory(png).expect("png");
+    let smaller = decoded.resize_exact(300, 300, image::imageops::FilterType::Lanczos3);
+    let mut out = Vec::new();
+    smaller
+        .write_to(
+            &mut std::io::Cursor::new(&mut out),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("jpeg");
+    out
+}
+
 fn mp4() -> Vec<u8> {
     let boxed = |kind: &[u8; 4], payload: &[u8]| {
         let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
@@ -47,18 +61,6 @@ fn mp4() -> Vec<u8> {
     file.extend(boxed(b"moov", &boxed(b"mvhd", &[0u8; 20])));
     file.extend(boxed(b"mdat", &[3u8; 64]));
     file
-}
-
-async fn grant(app: &TestApp, user: &TestUser, permissions: &[&str]) {
-    for p in permissions {
-        app.post(
-            "/api/me/consents",
-            Some(&user.token),
-            &json!({ "permission": p, "granted": true }),
-        )
-        .await
-        .ok("grant");
-    }
 }
 
 async fn only_moderators_may_open_the_console(store: Store) {
@@ -212,7 +214,8 @@ async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(s
     let author = app.new_user().await;
     let other = app.new_user().await;
     let mod_user = moderator(&mut app).await;
-    grant(&app, &author, &["camera", "microphone", "photo_album"]).await;
+    app.grant_consents(&author, &["camera", "microphone", "photo_album"])
+        .await;
     let (mut console, _) = console(&app, &mod_user).await;
 
     let video = app
@@ -285,18 +288,7 @@ async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(s
             json!({ "item_id": queued, "decision": "reject_and_block", "reason": "counterfeit listing" }),
         )
         .await;
-    let copy = {
-        let decoded = image::load_from_memory(&picture(400, 400)).expect("png");
-        let smaller = decoded.resize_exact(300, 300, image::imageops::FilterType::Lanczos3);
-        let mut out = Vec::new();
-        smaller
-            .write_to(
-                &mut std::io::Cursor::new(&mut out),
-                image::ImageFormat::Jpeg,
-            )
-            .expect("jpeg");
-        out
-    };
+    let copy = resized_jpeg_copy(&picture(400, 400));
     app.upload(
         &other.token,
         "purpose=post_photo&source=album",
@@ -305,19 +297,8 @@ async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(s
     )
     .await
     .assert_error(403, "consent_required", "needs consent first");
-    grant(&app, &other, &["photo_album"]).await;
-    let copy = {
-        let decoded = image::load_from_memory(&picture(400, 400)).expect("png");
-        let smaller = decoded.resize_exact(300, 300, image::imageops::FilterType::Lanczos3);
-        let mut out = Vec::new();
-        smaller
-            .write_to(
-                &mut std::io::Cursor::new(&mut out),
-                image::ImageFormat::Jpeg,
-            )
-            .expect("jpeg");
-        out
-    };
+    app.grant_consents(&other, &["photo_album"]).await;
+    let copy = resized_jpeg_copy(&picture(400, 400));
     app.upload(
         &other.token,
         "purpose=post_photo&source=album",
