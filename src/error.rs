@@ -36,6 +36,8 @@ pub enum ErrorCode {
     InvalidReceipt,
     ContentRejected,
     Conflict,
+    Muted,
+    Suspended,
     FileTooLarge,
     UnsupportedMedia,
     MediaTypeMismatch,
@@ -71,6 +73,8 @@ impl ErrorCode {
             Self::InvalidReceipt => "invalid_receipt",
             Self::ContentRejected => "content_rejected",
             Self::Conflict => "conflict",
+            Self::Muted => "muted",
+            Self::Suspended => "suspended",
             Self::FileTooLarge => "file_too_large",
             Self::UnsupportedMedia => "unsupported_media",
             Self::MediaTypeMismatch => "media_type_mismatch",
@@ -99,6 +103,7 @@ impl ErrorCode {
             Self::FileTooLarge | Self::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ContentRejected => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Muted | Self::Suspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMedia | Self::MediaTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized
             | Self::AuthRequired

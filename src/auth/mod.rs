@@ -39,6 +39,8 @@ pub struct Identity {
     pub expires_at: i64,
     /// What the account may do (age declared, guardian consent for under-14s).
     pub standing: Standing,
+    /// No chat before this time (a moderator's mute); 0 when not muted.
+    pub muted_until: i64,
 }
 
 impl Identity {
@@ -309,6 +311,18 @@ impl Auth {
             )
             .await?;
         }
+        if let Some(until) =
+            crate::moderation::store::suspended_until(&self.db, user_id, now_ms()).await?
+        {
+            let mut e = AppError::new(
+                ErrorCode::Suspended,
+                "this account is suspended by a moderator",
+            );
+            if until > 0 {
+                e = e.retry_after((until - now_ms()).max(1) as u64);
+            }
+            return Err(e);
+        }
         if crate::privacy::store::imposed_deletion_pending(&self.db, user_id).await? {
             return Err(AppError::forbidden(
                 "this account is being deleted at its guardian's request or because it is \
@@ -412,10 +426,10 @@ impl Auth {
 
     /// Resolves a bearer token, refusing unknown, expired and revoked ones alike.
     pub async fn authenticate(&self, token: &str) -> AppResult<Identity> {
-        let row = store::token_by_hash(&self.db, &policy::hash_secret(&[token]))
+        let now = now_ms();
+        let row = store::token_by_hash(&self.db, &policy::hash_secret(&[token]), now)
             .await?
             .ok_or_else(AppError::unauthorized)?;
-        let now = now_ms();
         if row.revoked_at.is_some() || row.expires_at <= now {
             return Err(AppError::unauthorized());
         }
@@ -429,6 +443,7 @@ impl Auth {
             roles,
             expires_at: row.expires_at,
             standing: crate::minors::standing_of(&row.age, now),
+            muted_until: row.muted_until.unwrap_or(0),
         })
     }
 

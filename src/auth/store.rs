@@ -400,20 +400,33 @@ pub struct TokenRow {
     pub roles: Vec<String>,
     /// What decides the account's standing (minors), read in the same round trip.
     pub age: crate::minors::store::AgeRow,
+    /// The end of an active mute, if any.
+    pub muted_until: Option<i64>,
 }
 
 /// The token and its user's roles in one query (one row per role): every request and every
 /// socket handshake runs it, and a reconnect storm runs it thousands of times at once.
-pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+/// Tokens of a suspended account are refused (but not revoked: lifting restores them).
+pub async fn token_by_hash(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<TokenRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, r.role, \
-             u.birth_date, u.age_bracket, u.age_declared_at, {} \
+             u.birth_date, u.age_bracket, u.age_declared_at, {}, \
+             (SELECT MAX(s.until) FROM user_sanctions s WHERE s.user_id = u.id \
+                AND s.kind = 'mute' AND s.lifted_at IS NULL AND s.until > $2) \
              FROM auth_tokens t JOIN users u ON u.id = t.user_id \
              LEFT JOIN user_roles r ON r.user_id = t.user_id \
-             WHERE t.token_hash = $1 AND u.deleted_at IS NULL",
+             WHERE t.token_hash = $1 AND u.deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM user_sanctions s WHERE s.user_id = u.id \
+                AND s.kind = 'suspend' AND s.lifted_at IS NULL \
+                AND (s.until IS NULL OR s.until > $2))",
         crate::minors::store::LATEST_GUARDIAN_ACTION
     ))
     .bind(token_hash)
+    .bind(now)
     .fetch_all(db)
     .await?;
     let Some(first) = rows.first() else {
@@ -439,6 +452,7 @@ pub async fn token_by_hash(db: &Db, token_hash: &str) -> Result<Option<TokenRow>
             declared_at: first.try_get(8)?,
             guardian_action: first.try_get(9)?,
         },
+        muted_until: first.try_get(10)?,
     }))
 }
 

@@ -79,10 +79,14 @@ pub enum Delivery {
         code: u16,
         reason: String,
     },
-    /// Close every socket of the audience (account deletion; later, suspension).
+    /// Close every socket of the audience (account deletion, suspension).
     CloseUser {
         code: u16,
         reason: String,
+    },
+    /// The audience may not chat until this time (Unix ms; 0 lifts a mute).
+    Muted {
+        until: i64,
     },
 }
 

@@ -379,6 +379,7 @@ const KIND_EVENT: u8 = 1;
 const KIND_EVENT_AT: u8 = 2;
 const KIND_CLOSE_TOKEN: u8 = 3;
 const KIND_CLOSE_USER: u8 = 4;
+const KIND_MUTED: u8 = 5;
 
 /// Binary layout: node id (u64) · kind (u8) · fields (events: publication time, position,
 /// text). The event text is carried as is, so a
@@ -391,6 +392,7 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
         Delivery::Event(_) => KIND_EVENT,
         Delivery::CloseToken { .. } => KIND_CLOSE_TOKEN,
         Delivery::CloseUser { .. } => KIND_CLOSE_USER,
+        Delivery::Muted { .. } => KIND_MUTED,
     });
     match delivery {
         Delivery::Event(frame) => {
@@ -414,6 +416,7 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
             buf.put_u16(*code);
             buf.put_slice(reason.as_bytes());
         }
+        Delivery::Muted { until } => buf.put_i64(*until),
     }
     buf.freeze()
 }
@@ -469,6 +472,14 @@ fn decode(raw: &[u8]) -> anyhow::Result<(u64, Delivery)> {
                 reason: text(buf)?,
             }
         }
+        KIND_MUTED => {
+            if buf.remaining() < 8 {
+                bail!("bus mute too short");
+            }
+            Delivery::Muted {
+                until: buf.get_i64(),
+            }
+        }
         other => bail!("unknown bus message kind {other}"),
     };
     Ok((node_id, delivery))
@@ -502,6 +513,9 @@ mod tests {
             Delivery::CloseUser {
                 code: 4003,
                 reason: "account deleted".into(),
+            },
+            Delivery::Muted {
+                until: 1_795_000_000_000,
             },
         ];
         for delivery in cases {

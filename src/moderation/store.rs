@@ -243,3 +243,149 @@ pub async fn erase_items_about(
         .await?;
     Ok(())
 }
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Sanction {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub until: Option<i64>,
+    pub reason: String,
+    pub created_by: i64,
+    pub created_at: i64,
+}
+
+pub async fn add_sanction(
+    db: &Db,
+    user_id: i64,
+    kind: &str,
+    until: Option<i64>,
+    reason: &str,
+    by: i64,
+    now: i64,
+) -> Result<Sanction, sqlx::Error> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO user_sanctions (user_id, kind, until, reason, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(until)
+    .bind(reason)
+    .bind(by)
+    .bind(now)
+    .fetch_one(db)
+    .await?
+    .try_get(0)?;
+    Ok(Sanction {
+        id,
+        user_id,
+        kind: kind.into(),
+        until,
+        reason: reason.into(),
+        created_by: by,
+        created_at: now,
+    })
+}
+
+/// Lifts every active mute and suspension of the user; how many.
+pub async fn lift_sanctions(db: &Db, user_id: i64, by: i64, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE user_sanctions SET lifted_at = $1, lifted_by = $2 WHERE user_id = $3 \
+         AND kind IN ('mute', 'suspend') AND lifted_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(user_id)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// `Some(0)` for an open-ended suspension, `Some(until)` for a timed one, `None` if none.
+pub async fn suspended_until(db: &Db, user_id: i64, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT until FROM user_sanctions WHERE user_id = $1 AND kind = 'suspend' \
+         AND lifted_at IS NULL AND (until IS NULL OR until > $2)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    let mut result = None;
+    for row in rows {
+        let until: Option<i64> = row.try_get(0)?;
+        result = Some(match (result, until) {
+            (_, None) | (Some(0), _) => 0,
+            (Some(a), Some(b)) => a.max(b),
+            (None, Some(b)) => b,
+        });
+    }
+    Ok(result)
+}
+
+pub async fn sanctions_of(db: &Db, user_id: i64) -> Result<Vec<Sanction>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, user_id, kind, until, reason, created_by, created_at FROM user_sanctions \
+         WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Sanction {
+            id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            kind: r.try_get(2)?,
+            until: r.try_get(3)?,
+            reason: r.try_get(4)?,
+            created_by: r.try_get(5)?,
+            created_at: r.try_get(6)?,
+        })
+    })
+    .collect()
+}
+
+pub async fn erase_sanctions(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM user_sanctions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub actor_id: i64,
+    pub action: String,
+    pub item_id: Option<i64>,
+    pub target_user_id: Option<i64>,
+    pub reason: String,
+    pub at: i64,
+}
+
+pub async fn recent_audit(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query(
+        "SELECT actor_id, action, item_id, target_user_id, reason, created_at \
+         FROM moderation_audit ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AuditEntry {
+            actor_id: r.try_get(0)?,
+            action: r.try_get(1)?,
+            item_id: r.try_get(2)?,
+            target_user_id: r.try_get(3)?,
+            reason: r.try_get(4)?,
+            at: r.try_get(5)?,
+        })
+    })
+    .collect()
+}

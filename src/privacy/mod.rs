@@ -282,6 +282,7 @@ impl DataDomain for ModerationData {
         &[
             ("moderation_items", "subject_id"),
             ("moderation_audit", "actor_id"),
+            ("user_sanctions", "user_id"),
         ]
     }
     fn export<'a>(
@@ -301,7 +302,8 @@ impl DataDomain for ModerationData {
                     })
                 })
                 .collect();
-            Ok(json!({ "decisions_about_my_content": items }))
+            let sanctions = crate::moderation::store::sanctions_of(&cx.db, user_id).await?;
+            Ok(json!({ "decisions_about_my_content": items, "sanctions": sanctions }))
         })
     }
     fn erase<'a>(
@@ -309,7 +311,10 @@ impl DataDomain for ModerationData {
         conn: &'a mut AnyConnection,
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(crate::moderation::store::erase_items_about(conn, user_id))
+        Box::pin(async move {
+            crate::moderation::store::erase_items_about(&mut *conn, user_id).await?;
+            crate::moderation::store::erase_sanctions(conn, user_id).await
+        })
     }
 }
 

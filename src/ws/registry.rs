@@ -17,7 +17,12 @@ use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
 #[rtype(result = "()")]
 pub enum Push {
     Event(EventFrame),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
+    /// No chat until this time (0: the mute was lifted).
+    Muted(i64),
 }
 
 /// A user's first socket on this node opened (`online`) or their last one closed.
@@ -286,6 +291,7 @@ impl Handler<Deliver> for Registry {
                         code: *code,
                         reason: reason.clone(),
                     },
+                    Delivery::Muted { until } => Push::Muted(*until),
                 };
                 conn.recipient.do_send(push);
             }

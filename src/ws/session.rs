@@ -167,6 +167,14 @@ impl WsSession {
             {
                 self.recheck_standing(command, ctx)
             }
+            Some(identity)
+                if is_speaking(&command.kind) && identity.muted_until > crate::store::now_ms() =>
+            {
+                let wait = identity.muted_until - crate::store::now_ms();
+                let e = AppError::new(ErrorCode::Muted, "a moderator muted you for a while")
+                    .retry_after(wait.max(1) as u64);
+                self.reply_error(ctx, Some(&command.id), &e)
+            }
             Some(identity) => {
                 let user_id = identity.user_id;
                 self.dispatch(user_id, command, ctx)
@@ -332,6 +340,14 @@ impl WsSession {
             "mod.release" => {
                 let m = self.services.moderation.clone();
                 self.ask::<_, moderation::Release, _>(ctx, &m, id, user_id, data)
+            }
+            "mod.act" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::Act, _>(ctx, &m, id, user_id, data)
+            }
+            "mod.audit" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::AuditLog, _>(ctx, &m, id, user_id, data)
             }
             "mod.decide" => {
                 let m = self.services.moderation.clone();
@@ -598,6 +614,11 @@ impl Handler<Push> for WsSession {
         match msg {
             Push::Event(frame) => self.push_event(frame, ctx),
             Push::Close { code, reason } => self.close(ctx, code, &reason),
+            Push::Muted(until) => {
+                if let Some(identity) = self.identity.as_mut() {
+                    identity.muted_until = until;
+                }
+            }
         }
     }
 }
@@ -695,6 +716,11 @@ impl TokenBucket {
             Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
+}
+
+/// Commands a muted user may not run: saying something to someone.
+fn is_speaking(kind: &str) -> bool {
+    matches!(kind, "chat.send" | "chat.open" | "chat.typing")
 }
 
 /// Commands a restricted account (no age declared, under 14 without a guardian) may not run:

@@ -341,7 +341,194 @@ async fn a_console_on_another_node_sees_the_queue_change(store: Store) {
     assert_eq!(item["data"]["subject_id"], json!(author.id), "{item}");
 }
 
+async fn a_muted_user_cannot_chat_until_the_mute_is_lifted(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let peer = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    let (mut console, _) = console(&app, &mod_user).await;
+    let mut ws = app.ws(&user).await;
+    let conv = ws.open_chat(peer.id).await;
+
+    console
+        .request_ok(
+            "mod.act",
+            json!({ "user_id": user.id, "action": "mute", "duration_ms": 3_600_000, "reason": "spam" }),
+        )
+        .await;
+    let told = ws.next_event("moderation.muted").await;
+    assert!(told["data"]["until"].as_i64().is_some(), "{told}");
+    let refused = ws
+        .request_err(
+            "chat.send",
+            json!({ "conversation_id": conv, "client_id": "m1", "text": "buy now" }),
+        )
+        .await;
+    assert_eq!(refused["code"], json!("muted"), "{refused}");
+    assert!(
+        refused["retry_after_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 3_000_000),
+        "{refused}"
+    );
+    // A socket opened later knows it too.
+    let mut later = app.ws(&user).await;
+    let refused = later
+        .request_err(
+            "chat.send",
+            json!({ "conversation_id": conv, "client_id": "m2", "text": "hello" }),
+        )
+        .await;
+    assert_eq!(refused["code"], json!("muted"), "{refused}");
+    // Reading is not speaking.
+    later.request_ok("chat.list", json!({})).await;
+
+    console
+        .request_ok(
+            "mod.act",
+            json!({ "user_id": user.id, "action": "lift", "reason": "appeal accepted" }),
+        )
+        .await;
+    ws.next_event("moderation.lifted").await;
+    ws.say(conv, "sorry").await;
+}
+
+async fn user_actions_are_refused_to_non_moderators_checked_and_audited(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let buyer = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    let mut ws = app.ws(&buyer).await;
+    let refused = ws
+        .request_err(
+            "mod.act",
+            json!({ "user_id": user.id, "action": "warn", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(refused["code"], json!("forbidden"), "{refused}");
+    let (mut console, _) = console(&app, &mod_user).await;
+    for (case, data, code) in [
+        (
+            "no reason",
+            json!({ "user_id": user.id, "action": "warn", "reason": " " }),
+            "invalid_field",
+        ),
+        (
+            "mute without a duration",
+            json!({ "user_id": user.id, "action": "mute", "reason": "x" }),
+            "invalid_field",
+        ),
+        (
+            "on themselves",
+            json!({ "user_id": mod_user.id, "action": "warn", "reason": "x" }),
+            "forbidden",
+        ),
+        (
+            "unknown user",
+            json!({ "user_id": 987654, "action": "warn", "reason": "x" }),
+            "not_found",
+        ),
+        (
+            "unknown action",
+            json!({ "user_id": user.id, "action": "ban", "reason": "x" }),
+            "invalid_field",
+        ),
+    ] {
+        let got = console.request_err("mod.act", data).await;
+        assert_eq!(got["code"], json!(code), "{case}: {got}");
+    }
+    let mut user_ws = app.ws(&user).await;
+    console
+        .request_ok(
+            "mod.act",
+            json!({ "user_id": user.id, "action": "warn", "reason": "rude to a seller" }),
+        )
+        .await;
+    let warned = user_ws.next_event("moderation.warning").await;
+    assert_eq!(warned["data"]["reason"], json!("rude to a seller"));
+    let audit = console
+        .request_ok("mod.audit", json!({ "limit": 10 }))
+        .await;
+    let first = &audit["entries"][0];
+    assert_eq!(
+        (
+            &first["action"],
+            &first["actor_id"],
+            &first["target_user_id"],
+            &first["reason"]
+        ),
+        (
+            &json!("warn"),
+            &json!(mod_user.id),
+            &json!(user.id),
+            &json!("rude to a seller")
+        ),
+        "{audit}"
+    );
+    let export = app
+        .get("/api/me/export", Some(&user.token))
+        .await
+        .ok("export");
+    assert_eq!(
+        export["sections"]["moderation"]["sanctions"][0]["kind"],
+        json!("warn")
+    );
+}
+
+async fn a_suspension_closes_sockets_on_every_node_and_refuses_logins_until_lifted(store: Store) {
+    let Some(mut cluster) = spawn_cluster(store, 2).await else {
+        return;
+    };
+    let user = cluster.nodes[0].new_user().await;
+    let mod_user = cluster.nodes[0].new_user().await;
+    cluster.nodes[0].grant_role(mod_user.id, "moderator").await;
+    let mod_user = cluster.nodes[0].login_again(&mod_user).await;
+    let mut there = cluster.nodes[1].ws(&user).await;
+    cluster.await_subscribers(user.id, 1).await;
+    let (mut console, _) = console(&cluster.nodes[0], &mod_user).await;
+    console
+        .request_ok(
+            "mod.act",
+            json!({ "user_id": user.id, "action": "suspend", "reason": "selling counterfeits" }),
+        )
+        .await;
+    assert_eq!(
+        there.expect_close().await,
+        Some(4005),
+        "closed on the other node"
+    );
+    for node in &cluster.nodes {
+        node.get("/api/me", Some(&user.token)).await.assert_error(
+            401,
+            "unauthorized",
+            "a suspended account's token",
+        );
+    }
+    let code = cluster.nodes[1].request_code(&user.phone).await;
+    cluster.nodes[1]
+        .post(
+            "/api/auth/login",
+            None,
+            &json!({ "phone": user.phone, "code": code }),
+        )
+        .await
+        .assert_error(403, "suspended", "logging in while suspended");
+    console
+        .request_ok(
+            "mod.act",
+            json!({ "user_id": user.id, "action": "lift", "reason": "reviewed" }),
+        )
+        .await;
+    cluster.nodes[1]
+        .get("/api/me", Some(&user.token))
+        .await
+        .ok("the token works again");
+}
+
 store_tests!(
+    a_muted_user_cannot_chat_until_the_mute_is_lifted,
+    user_actions_are_refused_to_non_moderators_checked_and_audited,
+    a_suspension_closes_sockets_on_every_node_and_refuses_logins_until_lifted,
     only_moderators_may_open_the_console,
     profile_text_is_refused_held_or_shown,
     two_moderators_racing_for_one_item_one_wins_and_leases_expire,
