@@ -70,6 +70,9 @@ pub struct ModerationSettings {
     /// Perceptual-hash distance (bits of 64) within which a picture counts as a blocklisted
     /// one. env `DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE`; default: 6.
     pub blocklist_max_distance: u32,
+    /// How long after a rejection its author may appeal, ms.
+    /// env `DUOXIE_MODERATION_APPEAL_WINDOW_MS`; default: 20 days.
+    pub appeal_window_ms: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -275,6 +278,7 @@ impl Default for ModerationSettings {
             lease_check_ms: 1000,
             keywords_file: None,
             blocklist_max_distance: 6,
+            appeal_window_ms: 20 * DAY_MS,
         }
     }
 }
@@ -432,6 +436,10 @@ impl Settings {
         env.set(
             "DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE",
             &mut md.blocklist_max_distance,
+        )?;
+        env.set(
+            "DUOXIE_MODERATION_APPEAL_WINDOW_MS",
+            &mut md.appeal_window_ms,
         )?;
         let m = &mut self.media;
         env.set("DUOXIE_MEDIA_MAX_IMAGE_BYTES", &mut m.max_image_bytes)?;
@@ -626,6 +634,11 @@ impl Settings {
             md.lease_check_ms >= 10,
             "DUOXIE_MODERATION_LEASE_CHECK_MS",
             "must be at least 10",
+        )?;
+        check(
+            md.appeal_window_ms >= 0,
+            "DUOXIE_MODERATION_APPEAL_WINDOW_MS",
+            "must be >= 0",
         )?;
         check(
             md.blocklist_max_distance <= 32,

@@ -22,6 +22,11 @@ const LATENCY_BOUNDS: &[f64] = &[
     10.0,
 ];
 
+/// 1 s to 3 days: from an item entering the moderation queue to its decision.
+const DECISION_BOUNDS: &[f64] = &[
+    1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 259200.0,
+];
+
 impl Histogram {
     const fn new(bounds: &'static [f64]) -> Self {
         Self {
@@ -76,6 +81,7 @@ pub struct Metrics {
     pub chat_commit_batches: AtomicU64,
     pub chat_commit_seconds: Histogram,
     pub chat_delivery_seconds: Histogram,
+    pub moderation_decision_seconds: Histogram,
     pub bus_published: AtomicU64,
     pub bus_publish_errors: AtomicU64,
     pub bus_received: AtomicU64,
@@ -100,6 +106,7 @@ pub static METRICS: Metrics = Metrics {
     chat_commit_batches: AtomicU64::new(0),
     chat_commit_seconds: Histogram::new(LATENCY_BOUNDS),
     chat_delivery_seconds: Histogram::new(LATENCY_BOUNDS),
+    moderation_decision_seconds: Histogram::new(DECISION_BOUNDS),
     bus_published: AtomicU64::new(0),
     bus_publish_errors: AtomicU64::new(0),
     bus_received: AtomicU64::new(0),
@@ -119,6 +126,10 @@ pub struct Gauges {
     pub db_pool_size: u32,
     pub db_pool_idle: usize,
     pub db_pool_max: u32,
+    /// Open moderation items by priority (read from the database at scrape time).
+    pub moderation_depth: Vec<(i64, i64)>,
+    /// Age of the oldest open moderation item, ms (0 when the queue is empty).
+    pub moderation_oldest_ms: i64,
 }
 
 impl Metrics {
@@ -189,6 +200,34 @@ impl Metrics {
             "duoxie_db_pool_max",
             "Database pool size limit.",
             gauges.db_pool_max as i64,
+        );
+        self.moderation_decision_seconds.render(
+            &mut out,
+            "duoxie_moderation_decision_seconds",
+            "From an item entering the moderation queue to its decision.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP duoxie_moderation_queue_depth Open moderation items (queued or claimed) by priority (0 = reports).\n\
+             # TYPE duoxie_moderation_queue_depth gauge"
+        );
+        for priority in 0..=2 {
+            let n = gauges
+                .moderation_depth
+                .iter()
+                .find(|(p, _)| *p == priority)
+                .map_or(0, |(_, n)| *n);
+            let _ = writeln!(
+                out,
+                "duoxie_moderation_queue_depth{{priority=\"{priority}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP duoxie_moderation_oldest_item_age_seconds Age of the oldest open moderation item.\n\
+             # TYPE duoxie_moderation_oldest_item_age_seconds gauge\n\
+             duoxie_moderation_oldest_item_age_seconds {}",
+            gauges.moderation_oldest_ms as f64 / 1000.0
         );
         out
     }

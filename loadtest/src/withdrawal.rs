@@ -45,8 +45,13 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
     let rounds = args.rounds;
     let results: Vec<anyhow::Result<(Histogram, Histogram)>> = stream::iter(users)
         .map(|user| async move {
-            let here = client::connect(addr, &user.token, None).await?;
-            let there = client::connect(peer_addr, &user.token, None).await?;
+            let mut here = client::connect(addr, &user.token, None).await?;
+            let mut there = client::connect(peer_addr, &user.token, None).await?;
+            // `session.ready`: from then on every event for the user reaches the socket (on
+            // another node: once its bus subscription is in place).
+            for ws in [&mut here, &mut there] {
+                until(ws, "session.ready", |f| f["type"] == "session.ready").await?;
+            }
             measure_user(here, there, rounds).await
         })
         .buffer_unordered(args.users)

@@ -553,3 +553,33 @@ pub async fn erase(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), s
         .await?;
     Ok(())
 }
+
+/// One message, for a report (the reporter must be a participant: checked by the caller).
+pub async fn message(
+    db: &Db,
+    conversation_id: i64,
+    seq: i64,
+) -> Result<Option<MessageView>, sqlx::Error> {
+    let sql =
+        format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq = $2");
+    sqlx::query(&sql)
+        .bind(conversation_id)
+        .bind(seq)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()
+}
+
+/// A moderator took a reported message down: its text is gone for both participants.
+pub async fn remove_message(db: &Db, conversation_id: i64, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET kind = 'removed', body = '' WHERE conversation_id = $1 AND seq = $2",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -154,10 +154,18 @@ async fn readyz(ready: web::Data<Readiness>) -> HttpResponse {
 /// GET /metrics: Prometheus text format. Operational counters only, no user data; expose it
 /// to the scraper, not to the internet.
 async fn metrics(ready: web::Data<Readiness>) -> HttpResponse {
+    // The queue lives in the database; a failed read shows an empty queue rather than no
+    // metrics at all (the pool gauges say why).
+    let (moderation_depth, moderation_oldest_ms) =
+        crate::moderation::store::queue_health(&ready.db, store::now_ms())
+            .await
+            .unwrap_or_default();
     let gauges = crate::metrics::Gauges {
         db_pool_size: ready.db.size(),
         db_pool_idle: ready.db.num_idle(),
         db_pool_max: ready.db.options().get_max_connections(),
+        moderation_depth,
+        moderation_oldest_ms,
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -200,6 +200,7 @@ impl Handler<ScreenProfileText> for ModerationServer {
                             reasons: &reasons,
                             priority: 1,
                             now: now_ms(),
+                            reporter_id: None,
                         },
                     )
                     .await?;
@@ -258,6 +259,7 @@ impl Handler<QueueMedia> for ModerationServer {
                     reasons: &[msg.reason],
                     priority: 1,
                     now: now_ms(),
+                    reporter_id: None,
                 },
             )
             .await?;
@@ -459,7 +461,10 @@ impl Handler<As<Decide>> for ModerationServer {
                     "claim the item first (or your lease ran out)",
                 ));
             }
-            apply(&db, &item, decision, &reason, now).await?;
+            apply(&db, &bus, &item, decision, &reason, now).await?;
+            crate::metrics::METRICS
+                .moderation_decision_seconds
+                .observe(Duration::from_millis((now - item.created_at).max(0) as u64));
             store::audit(
                 &db,
                 msg.user_id,
@@ -486,7 +491,10 @@ impl Handler<As<Decide>> for ModerationServer {
                 Audience::User(item.subject_id),
                 Delivery::Event(EventFrame::new(
                     "moderation.decided",
-                    &json!({ "kind": item.kind, "ref": item.content_ref, "decision": decision, "reason": reason }),
+                    &json!({
+                        "item_id": item_id, "kind": item.kind, "ref": item.content_ref,
+                        "decision": decision, "reason": reason,
+                    }),
                     None,
                 )),
             );
@@ -498,6 +506,7 @@ impl Handler<As<Decide>> for ModerationServer {
 /// What a decision does to the content it is about.
 async fn apply(
     db: &Db,
+    bus: &SharedBus,
     item: &store::Item,
     decision: Decision,
     reason: &str,
@@ -513,6 +522,42 @@ async fn apply(
                 intro: (item.kind == "intro").then_some(item.content.as_str()),
             };
             crate::auth::store::update_profile(db, item.subject_id, &update).await?;
+        }
+        // A report upheld (rejected content) takes the content down; dismissed, nothing changes.
+        "report_message" if !approved => {
+            if let Some((conv, seq)) = item.content_ref.split_once(':') {
+                if let (Ok(conv), Ok(seq)) = (conv.parse(), seq.parse()) {
+                    crate::chat::store::remove_message(db, conv, seq).await?;
+                    if let Some((a, b)) = crate::chat::store::members(db, conv).await? {
+                        bus.publish(
+                            Audience::Users(vec![a, b]),
+                            Delivery::Event(EventFrame::new(
+                                "chat.removed",
+                                &json!({ "conversation_id": conv, "seq": seq }),
+                                None,
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        "report_user" if !approved => {
+            let update = crate::auth::store::ProfileUpdate {
+                nickname: Some(&format!("用户{}", item.subject_id)),
+                avatar: Some(None),
+                gender: None,
+                intro: Some(""),
+            };
+            crate::auth::store::update_profile(db, item.subject_id, &update).await?;
+        }
+        // An appeal upheld applies the original content after all.
+        "appeal" if approved => {
+            if let Some(original) = match item.content_ref.parse() {
+                Ok(id) => store::item(db, id).await?,
+                Err(_) => None,
+            } {
+                Box::pin(apply(db, bus, &original, Decision::Approve, reason, now)).await?;
+            }
         }
         "media" => {
             let status = if approved { "approved" } else { "rejected" };
@@ -733,6 +778,191 @@ impl Handler<As<AuditLog>> for ModerationServer {
             Ok(AuditEntries {
                 entries: store::recent_audit(&db, limit).await?,
             })
+        })
+    }
+}
+
+// ---- Reports and appeals (any user) ----
+
+/// What is reported.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "target", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReportTarget {
+    Message { conversation_id: i64, seq: i64 },
+    User { user_id: i64 },
+    Media { media_id: String },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub target: ReportTarget,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Queued {
+    pub item_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Appeal {
+    /// The rejected item (named in the `moderation.decided` event and in the export).
+    pub item_id: i64,
+    pub reason: String,
+}
+
+crate::command!(Report => Queued);
+crate::command!(Appeal => Queued);
+
+/// Reports are urgent: ahead of routine screening.
+const REPORT_PRIORITY: i64 = 0;
+
+fn bounded_reason(reason: &str) -> AppResult<String> {
+    let reason: String = reason.trim().chars().take(500).collect();
+    if reason.is_empty() {
+        return Err(AppError::field("reason", "say what is wrong"));
+    }
+    Ok(reason)
+}
+
+impl Handler<As<Report>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Queued>>;
+
+    /// `report.create`: the reported content is attached as it is now, so a later edit cannot
+    /// hide it from the moderator.
+    fn handle(&mut self, msg: As<Report>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let reporter = msg.user_id;
+            let reason = bounded_reason(&msg.body.reason)?;
+            let (kind, subject_id, content_ref, content) = match msg.body.target {
+                ReportTarget::Message {
+                    conversation_id,
+                    seq,
+                } => {
+                    let members = crate::chat::store::members(&db, conversation_id).await?;
+                    // Only a participant may report a message; others learn nothing.
+                    if !members.is_some_and(|(a, b)| a == reporter || b == reporter) {
+                        return Err(AppError::not_found("conversation"));
+                    }
+                    let m = crate::chat::store::message(&db, conversation_id, seq)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("message"))?;
+                    if m.sender_id == reporter {
+                        return Err(AppError::field("seq", "that is your own message"));
+                    }
+                    (
+                        "report_message",
+                        m.sender_id,
+                        format!("{conversation_id}:{seq}"),
+                        m.text,
+                    )
+                }
+                ReportTarget::User { user_id } => {
+                    if user_id == reporter {
+                        return Err(AppError::field("user_id", "you cannot report yourself"));
+                    }
+                    let u = crate::auth::store::user_by_id(&db, user_id)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("user"))?;
+                    let snapshot =
+                        json!({ "nickname": u.nickname, "intro": u.intro, "avatar": u.avatar });
+                    (
+                        "report_user",
+                        user_id,
+                        user_id.to_string(),
+                        snapshot.to_string(),
+                    )
+                }
+                ReportTarget::Media { media_id } => {
+                    let m = crate::media::store::by_id(&db, &media_id)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("media"))?;
+                    // Reportable by whoever may see it.
+                    let public =
+                        matches!(m.purpose.as_str(), "post_photo" | "post_video" | "avatar");
+                    if m.owner_id != reporter && !(public && m.status == "approved") {
+                        return Err(AppError::not_found("media"));
+                    }
+                    (
+                        "media",
+                        m.owner_id,
+                        media_id.clone(),
+                        format!("/api/media/{media_id}/content"),
+                    )
+                }
+            };
+            let item = store::enqueue(
+                &db,
+                &store::NewItem {
+                    kind,
+                    subject_id,
+                    content_ref: &content_ref,
+                    content: &content,
+                    reasons: &[format!("report: {reason}")],
+                    priority: REPORT_PRIORITY,
+                    now: now_ms(),
+                    reporter_id: Some(reporter),
+                },
+            )
+            .await?;
+            console(&bus, "mod.item", &item);
+            Ok(Queued { item_id: item.id })
+        })
+    }
+}
+
+impl Handler<As<Appeal>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<Queued>>;
+
+    /// `appeal.create`: the author of rejected content, within the appeal window, once.
+    fn handle(&mut self, msg: As<Appeal>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        let window = self.settings.appeal_window_ms;
+        Box::pin(async move {
+            let reason = bounded_reason(&msg.body.reason)?;
+            let original = store::item(&db, msg.body.item_id)
+                .await?
+                .filter(|i| i.subject_id == msg.user_id)
+                .ok_or_else(|| AppError::not_found("item"))?;
+            let rejected = matches!(
+                original.decision.as_deref(),
+                Some("reject" | "reject_and_block")
+            );
+            if !rejected || original.kind == "appeal" {
+                return Err(AppError::field(
+                    "item_id",
+                    "only a rejection can be appealed",
+                ));
+            }
+            let decided = store::decided_at(&db, original.id).await?.unwrap_or(0);
+            if now_ms() - decided > window {
+                return Err(AppError::field("item_id", "the appeal period has ended"));
+            }
+            if store::appeal_exists(&db, original.id).await? {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    "this decision is already appealed",
+                ));
+            }
+            let item = store::enqueue(
+                &db,
+                &store::NewItem {
+                    kind: "appeal",
+                    subject_id: msg.user_id,
+                    content_ref: &original.id.to_string(),
+                    content: &original.content,
+                    reasons: &[format!("appeal of a {} decision: {reason}", original.kind)],
+                    priority: 1,
+                    now: now_ms(),
+                    reporter_id: None,
+                },
+            )
+            .await?;
+            console(&bus, "mod.item", &item);
+            Ok(Queued { item_id: item.id })
         })
     }
 }

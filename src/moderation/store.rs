@@ -54,13 +54,16 @@ pub struct NewItem<'a> {
     pub reasons: &'a [String],
     pub priority: i64,
     pub now: i64,
+    /// Who reported it, for a report.
+    pub reporter_id: Option<i64>,
 }
 
 pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     let reasons = serde_json::to_string(n.reasons).unwrap_or_else(|_| "[]".into());
     let row = sqlx::query(&format!(
         "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, \
-         state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7) RETURNING {COLUMNS}"
+         state, created_at, reporter_id) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8) \
+         RETURNING {COLUMNS}"
     ))
     .bind(n.kind)
     .bind(n.subject_id)
@@ -69,6 +72,7 @@ pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     .bind(reasons)
     .bind(n.priority)
     .bind(n.now)
+    .bind(n.reporter_id)
     .fetch_one(db)
     .await?;
     from_row(&row)
@@ -388,4 +392,59 @@ pub async fn recent_audit(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::
         })
     })
     .collect()
+}
+
+/// When an item was decided, and whether an appeal of it exists already.
+pub async fn decided_at(db: &Db, id: i64) -> Result<Option<i64>, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT decided_at FROM moderation_items WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?
+            .map(|r| r.try_get::<Option<i64>, _>(0))
+            .transpose()?
+            .flatten(),
+    )
+}
+
+pub async fn appeal_exists(db: &Db, item_id: i64) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 FROM moderation_items WHERE kind = 'appeal' AND content_ref = $1")
+            .bind(item_id.to_string())
+            .fetch_optional(db)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Reports a user made are not theirs to erase with their account, but stop naming them.
+pub async fn forget_reporter(
+    conn: &mut sqlx::AnyConnection,
+    reporter_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE moderation_items SET reporter_id = NULL WHERE reporter_id = $1")
+        .bind(reporter_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Queue depth by priority and the age of the oldest open item, for `/metrics`.
+pub async fn queue_health(db: &Db, now: i64) -> Result<(Vec<(i64, i64)>, i64), sqlx::Error> {
+    let depth = sqlx::query(
+        "SELECT priority, COUNT(*) FROM moderation_items WHERE state IN ('queued', 'claimed') \
+         GROUP BY priority ORDER BY priority",
+    )
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect::<Result<Vec<(i64, i64)>, sqlx::Error>>()?;
+    let oldest: Option<i64> = sqlx::query(
+        "SELECT MIN(created_at) FROM moderation_items WHERE state IN ('queued', 'claimed')",
+    )
+    .fetch_one(db)
+    .await?
+    .try_get(0)?;
+    Ok((depth, oldest.map_or(0, |t| (now - t).max(0))))
 }

@@ -281,6 +281,7 @@ impl DataDomain for ModerationData {
         // at the anonymised account after a deletion.
         &[
             ("moderation_items", "subject_id"),
+            ("moderation_items", "reporter_id"),
             ("moderation_audit", "actor_id"),
             ("user_sanctions", "user_id"),
         ]
@@ -313,6 +314,7 @@ impl DataDomain for ModerationData {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             crate::moderation::store::erase_items_about(&mut *conn, user_id).await?;
+            crate::moderation::store::forget_reporter(&mut *conn, user_id).await?;
             crate::moderation::store::erase_sanctions(conn, user_id).await
         })
     }

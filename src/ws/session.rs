@@ -349,6 +349,14 @@ impl WsSession {
                 let m = self.services.moderation.clone();
                 self.ask::<_, moderation::AuditLog, _>(ctx, &m, id, user_id, data)
             }
+            "report.create" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::Report, _>(ctx, &m, id, user_id, data)
+            }
+            "appeal.create" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::Appeal, _>(ctx, &m, id, user_id, data)
+            }
             "mod.decide" => {
                 let m = self.services.moderation.clone();
                 self.ask::<_, moderation::Decide, _>(ctx, &m, id, user_id, data)

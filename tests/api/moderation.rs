@@ -261,24 +261,17 @@ async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(s
         .await
         .ok("photo");
     let media_id = post["id"].as_str().expect("id").to_owned();
-    // A moderator takes it down from the queue (as a report will put it there).
-    let phash: String = sqlx::query("SELECT phash FROM media WHERE id = $1")
-        .bind(&media_id)
-        .fetch_one(&app.db)
-        .await
-        .expect("row")
-        .get(0);
-    assert_eq!(phash.len(), 16);
-    let queued: i64 = sqlx::query(
-        "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, state, created_at) \
-         VALUES ('media', $1, $2, 'reported', '[\"report\"]', 0, 'queued', 1) RETURNING id",
-    )
-    .bind(author.id)
-    .bind(&media_id)
-    .fetch_one(&app.db)
-    .await
-    .expect("queue it")
-    .get(0);
+    // Another user reports it; the moderator rejects it and blocks the picture.
+    let mut reporter = app.ws(&other).await;
+    let report = reporter
+        .request_ok(
+            "report.create",
+            json!({ "target": "media", "media_id": media_id, "reason": "fake certificate photo" }),
+        )
+        .await;
+    let reported = console.next_event("mod.item").await;
+    assert_eq!(reported["data"]["kind"], json!("media"), "{reported}");
+    let queued = report["item_id"].as_i64().expect("item id");
     console
         .request_ok("mod.claim", json!({ "item_id": queued }))
         .await;
@@ -525,7 +518,226 @@ async fn a_suspension_closes_sockets_on_every_node_and_refuses_logins_until_lift
         .ok("the token works again");
 }
 
+async fn reports_join_the_queue_with_the_content_attached(store: Store) {
+    let mut app = spawn_app(store).await;
+    let seller = app.new_user().await;
+    let buyer = app.new_user().await;
+    let stranger = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    let (mut console, _) = console(&app, &mod_user).await;
+    let mut ws_seller = app.ws(&seller).await;
+    let mut ws_buyer = app.ws(&buyer).await;
+    let conv = ws_seller.open_chat(buyer.id).await;
+    let sent = ws_seller.say(conv, "pay me outside the app, cheaper").await;
+    let seq = sent["seq"]
+        .as_i64()
+        .unwrap_or_else(|| sent["message"]["seq"].as_i64().expect("seq"));
+
+    let mut ws_stranger = app.ws(&stranger).await;
+    let refused = ws_stranger
+        .request_err(
+            "report.create",
+            json!({ "target": "message", "conversation_id": conv, "seq": seq, "reason": "x" }),
+        )
+        .await;
+    assert_eq!(
+        refused["code"],
+        json!("not_found"),
+        "not their conversation: {refused}"
+    );
+    let own = ws_seller
+        .request_err(
+            "report.create",
+            json!({ "target": "message", "conversation_id": conv, "seq": seq, "reason": "x" }),
+        )
+        .await;
+    assert_eq!(own["code"], json!("invalid_field"), "{own}");
+    let queued = ws_buyer
+        .request_ok(
+            "report.create",
+            json!({ "target": "message", "conversation_id": conv, "seq": seq, "reason": "asks to pay outside" }),
+        )
+        .await;
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["id"], queued["item_id"]);
+    assert_eq!(
+        (
+            &item["data"]["kind"],
+            &item["data"]["priority"],
+            &item["data"]["subject_id"]
+        ),
+        (&json!("report_message"), &json!(0), &json!(seller.id)),
+        "{item}"
+    );
+    assert_eq!(
+        item["data"]["content"],
+        json!("pay me outside the app, cheaper")
+    );
+    let metrics = app.get("/metrics", None).await.body;
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(
+        text.contains("duoxie_moderation_queue_depth{priority=\"0\"} 1"),
+        "{text}"
+    );
+
+    let item_id = queued["item_id"].clone();
+    console
+        .request_ok("mod.claim", json!({ "item_id": item_id }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": item_id, "decision": "reject", "reason": "off-platform payment" }),
+        )
+        .await;
+    for ws in [&mut ws_seller, &mut ws_buyer] {
+        let removed = ws.next_event("chat.removed").await;
+        assert_eq!(
+            removed["data"],
+            json!({ "conversation_id": conv, "seq": seq })
+        );
+    }
+    let history = ws_buyer
+        .request_ok("chat.history", json!({ "conversation_id": conv }))
+        .await;
+    assert!(
+        !history.to_string().contains("outside the app"),
+        "taken down: {history}"
+    );
+    let metrics = app.get("/metrics", None).await.body;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("duoxie_moderation_decision_seconds_count"),
+        "{metrics}"
+    );
+
+    let user_report = ws_buyer
+        .request_ok(
+            "report.create",
+            json!({ "target": "user", "user_id": seller.id, "reason": "scammer" }),
+        )
+        .await;
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["id"], user_report["item_id"]);
+    assert!(
+        item["data"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("nickname")),
+        "{item}"
+    );
+}
+
+async fn an_author_may_appeal_a_rejection_once_within_the_window(store: Store) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let other = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    let (mut console, _) = console(&app, &mod_user).await;
+    let mut ws = app.ws(&author).await;
+    app.patch(
+        "/api/me",
+        Some(&author.token),
+        &json!({ "intro": "wx: jade_shop 正品" }),
+    )
+    .await
+    .ok("held");
+    let item_id = console.next_event("mod.item").await["data"]["id"].clone();
+    console
+        .request_ok("mod.claim", json!({ "item_id": item_id }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": item_id, "decision": "reject", "reason": "contact details" }),
+        )
+        .await;
+    let told = ws.next_event("moderation.decided").await;
+    assert_eq!(told["data"]["item_id"], item_id, "{told}");
+
+    let mut other_ws = app.ws(&other).await;
+    let refused = other_ws
+        .request_err(
+            "appeal.create",
+            json!({ "item_id": item_id, "reason": "mine" }),
+        )
+        .await;
+    assert_eq!(
+        refused["code"],
+        json!("not_found"),
+        "not their item: {refused}"
+    );
+    let appeal = ws
+        .request_ok(
+            "appeal.create",
+            json!({ "item_id": item_id, "reason": "it is my shop's official account" }),
+        )
+        .await;
+    let again = ws
+        .request_err(
+            "appeal.create",
+            json!({ "item_id": item_id, "reason": "again" }),
+        )
+        .await;
+    assert_eq!(again["code"], json!("conflict"), "{again}");
+    let queued = console.next_event("mod.item").await;
+    assert_eq!(
+        (&queued["data"]["kind"], &queued["data"]["id"]),
+        (&json!("appeal"), &appeal["item_id"])
+    );
+    console
+        .request_ok("mod.claim", json!({ "item_id": appeal["item_id"] }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": appeal["item_id"], "decision": "approve" }),
+        )
+        .await;
+    let me = app.get("/api/me", Some(&author.token)).await.ok("me");
+    assert_eq!(
+        me["intro"],
+        json!("wx: jade_shop 正品"),
+        "the appeal applied the original text"
+    );
+
+    // A rejection older than the window can no longer be appealed.
+    app.patch(
+        "/api/me",
+        Some(&author.token),
+        &json!({ "nickname": "QQ 12345678" }),
+    )
+    .await
+    .ok("held");
+    let late = console.next_event("mod.item").await["data"]["id"].clone();
+    console
+        .request_ok("mod.claim", json!({ "item_id": late }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": late, "decision": "reject", "reason": "contact" }),
+        )
+        .await;
+    sqlx::query("UPDATE moderation_items SET decided_at = decided_at - $1 WHERE id = $2")
+        .bind(21_i64 * 24 * 3600 * 1000)
+        .bind(late.as_i64().expect("id"))
+        .execute(&app.db)
+        .await
+        .expect("age the decision");
+    let expired = ws
+        .request_err(
+            "appeal.create",
+            json!({ "item_id": late, "reason": "late" }),
+        )
+        .await;
+    assert_eq!(expired["code"], json!("invalid_field"), "{expired}");
+}
+
 store_tests!(
+    reports_join_the_queue_with_the_content_attached,
+    an_author_may_appeal_a_rejection_once_within_the_window,
     a_muted_user_cannot_chat_until_the_mute_is_lifted,
     user_actions_are_refused_to_non_moderators_checked_and_audited,
     a_suspension_closes_sockets_on_every_node_and_refuses_logins_until_lifted,
