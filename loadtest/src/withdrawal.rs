@@ -4,6 +4,15 @@
 //! command) and one on `--peer-addr` (another node of the same deployment). It measures
 //! withdraw→ack and withdraw→`consent.changed` on the other node's socket, and checks after
 //! each withdrawal that the other node refuses the gated feature.
+//!
+//! Two nodes for it (one data folder, one Redis), from a release build:
+//!
+//! ```sh
+//! export DUOXIE_DATA_DIR=$(mktemp -d) DUOXIE_AUTH_DEV_CODES=true DUOXIE_AUTH_CODE_RESEND_MS=0 \
+//!   DUOXIE_WS_RATE_PER_SEC=1000 DUOXIE_WS_RATE_BURST=2000 REDIS_URL=redis://127.0.0.1:6379
+//! DUOXIE_LISTEN=127.0.0.1:18301 target/release/duoxie serve &
+//! DUOXIE_LISTEN=127.0.0.1:18302 target/release/duoxie serve &
+//! ```
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
