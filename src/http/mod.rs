@@ -84,6 +84,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/ws", web::get().to(crate::ws::connect))
     .route("/", web::get().to(index))
     .route("/", web::head().to(index))
+    .route("/console", web::get().to(console))
+    .route("/console", web::head().to(console))
     .route("/static/{file}", web::get().to(static_file));
 }
 
@@ -563,6 +565,9 @@ async fn directory(
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 const APP_JS: &str = include_str!("../../static/app.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
+const CONSOLE_HTML: &str = include_str!("../../static/console.html");
+const CONSOLE_JS: &str = include_str!("../../static/console.js");
+const CONSOLE_CSS: &str = include_str!("../../static/console.css");
 
 /// GET /: the web client.
 async fn index() -> HttpResponse {
@@ -571,11 +576,20 @@ async fn index() -> HttpResponse {
         .body(INDEX_HTML)
 }
 
+/// GET /console: the moderator console.
+async fn console() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(CONSOLE_HTML)
+}
+
 /// GET /static/{file}: the client's script and style.
 async fn static_file(req: HttpRequest) -> HttpResponse {
     let (body, kind) = match req.match_info().get("file") {
         Some("app.js") => (APP_JS, "text/javascript; charset=utf-8"),
         Some("app.css") => (APP_CSS, "text/css; charset=utf-8"),
+        Some("console.js") => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        Some("console.css") => (CONSOLE_CSS, "text/css; charset=utf-8"),
         _ => return AppError::not_found("file").error_response_json(),
     };
     HttpResponse::Ok().content_type(kind).body(body)

@@ -1,0 +1,1465 @@
+// Duoxie moderation console. Plain script, no build step; the contract is docs/protocol.md
+// (mod.* commands and events) and docs/moderation.md. Stands alone: nothing is shared with
+// app.js except the stored login (the same localStorage key, so both share one device session).
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'duoxie.token'; // the key app.js stores its token under
+  const WS_PROTOCOL = 'duoxie.v1';
+  const RECONNECT_BASE_MS = 1000;
+  const RECONNECT_MAX_MS = 30000;
+  const STABLE_CONNECTION_MS = 10000;
+  const REQUEST_TIMEOUT_MS = 15000;
+  // Videos up to this size load by themselves; larger ones wait for a click.
+  const AUTO_VIDEO_BYTES = 20 * 1024 * 1024;
+  const LEASE_LOW_MS = 60000;
+  const ACTED_KEEP = 20;
+  // Only these same-origin paths ever get the bearer token attached (never a URL from elsewhere).
+  const MEDIA_PATH = /^\/api\/media\/[0-9A-Za-z_-]+(\/content)?(\?size=\d+)?$/;
+
+  const KIND_LABELS = {
+    nickname: '昵称 Nickname',
+    intro: '简介 Intro',
+    media: '媒体 Media',
+  };
+  const ACTION_LABELS = {
+    approve: '通过 Approve',
+    reject: '拒绝 Reject',
+    reject_and_block: '拒绝并拉黑图片 Reject + blocklist',
+    warn: '警告 Warn',
+    mute: '禁言 Mute',
+    suspend: '封禁 Suspend',
+    lift: '解除处罚 Lift',
+  };
+  const NOT_AVAILABLE = '此服务器尚不支持此功能 Not available on this server';
+
+  // ---------------------------------------------------------------- small helpers
+
+  const $ = (id) => document.getElementById(id);
+
+  // Server and user data only ever go in as text nodes or attribute values, never as markup.
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value == null || value === false) continue;
+      if (key === 'class') node.className = value;
+      else if (key === 'text') node.textContent = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child == null || child === false) continue;
+      node.append(child);
+    }
+    return node;
+  }
+
+  function pad2(n) {
+    return String(n).padStart(2, '0');
+  }
+
+  // 45s, 3m 20s, 2h 5m, 3d 4h.
+  function fmtDuration(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 60) return s + 's';
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + 'm ' + pad2(s % 60) + 's';
+    const h = Math.floor(m / 60);
+    if (h < 24) return h + 'h ' + pad2(m % 60) + 'm';
+    return Math.floor(h / 24) + 'd ' + (h % 24) + 'h';
+  }
+
+  // A lease countdown: 4:05.
+  function fmtClock(ms) {
+    const s = Math.max(0, Math.ceil(ms / 1000));
+    return Math.floor(s / 60) + ':' + pad2(s % 60);
+  }
+
+  function fmtFull(ms) {
+    if (!ms) return '';
+    const d = new Date(ms);
+    return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) + ' ' +
+      pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
+  }
+
+  // Today: 14:03:09; earlier: 11-28 14:03.
+  function fmtShort(ms) {
+    if (!ms) return '';
+    const full = fmtFull(ms);
+    return new Date(ms).toDateString() === new Date().toDateString() ? full.slice(11) : full.slice(5, 16);
+  }
+
+  function fmtBytes(n) {
+    if (!(n >= 0)) return '';
+    if (n < 1024) return n + ' B';
+    if (n < 1024 * 1024) return (n / 1024).toFixed(0) + ' KB';
+    return (n / 1024 / 1024).toFixed(1) + ' MB';
+  }
+
+  function deviceLabel() {
+    const ua = navigator.userAgent || '';
+    const browser =
+      /Edg\//.test(ua) ? 'Edge' :
+      /Firefox\//.test(ua) ? 'Firefox' :
+      /Chrome\//.test(ua) ? 'Chrome' :
+      /Safari\//.test(ua) ? 'Safari' : 'Browser';
+    return browser + ' (moderation console)';
+  }
+
+  function normalizePhone(raw) {
+    return raw.replace(/[\s-]/g, '');
+  }
+
+  const ERROR_ZH = {
+    invalid_field: '输入有误',
+    invalid_phone: '手机号无效',
+    invalid_code: '验证码错误',
+    code_expired: '验证码已过期，请重新获取',
+    too_many_attempts: '尝试次数过多，请重新获取验证码',
+    code_cooldown: '发送太频繁，请稍后再试',
+    rate_limited: '操作太频繁，请稍后再试',
+    forbidden: '无权操作',
+    not_found: '不存在',
+    conflict: '冲突',
+    unauthorized: '登录已失效',
+    disconnected: '未连接',
+    timeout: '超时',
+  };
+
+  // The server's `message` is always shown: it says what exactly went wrong.
+  function errorText(err) {
+    if (!err) return '未知错误 unknown error';
+    let text = err.message || err.code || String(err);
+    if (ERROR_ZH[err.code]) text = ERROR_ZH[err.code] + ' · ' + text;
+    if (err.field) text += ` [${err.field}]`;
+    if (err.retry_after_ms) text += ` (${Math.ceil(err.retry_after_ms / 1000)} s)`;
+    return text;
+  }
+
+  function busy(button, fn) {
+    return async (...args) => {
+      if (button.disabled) return;
+      button.disabled = true;
+      try { await fn(...args); } finally { button.disabled = false; }
+    };
+  }
+
+  // ---------------------------------------------------------------- token storage
+
+  const tokenStore = {
+    get() {
+      try { return localStorage.getItem(TOKEN_KEY); } catch (_) { return null; }
+    },
+    set(token) {
+      try { localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode: this tab only */ }
+    },
+    clear() {
+      try { localStorage.removeItem(TOKEN_KEY); } catch (_) { /* nothing stored */ }
+    },
+  };
+
+  // ---------------------------------------------------------------- REST
+
+  class ApiError extends Error {
+    constructor(body, status) {
+      super(body.message || body.code || 'error');
+      Object.assign(this, body);
+      this.status = status;
+    }
+  }
+
+  async function readError(res) {
+    let payload = null;
+    try { payload = JSON.parse(await res.text()); } catch (_) { payload = null; }
+    return new ApiError((payload && payload.error) || { code: 'http_' + res.status, message: 'HTTP ' + res.status }, res.status);
+  }
+
+  async function api(method, path, body) {
+    const token = state.token;
+    const headers = {};
+    if (token) headers.Authorization = 'Bearer ' + token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (_) {
+      throw new ApiError({ code: 'network', message: '无法连接服务器 cannot reach the server' }, 0);
+    }
+    if (!res.ok) {
+      const err = await readError(res);
+      if (err.code === 'unauthorized' && token && token === state.token) {
+        logoutLocal('登录已失效，请重新登录 Session ended, please log in again');
+      }
+      throw err;
+    }
+    const text = await res.text();
+    if (!text) return {};
+    try { return JSON.parse(text); } catch (_) { return {}; }
+  }
+
+  // The bytes of a media path, with the bearer token (an <img src> could not send it).
+  async function fetchMediaBlob(path) {
+    if (!MEDIA_PATH.test(path)) throw new ApiError({ code: 'invalid_field', message: 'unexpected media URL: ' + path }, 0);
+    let res;
+    try {
+      res = await fetch(path, { headers: { Authorization: 'Bearer ' + state.token }, cache: 'no-store' });
+    } catch (_) {
+      throw new ApiError({ code: 'network', message: '无法连接服务器 cannot reach the server' }, 0);
+    }
+    if (!res.ok) throw await readError(res);
+    return res.blob();
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+
+  function wsError(code, message) {
+    return { code, message };
+  }
+
+  // One logical connection that survives drops: reconnects with backoff, and fails in-flight
+  // requests with code "disconnected".
+  class Socket {
+    constructor(url, token) {
+      this.url = url;
+      this.token = token;
+      this.ws = null;
+      this.ready = false;
+      this.stopped = true;
+      this.nextId = 1;
+      this.waiting = new Map();
+      this.handlers = new Map();
+      this.attempt = 0;
+      this.retryTimer = null;
+      this.openedAt = 0;
+      this.frameAuth = false; // first-frame auth when the token cannot be a subprotocol name
+    }
+
+    on(type, fn) {
+      if (!this.handlers.has(type)) this.handlers.set(type, []);
+      this.handlers.get(type).push(fn);
+      return this;
+    }
+
+    emit(type, ...args) {
+      for (const fn of this.handlers.get(type) || []) {
+        try { fn(...args); } catch (e) { console.error('handler for', type, 'failed', e); }
+      }
+    }
+
+    start() {
+      this.stopped = false;
+      this.connect();
+    }
+
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      const ws = this.ws;
+      this.ws = null;
+      this.ready = false;
+      this.failAll();
+      if (ws) {
+        try { ws.close(1000); } catch (_) { /* already closing */ }
+      }
+    }
+
+    reconnectNow() {
+      if (this.stopped || this.ws) return;
+      this.connect();
+    }
+
+    connect() {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      let ws;
+      try {
+        ws = this.frameAuth
+          ? new WebSocket(this.url, [WS_PROTOCOL])
+          : new WebSocket(this.url, [WS_PROTOCOL, 'auth.' + this.token]);
+      } catch (e) {
+        if (!this.frameAuth && e && e.name === 'SyntaxError') {
+          this.frameAuth = true;
+          this.connect();
+        } else {
+          this.scheduleReconnect();
+        }
+        return;
+      }
+      this.ws = ws;
+      this.ready = false;
+      this.openedAt = 0;
+      this.emit('$state', 'connecting');
+      ws.onopen = () => this.handleOpen(ws);
+      ws.onmessage = (ev) => {
+        if (ws === this.ws && typeof ev.data === 'string') this.handleFrame(ev.data);
+      };
+      ws.onclose = (ev) => this.handleClose(ws, ev);
+      ws.onerror = () => { /* a close event follows with the code */ };
+    }
+
+    async handleOpen(ws) {
+      if (ws !== this.ws) return;
+      this.openedAt = Date.now();
+      if (this.frameAuth) {
+        try {
+          await this.request('auth', { token: this.token }, { beforeReady: true });
+        } catch (err) {
+          if (ws !== this.ws) return;
+          if (err.code === 'unauthorized') {
+            this.stop();
+            this.emit('$revoked', 4001, '');
+          } else {
+            ws.close();
+          }
+          return;
+        }
+      }
+      this.ready = true;
+      this.emit('$state', 'open');
+      this.emit('$open');
+    }
+
+    handleClose(ws, ev) {
+      if (ws !== this.ws) return;
+      const everOpened = this.openedAt > 0;
+      this.ws = null;
+      this.ready = false;
+      this.failAll();
+      if (this.stopped) return;
+      if (ev.code === 4001 || ev.code === 4003) {
+        this.stop();
+        this.emit('$revoked', ev.code, ev.reason || '');
+        return;
+      }
+      if (everOpened && Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
+      if (!everOpened) this.emit('$refused');
+      this.scheduleReconnect();
+    }
+
+    scheduleReconnect() {
+      if (this.stopped) return;
+      const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.attempt);
+      const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+      this.attempt = Math.min(this.attempt + 1, 16);
+      this.emit('$state', 'waiting', delay);
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    }
+
+    failAll() {
+      const waiting = this.waiting;
+      this.waiting = new Map();
+      for (const w of waiting.values()) {
+        clearTimeout(w.timer);
+        w.reject(wsError('disconnected', '连接已断开 connection lost'));
+      }
+    }
+
+    request(type, data = {}, { beforeReady = false, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+      return new Promise((resolve, reject) => {
+        const ws = this.ws;
+        if (!ws || ws.readyState !== WebSocket.OPEN || (!this.ready && !beforeReady)) {
+          reject(wsError('disconnected', '未连接 not connected'));
+          return;
+        }
+        const id = 'c' + this.nextId++;
+        const timer = setTimeout(() => {
+          if (this.waiting.delete(id)) reject(wsError('timeout', '服务器未响应 no reply from server'));
+        }, timeoutMs);
+        this.waiting.set(id, { resolve, reject, timer });
+        try {
+          ws.send(JSON.stringify({ id, type, data }));
+        } catch (_) {
+          clearTimeout(timer);
+          this.waiting.delete(id);
+          reject(wsError('disconnected', '连接已断开 connection lost'));
+        }
+      });
+    }
+
+    handleFrame(raw) {
+      let frame;
+      try { frame = JSON.parse(raw); } catch (_) {
+        console.warn('unparseable frame from server');
+        return;
+      }
+      if (frame && Object.prototype.hasOwnProperty.call(frame, 're')) {
+        if (frame.re == null) {
+          console.warn('server could not read one of our frames', frame.error);
+          return;
+        }
+        const w = this.waiting.get(frame.re);
+        if (!w) return;
+        this.waiting.delete(frame.re);
+        clearTimeout(w.timer);
+        if (frame.ok) w.resolve(frame.data || {});
+        else w.reject(frame.error || wsError('internal', 'error without details'));
+        return;
+      }
+      if (frame && frame.type) this.emit(frame.type, frame.data || {}, frame.seq);
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  const state = {
+    token: null,
+    me: null,
+    socket: null,
+    sessionReady: false, // session.ready seen on the current connection
+    subscribedConn: false, // mod.subscribe sent on the current connection
+    subscribed: false, // the console view holds a queue
+    forbidden: false,
+    items: new Map(), // item id → ModItem (open ones only)
+    decided: new Set(), // ids seen decided: a late duplicate mod.item must not bring one back
+    leaseMs: null,
+    syncing: false,
+    resyncAgain: false,
+    buffered: [], // console events that arrived while a queue snapshot was in flight
+    offset: null, // estimate of server clock − local clock, from fresh server timestamps
+    cards: new Map(), // item id → card refs
+    drafts: new Map(), // item id → decision reason being typed
+    msgs: new Map(), // item id → { text, cls }
+    pending: new Set(), // item ids with a command in flight
+    media: new Map(), // item id → { url, disposed }
+    users: new Map(), // user id → Promise<PublicUser|null>
+    actUnavailable: false,
+    auditUnavailable: false,
+    auditLoaded: false,
+    acted: [],
+  };
+
+  function meId() {
+    return state.me ? state.me.id : null;
+  }
+
+  // Each sample is a server time that was "now" when sent, so sample − local arrival time is
+  // never above the true offset: the largest sample is the best estimate.
+  function noteServerTime(serverMs) {
+    if (typeof serverMs !== 'number' || !isFinite(serverMs)) return;
+    const sample = serverMs - Date.now();
+    if (state.offset == null || sample > state.offset) state.offset = sample;
+  }
+
+  function serverNow() {
+    return Date.now() + (state.offset || 0);
+  }
+
+  function isMine(item) {
+    return item.state === 'claimed' && item.claimed_by != null && item.claimed_by === meId();
+  }
+
+  // ---------------------------------------------------------------- views
+
+  function showView(name) {
+    $('login-view').hidden = name !== 'login';
+    $('app-view').hidden = name === 'login';
+  }
+
+  function setLoginError(err) {
+    $('login-error').hidden = !err;
+    $('login-error').textContent = err ? errorText(err) : '';
+  }
+
+  function setLoginInfo(text) {
+    $('login-info').hidden = !text;
+    $('login-info').textContent = text || '';
+  }
+
+  function showBanner(text, info) {
+    const b = $('banner');
+    b.hidden = !text;
+    b.textContent = text || '';
+    b.classList.toggle('info-banner', !!info);
+  }
+
+  function showLogin(message) {
+    showView('login');
+    setLoginInfo(message || null);
+    $('login-phone').focus();
+  }
+
+  let flashTimer = null;
+  function flash(text, isError) {
+    const f = $('queue-flash');
+    f.textContent = text;
+    f.hidden = false;
+    f.classList.toggle('error', !!isError);
+    f.classList.toggle('ok', !isError);
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => { f.hidden = true; }, 8000);
+  }
+
+  function setConn(kind, delay) {
+    const c = $('conn-status');
+    c.classList.toggle('open', kind === 'open');
+    c.classList.toggle('down', kind === 'waiting');
+    if (kind === 'open') c.textContent = '● 实时 Live';
+    else if (kind === 'connecting') c.textContent = '连接中… Connecting…';
+    else if (kind === 'waiting') c.textContent = `已断开，${Math.ceil(delay / 1000)} 秒后重连 Reconnecting in ${Math.ceil(delay / 1000)} s`;
+    else c.textContent = kind;
+    const stale = kind !== 'open' && state.subscribed;
+    $('queue-stale').hidden = !stale;
+    $('queue').classList.toggle('stale', stale);
+  }
+
+  // ---------------------------------------------------------------- session
+
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  }
+
+  function resetState() {
+    for (const id of [...state.media.keys()]) disposeMedia(id);
+    state.me = null;
+    state.sessionReady = false;
+    state.subscribedConn = false;
+    state.subscribed = false;
+    state.forbidden = false;
+    state.items = new Map();
+    state.decided = new Set();
+    state.leaseMs = null;
+    state.syncing = false;
+    state.resyncAgain = false;
+    state.buffered = [];
+    state.offset = null;
+    state.cards = new Map();
+    state.drafts = new Map();
+    state.msgs = new Map();
+    state.pending = new Set();
+    state.users = new Map();
+    state.actUnavailable = false;
+    state.auditUnavailable = false;
+    state.auditLoaded = false;
+    state.acted = [];
+    $('queue').replaceChildren();
+    $('acted-list').replaceChildren();
+    $('audit-body').replaceChildren();
+    $('audit-table').hidden = true;
+    $('audit-msg').hidden = true;
+    $('act-msg').hidden = true;
+    $('act-user-info').hidden = true;
+    $('console-view').hidden = true;
+    $('forbidden-view').hidden = true;
+    showBanner(null);
+  }
+
+  function startSession(token, me) {
+    if (state.socket) state.socket.stop();
+    resetState();
+    state.token = token;
+    state.me = me;
+    tokenStore.set(token);
+    showView('app');
+    setLoginError(null);
+    setLoginInfo(null);
+    $('me-label').textContent = `${me.nickname || ''} · #${me.id}` +
+      (me.phone_masked ? ' · ' + me.phone_masked : '') +
+      (me.roles && me.roles.length ? ' · ' + me.roles.join(', ') : '');
+    setConn('connecting');
+
+    const socket = new Socket(wsUrl(), token);
+    state.socket = socket;
+    bindSocket(socket);
+    socket.start();
+  }
+
+  function logoutLocal(message) {
+    if (state.socket) state.socket.stop();
+    state.socket = null;
+    if (state.token && tokenStore.get() === state.token) tokenStore.clear();
+    state.token = null;
+    resetState();
+    showLogin(message);
+  }
+
+  async function logout() {
+    if (state.socket) state.socket.stop();
+    try { await api('POST', '/api/auth/logout'); } catch (_) { /* forget the token anyway */ }
+    logoutLocal();
+  }
+
+  async function resume(token, attempt = 0) {
+    state.token = token;
+    try {
+      const me = await api('GET', '/api/me');
+      if (state.token !== token) return;
+      startSession(token, me);
+    } catch (err) {
+      if (state.token !== token) return;
+      if (err.code === 'unauthorized' || err.status === 401) {
+        tokenStore.clear();
+        state.token = null;
+        showLogin('登录已失效，请重新登录 Session ended, please log in again');
+        return;
+      }
+      showLogin();
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** attempt);
+      setLoginInfo(`${errorText(err)} — ${Math.ceil(delay / 1000)} s 后重试 retrying`);
+      setTimeout(() => {
+        if (state.token === token && !state.me) resume(token, attempt + 1);
+      }, delay);
+    }
+  }
+
+  function bindSocket(socket) {
+    const live = () => socket === state.socket;
+    socket
+      .on('$state', (kind, delay) => {
+        if (!live()) return;
+        if (kind !== 'open') {
+          state.sessionReady = false;
+          state.subscribedConn = false;
+        }
+        setConn(kind, delay);
+        if (state.subscribed) render(); // buttons follow the connection
+      })
+      .on('$open', () => { if (live()) maybeSubscribe(); })
+      .on('session.ready', () => {
+        if (!live()) return;
+        state.sessionReady = true;
+        maybeSubscribe();
+      })
+      .on('$revoked', (code) => {
+        if (!live()) return;
+        logoutLocal(code === 4003
+          ? '账号正在注销，已退出 The account is being deleted: logged out'
+          : '登录已失效，请重新登录 Session ended, please log in again');
+      })
+      // A refused handshake looks like a plain close; a dead token shows on a REST call.
+      .on('$refused', () => { if (live()) api('GET', '/api/me').catch(() => {}); });
+    for (const type of ['mod.item', 'mod.claimed', 'mod.released', 'mod.decided', 'mod.acted']) {
+      socket.on(type, (data) => { if (live()) onConsoleEvent(type, data); });
+    }
+  }
+
+  // Subscribes once per connection, after session.ready (events flow from there on).
+  function maybeSubscribe() {
+    const socket = state.socket;
+    if (!socket || !socket.ready || !state.sessionReady || state.subscribedConn) return;
+    state.subscribedConn = true;
+    state.offset = null; // fresh estimate per connection
+    syncQueue('mod.subscribe');
+  }
+
+  // ---------------------------------------------------------------- the queue
+
+  // mod.subscribe (on every (re)connect) or mod.queue (a resync): the answer replaces the
+  // queue; events that came in the meantime are replayed on top of it, in order.
+  async function syncQueue(type) {
+    const socket = state.socket;
+    if (!socket) return;
+    if (state.syncing) {
+      state.resyncAgain = true;
+      return;
+    }
+    state.syncing = true;
+    state.buffered = [];
+    try {
+      const q = await socket.request(type, {});
+      if (socket !== state.socket) return;
+      state.leaseMs = typeof q.lease_ms === 'number' ? q.lease_ms : state.leaseMs;
+      const fresh = new Map();
+      for (const it of q.items || []) {
+        if (it && it.id != null && !state.decided.has(it.id)) fresh.set(it.id, it);
+      }
+      for (const id of state.items.keys()) {
+        if (!fresh.has(id)) forgetItem(id);
+      }
+      state.items = fresh;
+      const buffered = state.buffered;
+      state.buffered = [];
+      state.syncing = false;
+      for (const [t, d] of buffered) applyEvent(t, d);
+      const first = !state.subscribed;
+      state.subscribed = true;
+      state.forbidden = false;
+      $('forbidden-view').hidden = true;
+      $('console-view').hidden = false;
+      showBanner(null);
+      setConn(socket.ready ? 'open' : 'connecting');
+      $('h-updated').textContent = '队列同步于 Synced at ' + fmtFull(Date.now());
+      if (type === 'mod.subscribe' && (first || state.auditLoaded) && !state.auditUnavailable) loadAudit();
+    } catch (err) {
+      if (socket !== state.socket) return;
+      if (err.code === 'forbidden') {
+        showForbidden(err);
+      } else if (err.code === 'disconnected') {
+        // The reconnect subscribes again.
+      } else {
+        showBanner('无法读取队列 Could not load the queue: ' + errorText(err));
+        if (type === 'mod.subscribe') state.subscribedConn = false;
+        setTimeout(maybeSubscribe, 3000);
+      }
+    } finally {
+      if (socket === state.socket) {
+        state.syncing = false;
+        state.buffered = [];
+        render();
+        if (state.resyncAgain) {
+          state.resyncAgain = false;
+          if (state.subscribed && socket.ready) syncQueue('mod.queue');
+        }
+      }
+    }
+  }
+
+  function showForbidden(err) {
+    state.forbidden = true;
+    state.subscribed = false;
+    if (state.socket) state.socket.stop(); // nothing else to do on this socket
+    $('console-view').hidden = true;
+    $('forbidden-view').hidden = false;
+    $('forbidden-detail').textContent = `${state.me ? '#' + state.me.id + ' ' + (state.me.phone_masked || '') : ''} — ${errorText(err)}`;
+    setConn('—');
+    $('conn-status').textContent = '未订阅 Not subscribed';
+  }
+
+  let resyncTimer = null;
+  function resyncSoon() {
+    clearTimeout(resyncTimer);
+    resyncTimer = setTimeout(() => {
+      if (state.subscribed && state.socket && state.socket.ready) syncQueue('mod.queue');
+    }, 500);
+  }
+
+  function onConsoleEvent(type, d) {
+    // A claim's lease start is the server's "now" at publish: it feeds the clock estimate.
+    if (type === 'mod.claimed' && state.leaseMs && typeof d.until === 'number') noteServerTime(d.until - state.leaseMs);
+    if (!state.subscribed && !state.syncing) return;
+    if (state.syncing) {
+      state.buffered.push([type, d]);
+      return;
+    }
+    applyEvent(type, d);
+    render();
+  }
+
+  function applyEvent(type, d) {
+    switch (type) {
+      case 'mod.item': {
+        if (!d || d.id == null || state.decided.has(d.id)) return;
+        // Arrives twice around a subscribe: the copy already held is as new or newer.
+        if (!state.items.has(d.id) && d.state !== 'decided') state.items.set(d.id, d);
+        return;
+      }
+      case 'mod.claimed': {
+        const it = state.items.get(d.item_id);
+        if (!it) {
+          if (!state.decided.has(d.item_id)) resyncSoon();
+          return;
+        }
+        it.state = 'claimed';
+        it.claimed_by = d.by;
+        it.claim_expires_at = d.until;
+        if (d.by !== meId()) state.drafts.delete(d.item_id);
+        return;
+      }
+      case 'mod.released': {
+        const it = state.items.get(d.item_id);
+        if (!it) {
+          if (!state.decided.has(d.item_id)) resyncSoon();
+          return;
+        }
+        const wasMine = isMine(it);
+        it.state = 'queued';
+        it.claimed_by = null;
+        it.claim_expires_at = null;
+        if (d.why === 'lease expired') {
+          setMsg(d.item_id, wasMine
+            ? '你的租约已到期，条目已回到队列 Your lease ran out: the item is back in the queue'
+            : '租约已到期，条目已回到队列 Lease ran out: the item is back in the queue', wasMine ? 'error' : 'info');
+        } else if (!wasMine) {
+          setMsg(d.item_id, null);
+        }
+        return;
+      }
+      case 'mod.decided': {
+        state.decided.add(d.item_id);
+        const it = state.items.get(d.item_id);
+        if (it && d.by !== meId()) {
+          flash(`#${d.item_id} 已由审核员 #${d.by} 处理：${ACTION_LABELS[d.decision] || d.decision} · ` +
+            `decided by moderator #${d.by}`);
+        }
+        state.items.delete(d.item_id);
+        forgetItem(d.item_id);
+        auditSoon();
+        return;
+      }
+      case 'mod.acted': {
+        addActed(d);
+        auditSoon();
+        return;
+      }
+      default:
+    }
+  }
+
+  function forgetItem(id) {
+    state.drafts.delete(id);
+    state.msgs.delete(id);
+    state.pending.delete(id);
+    disposeMedia(id);
+    const card = state.cards.get(id);
+    if (card) {
+      card.root.remove();
+      state.cards.delete(id);
+    }
+  }
+
+  function setMsg(id, text, cls) {
+    if (text) state.msgs.set(id, { text, cls: cls || 'info' });
+    else state.msgs.delete(id);
+    const card = state.cards.get(id);
+    if (card) paintMsg(card, id);
+  }
+
+  function paintMsg(card, id) {
+    const m = state.msgs.get(id);
+    card.msg.hidden = !m;
+    card.msg.textContent = m ? m.text : '';
+    card.msg.className = 'item-msg small ' + (m ? m.cls : '');
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  async function claim(id) {
+    const socket = state.socket;
+    if (!socket) return;
+    state.pending.add(id);
+    setMsg(id, null);
+    render();
+    try {
+      const r = await socket.request('mod.claim', { item_id: id });
+      const it = r.item;
+      if (it && state.leaseMs && typeof it.claim_expires_at === 'number') noteServerTime(it.claim_expires_at - state.leaseMs);
+      if (it && !state.decided.has(id) && state.items.has(id)) state.items.set(id, it);
+      setMsg(id, '已认领：请在租约到期前处理 Claimed: decide before the lease runs out', 'ok');
+    } catch (err) {
+      if (err.code === 'conflict') {
+        setMsg(id, '认领失败：其他审核员已认领或已处理 Someone else got it (or it was decided) — ' + errorText(err), 'error');
+        // The mod.claimed / mod.decided event normally follows; resync if it does not.
+        setTimeout(() => {
+          const it = state.items.get(id);
+          if (it && it.state === 'queued') resyncSoon();
+        }, 2000);
+      } else if (err.code === 'not_found') {
+        state.items.delete(id);
+        forgetItem(id);
+        flash(`#${id} 已不存在 no longer exists`, true);
+      } else {
+        setMsg(id, '认领失败 Claim failed: ' + errorText(err), 'error');
+      }
+    } finally {
+      state.pending.delete(id);
+      render();
+    }
+  }
+
+  async function release(id) {
+    const socket = state.socket;
+    if (!socket) return;
+    state.pending.add(id);
+    render();
+    try {
+      const r = await socket.request('mod.release', { item_id: id });
+      if (r.item && state.items.has(id)) state.items.set(id, r.item);
+      setMsg(id, '已放回队列 Released back to the queue', 'info');
+    } catch (err) {
+      setMsg(id, '放回失败 Release failed: ' + errorText(err), 'error');
+    } finally {
+      state.pending.delete(id);
+      render();
+    }
+  }
+
+  async function decide(id, decision) {
+    const socket = state.socket;
+    const card = state.cards.get(id);
+    if (!socket || !card) return;
+    const reason = (state.drafts.get(id) || '').trim();
+    if (decision !== 'approve' && !reason) {
+      setMsg(id, '拒绝必须填写原因 A reason is required to reject', 'error');
+      card.reason.focus();
+      return;
+    }
+    const data = { item_id: id, decision };
+    if (reason) data.reason = reason;
+    state.pending.add(id);
+    render();
+    try {
+      await socket.request('mod.decide', data);
+      state.decided.add(id);
+      state.items.delete(id);
+      forgetItem(id);
+      flash(`#${id} 已处理 decided: ${ACTION_LABELS[decision] || decision}`);
+      auditSoon();
+    } catch (err) {
+      const hint = err.code === 'conflict'
+        ? '你的认领已失效（租约到期或被放回） Your claim is gone (lease ran out?) — '
+        : '处理失败 Decision failed: ';
+      setMsg(id, hint + errorText(err), 'error');
+    } finally {
+      state.pending.delete(id);
+      render();
+    }
+  }
+
+  // ---------------------------------------------------------------- media
+
+  function disposeMedia(id) {
+    const m = state.media.get(id);
+    if (!m) return;
+    m.disposed = true;
+    if (m.url) URL.revokeObjectURL(m.url);
+    state.media.delete(id);
+  }
+
+  function mediaBox(item) {
+    const box = el('div', { class: 'media-box' }, el('div', { class: 'media-meta', text: '加载中… Loading…' }));
+    const entry = { url: null, disposed: false };
+    state.media.set(item.id, entry);
+    loadMedia(item, box, entry);
+    return box;
+  }
+
+  async function loadMedia(item, box, entry) {
+    let view = null;
+    try {
+      // MediaView says picture or video, size and dimensions; the item's content is the URL.
+      if (item.content_ref) {
+        try {
+          view = await api('GET', '/api/media/' + encodeURIComponent(item.content_ref));
+        } catch (_) {
+          view = null; // the bytes may still load
+        }
+      }
+      if (entry.disposed) return;
+      let path = item.content;
+      if (view && view.kind === 'image' && Array.isArray(view.thumbnails)) {
+        const big = view.thumbnails.find((t) => t.size === 1080);
+        if (big && MEDIA_PATH.test(big.url)) path = big.url;
+      }
+      if (view && view.kind === 'video' && view.byte_size > AUTO_VIDEO_BYTES) {
+        const btn = el('button', { type: 'button', class: 'secondary small-btn',
+          text: `加载视频 Load video (${fmtBytes(view.byte_size)})` });
+        btn.addEventListener('click', busy(btn, () => showMedia(path, box, entry, view)));
+        box.replaceChildren(btn, metaLine(view));
+        return;
+      }
+      await showMedia(path, box, entry, view);
+    } catch (err) {
+      if (entry.disposed) return;
+      box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体 Cannot load the media: ' + errorText(err) }),
+        el('div', { class: 'media-meta', text: item.content }));
+    }
+  }
+
+  function metaLine(view) {
+    if (!view) return null;
+    const parts = [view.content_type, view.width && view.height ? `${view.width}×${view.height}` : null,
+      fmtBytes(view.byte_size), view.source ? '来源 source: ' + view.source : null,
+      view.purpose, view.status ? '状态 status: ' + view.status : null];
+    return el('div', { class: 'media-meta', text: parts.filter(Boolean).join(' · ') });
+  }
+
+  async function showMedia(path, box, entry, view) {
+    try {
+      const blob = await fetchMediaBlob(path);
+      if (entry.disposed) return;
+      if (entry.url) URL.revokeObjectURL(entry.url);
+      entry.url = URL.createObjectURL(blob);
+      const type = blob.type || (view && view.content_type) || '';
+      const isVideo = (view && view.kind === 'video') || type.startsWith('video/');
+      const node = isVideo
+        ? el('video', { src: entry.url, controls: true, preload: 'metadata', playsinline: true,
+          'aria-label': '待审核视频 Video under review' })
+        : el('img', { src: entry.url, alt: '待审核图片 Picture under review' });
+      if (isVideo) node.muted = true;
+      box.replaceChildren(node, metaLine(view) || el('div', { class: 'media-meta', text: type }));
+    } catch (err) {
+      if (entry.disposed) return;
+      box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体 Cannot load the media: ' + errorText(err) }));
+    }
+  }
+
+  // ---------------------------------------------------------------- users
+
+  function lookupUser(id) {
+    if (!state.users.has(id)) {
+      const p = api('GET', '/api/users/' + encodeURIComponent(id)).catch(() => null);
+      state.users.set(id, p);
+    }
+    return state.users.get(id);
+  }
+
+  function userLine(u) {
+    if (!u) return '';
+    if (u.deleted) return '已注销用户 deleted account';
+    const parts = [u.nickname];
+    if (u.roles && u.roles.length) parts.push(u.roles.join(', '));
+    if (u.created_at) parts.push('注册 joined ' + fmtFull(u.created_at).slice(0, 10));
+    return parts.filter(Boolean).join(' · ');
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  function ensureCard(item) {
+    let card = state.cards.get(item.id);
+    if (card) return card;
+    const id = item.id;
+    card = {};
+    card.stateBadge = el('span', { class: 'badge' });
+    card.age = el('span', { class: 'age small muted' });
+    card.nick = el('span', { class: 'small muted' });
+    const actOn = el('button', { type: 'button', class: 'link-btn',
+      text: '处理此用户 Act on this user', onclick: () => pickUser(item.subject_id) });
+    let content;
+    if (item.kind === 'media') {
+      content = mediaBox(item);
+    } else {
+      content = el('p', { class: 'content-text', text: item.content || '(空 empty)' });
+    }
+    const reasons = el('div', { class: 'reasons' },
+      ...(item.reasons || []).map((r) => el('span', { class: 'reason-chip', text: r })));
+    card.holder = el('div', { class: 'holder small' });
+    card.msg = el('p', { class: 'item-msg small', hidden: true, role: 'status' });
+    card.claimBtn = el('button', { type: 'button', class: 'primary small-btn', text: '认领 Claim',
+      onclick: () => claim(id) });
+    card.releaseBtn = el('button', { type: 'button', class: 'secondary small-btn', text: '放回队列 Release',
+      onclick: () => release(id) });
+    card.actions = el('div', { class: 'actions' }, card.claimBtn, card.releaseBtn);
+    card.reason = el('textarea', { rows: 2, maxlength: 500,
+      placeholder: '原因（拒绝时必填，作者会看到） Reason (required to reject; the author sees it)' });
+    card.reason.value = state.drafts.get(id) || '';
+    card.reason.addEventListener('input', () => state.drafts.set(id, card.reason.value));
+    card.approveBtn = el('button', { type: 'button', class: 'approve small-btn', text: '通过 Approve',
+      onclick: () => decide(id, 'approve') });
+    card.rejectBtn = el('button', { type: 'button', class: 'reject small-btn', text: '拒绝 Reject',
+      onclick: () => decide(id, 'reject') });
+    card.blockBtn = item.kind === 'media'
+      ? el('button', { type: 'button', class: 'block small-btn', text: '拒绝并拉黑图片 Reject + blocklist picture',
+        title: '拒绝，并把这张图片加入黑名单（相似图片今后会被自动拒绝） Reject and add the picture to the blocklist (similar pictures are refused from now on)',
+        onclick: () => decide(id, 'reject_and_block') })
+      : null;
+    card.decide = el('div', { class: 'decide' }, card.reason,
+      el('div', { class: 'actions' }, card.approveBtn, card.rejectBtn, card.blockBtn));
+    card.root = el('article', { class: 'card item', 'data-id': id },
+      el('div', { class: 'item-head' },
+        el('span', { class: 'item-id', text: '#' + id }),
+        el('span', { class: 'badge kind', text: KIND_LABELS[item.kind] || item.kind }),
+        el('span', { class: 'badge' + (item.priority === 0 ? ' p0' : ''), text: '优先级 P' + item.priority }),
+        card.stateBadge,
+        card.age),
+      el('div', { class: 'subject small' },
+        el('span', { text: `用户 User #${item.subject_id}` }), card.nick, actOn),
+      content,
+      reasons,
+      card.holder,
+      card.msg,
+      card.actions,
+      card.decide);
+    lookupUser(item.subject_id).then((u) => { card.nick.textContent = userLine(u); });
+    state.cards.set(id, card);
+    return card;
+  }
+
+  function paintCard(card, item) {
+    const mine = isMine(item);
+    const claimed = item.state === 'claimed';
+    const pending = state.pending.has(item.id) || !(state.socket && state.socket.ready);
+    card.root.classList.toggle('claimed', claimed && !mine);
+    card.root.classList.toggle('mine', mine);
+    card.stateBadge.className = 'badge ' + (mine ? 'state-mine' : claimed ? 'state-claimed' : '');
+    card.stateBadge.textContent = mine ? '我已认领 Claimed by me'
+      : claimed ? '处理中 Claimed' : '待处理 Queued';
+    card.claimBtn.hidden = mine;
+    card.releaseBtn.hidden = !mine;
+    card.decide.hidden = !mine;
+    card.claimBtn.disabled = pending;
+    card.releaseBtn.disabled = pending;
+    card.approveBtn.disabled = pending;
+    card.rejectBtn.disabled = pending;
+    if (card.blockBtn) card.blockBtn.disabled = pending;
+    paintMsg(card, item.id);
+    tickCard(card, item);
+  }
+
+  // The parts that change with the clock: age, lease countdown, claimability.
+  function tickCard(card, item) {
+    const now = serverNow();
+    card.age.textContent = '等待 waiting ' + fmtDuration(now - item.created_at);
+    card.age.title = '提交于 Submitted ' + fmtFull(item.created_at);
+    if (item.state === 'claimed') {
+      const left = (item.claim_expires_at || 0) - now;
+      const who = isMine(item) ? '你 you' : `审核员 moderator #${item.claimed_by}`;
+      // The last fifth of the lease (at most a minute) shows red.
+      const low = Math.min(LEASE_LOW_MS, (state.leaseMs || 300000) / 5);
+      const countdown = el('span', { class: 'countdown' + (left < low ? ' low' : ''),
+        text: left > 0 ? fmtClock(left) : '已到期 expired' });
+      card.holder.replaceChildren(`认领人 Held by ${who} · 租约剩余 lease left `, countdown,
+        el('span', { class: 'muted', text: ` (至 until ${fmtFull(item.claim_expires_at).slice(11)})` }));
+      card.holder.hidden = false;
+      if (!isMine(item)) {
+        // Someone else's live lease: claiming would only answer conflict.
+        const expired = left <= 0;
+        card.claimBtn.disabled = card.claimBtn.disabled || !expired;
+        card.claimBtn.textContent = expired ? '租约已到期，认领 Lease ran out: claim' : '认领 Claim';
+      }
+    } else {
+      card.holder.hidden = true;
+      card.holder.replaceChildren();
+      card.claimBtn.textContent = '认领 Claim';
+    }
+  }
+
+  function sortedItems() {
+    return [...state.items.values()].sort((a, b) => (a.priority - b.priority) || (a.id - b.id));
+  }
+
+  function render() {
+    const queue = $('queue');
+    const onlyMine = $('only-mine').checked;
+    const items = sortedItems();
+    const visible = onlyMine ? items.filter(isMine) : items;
+    const shown = new Set(visible.map((it) => it.id));
+    for (const [id, card] of state.cards) {
+      if (!shown.has(id) && card.root.parentNode) card.root.remove();
+    }
+    visible.forEach((it, i) => {
+      const card = ensureCard(it);
+      paintCard(card, it);
+      // Moves only the cards that are out of place, so a focused reason box keeps its focus.
+      if (queue.children[i] !== card.root) queue.insertBefore(card.root, queue.children[i] || null);
+    });
+    $('queue-empty').hidden = !state.subscribed || visible.length > 0;
+    $('queue-empty').textContent = onlyMine && items.length
+      ? '你没有认领中的条目 You hold no items.' : '队列为空 🎉 The queue is empty.';
+    renderHealth();
+  }
+
+  function renderHealth() {
+    const items = [...state.items.values()];
+    const queued = items.filter((it) => it.state !== 'claimed');
+    const claimed = items.filter((it) => it.state === 'claimed');
+    $('h-queued').textContent = queued.length;
+    $('h-claimed').textContent = claimed.length;
+    $('h-mine').textContent = claimed.filter(isMine).length;
+    const byPrio = new Map();
+    for (const it of items) {
+      const p = byPrio.get(it.priority) || { queued: 0, claimed: 0 };
+      if (it.state === 'claimed') p.claimed += 1; else p.queued += 1;
+      byPrio.set(it.priority, p);
+    }
+    const chips = [...byPrio.entries()].sort((a, b) => a[0] - b[0]).map(([prio, c]) =>
+      el('span', { class: 'prio-chip' }, 'P' + prio + (prio === 0 ? ' 紧急 urgent' : '') + ': ',
+        el('b', { text: String(c.queued) }), ' 待处理 queued',
+        c.claimed ? ' · ' : null, c.claimed ? el('b', { text: String(c.claimed) }) : null,
+        c.claimed ? ' 处理中 claimed' : null));
+    $('h-priorities').replaceChildren(...chips);
+    tickHealth();
+    document.title = (queued.length ? `(${queued.length}) ` : '') + '审核台 Moderation console · 多谢 Duoxie';
+  }
+
+  function tickHealth() {
+    let oldest = null;
+    for (const it of state.items.values()) {
+      if (it.state !== 'claimed' && (oldest == null || it.created_at < oldest)) oldest = it.created_at;
+    }
+    const node = $('h-oldest');
+    if (oldest == null) {
+      node.textContent = '—';
+      node.className = 'stat-num';
+      node.title = '';
+      return;
+    }
+    const age = serverNow() - oldest;
+    node.textContent = fmtDuration(age);
+    node.title = '提交于 Submitted ' + fmtFull(oldest);
+    node.className = 'stat-num' + (age > 3600000 ? ' alert' : age > 900000 ? ' warning' : '');
+  }
+
+  function tick() {
+    if (!state.subscribed) return;
+    for (const [id, card] of state.cards) {
+      const it = state.items.get(id);
+      if (it && card.root.parentNode) {
+        card.claimBtn.disabled = state.pending.has(id) || !(state.socket && state.socket.ready);
+        tickCard(card, it);
+      }
+    }
+    tickHealth();
+  }
+
+  // ---------------------------------------------------------------- user actions (mod.act)
+
+  function pickUser(userId) {
+    $('act-user').value = userId;
+    showUserInfo();
+    $('act-panel').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    $('act-reason').focus({ preventScroll: true });
+  }
+
+  async function showUserInfo() {
+    const id = parseInt($('act-user').value, 10);
+    const info = $('act-user-info');
+    if (!(id > 0)) {
+      info.hidden = true;
+      return;
+    }
+    info.hidden = false;
+    info.textContent = '…';
+    const u = await lookupUser(id);
+    if (parseInt($('act-user').value, 10) !== id) return;
+    info.textContent = u ? `#${id} · ${userLine(u)}` : `#${id} · 找不到此用户 no such user`;
+  }
+
+  function syncDurationRow() {
+    const action = $('act-action').value;
+    $('act-duration-row').hidden = !(action === 'mute' || action === 'suspend');
+  }
+
+  function actMsg(text, cls) {
+    const m = $('act-msg');
+    m.hidden = !text;
+    m.textContent = text || '';
+    m.className = 'small ' + (cls || '');
+  }
+
+  function describeSanction(s) {
+    if (!s || typeof s !== 'object') return '';
+    return Object.entries(s).map(([k, v]) => {
+      if (v == null) return null;
+      if (typeof v === 'number' && (k === 'until' || k.endsWith('_at'))) return `${k}: ${fmtFull(v)}`;
+      if (k === 'action') return `${k}: ${ACTION_LABELS[v] || v}`;
+      return `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
+    }).filter(Boolean).join(' · ');
+  }
+
+  async function submitAct() {
+    actMsg(null);
+    const userId = parseInt($('act-user').value, 10);
+    if (!(userId > 0)) {
+      actMsg('请输入用户 ID Enter a user id', 'error');
+      $('act-user').focus();
+      return;
+    }
+    const action = $('act-action').value;
+    const reason = $('act-reason').value.trim();
+    if (action !== 'lift' && !reason) {
+      actMsg('请填写原因 Enter a reason', 'error');
+      $('act-reason').focus();
+      return;
+    }
+    const data = { user_id: userId, action };
+    if (action === 'mute' || action === 'suspend') data.duration_ms = Number($('act-duration').value);
+    if (reason) data.reason = reason;
+    if (!state.socket || !state.socket.ready) {
+      actMsg('未连接 Not connected', 'error');
+      return;
+    }
+    try {
+      const r = await state.socket.request('mod.act', data);
+      state.actUnavailable = false;
+      actMsg(`已执行 Done: ${ACTION_LABELS[action]} → #${userId}` +
+        (r.sanction ? ' — ' + describeSanction(r.sanction) : ''), 'ok');
+      $('act-reason').value = '';
+      auditSoon();
+    } catch (err) {
+      if (err.code === 'unknown_type') {
+        state.actUnavailable = true;
+        actMsg(`${NOT_AVAILABLE} (mod.act)`, 'unavailable');
+      } else {
+        actMsg('执行失败 Failed: ' + errorText(err), 'error');
+      }
+    }
+  }
+
+  function addActed(d) {
+    if (!d) return;
+    state.acted.unshift(d);
+    state.acted.length = Math.min(state.acted.length, ACTED_KEEP);
+    const list = $('acted-list');
+    const line = `${fmtFull(Date.now()).slice(11)} · 审核员 moderator #${d.by} → 用户 user #${d.user_id}: ` +
+      (ACTION_LABELS[d.action] || d.action) + (d.until ? ` · 至 until ${fmtFull(d.until)}` : '');
+    list.prepend(el('li', { text: line }));
+    while (list.children.length > ACTED_KEEP) list.lastChild.remove();
+  }
+
+  // ---------------------------------------------------------------- audit log (mod.audit)
+
+  let auditTimer = null;
+  function auditSoon() {
+    if (!state.auditLoaded || state.auditUnavailable) return;
+    clearTimeout(auditTimer);
+    auditTimer = setTimeout(loadAudit, 800);
+  }
+
+  function auditMsg(text, cls) {
+    const m = $('audit-msg');
+    m.hidden = !text;
+    m.textContent = text || '';
+    m.className = 'small ' + (cls || '');
+  }
+
+  async function loadAudit() {
+    const socket = state.socket;
+    if (!socket || !socket.ready) {
+      auditMsg('未连接 Not connected', 'error');
+      return;
+    }
+    const limit = Number($('audit-limit').value) || 50;
+    try {
+      const r = await socket.request('mod.audit', { limit });
+      if (socket !== state.socket) return;
+      state.auditUnavailable = false;
+      state.auditLoaded = true;
+      const entries = r.entries || [];
+      $('audit-body').replaceChildren(...entries.map((e) => el('tr', {},
+        el('td', { class: 'when', text: fmtShort(e.at), title: fmtFull(e.at) }),
+        el('td', { text: e.actor_id != null ? '#' + e.actor_id : '' }),
+        el('td', { text: ACTION_LABELS[e.action] || e.action || '' }),
+        el('td', { text: e.item_id != null ? '#' + e.item_id : '' }),
+        el('td', { text: e.target_user_id != null ? '#' + e.target_user_id : '' }),
+        el('td', { class: 'reason', text: e.reason || '' }))));
+      $('audit-table').hidden = entries.length === 0;
+      auditMsg(entries.length ? `${entries.length} 条 entries · ${fmtFull(Date.now()).slice(11)}` : '暂无记录 No entries yet', 'muted');
+    } catch (err) {
+      if (socket !== state.socket) return;
+      if (err.code === 'unknown_type') {
+        state.auditUnavailable = true;
+        $('audit-table').hidden = true;
+        auditMsg(`${NOT_AVAILABLE} (mod.audit)`, 'unavailable');
+      } else {
+        auditMsg('无法读取审计日志 Could not load the audit log: ' + errorText(err), 'error');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function wireLogin() {
+    const sendBtn = $('send-code-btn');
+    const label = sendBtn.textContent;
+    let cooldownTimer = null;
+    const cooldown = (ms) => {
+      clearInterval(cooldownTimer);
+      const until = Date.now() + ms;
+      const step = () => {
+        const left = Math.ceil((until - Date.now()) / 1000);
+        if (left <= 0) {
+          clearInterval(cooldownTimer);
+          sendBtn.disabled = false;
+          sendBtn.textContent = label;
+          return;
+        }
+        sendBtn.disabled = true;
+        sendBtn.textContent = `${left} s`;
+      };
+      step();
+      cooldownTimer = setInterval(step, 1000);
+    };
+
+    sendBtn.addEventListener('click', busy(sendBtn, async () => {
+      setLoginError(null);
+      setLoginInfo(null);
+      $('dev-code-note').hidden = true;
+      const phone = normalizePhone($('login-phone').value);
+      if (!phone) {
+        setLoginError({ message: '请输入手机号 Enter your phone number' });
+        return;
+      }
+      try {
+        const res = await api('POST', '/api/auth/code', { phone });
+        const minutes = res.expires_in_ms ? Math.round(res.expires_in_ms / 60000) : null;
+        setLoginInfo('验证码已发送 Code sent' + (minutes ? ` (${minutes} min)` : ''));
+        if (res.dev_code) {
+          $('login-code').value = res.dev_code;
+          $('dev-code-note').textContent = `开发验证码 dev code ${res.dev_code} (server runs with DUOXIE_AUTH_DEV_CODES)`;
+          $('dev-code-note').hidden = false;
+        }
+        $('login-code').focus();
+      } catch (err) {
+        setLoginError(err);
+        if (err.retry_after_ms) setTimeout(() => cooldown(err.retry_after_ms), 0);
+      }
+    }));
+
+    const form = $('login-form');
+    const submit = form.querySelector('button[type=submit]');
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(submit, async () => {
+        setLoginError(null);
+        const phone = normalizePhone($('login-phone').value);
+        const code = $('login-code').value.trim();
+        if (!code) {
+          setLoginError({ message: '请输入验证码 Enter the code' });
+          return;
+        }
+        try {
+          const res = await api('POST', '/api/auth/login', { phone, code, device: deviceLabel() });
+          $('login-code').value = '';
+          $('dev-code-note').hidden = true;
+          startSession(res.token, res.user);
+        } catch (err) {
+          setLoginError(err);
+        }
+      })();
+    });
+  }
+
+  function wireApp() {
+    $('logout-btn').addEventListener('click', logout);
+    $('logout-btn').title = '退出此浏览器的登录（主客户端同样退出） Logs this browser out (the main client too)';
+    $('forbidden-logout').addEventListener('click', logout);
+    $('conn-status').addEventListener('click', () => { if (state.socket) state.socket.reconnectNow(); });
+    $('only-mine').addEventListener('change', render);
+
+    $('act-action').addEventListener('change', syncDurationRow);
+    syncDurationRow();
+    $('act-lookup').addEventListener('click', showUserInfo);
+    $('act-user').addEventListener('change', showUserInfo);
+    const actSubmit = $('act-submit');
+    $('act-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(actSubmit, submitAct)();
+    });
+
+    const auditBtn = $('audit-refresh');
+    auditBtn.addEventListener('click', busy(auditBtn, loadAudit));
+    $('audit-limit').addEventListener('change', () => { if (state.auditLoaded) loadAudit(); });
+
+    window.addEventListener('online', () => { if (state.socket) state.socket.reconnectNow(); });
+    // A login or logout in another tab (this console or the main client) is followed here.
+    window.addEventListener('storage', (e) => {
+      if (e.key !== TOKEN_KEY && e.key !== null) return;
+      const token = tokenStore.get();
+      if (token === state.token) return;
+      if (!token) logoutLocal('已在其他页面退出 Logged out in another tab');
+      else {
+        if (state.socket) state.socket.stop();
+        state.socket = null;
+        resetState();
+        resume(token);
+      }
+    });
+    setInterval(tick, 1000);
+  }
+
+  function init() {
+    wireLogin();
+    wireApp();
+    const token = tokenStore.get();
+    if (token) resume(token);
+    else showLogin();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
