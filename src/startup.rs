@@ -97,6 +97,7 @@ impl App {
         let moderation = crate::moderation::ModerationServer::new(
             db.clone(),
             bus.clone(),
+            chat.clone(),
             settings.moderation.clone(),
         )?
         .start();

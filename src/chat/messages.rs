@@ -34,7 +34,12 @@ pub struct List {
 pub struct Send {
     pub conversation_id: i64,
     pub client_id: String,
-    pub text: String,
+    /// A text message…
+    #[serde(default)]
+    pub text: Option<String>,
+    /// …or a photo: the id of a `chat_photo` upload of the sender's.
+    #[serde(default)]
+    pub media_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +145,10 @@ pub struct Conversations {
 pub struct Sent {
     pub message: MessageView,
     pub duplicate: bool,
+    /// A photo waiting for a moderator: `message.seq` is 0 and nothing is delivered yet; the
+    /// message arrives as `chat.message` once approved (or `moderation.decided` rejects it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -23,7 +23,7 @@ use crate::metrics::{self, METRICS};
 use crate::store::{begin_write, now_ms, Backend, Db};
 use crate::ws::registry::PresenceChanged;
 use messages::*;
-use policy::{ChatText, ClientId};
+use policy::{ChatText, ClientId, Content};
 
 /// Most conversations one `chat.sync` may name.
 const SYNC_MAX_CURSORS: usize = 100;
@@ -45,7 +45,7 @@ struct PendingSend {
     sender_id: i64,
     conversation_id: i64,
     client_id: ClientId,
-    text: ChatText,
+    content: Content,
     reply: oneshot::Sender<AppResult<Sent>>,
 }
 
@@ -86,7 +86,7 @@ impl ChatServer {
                         p.sender_id,
                         p.conversation_id,
                         p.client_id.clone(),
-                        p.text.clone(),
+                        p.content.clone(),
                     )
                 })
                 .collect();
@@ -133,7 +133,7 @@ impl ChatServer {
 async fn commit_batch(
     db: &Db,
     backend: Backend,
-    items: &[(i64, i64, ClientId, ChatText)],
+    items: &[(i64, i64, ClientId, Content)],
 ) -> Vec<AppResult<Outcome>> {
     match try_commit(db, backend, items).await {
         Ok(outcomes) => outcomes,
@@ -164,7 +164,7 @@ async fn commit_batch(
 async fn try_commit(
     db: &Db,
     backend: Backend,
-    items: &[(i64, i64, ClientId, ChatText)],
+    items: &[(i64, i64, ClientId, Content)],
 ) -> Result<Vec<AppResult<Outcome>>, sqlx::Error> {
     let mut tx = begin_write(db, backend).await?;
     let now = now_ms();
@@ -200,7 +200,7 @@ async fn try_commit(
     let mut fresh: Vec<MessageView> = Vec::new();
     let mut fresh_by_key: HashMap<(i64, i64, &str), usize> = HashMap::new();
     let mut counts: HashMap<i64, i64> = HashMap::new();
-    for (sender_id, conversation_id, client_id, text) in items {
+    for (sender_id, conversation_id, client_id, content) in items {
         let Some(pair) = participants.get(conversation_id) else {
             plans.push(Plan::Refused(AppError::not_found("conversation")));
             continue;
@@ -233,8 +233,8 @@ async fn try_commit(
             seq: 0,
             sender_id: *sender_id,
             client_id: client_id.as_str().to_string(),
-            kind: "text".into(),
-            text: text.as_str().to_string(),
+            kind: content.kind.into(),
+            text: content.body.clone(),
             created_at: now,
         });
     }
@@ -265,6 +265,7 @@ async fn try_commit(
                 sent: Sent {
                     message,
                     duplicate: true,
+                    held: false,
                 },
                 peer_id,
             }),
@@ -272,6 +273,7 @@ async fn try_commit(
                 sent: Sent {
                     message: fresh[index].clone(),
                     duplicate: false,
+                    held: false,
                 },
                 peer_id,
             }),
@@ -279,6 +281,7 @@ async fn try_commit(
                 sent: Sent {
                     message: fresh[index].clone(),
                     duplicate: true,
+                    held: false,
                 },
                 peer_id,
             }),
@@ -325,19 +328,54 @@ impl Handler<As<Send>> for ChatServer {
     type Result = ResponseFuture<AppResult<Sent>>;
 
     fn handle(&mut self, msg: As<Send>, ctx: &mut Context<Self>) -> Self::Result {
-        let parsed = ClientId::parse(&msg.body.client_id).and_then(|client_id| {
-            ChatText::parse(&msg.body.text, self.settings.max_text_chars).map(|t| (client_id, t))
-        });
-        let (client_id, text) = match parsed {
-            Ok(v) => v,
+        let client_id = match ClientId::parse(&msg.body.client_id) {
+            Ok(c) => c,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
+        let (sender_id, conversation_id) = (msg.user_id, msg.body.conversation_id);
+        match (msg.body.text, msg.body.media_id) {
+            (Some(text), None) => match ChatText::parse(&text, self.settings.max_text_chars) {
+                Ok(text) => self.enqueue(
+                    ctx,
+                    sender_id,
+                    conversation_id,
+                    client_id,
+                    Content::text(text),
+                ),
+                Err(e) => Box::pin(async move { Err(e) }),
+            },
+            (None, Some(media_id)) => {
+                let (db, me) = (self.db.clone(), ctx.address());
+                Box::pin(async move {
+                    send_photo(&db, me, sender_id, conversation_id, client_id, media_id).await
+                })
+            }
+            _ => Box::pin(async {
+                Err(AppError::field(
+                    "text",
+                    "give exactly one of `text` and `media_id`",
+                ))
+            }),
+        }
+    }
+}
+
+impl ChatServer {
+    /// Queues a screened send for the next group commit; resolves with its outcome.
+    fn enqueue(
+        &mut self,
+        ctx: &mut Context<Self>,
+        sender_id: i64,
+        conversation_id: i64,
+        client_id: ClientId,
+        content: Content,
+    ) -> ResponseFuture<AppResult<Sent>> {
         let (reply, answer) = oneshot::channel();
         self.pending.push(PendingSend {
-            sender_id: msg.user_id,
-            conversation_id: msg.body.conversation_id,
+            sender_id,
+            conversation_id,
             client_id,
-            text,
+            content,
             reply,
         });
         self.commit_pending(ctx);
@@ -346,6 +384,95 @@ impl Handler<As<Send>> for ChatServer {
                 .await
                 .unwrap_or_else(|_| Err(AppError::unavailable("chat service stopped")))
         })
+    }
+}
+
+/// A screened message to commit: what a photo message becomes once its photo passes.
+#[derive(Message)]
+#[rtype(result = "AppResult<Sent>")]
+pub struct SendScreened {
+    pub sender_id: i64,
+    pub conversation_id: i64,
+    pub client_id: String,
+    pub content: Content,
+}
+
+impl Handler<SendScreened> for ChatServer {
+    type Result = ResponseFuture<AppResult<Sent>>;
+
+    fn handle(&mut self, msg: SendScreened, ctx: &mut Context<Self>) -> Self::Result {
+        match ClientId::parse(&msg.client_id) {
+            Ok(client_id) => self.enqueue(
+                ctx,
+                msg.sender_id,
+                msg.conversation_id,
+                client_id,
+                msg.content,
+            ),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+}
+
+/// A photo message: only the sender's own chat photo; sent now when it passed screening,
+/// held (no seq, nothing delivered) while a moderator looks at it, refused when rejected.
+async fn send_photo(
+    db: &Db,
+    me: Addr<ChatServer>,
+    sender_id: i64,
+    conversation_id: i64,
+    client_id: ClientId,
+    media_id: String,
+) -> AppResult<Sent> {
+    let media = crate::media::store::by_id(db, &media_id)
+        .await?
+        .filter(|m| m.owner_id == sender_id && m.purpose == "chat_photo")
+        .ok_or_else(|| AppError::field("media_id", "not a chat photo of yours"))?;
+    match media.status.as_str() {
+        "approved" => me
+            .send(SendScreened {
+                sender_id,
+                conversation_id,
+                client_id: client_id.as_str().to_string(),
+                content: Content::photo(media_id),
+            })
+            .await
+            .map_err(|_| AppError::unavailable("chat service stopped"))?,
+        "in_review" => {
+            let members = store::members(db, conversation_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("conversation"))?;
+            if policy::peer_of(sender_id, members).is_none() {
+                return Err(AppError::forbidden("not your conversation"));
+            }
+            let now = crate::store::now_ms();
+            store::hold_photo(
+                db,
+                &media_id,
+                conversation_id,
+                sender_id,
+                client_id.as_str(),
+                now,
+            )
+            .await?;
+            Ok(Sent {
+                message: MessageView {
+                    conversation_id,
+                    seq: 0,
+                    sender_id,
+                    client_id: client_id.as_str().to_string(),
+                    kind: "photo".into(),
+                    text: media_id,
+                    created_at: now,
+                },
+                duplicate: false,
+                held: true,
+            })
+        }
+        _ => Err(AppError::new(
+            ErrorCode::ContentRejected,
+            "this photo was refused by moderation",
+        )),
     }
 }
 

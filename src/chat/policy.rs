@@ -3,6 +3,29 @@
 
 use crate::error::{AppError, AppResult, ErrorCode};
 
+/// What a message carries: text, or a photo (its media id) that passed screening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub kind: &'static str,
+    pub body: String,
+}
+
+impl Content {
+    pub fn text(text: ChatText) -> Self {
+        Self {
+            kind: "text",
+            body: text.0,
+        }
+    }
+
+    pub fn photo(media_id: String) -> Self {
+        Self {
+            kind: "photo",
+            body: media_id,
+        }
+    }
+}
+
 /// Message text: non-empty after trimming, at most `max_chars` characters, no control
 /// characters other than newline and tab.
 #[derive(Debug, Clone, PartialEq, Eq)]

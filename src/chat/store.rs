@@ -583,3 +583,70 @@ pub async fn remove_message(db: &Db, conversation_id: i64, seq: i64) -> Result<(
     .await?;
     Ok(())
 }
+
+/// Holds a photo message until its photo is screened; a retry with the same client id is
+/// the same hold.
+pub async fn hold_photo(
+    db: &Db,
+    media_id: &str,
+    conversation_id: i64,
+    sender_id: i64,
+    client_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO held_photos (media_id, conversation_id, sender_id, client_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING",
+    )
+    .bind(media_id)
+    .bind(conversation_id)
+    .bind(sender_id)
+    .bind(client_id)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes every message held for this photo: `(conversation, sender, client id)`.
+pub async fn take_held_photos(
+    db: &Db,
+    media_id: &str,
+) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM held_photos WHERE media_id = $1 \
+         RETURNING conversation_id, sender_id, client_id",
+    )
+    .bind(media_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    .collect()
+}
+
+/// Whether `viewer` takes part in a conversation where this photo was sent.
+pub async fn photo_shared_with(db: &Db, media_id: &str, viewer: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM messages m JOIN conversation_members cm \
+         ON cm.conversation_id = m.conversation_id \
+         WHERE m.kind = 'photo' AND m.body = $1 AND cm.user_id = $2 LIMIT 1",
+    )
+    .bind(media_id)
+    .bind(viewer)
+    .fetch_optional(db)
+    .await?
+    .is_some())
+}
+
+/// Held photo messages go with their sender's account.
+pub async fn erase_held_photos(
+    conn: &mut AnyConnection,
+    sender_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM held_photos WHERE sender_id = $1")
+        .bind(sender_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

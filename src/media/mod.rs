@@ -275,12 +275,19 @@ impl Media {
         }
 
         let prepared = self.prepare(bytes, format).await?;
-        // A picture on the blocklist (or a near-duplicate of one) is refused on sight.
+        // A picture on the blocklist (or a near-duplicate of one) is refused on sight; one
+        // that merely resembles it waits for a moderator.
+        let mut review =
+            (prepared.kind == "video").then(|| "videos are always reviewed".to_string());
         if let Some(phash) = prepared.phash {
-            self.moderation
+            let held = self
+                .moderation
                 .send(crate::moderation::ScreenImage { phash })
                 .await
                 .map_err(|_| AppError::unavailable("moderation unavailable"))??;
+            if let Some(reasons) = held {
+                review = Some(reasons.join("; "));
+            }
         }
         // The consent may have been withdrawn while the bytes were arriving: then the upload
         // is refused, before anything is stored.
@@ -320,8 +327,7 @@ impl Media {
             phash: prepared.phash.map(phash::to_hex),
             thumbnails: serde_json::to_string(&thumbs)
                 .map_err(|e| anyhow::anyhow!("thumbnails: {e}"))?,
-            // Photos pass automatically here; videos always wait for a moderator.
-            status: if prepared.kind == "video" {
+            status: if review.is_some() {
                 "in_review"
             } else {
                 "approved"
@@ -330,12 +336,12 @@ impl Media {
             created_at: now_ms(),
         };
         store::insert(&self.db, &row).await?;
-        if row.status == "in_review" {
+        if let Some(reason) = review {
             self.moderation
                 .send(crate::moderation::QueueMedia {
                     user_id: who.user_id,
                     media_id: row.id.clone(),
-                    reason: "videos are always reviewed".into(),
+                    reason,
                 })
                 .await
                 .map_err(|_| AppError::unavailable("moderation unavailable"))??;
@@ -397,9 +403,13 @@ impl Media {
             .ok_or_else(|| AppError::not_found("media"))?;
         // Seen by others once approved; chat photos only by their conversation (with chat).
         let purpose_public = matches!(row.purpose.as_str(), "post_photo" | "post_video" | "avatar");
+        let shared_in_chat = row.purpose == "chat_photo"
+            && row.status == "approved"
+            && crate::chat::store::photo_shared_with(&self.db, &row.id, who.user_id).await?;
         let allowed = row.owner_id == who.user_id
             || who.is_staff()
-            || (row.status == "approved" && purpose_public);
+            || (row.status == "approved" && purpose_public)
+            || shared_in_chat;
         // Not found rather than forbidden: an unknown and a hidden id look the same.
         if allowed {
             Ok(row)

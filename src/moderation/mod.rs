@@ -31,6 +31,8 @@ use policy::{Keywords, Verdict};
 pub struct ModerationServer {
     db: Db,
     bus: SharedBus,
+    /// Where held photo messages go once their photo is approved.
+    chat: Addr<crate::chat::ChatServer>,
     settings: ModerationSettings,
     keywords: Arc<Keywords>,
     keywords_loaded: Option<SystemTime>,
@@ -56,13 +58,19 @@ fn load_keywords(file: Option<&PathBuf>) -> anyhow::Result<(Keywords, Option<Sys
 impl ModerationServer {
     /// Fails when the configured keyword file is missing or invalid: better than starting
     /// without the list the operator asked for.
-    pub fn new(db: Db, bus: SharedBus, settings: ModerationSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        db: Db,
+        bus: SharedBus,
+        chat: Addr<crate::chat::ChatServer>,
+        settings: ModerationSettings,
+    ) -> anyhow::Result<Self> {
         let (keywords, keywords_loaded) = load_keywords(settings.keywords_file.as_ref())
             .map_err(|e| anyhow::anyhow!("invalid setting DUOXIE_MODERATION_KEYWORDS_FILE: {e}"))?;
         tracing::info!(keywords = keywords.len(), "moderation keywords loaded");
         Ok(Self {
             db,
             bus,
+            chat,
             settings,
             keywords: Arc::new(keywords),
             keywords_loaded,
@@ -212,15 +220,16 @@ impl Handler<ScreenProfileText> for ModerationServer {
     }
 }
 
-/// Screens an uploaded picture by its perceptual hash against the blocklist.
+/// Screens an uploaded picture by its perceptual hash against the blocklist: `Ok(None)` to
+/// show it now, `Ok(Some(reasons))` to hold it for a moderator, `content_rejected`.
 #[derive(Message)]
-#[rtype(result = "AppResult<()>")]
+#[rtype(result = "AppResult<Option<Vec<String>>>")]
 pub struct ScreenImage {
     pub phash: u64,
 }
 
 impl Handler<ScreenImage> for ModerationServer {
-    type Result = ResponseFuture<AppResult<()>>;
+    type Result = ResponseFuture<AppResult<Option<Vec<String>>>>;
 
     fn handle(&mut self, msg: ScreenImage, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
@@ -228,7 +237,8 @@ impl Handler<ScreenImage> for ModerationServer {
         Box::pin(async move {
             match policy::screen_image(msg.phash, &store::blocklist(&db).await?, max) {
                 Verdict::Reject(reasons) => Err(rejected(&reasons)),
-                _ => Ok(()),
+                Verdict::Review(reasons) => Ok(Some(reasons)),
+                Verdict::Pass => Ok(None),
             }
         })
     }
@@ -439,7 +449,7 @@ impl Handler<As<Decide>> for ModerationServer {
     type Result = ResponseFuture<AppResult<Decided>>;
 
     fn handle(&mut self, msg: As<Decide>, _: &mut Context<Self>) -> Self::Result {
-        let (db, bus) = (self.db.clone(), self.bus.clone());
+        let (db, bus, chat) = (self.db.clone(), self.bus.clone(), self.chat.clone());
         Box::pin(async move {
             require_moderator(&db, msg.user_id).await?;
             let Decide {
@@ -461,7 +471,7 @@ impl Handler<As<Decide>> for ModerationServer {
                     "claim the item first (or your lease ran out)",
                 ));
             }
-            apply(&db, &bus, &item, decision, &reason, now).await?;
+            apply(&db, &bus, &chat, &item, decision, &reason, now).await?;
             crate::metrics::METRICS
                 .moderation_decision_seconds
                 .observe(Duration::from_millis((now - item.created_at).max(0) as u64));
@@ -507,6 +517,7 @@ impl Handler<As<Decide>> for ModerationServer {
 async fn apply(
     db: &Db,
     bus: &SharedBus,
+    chat: &Addr<crate::chat::ChatServer>,
     item: &store::Item,
     decision: Decision,
     reason: &str,
@@ -556,12 +567,41 @@ async fn apply(
                 Ok(id) => store::item(db, id).await?,
                 Err(_) => None,
             } {
-                Box::pin(apply(db, bus, &original, Decision::Approve, reason, now)).await?;
+                Box::pin(apply(
+                    db,
+                    bus,
+                    chat,
+                    &original,
+                    Decision::Approve,
+                    reason,
+                    now,
+                ))
+                .await?;
             }
         }
         "media" => {
             let status = if approved { "approved" } else { "rejected" };
             crate::media::store::set_status(db, &item.content_ref, status).await?;
+            // Photo messages held for this picture: sent now, or dropped (the sender has
+            // `moderation.decided` naming the photo).
+            for (conversation_id, sender_id, client_id) in
+                crate::chat::store::take_held_photos(db, &item.content_ref).await?
+            {
+                if approved {
+                    let sent = chat
+                        .send(crate::chat::SendScreened {
+                            sender_id,
+                            conversation_id,
+                            client_id,
+                            content: crate::chat::policy::Content::photo(item.content_ref.clone()),
+                        })
+                        .await
+                        .map_err(|_| AppError::unavailable("chat service stopped"))?;
+                    if let Err(e) = sent {
+                        tracing::warn!(error = %e.message, "a held photo message could not be sent");
+                    }
+                }
+            }
             if decision == Decision::RejectAndBlock {
                 if let Some(hash) = crate::media::store::by_id(db, &item.content_ref)
                     .await?

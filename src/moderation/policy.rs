@@ -229,7 +229,8 @@ pub fn screen_text(keywords: &Keywords, text: &str) -> Verdict {
     verdict
 }
 
-/// Near-duplicates of a blocklisted picture: within `max_distance` bits of a listed hash.
+/// Near-duplicates of a blocklisted picture: within `max_distance` bits of a listed hash it
+/// is refused; up to twice that, it looks alike enough for a person to decide.
 pub fn screen_image(phash: u64, blocklist: &[u64], max_distance: u32) -> Verdict {
     match blocklist
         .iter()
@@ -239,6 +240,9 @@ pub fn screen_image(phash: u64, blocklist: &[u64], max_distance: u32) -> Verdict
         Some(d) if d <= max_distance => {
             Verdict::Reject(vec![format!("blocklisted image ({d} bits away)")])
         }
+        Some(d) if d <= max_distance * 2 => Verdict::Review(vec![format!(
+            "resembles a blocklisted image ({d} bits away)"
+        )]),
         _ => Verdict::Pass,
     }
 }
@@ -321,6 +325,13 @@ mod tests {
             Verdict::Reject(_)
         ));
         assert_eq!(screen_image(!listed, &[listed], 6), Verdict::Pass);
+        assert!(
+            matches!(
+                screen_image(listed ^ 0xFF, &[listed], 6),
+                Verdict::Review(_)
+            ),
+            "8 bits away: a person decides"
+        );
         assert_eq!(screen_image(listed, &[], 6), Verdict::Pass);
     }
 }

@@ -179,6 +179,7 @@ impl DataDomain for ChatData {
             ("messages", "sender_id"),
             ("blocks", "blocker_id"),
             ("blocks", "blocked_id"),
+            ("held_photos", "sender_id"),
         ]
     }
     fn export<'a>(
@@ -193,7 +194,10 @@ impl DataDomain for ChatData {
         conn: &'a mut AnyConnection,
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(crate::chat::store::erase(conn, user_id))
+        Box::pin(async move {
+            crate::chat::store::erase(&mut *conn, user_id).await?;
+            crate::chat::store::erase_held_photos(conn, user_id).await
+        })
     }
 }
 

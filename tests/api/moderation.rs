@@ -735,7 +735,138 @@ async fn an_author_may_appeal_a_rejection_once_within_the_window(store: Store) {
     assert_eq!(expired["code"], json!("invalid_field"), "{expired}");
 }
 
+async fn a_chat_photo_is_delivered_only_once_screening_passes(store: Store) {
+    let mut app = spawn_app(store).await;
+    let sender = app.new_user().await;
+    let peer = app.new_user().await;
+    let stranger = app.new_user().await;
+    let mod_user = moderator(&mut app).await;
+    let (mut console, _) = console(&app, &mod_user).await;
+    app.grant_consents(&sender, &["photo_album"]).await;
+    let mut ws_sender = app.ws(&sender).await;
+    let mut ws_peer = app.ws(&peer).await;
+    let conv = ws_sender.open_chat(peer.id).await;
+    let photo = picture(320, 240);
+
+    // Passed at once: sent and delivered like text; the peer may now see the photo.
+    let first = app
+        .upload(
+            &sender.token,
+            "purpose=chat_photo&source=album",
+            "image/png",
+            photo.clone(),
+        )
+        .await
+        .ok("upload");
+    let media_id = first["id"].as_str().expect("id").to_owned();
+    let sent = ws_sender
+        .request_ok(
+            "chat.send",
+            json!({ "conversation_id": conv, "client_id": "p1", "media_id": media_id }),
+        )
+        .await;
+    assert!(sent.get("held").is_none(), "{sent}");
+    let delivered = ws_peer.next_message(conv).await;
+    assert_eq!(
+        (&delivered["data"]["kind"], &delivered["data"]["text"]),
+        (&json!("photo"), &json!(media_id)),
+        "{delivered}"
+    );
+    let path = format!("/api/media/{media_id}");
+    app.get(&path, Some(&peer.token))
+        .await
+        .ok("the peer sees the photo");
+    app.get(&path, Some(&stranger.token)).await.assert_error(
+        404,
+        "not_found",
+        "a stranger does not",
+    );
+
+    // Resembling a blocklisted picture: held until a moderator decides.
+    let phash: String = sqlx::query("SELECT phash FROM media WHERE id = $1")
+        .bind(&media_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("row")
+        .get(0);
+    let near = u64::from_str_radix(&phash, 16).expect("hex") ^ 0xFF;
+    sqlx::query(
+        "INSERT INTO media_hash_blocklist (phash, reason, created_at) VALUES ($1, 'test', 1)",
+    )
+    .bind(format!("{near:016x}"))
+    .execute(&app.db)
+    .await
+    .expect("blocklist a near hash");
+    for (round, decision) in [(2, "approve"), (3, "reject")] {
+        let held_upload = app
+            .upload(
+                &sender.token,
+                "purpose=chat_photo&source=album",
+                "image/png",
+                photo.clone(),
+            )
+            .await
+            .ok("upload");
+        assert_eq!(held_upload["status"], json!("in_review"), "{held_upload}");
+        let held_id = held_upload["id"].as_str().expect("id").to_owned();
+        let item = console.next_event("mod.item").await;
+        let client_id = format!("p{round}");
+        let sent = ws_sender
+            .request_ok(
+                "chat.send",
+                json!({ "conversation_id": conv, "client_id": client_id, "media_id": held_id }),
+            )
+            .await;
+        assert_eq!(
+            (&sent["held"], &sent["message"]["seq"]),
+            (&json!(true), &json!(0)),
+            "{sent}"
+        );
+        console
+            .request_ok("mod.claim", json!({ "item_id": item["data"]["id"] }))
+            .await;
+        console
+            .request_ok(
+                "mod.decide",
+                json!({ "item_id": item["data"]["id"], "decision": decision, "reason": "looked at it" }),
+            )
+            .await;
+        let marker = format!("after round {round}");
+        ws_sender.say(conv, &marker).await;
+        let next = ws_peer.next_message(conv).await;
+        if decision == "approve" {
+            assert_eq!(
+                next["data"]["text"],
+                json!(held_id),
+                "released once approved: {next}"
+            );
+            let after = ws_peer.next_message(conv).await;
+            assert_eq!(after["data"]["text"], json!(marker));
+        } else {
+            assert_eq!(
+                next["data"]["text"],
+                json!(marker),
+                "a rejected photo is never delivered"
+            );
+            let told = ws_sender
+                .next_event_where("the rejection", |e| {
+                    e["type"] == "moderation.decided" && e["data"]["ref"] == json!(held_id)
+                })
+                .await;
+            assert_eq!(told["data"]["decision"], json!("reject"));
+            let refused = ws_sender
+                .request_err(
+                    "chat.send",
+                    json!({ "conversation_id": conv, "client_id": "again", "media_id": held_id }),
+                )
+                .await;
+            assert_eq!(refused["code"], json!("content_rejected"), "{refused}");
+        }
+    }
+}
+
 store_tests!(
+    a_chat_photo_is_delivered_only_once_screening_passes,
     reports_join_the_queue_with_the_content_attached,
     an_author_may_appeal_a_rejection_once_within_the_window,
     a_muted_user_cannot_chat_until_the_mute_is_lifted,
