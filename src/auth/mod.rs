@@ -607,10 +607,28 @@ impl Auth {
             }
             other => other,
         };
+        // The avatar is an upload of the user's own that passed screening (policy: 审核):
+        // its media id, shown at `/api/media/{id}/content`.
         let avatar = match &patch.avatar {
             Some(Some(a)) => {
                 let a = policy::parse_profile_text("avatar", a, policy::AVATAR_MAX_CHARS)?;
-                Some((!a.is_empty()).then_some(a))
+                if a.is_empty() {
+                    Some(None)
+                } else {
+                    let media = crate::media::store::by_id(&self.db, &a)
+                        .await?
+                        .filter(|m| m.owner_id == user_id && m.purpose == "avatar")
+                        .ok_or_else(|| {
+                            AppError::field("avatar", "must be the id of your own avatar upload")
+                        })?;
+                    if media.status != "approved" {
+                        return Err(AppError::field(
+                            "avatar",
+                            "this picture has not passed screening",
+                        ));
+                    }
+                    Some(Some(a))
+                }
             }
             Some(None) => Some(None),
             None => None,

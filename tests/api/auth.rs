@@ -368,18 +368,30 @@ async fn the_profile_can_be_read_and_updated_and_bad_fields_are_named(store: Sto
     assert_eq!(me["intro"], json!(""), "{me}");
     assert!(me["created_at"].is_i64(), "{me}");
 
+    // The avatar is the id of an avatar upload of one's own that passed screening.
+    app.grant_consents(&user, &["camera"]).await;
+    let avatar_upload = app
+        .upload(
+            &user.token,
+            "purpose=avatar&source=camera",
+            "image/png",
+            tiny_png(),
+        )
+        .await
+        .ok("upload an avatar");
+    let avatar_id = avatar_upload["id"].as_str().expect("media id").to_owned();
     let updated = app
         .patch(
             "/api/me",
             token,
-            &json!({ "nickname": "翡翠小王", "gender": "female", "intro": "收藏和田玉", "avatar": "blob:abc" }),
+            &json!({ "nickname": "翡翠小王", "gender": "female", "intro": "收藏和田玉", "avatar": avatar_id }),
         )
         .await
         .ok("update the profile");
     assert_eq!(updated["nickname"], json!("翡翠小王"));
     assert_eq!(updated["gender"], json!("female"));
     assert_eq!(updated["intro"], json!("收藏和田玉"));
-    assert_eq!(updated["avatar"], json!("blob:abc"));
+    assert_eq!(updated["avatar"], json!(avatar_id));
     assert_eq!(
         app.get("/api/me", token).await.ok("read me"),
         updated,
@@ -408,7 +420,7 @@ async fn the_profile_can_be_read_and_updated_and_bad_fields_are_named(store: Sto
         .patch(
             "/api/me",
             token,
-            &json!({ "nickname": "玉".repeat(24), "intro": "介".repeat(200), "avatar": "a".repeat(512) }),
+            &json!({ "nickname": "玉".repeat(24), "intro": "介".repeat(200), "avatar": avatar_id }),
         )
         .await
         .ok("values at their limits");
@@ -444,6 +456,11 @@ async fn the_profile_can_be_read_and_updated_and_bad_fields_are_named(store: Sto
         (
             "an avatar of 513 characters",
             json!({ "avatar": "a".repeat(513) }),
+            "avatar",
+        ),
+        (
+            "an avatar that is no upload",
+            json!({ "avatar": "https://example.com/me.png" }),
             "avatar",
         ),
         (
@@ -846,3 +863,14 @@ store_tests!(
     health_and_readiness_answer_200,
     a_socket_authenticated_by_subprotocol_gets_duoxie_v1_back,
 );
+
+/// A 4×4 PNG: the smallest real picture for an avatar upload.
+fn tiny_png() -> Vec<u8> {
+    use image::ImageEncoder;
+    let pixels = [200u8; 4 * 4 * 3];
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&pixels, 4, 4, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+    out
+}
