@@ -121,7 +121,12 @@ impl App {
             bus.clone(),
             settings.privacy.clone(),
         );
-        RetentionJob::new(privacy.clone(), settings.privacy.clone()).start();
+        RetentionJob::new(
+            privacy.clone(),
+            settings.privacy.clone(),
+            settings.moderation.appeal_window_ms,
+        )
+        .start();
         let privacy = web::Data::new(privacy);
 
         let sender: Arc<dyn crate::auth::code_sender::CodeSender> =

@@ -138,3 +138,34 @@ pub async fn set_status(db: &Db, id: &str, status: &str) -> Result<(), sqlx::Err
         .await?;
     Ok(())
 }
+
+/// Rejected uploads older than `before` (past the appeal window): ids and their blobs.
+pub async fn rejected_before(
+    db: &Db,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM media WHERE status = 'rejected' AND created_at < $1 ORDER BY created_at LIMIT $2"
+    ))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        let m = from_row(r)?;
+        let mut blobs = vec![m.blob.clone()];
+        blobs.extend(super::thumbnail_blobs(&m.thumbnails));
+        Ok((m.id, blobs))
+    })
+    .collect()
+}
+
+pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM media WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -402,6 +402,13 @@ impl Privacy {
         );
     }
 
+    /// Removes those of `candidates` that no upload refers to any more.
+    pub async fn delete_unreferenced_blobs(&self, candidates: Vec<String>) -> AppResult<()> {
+        let unused = crate::media::store::unreferenced(self.db(), &candidates).await?;
+        let blobs = self.cx.blobs.clone();
+        web_block(move || unused.iter().try_for_each(|b| blobs.delete(b))).await
+    }
+
     /// Erases one account whose cooling-off period ended: the claim and every domain's
     /// erasure in one transaction. False when another node, or a login, got there first.
     pub async fn erase_due_account(&self, user_id: i64) -> AppResult<bool> {
@@ -416,9 +423,7 @@ impl Privacy {
         }
         tx.commit().await?;
         // The bytes of the user's uploads, unless the same bytes are someone else's upload too.
-        let unused = crate::media::store::unreferenced(self.db(), &uploaded).await?;
-        let blobs = self.cx.blobs.clone();
-        web_block(move || unused.iter().try_for_each(|b| blobs.delete(b))).await?;
+        self.delete_unreferenced_blobs(uploaded).await?;
         tracing::info!(user_id, "account deleted");
         crate::metrics::inc(&crate::metrics::METRICS.accounts_deleted);
         self.close_sockets(user_id, "account deleted");

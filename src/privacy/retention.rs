@@ -1,6 +1,7 @@
 //! The retention job (policy: 个人信息的保存): on every node, every
 //! `DUOXIE_PRIVACY_RETENTION_INTERVAL_MS`, it erases accounts whose deletion cooling-off has
-//! ended, deletes accounts declared under 14 that stayed without a guardian's consent past
+//! ended, removes rejected uploads once their appeal window has passed, deletes accounts
+//! declared under 14 that stayed without a guardian's consent past
 //! `DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS`, and purges what the policy says is kept only for a while: expired one-time codes,
 //! device tokens ended longer ago than the log retention, and old staff-access entries.
 //!
@@ -28,10 +29,16 @@ pub struct RetentionReport {
     pub codes_purged: u64,
     pub tokens_purged: u64,
     pub staff_access_purged: u64,
+    /// Rejected uploads whose appeal window has passed, bytes included.
+    pub rejected_media_purged: u64,
 }
 
 /// One run; what `duoxie admin retention` and the job both do.
-pub async fn run_once(privacy: &Privacy, settings: &PrivacySettings) -> AppResult<RetentionReport> {
+pub async fn run_once(
+    privacy: &Privacy,
+    settings: &PrivacySettings,
+    appeal_window_ms: i64,
+) -> AppResult<RetentionReport> {
     let db = privacy.db().clone();
     let now = now_ms();
     let mut report = RetentionReport::default();
@@ -60,20 +67,31 @@ pub async fn run_once(privacy: &Privacy, settings: &PrivacySettings) -> AppResul
         + crate::auth::store::purge_expired_phone_changes(&db, now).await?;
     report.tokens_purged = crate::auth::store::purge_ended_tokens(&db, log_cutoff).await?;
     report.staff_access_purged = store::purge_staff_access(&db, log_cutoff).await?;
+    // A rejected upload is kept while its author may appeal, then removed.
+    let appeal_cutoff = now.saturating_sub(appeal_window_ms);
+    for (id, blobs) in
+        crate::media::store::rejected_before(&db, appeal_cutoff, DELETIONS_PER_RUN).await?
+    {
+        crate::media::store::delete(&db, &id).await?;
+        privacy.delete_unreferenced_blobs(blobs).await?;
+        report.rejected_media_purged += 1;
+    }
     Ok(report)
 }
 
 pub struct RetentionJob {
     privacy: Privacy,
     settings: PrivacySettings,
+    appeal_window_ms: i64,
     running: bool,
 }
 
 impl RetentionJob {
-    pub fn new(privacy: Privacy, settings: PrivacySettings) -> Self {
+    pub fn new(privacy: Privacy, settings: PrivacySettings, appeal_window_ms: i64) -> Self {
         Self {
             privacy,
             settings,
+            appeal_window_ms,
             running: false,
         }
     }
@@ -85,8 +103,9 @@ impl RetentionJob {
         }
         self.running = true;
         let (privacy, settings) = (self.privacy.clone(), self.settings.clone());
+        let appeal_window_ms = self.appeal_window_ms;
         ctx.spawn(
-            async move { run_once(&privacy, &settings).await }
+            async move { run_once(&privacy, &settings, appeal_window_ms).await }
                 .into_actor(self)
                 .map(|result, act, _| {
                     act.running = false;

@@ -553,7 +553,56 @@ async fn bombs_leave_the_servers_memory_flat(store: Store) {
     );
 }
 
+async fn rejected_uploads_are_removed_once_the_appeal_window_has_passed(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.privacy.retention_interval_ms = 20).await;
+    let user = app.new_user().await;
+    app.grant_consents(&user, &["photo_album"]).await;
+    let kept = app
+        .upload(
+            &user.token,
+            "purpose=post_photo&source=album",
+            "image/png",
+            png(30, 30),
+        )
+        .await
+        .ok("kept");
+    let rejected = app
+        .upload(
+            &user.token,
+            "purpose=post_photo&source=album",
+            "image/png",
+            png(40, 40),
+        )
+        .await
+        .ok("to be rejected");
+    let old = crate::helpers::now_ms() - 21 * 24 * 3600 * 1000;
+    sqlx::query("UPDATE media SET status = 'rejected', created_at = $1 WHERE id = $2")
+        .bind(old)
+        .bind(rejected["id"].as_str().expect("id"))
+        .execute(&app.db)
+        .await
+        .expect("age a rejection");
+    let deadline = tokio::time::Instant::now() + crate::helpers::WAIT;
+    while media_rows(&app).await > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "not purged in time");
+        tokio::time::sleep(crate::helpers::POLL_INTERVAL).await;
+    }
+    app.get(
+        &format!("/api/media/{}", kept["id"].as_str().expect("id")),
+        Some(&user.token),
+    )
+    .await
+    .ok("the approved one stays");
+    assert_eq!(
+        walk(&app.data_dir().join("blobs")),
+        1,
+        "only the kept picture's bytes remain"
+    );
+    let _ = &mut app;
+}
+
 store_tests!(
+    rejected_uploads_are_removed_once_the_appeal_window_has_passed,
     a_photo_is_stored_upright_without_metadata_and_with_thumbnails,
     uploads_need_the_consent_for_their_declared_source,
     a_consent_withdrawn_during_an_upload_refuses_it,
