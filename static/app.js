@@ -128,6 +128,14 @@
     rate_limited: '操作太频繁，请稍后再试',
     forbidden: '无权操作',
     not_found: '不存在',
+    content_rejected: '内容未通过审核',
+    consent_required: '需要您的授权',
+    file_too_large: '文件太大',
+    image_too_large: '图片尺寸太大',
+    unsupported_media: '不支持的文件格式',
+    media_type_mismatch: '文件类型与内容不符',
+    invalid_media: '文件已损坏或不完整',
+    conflict: '冲突',
   };
   const RESTRICTION_TEXT = {
     age_required: '需要先填写年龄：未填写出生日期的账号不能聊天或修改资料。 ' +
@@ -143,10 +151,37 @@
   function errorText(err) {
     if (!err) return '未知错误 unknown error';
     if (RESTRICTION_TEXT[err.code]) return RESTRICTION_TEXT[err.code] + ` [${err.code}]`;
+    // Sanctions last minutes to days: name the moment, not a count of seconds.
+    if (err.code === 'muted') {
+      if (!err.retry_after_ms) return '您已被审核员禁言。 A moderator muted you.';
+      const at = fmtUntil(Date.now() + err.retry_after_ms);
+      return `您已被审核员禁言，${at} 后可再发言。 A moderator muted you: you can talk again at ${at}.`;
+    }
+    if (err.code === 'suspended') return suspendedText(err.retry_after_ms);
     let text = err.message || err.code || String(err);
     if (ERROR_ZH[err.code]) text = ERROR_ZH[err.code] + ' · ' + text;
     if (err.retry_after_ms) text += ` (${Math.ceil(err.retry_after_ms / 1000)} s)`;
     return text;
+  }
+
+  // A moment within the next days: "14:05", "明天 tomorrow 09:00", or the date.
+  function fmtUntil(ms) {
+    const d = new Date(ms);
+    const hm = pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+    const days = Math.round((new Date(d).setHours(0, 0, 0, 0) - new Date().setHours(0, 0, 0, 0)) / 86400000);
+    if (days === 0) return hm;
+    if (days === 1) return '明天 tomorrow ' + hm;
+    return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) + ' ' + hm;
+  }
+
+  function suspendedText(retryAfterMs) {
+    if (!retryAfterMs) {
+      return '您的账号已被审核员封禁，解除之前不能登录。 Your account is suspended by a moderator: ' +
+        'you cannot log in until the suspension is lifted.';
+    }
+    const at = fmtUntil(Date.now() + retryAfterMs);
+    return `您的账号已被审核员封禁至 ${at}，在此之前不能登录。 Your account is suspended by a moderator ` +
+      `until ${at}: you cannot log in before then.`;
   }
 
   // 13912345678 → 139****5678, as the server masks numbers (display only).
@@ -249,7 +284,12 @@
     }
   }
 
+  const REMOVED_TEXT = '消息已被审核移除 Message removed by moderation';
+
+  // For previews: a photo message's text is its media id, not something to show.
   function messageText(m) {
+    if (m.kind === 'photo') return '[图片 Photo]';
+    if (m.kind === 'removed') return '[' + REMOVED_TEXT + ']';
     if (m.kind === 'text' || m.text != null) return m.text || '';
     return '[' + m.kind + ']';
   }
@@ -293,17 +333,23 @@
     }
   }
 
-  async function api(method, path, body) {
+  // raw: a Blob or File sent as it is, with its own type (uploads); otherwise body is JSON.
+  async function api(method, path, body, { raw = null } = {}) {
     const token = state.token;
     const headers = {};
     if (token) headers.Authorization = 'Bearer ' + token;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (raw) {
+      // The server reads the format from the bytes and refuses a type that disagrees.
+      if (raw.type) headers['Content-Type'] = raw.type;
+    } else if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+    }
     let res;
     try {
       res = await fetch(path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: raw || (body === undefined ? undefined : JSON.stringify(body)),
         cache: 'no-store',
       });
     } catch (_) {
@@ -451,6 +497,12 @@
         this.emit('$revoked', ev.code, ev.reason || '');
         return;
       }
+      // 4005: a moderator suspended the account: its token is refused until that ends.
+      if (ev.code === 4005) {
+        this.stop();
+        this.emit('$suspended');
+        return;
+      }
       // 4004: the account became restricted (guardian withdrew consent); the token still works.
       if (ev.code === 4004) {
         this.attempt = 0;
@@ -559,6 +611,12 @@
     wardConfirm: null, // child id whose deletion confirmation is unfolded
     wardsRendered: '', // what the ward list was last built from (typing must survive repaints)
     phoneChange: null, // {masked} once codes for a new number were sent
+    mediaCache: new Map(), // "<media id>:<size>" → {url, error, promise}: object URLs of fetched pictures
+    mute: null, // {until, reason} while a moderator's mute lasts
+    pendingReview: {}, // profile field → the text a moderator is looking at
+    peerProfileOpen: false, // the peer's profile card in the conversation header
+    peerProfiles: new Map(), // user id → {user} | {error} | {loading: true}
+    stickToBottom: true, // the message list was scrolled to its end (pictures that load keep it there)
   };
 
   function resetState() {
@@ -589,6 +647,15 @@
     state.wardConfirm = null;
     state.wardsRendered = '';
     state.phoneChange = null;
+    for (const e of state.mediaCache.values()) if (e.url) URL.revokeObjectURL(e.url);
+    state.mediaCache = new Map();
+    state.mute = null;
+    clearTimeout(muteTimer);
+    state.pendingReview = {};
+    state.peerProfileOpen = false;
+    state.peerProfiles = new Map();
+    state.stickToBottom = true;
+    closeLightbox();
   }
 
   function convFor(id) {
@@ -600,7 +667,10 @@
         msgs: new Map(), // seq → Message; the key is the dedupe
         minSeq: 0,
         maxSeq: 0,
-        pending: [], // {client_id, text, state: 'sending'|'waiting'|'failed', error, inFlight}
+        // {client_id, text, state: 'sending'|'waiting'|'failed', error, inFlight}; photos also
+        // {kind: 'photo', file, localUrl, media_id, item_id} and the states 'uploading',
+        // 'consent' (a permission is missing), 'held' (a moderator looks at it), 'rejected'.
+        pending: [],
         historyLoaded: false,
         historyPromise: null,
         loadingOlder: false,
@@ -678,8 +748,11 @@
     c.maxSeq = Math.max(c.maxSeq, m.seq);
     c.minSeq = c.minSeq ? Math.min(c.minSeq, m.seq) : m.seq;
     const mine = m.sender_id === meId();
-    if (mine) c.pending = c.pending.filter((p) => p.client_id !== m.client_id);
-    else if (m.seq === c.maxSeq) c.typingUntil = 0; // they sent it, so they stopped typing
+    if (mine) {
+      for (const p of c.pending) if (p.client_id === m.client_id && p.localUrl) URL.revokeObjectURL(p.localUrl);
+      c.pending = c.pending.filter((p) => p.client_id !== m.client_id);
+      if (m.kind === 'photo') forgetHeld(m.client_id);
+    } else if (m.seq === c.maxSeq) c.typingUntil = 0; // they sent it, so they stopped typing
     const info = c.info;
     if (info) {
       if (m.seq > (info.last_seq || 0)) {
@@ -837,6 +910,7 @@
       state.blocked = new Set(blocks.user_ids || []);
       schedule('pane');
       resendPending();
+      restoreHeld();
       queryPresence(state.sellers.map((u) => u.id));
       const c = activeConv();
       if (c) {
@@ -944,6 +1018,7 @@
     const c = state.convs.get(id);
     if (!c || !c.info) return;
     state.settingsOpen = false;
+    if (state.activeId !== id) state.peerProfileOpen = false;
     state.activeId = id;
     state.scrollIntent = 'bottom';
     hideConvError();
@@ -1007,21 +1082,27 @@
       } else {
         p.state = 'failed';
         p.error = err;
-        if (isRestriction(err)) noteRestriction(err);
+        noteError(err);
       }
       if (c.id === state.activeId) schedule('messages');
     }
   }
 
+  // After a reconnect: what was waiting for the socket goes out (held, rejected and failed
+  // entries wait for the server or for the user).
   function resendPending() {
     for (const c of state.convs.values()) {
-      for (const p of c.pending) if (p.state !== 'failed' && !p.inFlight) sendPending(c, p);
+      for (const p of c.pending) {
+        if (p.inFlight || !['waiting', 'sending', 'uploading'].includes(p.state)) continue;
+        if (p.kind === 'photo') sendPhoto(c, p);
+        else sendPending(c, p);
+      }
     }
   }
 
   function sendTyping() {
     const c = activeConv();
-    if (!c || !state.socket || !state.socket.ready) return;
+    if (!c || !state.socket || !state.socket.ready || isMuted()) return;
     const now = Date.now();
     if (now - c.lastTypingSent < TYPING_SEND_EVERY_MS) return;
     c.lastTypingSent = now;
@@ -1042,6 +1123,516 @@
     } catch (err) {
       showConvError(err);
     }
+  }
+
+  // ---------------------------------------------------------------- photos
+
+  const MEDIA_ID = /^[0-9a-f]{32}$/i;
+
+  function pickPhoto() {
+    if (!activeConv()) return;
+    const input = $('photo-input');
+    input.value = '';
+    input.click();
+  }
+
+  function onPhotoPicked() {
+    const input = $('photo-input');
+    const file = input.files && input.files[0];
+    input.value = '';
+    const c = activeConv();
+    if (!file || !c) return;
+    hideConvError();
+    const p = {
+      kind: 'photo', client_id: newClientId(), file, localUrl: URL.createObjectURL(file),
+      media_id: null, item_id: null, state: 'uploading', error: null, inFlight: false,
+    };
+    c.pending.push(p);
+    state.scrollIntent = 'bottom';
+    schedule('messages');
+    sendPhoto(c, p);
+  }
+
+  // Upload (once: the media id is kept for retries), then chat.send with the same client_id.
+  async function sendPhoto(c, p) {
+    if (!c.pending.includes(p) || p.inFlight) return;
+    p.inFlight = true;
+    p.error = null;
+    try {
+      if (!p.media_id) {
+        p.state = 'uploading';
+        schedule('messages');
+        const view = await api('POST', '/api/media?purpose=chat_photo&source=album', undefined, { raw: p.file });
+        p.media_id = view.id;
+      }
+      if (!state.socket || !state.socket.ready) {
+        p.state = 'waiting';
+        return;
+      }
+      p.state = 'sending';
+      schedule('messages');
+      const res = await rpc('chat.send', { conversation_id: c.id, client_id: p.client_id, media_id: p.media_id });
+      if (!c.pending.includes(p)) return; // the committed message already arrived as an event
+      if (res.held) {
+        // No seq, nothing delivered: it becomes a message when a moderator approves the photo.
+        p.state = 'held';
+        rememberHeld(c, p);
+      } else if (acceptMessage(res.message)) {
+        c.pending = c.pending.filter((x) => x !== p);
+      }
+      afterMessagesChanged(c.id);
+    } catch (err) {
+      if (!c.pending.includes(p)) return;
+      if (err.code === 'consent_required') {
+        p.state = 'consent';
+        p.error = err;
+      } else if (err.code === 'disconnected') {
+        p.state = 'waiting';
+      } else if (err.code === 'timeout' || err.code === 'rate_limited' || err.code === 'unavailable') {
+        p.state = 'waiting';
+        setTimeout(() => sendPhoto(c, p), err.retry_after_ms || 3000);
+      } else {
+        p.state = 'failed';
+        p.error = err;
+        noteError(err);
+      }
+    } finally {
+      p.inFlight = false;
+      if (c.id === state.activeId) schedule('messages');
+    }
+  }
+
+  // consent_required: one click grants what is missing (photo_album for an album pick) and retries.
+  async function grantAndSendPhoto(c, p) {
+    const known = new Set(PERMISSIONS.map((x) => x.id));
+    const missing = ((p.error && p.error.missing_permissions) || ['photo_album']).filter((x) => known.has(x));
+    p.state = 'uploading';
+    p.error = null;
+    schedule('messages');
+    try {
+      for (const permission of missing.length ? missing : ['photo_album']) {
+        const res = await api('POST', '/api/me/consents', { permission, granted: true, device: deviceLabel() });
+        if (res.record) mergeConsentRecord(res.record);
+      }
+    } catch (err) {
+      p.state = 'failed';
+      p.error = err;
+      schedule('messages');
+      return;
+    }
+    sendPhoto(c, p);
+  }
+
+  function discardPending(c, p) {
+    if (p.localUrl) URL.revokeObjectURL(p.localUrl);
+    c.pending = c.pending.filter((x) => x !== p);
+    if (p.kind === 'photo') forgetHeld(p.client_id);
+    schedule('messages');
+  }
+
+  // Held photos are remembered in this browser, so a reload still shows them (and their outcome).
+  function heldKey() {
+    return 'duoxie.held.' + meId();
+  }
+
+  function loadHeldStore() {
+    try {
+      const list = JSON.parse(localStorage.getItem(heldKey()) || '[]');
+      return Array.isArray(list) ? list : [];
+    } catch (_) {
+      return [];
+    }
+  }
+
+  function saveHeldStore(list) {
+    try {
+      if (list.length) localStorage.setItem(heldKey(), JSON.stringify(list));
+      else localStorage.removeItem(heldKey());
+    } catch (_) { /* this tab only */ }
+  }
+
+  function rememberHeld(c, p) {
+    const list = loadHeldStore().filter((h) => h.client_id !== p.client_id);
+    list.push({ conversation_id: c.id, client_id: p.client_id, media_id: p.media_id });
+    saveHeldStore(list);
+  }
+
+  // The outcome, so a reload still offers the appeal.
+  function noteHeldRejected(p) {
+    const list = loadHeldStore();
+    const h = list.find((x) => x.client_id === p.client_id);
+    if (!h) return;
+    h.item_id = p.item_id;
+    h.reason = (p.error && p.error.message) || '';
+    saveHeldStore(list);
+  }
+
+  function forgetHeld(clientId) {
+    const list = loadHeldStore();
+    if (list.some((h) => h.client_id === clientId)) saveHeldStore(list.filter((h) => h.client_id !== clientId));
+  }
+
+  // After a (re)connect and its sync: held photos this tab does not show yet, with their state now.
+  async function restoreHeld() {
+    for (const h of loadHeldStore()) {
+      if (!h || !MEDIA_ID.test(h.media_id || '')) continue;
+      const c = convFor(h.conversation_id);
+      if (c.pending.some((p) => p.client_id === h.client_id)) continue;
+      if ([...c.msgs.values()].some((m) => m.client_id === h.client_id && m.sender_id === meId())) {
+        forgetHeld(h.client_id);
+        continue;
+      }
+      let view;
+      try {
+        view = await api('GET', '/api/media/' + h.media_id);
+      } catch (err) {
+        if (err.code === 'not_found') forgetHeld(h.client_id);
+        continue;
+      }
+      if (c.pending.some((p) => p.client_id === h.client_id)) continue;
+      if (view.status === 'approved') {
+        // Sent while we were away: the sync brought it, or the history has it.
+        forgetHeld(h.client_id);
+        continue;
+      }
+      const rejected = view.status === 'rejected';
+      c.pending.push({
+        kind: 'photo', client_id: h.client_id, file: null, localUrl: null, media_id: h.media_id,
+        item_id: rejected && h.item_id != null ? h.item_id : null, inFlight: false,
+        state: rejected ? 'rejected' : 'held',
+        error: rejected ? { message: h.reason || '' } : null,
+      });
+      if (c.id === state.activeId) schedule('messages');
+    }
+  }
+
+  // One fetch per picture and size; the object URL lives until logout.
+  function mediaEntry(id, size) {
+    const key = id + ':' + size;
+    let e = state.mediaCache.get(key);
+    if (!e) {
+      e = { key, url: null, error: null, promise: null };
+      const token = state.token;
+      e.promise = fetchMedia(id, size).then((url) => {
+        if (token !== state.token) { URL.revokeObjectURL(url); return; }
+        e.url = url;
+      }, (err) => { e.error = err; });
+      state.mediaCache.set(key, e);
+    }
+    return e;
+  }
+
+  async function fetchMedia(id, size) {
+    if (!MEDIA_ID.test(id)) throw new ApiError({ code: 'invalid_media', message: 'not a media id' }, 0);
+    let res;
+    try {
+      res = await fetch(`/api/media/${id}/content?size=${size}`, {
+        headers: { Authorization: 'Bearer ' + state.token },
+      });
+    } catch (_) {
+      throw new ApiError({ code: 'network', message: '无法连接服务器 cannot reach the server' }, 0);
+    }
+    if (!res.ok) {
+      let body = null;
+      try { body = JSON.parse(await res.text()).error; } catch (_) { body = null; }
+      throw new ApiError(body || { code: 'http_' + res.status, message: 'HTTP ' + res.status }, res.status);
+    }
+    return URL.createObjectURL(await res.blob());
+  }
+
+  function onPhotoLoaded() {
+    if (state.stickToBottom) $('messages').scrollTop = $('messages').scrollHeight;
+  }
+
+  // A picture in a bubble: the 256 px thumbnail (or the local file while it uploads); a click
+  // opens the 1080 px one.
+  function photoView(mediaId, localUrl) {
+    const img = el('img', { class: 'photo', alt: '图片 Photo' });
+    img.addEventListener('load', onPhotoLoaded);
+    const btn = el('button', { type: 'button', class: 'photo-btn', title: '查看大图 View full size',
+      onclick: () => openLightbox(mediaId, localUrl) }, img);
+    if (localUrl) {
+      img.src = localUrl;
+      return btn;
+    }
+    const e = mediaEntry(mediaId, 256);
+    if (e.url) {
+      img.src = e.url;
+    } else if (e.error) {
+      return el('button', { type: 'button', class: 'photo-btn photo-error',
+        text: '图片无法加载，点击重试 Photo unavailable, click to retry (' + (e.error.code || '') + ')',
+        onclick: () => { state.mediaCache.delete(e.key); schedule('messages'); } });
+    } else {
+      btn.classList.add('loading');
+      img.dataset.media = e.key;
+      e.promise.then(() => {
+        if (e.error) { schedule('messages'); return; }
+        for (const n of document.querySelectorAll(`img[data-media="${e.key}"]`)) {
+          n.src = e.url;
+          n.parentNode.classList.remove('loading');
+        }
+      });
+    }
+    return btn;
+  }
+
+  function openLightbox(mediaId, localUrl) {
+    const img = $('lightbox-img');
+    const msg = $('lightbox-msg');
+    msg.hidden = true;
+    const small = mediaId ? state.mediaCache.get(mediaId + ':256') : null;
+    img.src = localUrl || (small && small.url) || '';
+    $('lightbox').hidden = false;
+    $('lightbox-close').focus();
+    if (!mediaId) return;
+    const big = mediaEntry(mediaId, 1080);
+    const show = () => {
+      if ($('lightbox').hidden || $('lightbox').dataset.media !== mediaId) return;
+      if (big.url) img.src = big.url;
+      else if (big.error) {
+        msg.textContent = '大图无法加载 Could not load the full size: ' + errorText(big.error);
+        msg.hidden = false;
+        state.mediaCache.delete(big.key);
+      }
+    };
+    $('lightbox').dataset.media = mediaId;
+    if (big.url || big.error) show();
+    else big.promise.then(show);
+  }
+
+  function closeLightbox() {
+    const box = $('lightbox');
+    if (!box) return;
+    box.hidden = true;
+    box.dataset.media = '';
+    $('lightbox-img').removeAttribute('src');
+  }
+
+  // ---------------------------------------------------------------- reports and appeals
+
+  function askReason(title) {
+    const answer = window.prompt(title + '\n请说明原因 Say what is wrong:', '');
+    if (answer == null) return null;
+    const reason = answer.trim();
+    if (!reason) showAppError({ message: '需要填写原因 A reason is required' });
+    return reason || null;
+  }
+
+  async function reportMessage(m) {
+    const reason = askReason('举报这条消息 Report this message');
+    if (!reason) return;
+    try {
+      const res = await rpc('report.create', { target: 'message', conversation_id: m.conversation_id, seq: m.seq, reason });
+      showAppNotice(`已举报，审核员会尽快处理（编号 #${res.item_id}）。 Reported: a moderator will look at it soon (#${res.item_id}).`);
+    } catch (err) {
+      showConvError(err);
+    }
+  }
+
+  async function reportUser(userId, nickname) {
+    const reason = askReason(`举报用户 Report user ${nickname || ''} #${userId}`);
+    if (!reason) return;
+    try {
+      const res = await rpc('report.create', { target: 'user', user_id: userId, reason });
+      showAppNotice(`已举报该用户，审核员会尽快处理（编号 #${res.item_id}）。 User reported: a moderator will look at it soon (#${res.item_id}).`);
+    } catch (err) {
+      showConvError(err);
+    }
+  }
+
+  async function appealDecision(itemId) {
+    const reason = askReason('对这项审核决定提出申诉（每项决定只能申诉一次） Appeal this decision (once per decision)');
+    if (!reason) return;
+    try {
+      const res = await rpc('appeal.create', { item_id: itemId, reason });
+      showAppNotice(`申诉已提交，审核员会重新查看（编号 #${res.item_id}）。 Appeal sent: a moderator will look again (#${res.item_id}).`);
+    } catch (err) {
+      showAppError(err);
+    }
+  }
+
+  // ---------------------------------------------------------------- moderation of this account
+
+  let muteTimer = null;
+  const MAX_TIMER_MS = 2147483647;
+
+  function isMuted() {
+    return !!(state.mute && state.mute.until > Date.now());
+  }
+
+  function noteMuted(until, reason) {
+    if (!(until > Date.now())) return;
+    const prev = state.mute;
+    state.mute = { until, reason: reason || (prev && prev.reason) || '' };
+    renderMute();
+    clearTimeout(muteTimer);
+    const check = () => {
+      if (!state.mute) return;
+      const left = state.mute.until - Date.now();
+      if (left > 0) {
+        muteTimer = setTimeout(check, Math.min(left + 250, MAX_TIMER_MS));
+        return;
+      }
+      state.mute = null;
+      renderMute();
+      showAppNotice('禁言已结束，您可以再次发言了。 Your mute is over: you can talk again.');
+    };
+    check();
+  }
+
+  function renderMute() {
+    const banner = $('mute-banner');
+    const muted = isMuted();
+    banner.hidden = !muted;
+    $('composer-send').disabled = muted;
+    $('photo-btn').disabled = muted;
+    if (!muted) return;
+    const at = fmtUntil(state.mute.until);
+    banner.textContent = `您已被审核员禁言，${at} 后可再次发言。 A moderator muted you: you can talk again at ${at}.` +
+      (state.mute.reason ? ` 原因 Reason: ${state.mute.reason}` : '');
+  }
+
+  // What a refused command teaches us about this account.
+  function noteError(err) {
+    if (!err) return;
+    if (isRestriction(err)) noteRestriction(err);
+    if (err.code === 'muted' && err.retry_after_ms) noteMuted(Date.now() + err.retry_after_ms);
+  }
+
+  const PROFILE_FIELD = {
+    intro: { zh: '简介', en: 'introduction' },
+    nickname: { zh: '昵称', en: 'nickname' },
+  };
+
+  function onModerationDecided(d) {
+    const approved = d.decision === 'approve';
+    const why = d.reason ? ` 原因 Reason: ${d.reason}` : '';
+    const appeal = !approved && d.kind !== 'appeal' && d.item_id != null
+      ? { label: '申诉 Appeal', onclick: () => appealDecision(d.item_id) } : null;
+    switch (d.kind) {
+      case 'media': {
+        let held = false;
+        for (const c of state.convs.values()) {
+          for (const p of c.pending) {
+            if (p.kind !== 'photo' || p.media_id !== d.ref) continue;
+            held = true;
+            // Approved: the message itself arrives as chat.message and replaces the bubble.
+            if (!approved) {
+              p.state = 'rejected';
+              p.error = { message: d.reason || '' };
+              p.item_id = d.item_id;
+              noteHeldRejected(p);
+            }
+            if (c.id === state.activeId) schedule('messages');
+          }
+        }
+        if (!approved) {
+          showAppNotice('您的图片未通过审核，没有发送。 Your picture was rejected by moderation and was not sent.' + why,
+            { warn: true, action: appeal });
+        } else if (!held) {
+          showAppNotice('您的图片已通过审核。 Your picture was approved.');
+        }
+        return;
+      }
+      case 'intro':
+      case 'nickname': {
+        const what = PROFILE_FIELD[d.kind];
+        delete state.pendingReview[d.kind];
+        refreshMe();
+        if (approved) showAppNotice(`您的新${what.zh}已通过审核，现已显示。 Your new ${what.en} was approved and is shown now.`);
+        else {
+          showAppNotice(`您的新${what.zh}未通过审核，原来的保持不变。 Your new ${what.en} was rejected; the previous one stays.` + why,
+            { warn: true, action: appeal });
+        }
+        return;
+      }
+      case 'report_message':
+        // A dismissed report changes nothing for the reported user.
+        if (!approved) {
+          showAppNotice('您的一条消息被举报，经审核已移除。 A message of yours was reported and removed by moderation.' + why,
+            { warn: true, action: appeal });
+        }
+        return;
+      case 'report_user':
+        if (!approved) {
+          refreshMe();
+          showAppNotice('您的资料被举报，经审核已重置（昵称、头像、简介）。 Your profile was reported and reset by moderation (nickname, avatar, introduction).' + why,
+            { warn: true, action: appeal });
+        }
+        return;
+      case 'appeal':
+        if (approved) {
+          refreshMe();
+          showAppNotice('您的申诉已通过，原内容已恢复。 Your appeal was upheld: the original content applies.' + why);
+        } else {
+          showAppNotice('您的申诉被驳回，原决定维持不变。 Your appeal was rejected: the decision stands.' + why, { warn: true });
+        }
+        return;
+      default:
+        showAppNotice((approved ? '审核通过 Approved by moderation' : '审核未通过 Rejected by moderation') + why,
+          { warn: !approved, action: appeal });
+    }
+  }
+
+  function onMessageRemoved(d) {
+    const c = state.convs.get(d.conversation_id);
+    if (!c) return;
+    const gone = (m) => Object.assign({}, m, { kind: 'removed', text: '' });
+    const m = c.msgs.get(d.seq);
+    if (m) c.msgs.set(d.seq, gone(m));
+    if (c.info && c.info.last_message && c.info.last_message.seq === d.seq) c.info.last_message = gone(c.info.last_message);
+    schedule('convs');
+    if (c.id === state.activeId) schedule('messages');
+  }
+
+  function onSuspended() {
+    logoutLocal();
+    setLoginInfo('您的账号已被审核员封禁，已在所有设备上退出登录。封禁结束或解除后可以重新登录。 ' +
+      'Your account was suspended by a moderator and logged out on every device. You can log in again ' +
+      'once the suspension ends or is lifted.', true);
+  }
+
+  // ---------------------------------------------------------------- the peer's profile
+
+  function togglePeerProfile() {
+    state.peerProfileOpen = !state.peerProfileOpen;
+    const c = activeConv();
+    if (state.peerProfileOpen && c) loadPeerProfile(c.info.peer.id);
+    schedule('pane');
+  }
+
+  async function loadPeerProfile(id) {
+    const cur = state.peerProfiles.get(id);
+    if (cur && cur.loading) return;
+    state.peerProfiles.set(id, Object.assign({}, cur, { loading: true }));
+    try {
+      const user = await api('GET', '/api/users/' + encodeURIComponent(id));
+      state.peerProfiles.set(id, { user });
+    } catch (err) {
+      state.peerProfiles.set(id, { error: err });
+    }
+    schedule('pane');
+  }
+
+  function renderPeerProfile(peer) {
+    const box = $('peer-profile');
+    box.hidden = !state.peerProfileOpen;
+    $('peer-profile-btn').setAttribute('aria-expanded', state.peerProfileOpen ? 'true' : 'false');
+    if (!state.peerProfileOpen) return;
+    const entry = state.peerProfiles.get(peer.id) || { loading: true };
+    const u = entry.user;
+    const facts = [];
+    if (u) {
+      facts.push(el('dt', { text: '昵称 Nickname' }), el('dd', { text: u.nickname || '' }));
+      facts.push(el('dt', { text: '简介 Intro' }), el('dd', { class: u.intro ? '' : 'muted', text: u.intro || '（无 none）' }));
+      if (u.roles && u.roles.length) facts.push(el('dt', { text: '角色 Roles' }), el('dd', { text: u.roles.join(', ') }));
+      if (u.created_at) facts.push(el('dt', { text: '注册 Joined' }), el('dd', { text: fmtFull(u.created_at) }));
+    }
+    $('peer-profile-body').replaceChildren(
+      u ? el('dl', { class: 'facts' }, ...facts)
+        : el('p', { class: 'small ' + (entry.error ? 'error' : 'muted'),
+          text: entry.error ? errorText(entry.error) : '加载中 Loading…' }));
+    $('report-user-btn').hidden = !!(u && u.deleted);
   }
 
   // ---------------------------------------------------------------- privacy & account
@@ -1852,6 +2443,7 @@
         else logoutLocal('登录已失效，请重新登录 Session ended, please log in again');
       })
       .on('$restricted', onAccountRestricted)
+      .on('$suspended', onSuspended)
       .on('$refused', () => {
         // api() logs out on a 401; anything else just means the server is unreachable.
         api('GET', '/api/me').catch(() => {});
@@ -1886,7 +2478,24 @@
       .on('account.standing', (d) => {
         if (d.standing) setStanding(d.standing);
         refreshMe();
-      });
+      })
+      .on('chat.removed', onMessageRemoved)
+      .on('moderation.warning', (d) => {
+        showAppNotice('审核员警告 Warning from a moderator: ' + (d.reason || ''), { warn: true });
+      })
+      .on('moderation.muted', (d) => {
+        noteMuted(d.until, d.reason);
+        showAppNotice(`您已被审核员禁言，${fmtUntil(d.until)} 后可再次发言。 A moderator muted you until ${fmtUntil(d.until)}.` +
+          (d.reason ? ' 原因 Reason: ' + d.reason : ''), { warn: true });
+      })
+      .on('moderation.lifted', (d) => {
+        state.mute = null;
+        clearTimeout(muteTimer);
+        renderMute();
+        showAppNotice('审核员解除了对您的处罚，您可以正常使用了。 A moderator lifted your sanction.' +
+          (d.reason ? ' 原因 Reason: ' + d.reason : ''));
+      })
+      .on('moderation.decided', onModerationDecided);
   }
 
   // ---------------------------------------------------------------- rendering
@@ -1936,6 +2545,10 @@
     $('me-roles').textContent = (me.roles || []).join(', ');
     $('profile-nickname').value = me.nickname || '';
     $('profile-intro').value = me.intro || '';
+    const review = Object.entries(state.pendingReview).map(([field, text]) =>
+      `${PROFILE_FIELD[field] ? PROFILE_FIELD[field].zh + ' ' + PROFILE_FIELD[field].en : field}: “${text}”`);
+    $('profile-review').hidden = !review.length;
+    $('profile-review').textContent = review.length ? '审核中 Under review — ' + review.join(' · ') : '';
     $('current-password-label').hidden = !me.has_password;
     $('new-password-title').textContent = me.has_password ? '新密码 New password' : '设置密码 Set password';
   }
@@ -2013,6 +2626,8 @@
     const blocked = state.blocked.has(peer.id);
     $('block-btn').textContent = blocked ? '取消屏蔽 Unblock' : '屏蔽 Block';
     $('block-btn').classList.toggle('danger', !blocked);
+    renderPeerProfile(peer);
+    renderMute();
   }
 
   function renderMessages() {
@@ -2043,34 +2658,86 @@
     state.scrollIntent = null;
     if (intent === 'keep') box.scrollTop = box.scrollHeight - fromBottom;
     else if (intent === 'bottom' || nearBottom) box.scrollTop = box.scrollHeight;
+    state.stickToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
 
   function messageItem(m, peerRead) {
     const mine = m.sender_id === meId();
+    let bubble;
+    if (m.kind === 'photo') bubble = el('div', { class: 'bubble photo-bubble' }, photoView(m.text));
+    else if (m.kind === 'removed') bubble = el('div', { class: 'bubble removed', text: REMOVED_TEXT });
+    else bubble = el('div', { class: 'bubble', text: messageText(m) });
+    // A report attaches the message as it is now; one's own and removed ones are not reportable.
+    const report = !mine && m.kind !== 'removed'
+      ? el('button', { type: 'button', class: 'link report-link', text: '举报 Report',
+        title: '举报这条消息 Report this message to moderators', onclick: () => reportMessage(m) })
+      : null;
     return el('li', { class: 'msg' + (mine ? ' mine' : ''), 'data-seq': m.seq },
-      el('div', { class: 'bubble', text: messageText(m) }),
+      bubble,
       el('div', { class: 'meta' },
         el('time', { text: fmtTime(m.created_at), title: fmtFull(m.created_at) }),
-        mine && m.seq <= peerRead ? el('span', { class: 'read', text: '已读 read' }) : null));
+        mine && m.seq <= peerRead ? el('span', { class: 'read', text: '已读 read' }) : null,
+        report));
   }
 
   function pendingItem(c, p) {
+    if (p.kind === 'photo') return pendingPhotoItem(c, p);
     const labels = {
       sending: '发送中 sending…',
       waiting: '等待连接 waiting for connection…',
       failed: '发送失败 failed: ' + errorText(p.error),
     };
     const retry = () => sendPending(c, p);
-    const discard = () => {
-      c.pending = c.pending.filter((x) => x !== p);
-      schedule('messages');
-    };
     return el('li', { class: 'msg mine pending ' + p.state },
       el('div', { class: 'bubble', text: p.text }),
       el('div', { class: 'meta' },
         el('span', { text: labels[p.state] }),
         p.state !== 'sending' ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: retry }) : null,
-        p.state === 'failed' ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: discard }) : null));
+        p.state === 'failed' ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: () => discardPending(c, p) }) : null));
+  }
+
+  function pendingPhotoItem(c, p) {
+    const link = (text, onclick) => el('button', { type: 'button', class: 'link', text, onclick });
+    const discard = link('删除 Discard', () => discardPending(c, p));
+    let status;
+    let actions = [];
+    switch (p.state) {
+      case 'uploading':
+        status = '上传中 uploading…';
+        break;
+      case 'sending':
+        status = '发送中 sending…';
+        break;
+      case 'waiting':
+        status = '等待连接 waiting for connection…';
+        actions = [link('重试 Retry', () => sendPhoto(c, p))];
+        break;
+      case 'held':
+        status = '审核中：通过后才会发送给对方 In review: sent once a moderator approves it';
+        break;
+      case 'rejected':
+        status = '未通过审核，未发送 Rejected by moderation, not sent' + (p.error && p.error.message ? ': ' + p.error.message : '');
+        actions = [p.item_id != null ? link('申诉 Appeal', () => appealDecision(p.item_id)) : null, discard];
+        break;
+      case 'consent':
+        status = '发送图片需要“相册”权限 Sending a photo needs the photo album permission';
+        actions = [
+          el('button', { type: 'button', class: 'primary small-btn', text: '允许并发送 Allow and send',
+            onclick: () => grantAndSendPhoto(c, p) }),
+          discard,
+        ];
+        break;
+      default:
+        status = '发送失败 failed: ' + errorText(p.error);
+        actions = [link('重试 Retry', () => sendPhoto(c, p)), discard];
+    }
+    const picture = p.localUrl || p.media_id ? photoView(p.media_id, p.localUrl) : null;
+    return el('li', { class: 'msg mine pending photo ' + p.state },
+      el('div', { class: 'bubble photo-bubble' }, picture,
+        p.state === 'held' ? el('span', { class: 'review-tag', text: '审核中 In review' }) : null,
+        p.state === 'rejected' ? el('span', { class: 'review-tag rejected', text: '未通过 Rejected' }) : null),
+      el('div', { class: 'meta' + (p.state === 'consent' ? ' consent' : '') },
+        el('span', { class: p.state === 'failed' || p.state === 'rejected' ? 'error' : '', text: status }), ...actions));
   }
 
   function renderSettings() {
@@ -2309,7 +2976,7 @@
 
   let appErrorTimer = null;
   function showAppError(err) {
-    if (isRestriction(err)) noteRestriction(err);
+    noteError(err);
     const node = $('app-error');
     node.textContent = errorText(err);
     node.hidden = false;
@@ -2318,7 +2985,7 @@
   }
 
   function showConvError(err) {
-    if (isRestriction(err)) noteRestriction(err);
+    noteError(err);
     $('conv-error').textContent = errorText(err);
     $('conv-error').hidden = false;
   }
@@ -2564,11 +3231,33 @@
       busy(profileForm.querySelector('button[type=submit]'), async () => {
         const nickname = $('profile-nickname').value.trim();
         const intro = $('profile-intro').value.trim();
+        // Only what changed: every field sent is screened again.
+        const body = {};
+        if (state.me && nickname !== (state.me.nickname || '')) body.nickname = nickname;
+        // null is the protocol's way to clear intro.
+        if (state.me && intro !== (state.me.intro || '')) body.intro = intro || null;
+        if (!Object.keys(body).length) {
+          profileMessage('没有改动 Nothing changed', false);
+          return;
+        }
         try {
-          // null is the protocol's way to clear intro.
-          state.me = await api('PATCH', '/api/me', { nickname, intro: intro || null });
+          const me = await api('PATCH', '/api/me', body);
+          const held = me.pending_review || [];
+          delete me.pending_review;
+          state.me = Object.assign({}, me, { standing: me.standing || (state.me && state.me.standing) });
+          for (const field of Object.keys(body)) {
+            if (held.includes(field)) state.pendingReview[field] = body[field] || '';
+            else delete state.pendingReview[field];
+          }
           renderProfile();
-          profileMessage('已保存 Saved', false);
+          if (held.length) {
+            const names = held.map((f) => (PROFILE_FIELD[f] ? PROFILE_FIELD[f].zh : f)).join('、');
+            const en = held.map((f) => (PROFILE_FIELD[f] ? PROFILE_FIELD[f].en : f)).join(' and ');
+            profileMessage(`已提交。新的${names}正在审核中，通过后才会显示，在此之前保持原样。 ` +
+              `Sent. Your new ${en} is under review: it shows once a moderator approves it, the old one stays until then.`, false);
+          } else {
+            profileMessage('已保存 Saved', false);
+          }
         } catch (err) {
           if (isRestriction(err)) noteRestriction(err);
           profileMessage(errorText(err), true);
@@ -2715,6 +3404,24 @@
     $('back-btn').addEventListener('click', closeConv);
     $('older-btn').addEventListener('click', loadOlder);
     $('block-btn').addEventListener('click', toggleBlock);
+    $('peer-profile-btn').addEventListener('click', togglePeerProfile);
+    $('peer-profile-close').addEventListener('click', togglePeerProfile);
+    $('report-user-btn').addEventListener('click', () => {
+      const c = activeConv();
+      if (c) reportUser(c.info.peer.id, c.info.peer.nickname);
+    });
+    $('photo-btn').addEventListener('click', pickPhoto);
+    $('photo-input').addEventListener('change', onPhotoPicked);
+    $('messages').addEventListener('scroll', () => {
+      const box = $('messages');
+      state.stickToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    }, { passive: true });
+    $('lightbox').addEventListener('click', (e) => {
+      if (e.target.id !== 'lightbox-img') closeLightbox();
+    });
+    $('lightbox').addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') closeLightbox();
+    });
 
     const composer = $('composer');
     const box = $('composer-text');

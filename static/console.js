@@ -21,6 +21,32 @@
     nickname: '昵称 Nickname',
     intro: '简介 Intro',
     media: '媒体 Media',
+    report_message: '举报消息 Reported message',
+    report_user: '举报用户 Reported user',
+    appeal: '申诉 Appeal',
+  };
+  const MEDIA_ID = /^[0-9a-f]{32}$/i;
+  const MEDIA_CONTENT = /^\/api\/media\/([0-9a-f]{32})\/content$/i;
+  // What approve and reject mean depends on the item: for a report, approving dismisses it and
+  // rejecting upholds it (the content goes); for an appeal, approving restores the original.
+  const DECISION_LABELS = {
+    report_message: {
+      approve: '驳回举报（消息保留） Dismiss report (message stays)',
+      reject: '举报成立：删除消息 Uphold: take the message down',
+    },
+    report_user: {
+      approve: '驳回举报（资料保留） Dismiss report (profile stays)',
+      reject: '举报成立：重置资料 Uphold: reset nickname, avatar, intro',
+    },
+    media_report: {
+      approve: '驳回举报（保留） Dismiss report (it stays)',
+      reject: '举报成立：隐藏 Uphold: hide it',
+      reject_and_block: '隐藏并拉黑图片 Hide + blocklist picture',
+    },
+    appeal: {
+      approve: '申诉成立：恢复原内容 Grant: apply the original content',
+      reject: '驳回申诉：维持原决定 Deny: the decision stands',
+    },
   };
   const ACTION_LABELS = {
     approve: '通过 Approve',
@@ -332,7 +358,7 @@
       this.ready = false;
       this.failAll();
       if (this.stopped) return;
-      if (ev.code === 4001 || ev.code === 4003) {
+      if (ev.code === 4001 || ev.code === 4003 || ev.code === 4005) {
         this.stop();
         this.emit('$revoked', ev.code, ev.reason || '');
         return;
@@ -629,7 +655,9 @@
         if (!live()) return;
         logoutLocal(code === 4003
           ? '账号正在注销，已退出 The account is being deleted: logged out'
-          : '登录已失效，请重新登录 Session ended, please log in again');
+          : code === 4005
+            ? '此账号已被封禁，已退出 This account was suspended: logged out'
+            : '登录已失效，请重新登录 Session ended, please log in again');
       })
       // A refused handshake looks like a plain close; a dead token shows on a REST call.
       .on('$refused', () => { if (live()) api('GET', '/api/me').catch(() => {}); });
@@ -892,12 +920,14 @@
     if (reason) data.reason = reason;
     state.pending.add(id);
     render();
+    const it = state.items.get(id);
+    const label = it ? decisionLabels(it)[decision] : (ACTION_LABELS[decision] || decision);
     try {
       await socket.request('mod.decide', data);
       state.decided.add(id);
       state.items.delete(id);
       forgetItem(id);
-      flash(`#${id} 已处理 decided: ${ACTION_LABELS[decision] || decision}`);
+      flash(`#${id} 已处理 decided: ${label}`);
       auditSoon();
     } catch (err) {
       const hint = err.code === 'conflict'
@@ -907,6 +937,73 @@
     } finally {
       state.pending.delete(id);
       render();
+    }
+  }
+
+  // ---------------------------------------------------------------- item kinds
+
+  // A report (of a message, a user or a picture) carries its reporter's reason as "report: …".
+  function isReport(item) {
+    return item.kind === 'report_message' || item.kind === 'report_user' ||
+      (item.reasons || []).some((r) => /^report:/.test(r));
+  }
+
+  function decisionLabels(item) {
+    const key = item.kind === 'media' && isReport(item) ? 'media_report' : item.kind;
+    return Object.assign({
+      approve: '通过 Approve',
+      reject: '拒绝 Reject',
+      reject_and_block: '拒绝并拉黑图片 Reject + blocklist picture',
+    }, DECISION_LABELS[key] || {});
+  }
+
+  function fact(label, value, cls) {
+    return [el('dt', { text: label }), el('dd', { class: cls || '', text: value })];
+  }
+
+  // report_user: the profile as it was when reported (a JSON snapshot).
+  function profileSnapshot(item) {
+    let snap = null;
+    try { snap = JSON.parse(item.content); } catch (_) { snap = null; }
+    if (!snap || typeof snap !== 'object') {
+      return [el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+    }
+    const nodes = [el('dl', { class: 'snapshot' },
+      ...fact('昵称 Nickname', snap.nickname || ''),
+      ...fact('简介 Intro', snap.intro || '（无 none）', snap.intro ? 'content-text' : 'muted'),
+      ...fact('头像 Avatar', snap.avatar || '（无 none）', snap.avatar ? '' : 'muted'))];
+    const avatarId = typeof snap.avatar === 'string' &&
+      (MEDIA_ID.test(snap.avatar) ? snap.avatar : (snap.avatar.match(MEDIA_CONTENT) || [])[1]);
+    if (avatarId) nodes.push(mediaBox(item, avatarId));
+    return nodes;
+  }
+
+  // The body of a card: what the moderator judges.
+  function itemContent(item) {
+    const ref = el('p', { class: 'small muted ref' });
+    switch (item.kind) {
+      case 'media':
+        return [mediaBox(item, item.content_ref)];
+      case 'report_message': {
+        const [conv, seq] = (item.content_ref || '').split(':');
+        ref.textContent = `会话 Conversation #${conv || '?'} · 第 ${seq || '?'} 条 message seq ${seq || '?'} · 发送者 sender #${item.subject_id}`;
+        // A photo message's text is its media id: show the picture (staff may see it).
+        if (MEDIA_ID.test(item.content || '')) {
+          return [ref, el('p', { class: 'small muted', text: '图片消息 Photo message' }), mediaBox(item, item.content)];
+        }
+        return [ref, el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+      }
+      case 'report_user':
+        ref.textContent = '被举报时的资料 The profile as it was when reported';
+        return [ref, ...profileSnapshot(item)];
+      case 'appeal': {
+        ref.textContent = `申诉针对条目 Appeal against item #${item.content_ref} · 被拒绝的内容 the rejected content:`;
+        const m = (item.content || '').match(MEDIA_CONTENT);
+        if (m) return [ref, mediaBox(item, m[1])];
+        return [ref, el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+      }
+      default:
+        return [el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
     }
   }
 
@@ -920,27 +1017,35 @@
     state.media.delete(id);
   }
 
-  function mediaBox(item) {
+  // mediaId: the picture or video to show (a media item's content_ref, a reported photo
+  // message's text, an appealed media item's URL).
+  function mediaBox(item, mediaId) {
     const box = el('div', { class: 'media-box' }, el('div', { class: 'media-meta', text: '加载中… Loading…' }));
+    if (!MEDIA_ID.test(mediaId || '')) {
+      box.replaceChildren(el('p', { class: 'media-error', text: '无法识别的媒体 Unknown media reference: ' + (mediaId || item.content || '') }));
+      return box;
+    }
     const entry = { url: null, disposed: false };
+    disposeMedia(item.id);
     state.media.set(item.id, entry);
-    loadMedia(item, box, entry);
+    loadMedia(item, mediaId, box, entry);
     return box;
   }
 
-  async function loadMedia(item, box, entry) {
+  async function loadMedia(item, mediaId, box, entry) {
     let view = null;
     try {
-      // MediaView says picture or video, size and dimensions; the item's content is the URL.
-      if (item.content_ref) {
-        try {
-          view = await api('GET', '/api/media/' + encodeURIComponent(item.content_ref));
-        } catch (_) {
-          view = null; // the bytes may still load
-        }
+      // MediaView says picture or video, size and dimensions.
+      try {
+        view = await api('GET', '/api/media/' + mediaId);
+      } catch (_) {
+        view = null; // the bytes may still load
       }
       if (entry.disposed) return;
-      let path = item.content;
+      // A video has no picture hash: blocklisting it would do nothing.
+      const card = state.cards.get(item.id);
+      if (view && view.kind === 'video' && card && card.blockBtn) card.blockBtn.hidden = true;
+      let path = `/api/media/${mediaId}/content`;
       if (view && view.kind === 'image' && Array.isArray(view.thumbnails)) {
         const big = view.thumbnails.find((t) => t.size === 1080);
         if (big && MEDIA_PATH.test(big.url)) path = big.url;
@@ -956,7 +1061,7 @@
     } catch (err) {
       if (entry.disposed) return;
       box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体 Cannot load the media: ' + errorText(err) }),
-        el('div', { class: 'media-meta', text: item.content }));
+        el('div', { class: 'media-meta', text: mediaId }));
     }
   }
 
@@ -1019,12 +1124,9 @@
     card.nick = el('span', { class: 'small muted' });
     const actOn = el('button', { type: 'button', class: 'link-btn',
       text: '处理此用户 Act on this user', onclick: () => pickUser(item.subject_id) });
-    let content;
-    if (item.kind === 'media') {
-      content = mediaBox(item);
-    } else {
-      content = el('p', { class: 'content-text', text: item.content || '(空 empty)' });
-    }
+    const content = itemContent(item);
+    const labels = decisionLabels(item);
+    const report = isReport(item);
     const reasons = el('div', { class: 'reasons' },
       ...(item.reasons || []).map((r) => el('span', { class: 'reason-chip', text: r })));
     card.holder = el('div', { class: 'holder small' });
@@ -1035,30 +1137,34 @@
       onclick: () => release(id) });
     card.actions = el('div', { class: 'actions' }, card.claimBtn, card.releaseBtn);
     card.reason = el('textarea', { rows: 2, maxlength: 500,
-      placeholder: '原因（拒绝时必填，作者会看到） Reason (required to reject; the author sees it)' });
+      placeholder: report
+        ? '原因（举报成立时必填，被举报人会看到） Reason (required to uphold; the reported user sees it)'
+        : '原因（拒绝时必填，作者会看到） Reason (required to reject; the author sees it)' });
     card.reason.value = state.drafts.get(id) || '';
     card.reason.addEventListener('input', () => state.drafts.set(id, card.reason.value));
-    card.approveBtn = el('button', { type: 'button', class: 'approve small-btn', text: '通过 Approve',
+    card.approveBtn = el('button', { type: 'button', class: 'approve small-btn', text: labels.approve,
       onclick: () => decide(id, 'approve') });
-    card.rejectBtn = el('button', { type: 'button', class: 'reject small-btn', text: '拒绝 Reject',
+    card.rejectBtn = el('button', { type: 'button', class: 'reject small-btn', text: labels.reject,
       onclick: () => decide(id, 'reject') });
     card.blockBtn = item.kind === 'media'
-      ? el('button', { type: 'button', class: 'block small-btn', text: '拒绝并拉黑图片 Reject + blocklist picture',
+      ? el('button', { type: 'button', class: 'block small-btn', text: labels.reject_and_block,
         title: '拒绝，并把这张图片加入黑名单（相似图片今后会被自动拒绝） Reject and add the picture to the blocklist (similar pictures are refused from now on)',
         onclick: () => decide(id, 'reject_and_block') })
       : null;
     card.decide = el('div', { class: 'decide' }, card.reason,
       el('div', { class: 'actions' }, card.approveBtn, card.rejectBtn, card.blockBtn));
-    card.root = el('article', { class: 'card item', 'data-id': id },
+    card.root = el('article', { class: 'card item' + (report ? ' report' : ''), 'data-id': id, 'data-kind': item.kind },
       el('div', { class: 'item-head' },
         el('span', { class: 'item-id', text: '#' + id }),
         el('span', { class: 'badge kind', text: KIND_LABELS[item.kind] || item.kind }),
+        report ? el('span', { class: 'badge report', text: '用户举报 User report' }) : null,
         el('span', { class: 'badge' + (item.priority === 0 ? ' p0' : ''), text: '优先级 P' + item.priority }),
         card.stateBadge,
         card.age),
       el('div', { class: 'subject small' },
-        el('span', { text: `用户 User #${item.subject_id}` }), card.nick, actOn),
-      content,
+        el('span', { text: (report ? '被举报用户 Reported user' : item.kind === 'appeal' ? '申诉人 Appellant' : '作者 Author') +
+          ` #${item.subject_id}` }), card.nick, actOn),
+      ...content,
       reasons,
       card.holder,
       card.msg,
@@ -1219,9 +1325,14 @@
     info.textContent = u ? `#${id} · ${userLine(u)}` : `#${id} · 找不到此用户 no such user`;
   }
 
+  // A mute always has an end; a suspension may last until it is lifted.
   function syncDurationRow() {
     const action = $('act-action').value;
     $('act-duration-row').hidden = !(action === 'mute' || action === 'suspend');
+    const forever = $('act-duration-forever');
+    forever.hidden = action !== 'suspend';
+    forever.disabled = action !== 'suspend';
+    if (action !== 'suspend' && $('act-duration').value === '') $('act-duration').value = '86400000';
   }
 
   function actMsg(text, cls) {
@@ -1231,14 +1342,13 @@
     m.className = 'small ' + (cls || '');
   }
 
+  // {"id","user_id","kind","until","reason","created_by","created_at"}
   function describeSanction(s) {
     if (!s || typeof s !== 'object') return '';
-    return Object.entries(s).map(([k, v]) => {
-      if (v == null) return null;
-      if (typeof v === 'number' && (k === 'until' || k.endsWith('_at'))) return `${k}: ${fmtFull(v)}`;
-      if (k === 'action') return `${k}: ${ACTION_LABELS[v] || v}`;
-      return `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
-    }).filter(Boolean).join(' · ');
+    const parts = [`处罚 sanction #${s.id}`, ACTION_LABELS[s.kind] || s.kind];
+    if (s.kind !== 'warn') parts.push(s.until ? `至 until ${fmtFull(s.until)}` : '直到解除 until lifted');
+    if (s.reason) parts.push(`原因 reason: ${s.reason}`);
+    return parts.join(' · ');
   }
 
   async function submitAct() {
@@ -1251,14 +1361,19 @@
     }
     const action = $('act-action').value;
     const reason = $('act-reason').value.trim();
-    if (action !== 'lift' && !reason) {
+    // Every action, a lift too, is audited with its reason (the server refuses none).
+    if (!reason) {
       actMsg('请填写原因 Enter a reason', 'error');
       $('act-reason').focus();
       return;
     }
-    const data = { user_id: userId, action };
-    if (action === 'mute' || action === 'suspend') data.duration_ms = Number($('act-duration').value);
-    if (reason) data.reason = reason;
+    if (userId === meId()) {
+      actMsg('不能处理自己的账号 You cannot act on your own account', 'error');
+      return;
+    }
+    const data = { user_id: userId, action, reason };
+    const duration = $('act-duration').value;
+    if (action === 'mute' || (action === 'suspend' && duration !== '')) data.duration_ms = Number(duration);
     if (!state.socket || !state.socket.ready) {
       actMsg('未连接 Not connected', 'error');
       return;
@@ -1266,8 +1381,14 @@
     try {
       const r = await state.socket.request('mod.act', data);
       state.actUnavailable = false;
-      actMsg(`已执行 Done: ${ACTION_LABELS[action]} → #${userId}` +
-        (r.sanction ? ' — ' + describeSanction(r.sanction) : ''), 'ok');
+      let detail = '';
+      if (r.sanction) detail = ' — ' + describeSanction(r.sanction);
+      else if (typeof r.lifted === 'number') {
+        detail = r.lifted
+          ? ` — 解除了 ${r.lifted} 项处罚 lifted ${r.lifted} sanction${r.lifted === 1 ? '' : 's'}`
+          : ' — 没有生效中的禁言或封禁 no active mute or suspension to lift';
+      }
+      actMsg(`已执行 Done: ${ACTION_LABELS[action]} → #${userId}${detail}`, r.lifted === 0 ? 'info' : 'ok');
       $('act-reason').value = '';
       auditSoon();
     } catch (err) {
@@ -1286,7 +1407,8 @@
     state.acted.length = Math.min(state.acted.length, ACTED_KEEP);
     const list = $('acted-list');
     const line = `${fmtFull(Date.now()).slice(11)} · 审核员 moderator #${d.by} → 用户 user #${d.user_id}: ` +
-      (ACTION_LABELS[d.action] || d.action) + (d.until ? ` · 至 until ${fmtFull(d.until)}` : '');
+      (ACTION_LABELS[d.action] || d.action) + (d.until ? ` · 至 until ${fmtFull(d.until)}`
+        : d.action === 'suspend' ? ' · 直到解除 until lifted' : '');
     list.prepend(el('li', { text: line }));
     while (list.children.length > ACTED_KEEP) list.lastChild.remove();
   }
