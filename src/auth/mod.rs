@@ -68,6 +68,9 @@ pub struct Me {
     /// Fields of this update held for a moderator (shown once approved).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending_review: Vec<&'static str>,
+    /// A moderator's mute: no chat until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<i64>,
 }
 
 /// The account as others see it; `phone_masked` only for staff viewers.
@@ -469,6 +472,7 @@ impl Auth {
             birth_date: age.birth_date,
             age_bracket: age.age_bracket,
             pending_review: Vec::new(),
+            muted_until: crate::moderation::store::muted_until(&self.db, user_id, now_ms()).await?,
             id: u.id,
             nickname: u.nickname,
             avatar: u.avatar,

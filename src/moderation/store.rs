@@ -448,3 +448,16 @@ pub async fn queue_health(db: &Db, now: i64) -> Result<(Vec<(i64, i64)>, i64), s
     .try_get(0)?;
     Ok((depth, oldest.map_or(0, |t| (now - t).max(0))))
 }
+
+/// The end of the user's active mute, if any.
+pub async fn muted_until(db: &Db, user_id: i64, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query(
+        "SELECT MAX(until) FROM user_sanctions WHERE user_id = $1 AND kind = 'mute' \
+         AND lifted_at IS NULL AND until > $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(db)
+    .await?
+    .try_get(0)
+}

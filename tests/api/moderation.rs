@@ -351,6 +351,8 @@ async fn a_muted_user_cannot_chat_until_the_mute_is_lifted(store: Store) {
         .await;
     let told = ws.next_event("moderation.muted").await;
     assert!(told["data"]["until"].as_i64().is_some(), "{told}");
+    let me = app.get("/api/me", Some(&user.token)).await.ok("me");
+    assert_eq!(me["muted_until"], told["data"]["until"], "{me}");
     let refused = ws
         .request_err(
             "chat.send",
