@@ -228,9 +228,8 @@ impl Auth {
 
     /// The owner's number, masked, for display; empty for an erased (deleted) account.
     fn masked_phone(&self, u: &store::UserRow) -> String {
-        u.phone_sealed
-            .as_deref()
-            .and_then(|sealed| self.vault.open(sealed, u.id).ok())
+        self.vault
+            .phone_of(u)
             .map(|phone| phone.to_string())
             .unwrap_or_default()
     }
@@ -665,10 +664,9 @@ impl Auth {
         let user = store::user_by_id(&self.db, user_id)
             .await?
             .ok_or_else(AppError::unauthorized)?;
-        let old_phone = user
-            .phone_sealed
-            .as_deref()
-            .and_then(|sealed| self.vault.open(sealed, user_id).ok())
+        let old_phone = self
+            .vault
+            .phone_of(&user)
             .ok_or_else(|| AppError::forbidden("this account has no phone number to change"))?;
         if old_phone == new_phone {
             return Err(AppError::field(
@@ -749,10 +747,9 @@ impl Auth {
         let user = store::user_by_id(&self.db, user_id)
             .await?
             .ok_or_else(AppError::unauthorized)?;
-        let old_lookup = user
-            .phone_sealed
-            .as_deref()
-            .and_then(|sealed| self.vault.open(sealed, user_id).ok())
+        let old_lookup = self
+            .vault
+            .phone_of(&user)
             .map(|phone| self.vault.lookup(&phone))
             .unwrap_or_default();
         let old_ok =

@@ -85,6 +85,11 @@ impl PhoneVault {
         PhoneNumber::parse(&text).map_err(|e| anyhow::anyhow!(e.message))
     }
 
+    /// The number stored on an account; `None` once erased (or if it does not open).
+    pub fn phone_of(&self, user: &super::store::UserRow) -> Option<PhoneNumber> {
+        self.open(user.phone_sealed.as_deref()?, user.id).ok()
+    }
+
     /// Whether a stored `phone_lookup` is still a legacy plain number (before sealing).
     pub fn is_legacy(stored_lookup: &str) -> bool {
         !stored_lookup.starts_with(LOOKUP_PREFIX) && !stored_lookup.starts_with("deleted:")

@@ -403,13 +403,13 @@ impl Media {
             .ok_or_else(|| AppError::not_found("media"))?;
         // Seen by others once approved; chat photos only by their conversation (with chat).
         let purpose_public = matches!(row.purpose.as_str(), "post_photo" | "post_video" | "avatar");
-        let shared_in_chat = row.purpose == "chat_photo"
-            && row.status == "approved"
-            && crate::chat::store::photo_shared_with(&self.db, &row.id, who.user_id).await?;
+        // The conversation lookup only for the one case that needs it.
         let allowed = row.owner_id == who.user_id
             || who.is_staff()
             || (row.status == "approved" && purpose_public)
-            || shared_in_chat;
+            || (row.purpose == "chat_photo"
+                && row.status == "approved"
+                && crate::chat::store::photo_shared_with(&self.db, &row.id, who.user_id).await?);
         // Not found rather than forbidden: an unknown and a hidden id look the same.
         if allowed {
             Ok(row)

@@ -194,8 +194,7 @@ impl Minors {
         let lookup = self.vault.lookup(&guardian);
         if crate::auth::store::user_by_id(&self.db, child.user_id)
             .await?
-            .and_then(|u| u.phone_sealed)
-            .and_then(|sealed| self.vault.open(&sealed, child.user_id).ok())
+            .and_then(|u| self.vault.phone_of(&u))
             .is_some_and(|own| own == guardian)
         {
             return Err(AppError::field(
@@ -288,10 +287,9 @@ impl Minors {
         let u = crate::auth::store::user_by_id(&self.db, guardian.user_id)
             .await?
             .ok_or_else(AppError::unauthorized)?;
-        let phone = u
-            .phone_sealed
-            .as_deref()
-            .and_then(|sealed| self.vault.open(sealed, u.id).ok())
+        let phone = self
+            .vault
+            .phone_of(&u)
             .ok_or_else(|| AppError::forbidden("this account has no phone number"))?;
         Ok(self.vault.lookup(&phone))
     }
@@ -478,8 +476,7 @@ impl Minors {
             .collect();
         let own_phone = crate::auth::store::user_by_id(db, user_id)
             .await?
-            .and_then(|u| u.phone_sealed)
-            .and_then(|sealed| vault.open(&sealed, user_id).ok());
+            .and_then(|u| vault.phone_of(&u));
         let wards: Vec<Value> = match own_phone {
             Some(phone) => store::wards_of(db, &vault.lookup(&phone))
                 .await?

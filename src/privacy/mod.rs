@@ -107,11 +107,7 @@ impl DataDomain for AccountData {
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
             // The owner's own copy: the one place the full number is returned.
-            let phone = user
-                .phone_sealed
-                .as_deref()
-                .and_then(|sealed| cx.vault.open(sealed, user_id).ok())
-                .map(|p| p.expose().to_string());
+            let phone = cx.vault.phone_of(&user).map(|p| p.expose().to_string());
             Ok(json!({
                 "id": user.id,
                 "phone": phone,

@@ -1169,23 +1169,10 @@ impl Cluster {
             .first()
             .expect("a cluster with an in-process node (its pool serves the process node's `db`)");
         let port = free_port();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_duoxie"));
-        command.arg("serve");
-        // Only this cluster's settings: none from the environment the tests run in.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if key.starts_with("DUOXIE_") || key == "DATABASE_URL" || key == "REDIS_URL" {
-                command.env_remove(key.as_ref());
-            }
-        }
+        let mut command = serve_command(port, self.data_dir.path());
         command
-            .env("DUOXIE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DUOXIE_WORKERS", "2")
-            .env("DUOXIE_DATA_DIR", self.data_dir.path())
             .env("REDIS_URL", &self.redis_url)
             .env("DUOXIE_REDIS_PREFIX", &self.redis_prefix)
-            .env("DUOXIE_AUTH_DEV_CODES", "true")
-            .env("DUOXIE_AUTH_CODE_RESEND_MS", "0")
             .env("DUOXIE_WS_RATE_PER_SEC", "1000")
             .env("DUOXIE_WS_RATE_BURST", "2000")
             .env("DUOXIE_LOG", "warn")
@@ -1250,13 +1237,9 @@ impl Cluster {
     }
 }
 
-/// A lone `duoxie serve` process on a data folder of its own, logging at `debug` (stdout and
-/// stderr) into `log`: for tests that read what the server writes to its log.
-pub async fn spawn_logging_process(store: Store, log: &std::path::Path) -> ProcessNode {
-    let data_dir = Arc::new(TempDir::new().expect("create a temporary data dir"));
-    let port = free_port();
-    let database_url = store.database_url();
-    let log_file = std::fs::File::create(log).expect("create the log file");
+/// `duoxie serve` on `port` and `data_dir` with dev codes and no resend interval, and only
+/// the settings the caller adds: none from the environment the tests run in.
+fn serve_command(port: u16, data_dir: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_duoxie"));
     command.arg("serve");
     for (key, _) in std::env::vars_os() {
@@ -1268,9 +1251,21 @@ pub async fn spawn_logging_process(store: Store, log: &std::path::Path) -> Proce
     command
         .env("DUOXIE_LISTEN", format!("127.0.0.1:{port}"))
         .env("DUOXIE_WORKERS", "2")
-        .env("DUOXIE_DATA_DIR", data_dir.path())
+        .env("DUOXIE_DATA_DIR", data_dir)
         .env("DUOXIE_AUTH_DEV_CODES", "true")
-        .env("DUOXIE_AUTH_CODE_RESEND_MS", "0")
+        .env("DUOXIE_AUTH_CODE_RESEND_MS", "0");
+    command
+}
+
+/// A lone `duoxie serve` process on a data folder of its own, logging at `debug` (stdout and
+/// stderr) into `log`: for tests that read what the server writes to its log.
+pub async fn spawn_logging_process(store: Store, log: &std::path::Path) -> ProcessNode {
+    let data_dir = Arc::new(TempDir::new().expect("create a temporary data dir"));
+    let port = free_port();
+    let database_url = store.database_url();
+    let log_file = std::fs::File::create(log).expect("create the log file");
+    let mut command = serve_command(port, data_dir.path());
+    command
         .env("DUOXIE_LOG", "debug")
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone().expect("clone the log file handle"))

@@ -24,6 +24,19 @@ async fn console(app: &TestApp, user: &TestUser) -> (WsClient, Value) {
     (ws, queue)
 }
 
+/// Claims an item and decides it, as one moderator does from the console.
+async fn claim_and_decide(console: &mut WsClient, item_id: &Value, decision: &str, reason: &str) {
+    console
+        .request_ok("mod.claim", json!({ "item_id": item_id }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": item_id, "decision": decision, "reason": reason }),
+        )
+        .await;
+}
+
 fn picture(w: u32, h: u32) -> Vec<u8> {
     let img = RgbImage::from_fn(w, h, |x, y| {
         let v = if (x / 16 + y / 16) % 2 == 0 { 230 } else { 20 };
@@ -272,15 +285,13 @@ async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(s
     let reported = console.next_event("mod.item").await;
     assert_eq!(reported["data"]["kind"], json!("media"), "{reported}");
     let queued = report["item_id"].as_i64().expect("item id");
-    console
-        .request_ok("mod.claim", json!({ "item_id": queued }))
-        .await;
-    console
-        .request_ok(
-            "mod.decide",
-            json!({ "item_id": queued, "decision": "reject_and_block", "reason": "counterfeit listing" }),
-        )
-        .await;
+    claim_and_decide(
+        &mut console,
+        &json!(queued),
+        "reject_and_block",
+        "counterfeit listing",
+    )
+    .await;
     let copy = resized_jpeg_copy(&picture(400, 400));
     app.upload(
         &other.token,
@@ -583,15 +594,7 @@ async fn reports_join_the_queue_with_the_content_attached(store: Store) {
     );
 
     let item_id = queued["item_id"].clone();
-    console
-        .request_ok("mod.claim", json!({ "item_id": item_id }))
-        .await;
-    console
-        .request_ok(
-            "mod.decide",
-            json!({ "item_id": item_id, "decision": "reject", "reason": "off-platform payment" }),
-        )
-        .await;
+    claim_and_decide(&mut console, &item_id, "reject", "off-platform payment").await;
     for ws in [&mut ws_seller, &mut ws_buyer] {
         let removed = ws.next_event("chat.removed").await;
         assert_eq!(
@@ -646,15 +649,7 @@ async fn an_author_may_appeal_a_rejection_once_within_the_window(store: Store) {
     .await
     .ok("held");
     let item_id = console.next_event("mod.item").await["data"]["id"].clone();
-    console
-        .request_ok("mod.claim", json!({ "item_id": item_id }))
-        .await;
-    console
-        .request_ok(
-            "mod.decide",
-            json!({ "item_id": item_id, "decision": "reject", "reason": "contact details" }),
-        )
-        .await;
+    claim_and_decide(&mut console, &item_id, "reject", "contact details").await;
     let told = ws.next_event("moderation.decided").await;
     assert_eq!(told["data"]["item_id"], item_id, "{told}");
 
@@ -688,15 +683,7 @@ async fn an_author_may_appeal_a_rejection_once_within_the_window(store: Store) {
         (&queued["data"]["kind"], &queued["data"]["id"]),
         (&json!("appeal"), &appeal["item_id"])
     );
-    console
-        .request_ok("mod.claim", json!({ "item_id": appeal["item_id"] }))
-        .await;
-    console
-        .request_ok(
-            "mod.decide",
-            json!({ "item_id": appeal["item_id"], "decision": "approve" }),
-        )
-        .await;
+    claim_and_decide(&mut console, &appeal["item_id"], "approve", "").await;
     let me = app.get("/api/me", Some(&author.token)).await.ok("me");
     assert_eq!(
         me["intro"],
@@ -713,15 +700,7 @@ async fn an_author_may_appeal_a_rejection_once_within_the_window(store: Store) {
     .await
     .ok("held");
     let late = console.next_event("mod.item").await["data"]["id"].clone();
-    console
-        .request_ok("mod.claim", json!({ "item_id": late }))
-        .await;
-    console
-        .request_ok(
-            "mod.decide",
-            json!({ "item_id": late, "decision": "reject", "reason": "contact" }),
-        )
-        .await;
+    claim_and_decide(&mut console, &late, "reject", "contact").await;
     sqlx::query("UPDATE moderation_items SET decided_at = decided_at - $1 WHERE id = $2")
         .bind(21_i64 * 24 * 3600 * 1000)
         .bind(late.as_i64().expect("id"))
@@ -824,15 +803,7 @@ async fn a_chat_photo_is_delivered_only_once_screening_passes(store: Store) {
             (&json!(true), &json!(0)),
             "{sent}"
         );
-        console
-            .request_ok("mod.claim", json!({ "item_id": item["data"]["id"] }))
-            .await;
-        console
-            .request_ok(
-                "mod.decide",
-                json!({ "item_id": item["data"]["id"], "decision": decision, "reason": "looked at it" }),
-            )
-            .await;
+        claim_and_decide(&mut console, &item["data"]["id"], decision, "looked at it").await;
         let marker = format!("after round {round}");
         ws_sender.say(conv, &marker).await;
         let next = ws_peer.next_message(conv).await;
