@@ -94,6 +94,12 @@ pub struct MediaSettings {
     /// Photos decoded at once per node; more wait, so memory stays bounded under a burst.
     /// env `DUOXIE_MEDIA_MAX_CONCURRENT_DECODES`; default: 2.
     pub max_concurrent_decodes: usize,
+    /// Uploads one user may make per hour (each is screened, many are queued for review).
+    /// env `DUOXIE_MEDIA_UPLOADS_PER_HOUR`; default: 60.
+    pub uploads_per_hour: i64,
+    /// Bytes of uploads one user may keep stored. env `DUOXIE_MEDIA_QUOTA_BYTES`;
+    /// default: 536870912 (512 MiB).
+    pub quota_bytes: i64,
 }
 
 /// A setting that is a secret: never shown by `Debug`, so never by a log line either.
@@ -155,6 +161,10 @@ pub struct PrivacySettings {
     /// without it after a withdrawal) before its personal data is deleted, ms.
     /// env `DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS`; default: 259200000 (72 h).
     pub minor_guardian_grace_ms: i64,
+    /// Data exports streaming at once per node (each holds a database connection while it
+    /// reads a page); more are refused with `rate_limited`. One per user at a time.
+    /// env `DUOXIE_PRIVACY_MAX_CONCURRENT_EXPORTS`; default: 2.
+    pub max_concurrent_exports: usize,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -196,6 +206,29 @@ pub struct AuthSettings {
     pub password_lockout_ms: i64,
     /// Lifetime of a device token, ms. env `DUOXIE_AUTH_TOKEN_TTL_MS`; default: 30 days.
     pub token_ttl_ms: i64,
+    /// How often each node re-reads from the database the standing of every token with an
+    /// open socket (revoked, expired, suspended, deleted, muted, roles, minors' restriction),
+    /// ms: the bound on how late an enforcement lost by the bus takes effect.
+    /// env `DUOXIE_AUTH_STANDING_RECHECK_MS`; default: 2000.
+    pub standing_recheck_ms: u64,
+    /// Password hashes (argon2, ~19 MiB each) computed at once per node; more wait.
+    /// env `DUOXIE_AUTH_MAX_CONCURRENT_HASHES`; default: 2.
+    pub max_concurrent_hashes: usize,
+    /// One-time codes (login, guardian, phone change) sent on behalf of one client IP per hour.
+    /// env `DUOXIE_AUTH_CODES_PER_IP_PER_HOUR`; default: 20.
+    pub codes_per_ip_per_hour: i64,
+    /// One-time codes sent to one phone number per day, whatever asked for them.
+    /// env `DUOXIE_AUTH_CODES_PER_PHONE_PER_DAY`; default: 10.
+    pub codes_per_phone_per_day: i64,
+    /// One-time codes this deployment sends per minute in all (each one a paid SMS).
+    /// env `DUOXIE_AUTH_CODES_GLOBAL_PER_MINUTE`; default: 600.
+    pub codes_global_per_minute: i64,
+    /// Login attempts (code or password) from one client IP per hour.
+    /// env `DUOXIE_AUTH_LOGINS_PER_IP_PER_HOUR`; default: 100.
+    pub logins_per_ip_per_hour: i64,
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a proxy that
+    /// sets it). env `DUOXIE_AUTH_TRUST_FORWARDED_FOR`; default: false.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -222,6 +255,13 @@ pub struct WsSettings {
     /// Silence after which a socket is closed with 4002, ms.
     /// env `DUOXIE_WS_CLIENT_TIMEOUT_MS`; default: 30000.
     pub client_timeout_ms: u64,
+    /// Largest reply to one command, bytes: longer answers (`chat.sync`, `chat.history`,
+    /// `chat.list`) stop early and say `more`. Must leave room in the outbound queue for one
+    /// more maximal message. env `DUOXIE_WS_MAX_REPLY_BYTES`; default: 262144.
+    pub max_reply_bytes: usize,
+    /// Open sockets one user may hold on one node; more are refused with close 4010.
+    /// env `DUOXIE_WS_MAX_SOCKETS_PER_USER`; default: 20.
+    pub max_sockets_per_user: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -292,6 +332,8 @@ impl Default for MediaSettings {
             max_pixels: 24_000_000,
             max_decode_bytes: 192 * 1024 * 1024,
             max_concurrent_decodes: 2,
+            uploads_per_hour: 60,
+            quota_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -310,6 +352,7 @@ impl Default for PrivacySettings {
             legal_retention_ms: 1095 * DAY_MS,
             retention_interval_ms: 3600 * 1000,
             minor_guardian_grace_ms: 3 * DAY_MS,
+            max_concurrent_exports: 2,
         }
     }
 }
@@ -324,6 +367,13 @@ impl Default for AuthSettings {
             password_max_attempts: 5,
             password_lockout_ms: 15 * 60 * 1000,
             token_ttl_ms: 30 * 24 * 3600 * 1000,
+            standing_recheck_ms: 2000,
+            max_concurrent_hashes: 2,
+            codes_per_ip_per_hour: 20,
+            codes_per_phone_per_day: 10,
+            codes_global_per_minute: 600,
+            logins_per_ip_per_hour: 100,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -339,6 +389,8 @@ impl Default for WsSettings {
             auth_timeout_ms: 10_000,
             heartbeat_interval_ms: 10_000,
             client_timeout_ms: 30_000,
+            max_reply_bytes: 256 * 1024,
+            max_sockets_per_user: 20,
         }
     }
 }
@@ -405,6 +457,34 @@ impl Settings {
             &mut a.password_lockout_ms,
         )?;
         env.set("DUOXIE_AUTH_TOKEN_TTL_MS", &mut a.token_ttl_ms)?;
+        env.set(
+            "DUOXIE_AUTH_STANDING_RECHECK_MS",
+            &mut a.standing_recheck_ms,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_MAX_CONCURRENT_HASHES",
+            &mut a.max_concurrent_hashes,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_CODES_PER_IP_PER_HOUR",
+            &mut a.codes_per_ip_per_hour,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_CODES_PER_PHONE_PER_DAY",
+            &mut a.codes_per_phone_per_day,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_CODES_GLOBAL_PER_MINUTE",
+            &mut a.codes_global_per_minute,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_LOGINS_PER_IP_PER_HOUR",
+            &mut a.logins_per_ip_per_hour,
+        )?;
+        env.set(
+            "DUOXIE_AUTH_TRUST_FORWARDED_FOR",
+            &mut a.trust_forwarded_for,
+        )?;
         let w = &mut self.ws;
         env.set("DUOXIE_WS_MAX_FRAME_BYTES", &mut w.max_frame_bytes)?;
         env.set("DUOXIE_WS_RATE_PER_SEC", &mut w.rate_per_sec)?;
@@ -420,6 +500,11 @@ impl Settings {
             &mut w.heartbeat_interval_ms,
         )?;
         env.set("DUOXIE_WS_CLIENT_TIMEOUT_MS", &mut w.client_timeout_ms)?;
+        env.set("DUOXIE_WS_MAX_REPLY_BYTES", &mut w.max_reply_bytes)?;
+        env.set(
+            "DUOXIE_WS_MAX_SOCKETS_PER_USER",
+            &mut w.max_sockets_per_user,
+        )?;
         let c = &mut self.chat;
         env.set("DUOXIE_CHAT_MAX_TEXT_CHARS", &mut c.max_text_chars)?;
         env.set("DUOXIE_CHAT_PAGE_MAX", &mut c.page_max)?;
@@ -451,6 +536,8 @@ impl Settings {
             "DUOXIE_MEDIA_MAX_CONCURRENT_DECODES",
             &mut m.max_concurrent_decodes,
         )?;
+        env.set("DUOXIE_MEDIA_UPLOADS_PER_HOUR", &mut m.uploads_per_hour)?;
+        env.set("DUOXIE_MEDIA_QUOTA_BYTES", &mut m.quota_bytes)?;
         let p = &mut self.privacy;
         env.set_secret("DUOXIE_PRIVACY_RECEIPT_KEY", &mut p.receipt_key)?;
         env.set_secret("DUOXIE_PRIVACY_PHONE_KEY", &mut p.phone_key)?;
@@ -464,6 +551,10 @@ impl Settings {
         env.set(
             "DUOXIE_PRIVACY_LEGAL_RETENTION_MS",
             &mut p.legal_retention_ms,
+        )?;
+        env.set(
+            "DUOXIE_PRIVACY_MAX_CONCURRENT_EXPORTS",
+            &mut p.max_concurrent_exports,
         )?;
         env.set(
             "DUOXIE_PRIVACY_RETENTION_INTERVAL_MS",
@@ -562,7 +653,48 @@ impl Settings {
             "DUOXIE_AUTH_PASSWORD_LOCKOUT_MS",
             "must be >= 0",
         )?;
+        check(
+            a.standing_recheck_ms >= 10,
+            "DUOXIE_AUTH_STANDING_RECHECK_MS",
+            "must be at least 10",
+        )?;
+        check(
+            a.max_concurrent_hashes >= 1,
+            "DUOXIE_AUTH_MAX_CONCURRENT_HASHES",
+            "must be at least 1",
+        )?;
+        for (name, value) in [
+            ("DUOXIE_AUTH_CODES_PER_IP_PER_HOUR", a.codes_per_ip_per_hour),
+            (
+                "DUOXIE_AUTH_CODES_PER_PHONE_PER_DAY",
+                a.codes_per_phone_per_day,
+            ),
+            (
+                "DUOXIE_AUTH_CODES_GLOBAL_PER_MINUTE",
+                a.codes_global_per_minute,
+            ),
+            (
+                "DUOXIE_AUTH_LOGINS_PER_IP_PER_HOUR",
+                a.logins_per_ip_per_hour,
+            ),
+        ] {
+            check(value >= 1, name, "must be at least 1")?;
+        }
         let w = &self.ws;
+        // One maximal chat message as JSON: every character escaped to `\uXXXX` at worst.
+        let largest_message = 6 * self.chat.max_text_chars + 1024;
+        check(
+            w.max_reply_bytes >= 4096
+                && w.max_reply_bytes + largest_message <= w.outbound_queue_bytes,
+            "DUOXIE_WS_MAX_REPLY_BYTES",
+            "must be at least 4096 and leave room in DUOXIE_WS_OUTBOUND_QUEUE_BYTES for one \
+             more maximal message (6 bytes per DUOXIE_CHAT_MAX_TEXT_CHARS + 1024)",
+        )?;
+        check(
+            w.max_sockets_per_user >= 1,
+            "DUOXIE_WS_MAX_SOCKETS_PER_USER",
+            "must be at least 1",
+        )?;
         check(
             (128..=16 * 1024 * 1024).contains(&w.max_frame_bytes),
             "DUOXIE_WS_MAX_FRAME_BYTES",
@@ -676,6 +808,16 @@ impl Settings {
             "DUOXIE_MEDIA_MAX_CONCURRENT_DECODES",
             "must be at least 1",
         )?;
+        check(
+            m.uploads_per_hour >= 1,
+            "DUOXIE_MEDIA_UPLOADS_PER_HOUR",
+            "must be at least 1",
+        )?;
+        check(
+            m.quota_bytes >= m.max_video_bytes.max(m.max_image_bytes) as i64,
+            "DUOXIE_MEDIA_QUOTA_BYTES",
+            "must hold at least one upload of the largest kind",
+        )?;
         let p = &self.privacy;
         for (name, key) in [
             ("DUOXIE_PRIVACY_RECEIPT_KEY", &p.receipt_key),
@@ -708,6 +850,11 @@ impl Settings {
             p.minor_guardian_grace_ms >= 0,
             "DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS",
             "must be >= 0",
+        )?;
+        check(
+            p.max_concurrent_exports >= 1,
+            "DUOXIE_PRIVACY_MAX_CONCURRENT_EXPORTS",
+            "must be at least 1",
         )?;
         check(
             p.retention_interval_ms >= 10,

@@ -39,6 +39,7 @@ pub enum ErrorCode {
     Muted,
     Suspended,
     FileTooLarge,
+    QuotaExceeded,
     UnsupportedMedia,
     MediaTypeMismatch,
     InvalidMedia,
@@ -76,6 +77,7 @@ impl ErrorCode {
             Self::Muted => "muted",
             Self::Suspended => "suspended",
             Self::FileTooLarge => "file_too_large",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::UnsupportedMedia => "unsupported_media",
             Self::MediaTypeMismatch => "media_type_mismatch",
             Self::InvalidMedia => "invalid_media",
@@ -100,7 +102,9 @@ impl ErrorCode {
             | Self::InvalidReceipt
             | Self::InvalidMedia
             | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
-            Self::FileTooLarge | Self::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::FileTooLarge | Self::ImageTooLarge | Self::QuotaExceeded => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::ContentRejected => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Muted | Self::Suspended => StatusCode::FORBIDDEN,
@@ -293,7 +297,12 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         self.log();
-        HttpResponse::build(self.status_code()).json(json!({ "error": self.body() }))
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(ms) = self.retry_after_ms {
+            // RFC 9110 `Retry-After` is whole seconds; round up so a client never retries early.
+            response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
+        }
+        response.json(json!({ "error": self.body() }))
     }
 }
 

@@ -90,6 +90,10 @@ pub struct Metrics {
     pub auth_codes_sent: AtomicU64,
     pub accounts_deleted: AtomicU64,
     pub media_uploads: AtomicU64,
+    pub auth_rate_limited: AtomicU64,
+    pub auth_standing_enforced: AtomicU64,
+    pub bus_recoveries: AtomicU64,
+    pub media_quota_refused: AtomicU64,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -115,6 +119,10 @@ pub static METRICS: Metrics = Metrics {
     auth_codes_sent: AtomicU64::new(0),
     accounts_deleted: AtomicU64::new(0),
     media_uploads: AtomicU64::new(0),
+    auth_rate_limited: AtomicU64::new(0),
+    auth_standing_enforced: AtomicU64::new(0),
+    bus_recoveries: AtomicU64::new(0),
+    media_quota_refused: AtomicU64::new(0),
 };
 
 pub fn inc(counter: &AtomicU64) {
@@ -150,7 +158,7 @@ impl Metrics {
             "Open WebSocket connections on this node.",
             self.ws_connections.load(Relaxed),
         );
-        let counters: [(&str, &str, &AtomicU64); 18] = [
+        let counters: [(&str, &str, &AtomicU64); 22] = [
             ("duoxie_ws_connections_opened_total", "WebSocket connections accepted.", &self.ws_connections_opened),
             ("duoxie_ws_frames_in_total", "Frames received from clients.", &self.ws_frames_in),
             ("duoxie_ws_frames_out_total", "Text frames queued to clients.", &self.ws_frames_out),
@@ -168,6 +176,10 @@ impl Metrics {
             ("duoxie_auth_logins_total", "Successful logins.", &self.auth_logins),
             ("duoxie_auth_codes_sent_total", "One-time codes sent.", &self.auth_codes_sent),
             ("duoxie_media_uploads_total", "Uploads stored (photos and videos).", &self.media_uploads),
+            ("duoxie_auth_rate_limited_total", "Code requests and login attempts refused by a per-IP, per-number or global limit.", &self.auth_rate_limited),
+            ("duoxie_auth_standing_enforced_total", "Open sockets closed or updated by the database re-check of their standing (what the bus did not deliver, or did late).", &self.auth_standing_enforced),
+            ("duoxie_bus_recoveries_total", "Times the Redis connection came back; every socket on the node was told to resync.", &self.bus_recoveries),
+            ("duoxie_media_quota_refused_total", "Uploads refused by the per-user rate or storage quota.", &self.media_quota_refused),
             ("duoxie_privacy_accounts_deleted_total", "Accounts erased after their deletion cooling-off period.", &self.accounts_deleted),
         ];
         for (name, help, value) in counters {

@@ -77,7 +77,21 @@ impl App {
             None => (Arc::new(LocalBus::new(registry.clone())), None),
         };
         registry.do_send(SetBus(bus.clone()));
-        let chat = ChatServer::new(db.clone(), backend, bus.clone(), settings.chat.clone()).start();
+        let standing = crate::auth::standing::StandingWatch::new(
+            db.clone(),
+            registry.clone(),
+            Duration::from_millis(settings.auth.standing_recheck_ms),
+        )
+        .start();
+        registry.do_send(crate::ws::registry::SetStandingWatch(standing.recipient()));
+        let chat = ChatServer::new(
+            db.clone(),
+            backend,
+            bus.clone(),
+            settings.chat.clone(),
+            settings.ws.max_reply_bytes,
+        )
+        .start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
         let policy_version = PolicyVersion::new(
             crate::consent::publish_policy_version(&db, &settings.policy_version)
@@ -165,7 +179,11 @@ impl App {
 
         let server = HttpServer::new(move || {
             actix_web::App::new()
-                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("duoxie::http"))
+                .wrap(
+                    middleware::Logger::new("%a \"%{request}xi\" %s %b %Dms")
+                        .custom_request_replace("request", http::redacted_request_line)
+                        .log_target("duoxie::http"),
+                )
                 .app_data(auth.clone())
                 .app_data(ws.clone())
                 .app_data(readiness.clone())

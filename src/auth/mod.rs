@@ -7,8 +7,10 @@
 
 pub mod code_sender;
 pub mod extractor;
+pub mod limits;
 pub mod phone_vault;
 pub mod policy;
+pub mod standing;
 pub mod store;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use crate::minors::policy::Standing;
 use crate::minors::AgeDeclaration;
 use crate::store::{now_ms, Db};
 use code_sender::CodeSender;
+use limits::ClientIp;
 use phone_vault::PhoneVault;
 use policy::{Gender, Nickname, PhoneNumber, Role};
 
@@ -182,6 +185,9 @@ pub struct Auth {
     backend: crate::store::Backend,
     /// Screens nicknames and introductions before anyone else sees them.
     moderation: actix::Addr<crate::moderation::ModerationServer>,
+    /// Password hashes computed at once on this node: argon2 takes ~19 MiB each, so an
+    /// unbounded burst of logins or password changes would take the node's memory.
+    hashes: Arc<tokio::sync::Semaphore>,
 }
 
 impl Auth {
@@ -196,6 +202,7 @@ impl Auth {
     ) -> Self {
         Self {
             db,
+            hashes: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_hashes)),
             settings: Arc::new(settings),
             sender,
             bus,
@@ -238,14 +245,20 @@ impl Auth {
         &self.db
     }
 
+    /// The client address of a request, as this deployment is configured to read it.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> ClientIp {
+        ClientIp::of(req, self.settings.trust_forwarded_for)
+    }
+
     /// `POST /api/auth/code`: a fresh code for the phone, at most one per resend interval.
     #[tracing::instrument(skip_all)]
-    pub async fn request_code(&self, phone: &str) -> AppResult<CodeSent> {
+    pub async fn request_code(&self, phone: &str, ip: &ClientIp) -> AppResult<CodeSent> {
         let phone = PhoneNumber::parse(phone)?;
         let s = &self.settings;
+        let lookup = self.vault.lookup(&phone);
+        limits::charge_code(&self.db, s, ip, &lookup).await?;
         let now = now_ms();
         let code = policy::new_login_code();
-        let lookup = self.vault.lookup(&phone);
         let hash = policy::hash_secret(&[&lookup, &code]);
         let stored = store::put_login_code(
             &self.db,
@@ -277,7 +290,8 @@ impl Auth {
 
     /// `POST /api/auth/login`: by code (registers on first use) or by password.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, req: LoginRequest) -> AppResult<LoginResult> {
+    pub async fn login(&self, req: LoginRequest, ip: &ClientIp) -> AppResult<LoginResult> {
+        limits::charge_login(&self.db, &self.settings, ip).await?;
         let phone = PhoneNumber::parse(&req.phone)?;
         let device = match req.device.as_deref().map(str::trim) {
             Some(d) if !d.is_empty() => d.chars().take(policy::DEVICE_MAX_CHARS).collect(),
@@ -392,38 +406,84 @@ impl Auth {
     }
 
     /// Password login; after `password_max_attempts` wrong passwords in a row the account's
-    /// password login is locked for `password_lockout_ms` (a code login lifts it).
+    /// password use is locked for `password_lockout_ms` (a code login lifts it). An unknown
+    /// phone, or an account without a password, costs one hash too, so that the answer and
+    /// its timing are the same whether the number is registered or not.
     async fn check_password(&self, phone: &PhoneNumber, password: String) -> AppResult<i64> {
         let wrong = || AppError::new(ErrorCode::InvalidCredentials, "wrong phone or password");
-        let user_id = store::user_id_by_phone(&self.db, &self.vault.lookup(phone))
-            .await?
-            .ok_or_else(wrong)?;
-        let state = store::password_state(&self.db, user_id)
-            .await?
-            .ok_or_else(wrong)?;
-        let now = now_ms();
-        if let Some(until) = state.locked_until.filter(|until| *until > now) {
-            return Err(AppError::new(
-                ErrorCode::TooManyAttempts,
-                "too many wrong passwords; try again later or log in with a code",
-            )
-            .retry_after((until - now) as u64));
-        }
-        let stored = state.hash.ok_or_else(wrong)?;
-        if verify_password(password, stored).await? {
+        let account = match store::user_id_by_phone(&self.db, &self.vault.lookup(phone)).await? {
+            Some(user_id) => store::password_state(&self.db, user_id)
+                .await?
+                .and_then(|state| state.hash)
+                .map(|hash| (user_id, hash)),
+            None => None,
+        };
+        let Some((user_id, stored)) = account else {
+            self.verify_password(password, dummy_hash().await?).await?;
+            return Err(wrong());
+        };
+        self.claim_password_attempt(user_id).await?;
+        if self.verify_password(password, stored).await? {
             store::clear_wrong_passwords(&self.db, user_id).await?;
             Ok(user_id)
         } else {
-            let s = &self.settings;
-            store::record_wrong_password(
-                &self.db,
-                user_id,
-                s.password_max_attempts,
-                now + s.password_lockout_ms,
-            )
-            .await?;
             Err(wrong())
         }
+    }
+
+    /// Counts a password attempt before its hash is computed, so that parallel guesses
+    /// cannot all slip under the limit: `too_many_attempts` once it is reached.
+    async fn claim_password_attempt(&self, user_id: i64) -> AppResult<()> {
+        let s = &self.settings;
+        let now = now_ms();
+        if store::claim_password_attempt(
+            &self.db,
+            user_id,
+            s.password_max_attempts,
+            now + s.password_lockout_ms,
+            now,
+        )
+        .await?
+        {
+            return Ok(());
+        }
+        let until = store::password_state(&self.db, user_id)
+            .await?
+            .and_then(|state| state.locked_until)
+            .unwrap_or(now + 1);
+        Err(AppError::new(
+            ErrorCode::TooManyAttempts,
+            "too many wrong passwords; try again later or log in with a code",
+        )
+        .retry_after((until - now).max(1) as u64))
+    }
+
+    /// Runs one argon2 computation on the blocking pool, at most
+    /// `DUOXIE_AUTH_MAX_CONCURRENT_HASHES` at once on this node.
+    async fn hashing<T: std::marker::Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + std::marker::Send + 'static,
+    ) -> AppResult<T> {
+        let _slot = tokio::time::timeout(HASH_WAIT, self.hashes.acquire())
+            .await
+            .map_err(|_| AppError::unavailable("too many password checks at once; retry"))?
+            .map_err(|_| AppError::unavailable("shutting down"))?;
+        actix_web::web::block(work)
+            .await
+            .map_err(|e| anyhow::anyhow!("password hashing task: {e}").into())
+    }
+
+    async fn verify_password(&self, password: String, stored: String) -> AppResult<bool> {
+        self.hashing(move || {
+            PasswordHash::new(&stored)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
     }
 
     /// Resolves a bearer token, refusing unknown, expired and revoked ones alike.
@@ -658,6 +718,7 @@ impl Auth {
         &self,
         user_id: i64,
         new_phone: &str,
+        ip: &ClientIp,
     ) -> AppResult<PhoneChangeCodes> {
         let new_phone =
             PhoneNumber::parse(new_phone).map_err(|e| AppError::field("new_phone", e.message))?;
@@ -668,6 +729,10 @@ impl Auth {
             .vault
             .phone_of(&user)
             .ok_or_else(|| AppError::forbidden("this account has no phone number to change"))?;
+        // Charged before the number is looked up: probing which numbers are registered costs
+        // the same share as sending codes.
+        limits::charge_code(&self.db, &self.settings, ip, &self.vault.lookup(&new_phone)).await?;
+        limits::charge_code(&self.db, &self.settings, ip, &self.vault.lookup(&old_phone)).await?;
         if old_phone == new_phone {
             return Err(AppError::field(
                 "new_phone",
@@ -790,22 +855,19 @@ impl Auth {
             let current = current.ok_or_else(|| {
                 AppError::field("current_password", "required to change a password")
             })?;
-            if !verify_password(current, stored).await? {
+            self.claim_password_attempt(user_id).await?;
+            if !self.verify_password(current, stored).await? {
                 return Err(AppError::new(
                     ErrorCode::InvalidCredentials,
                     "the current password is wrong",
                 ));
             }
+            store::clear_wrong_passwords(&self.db, user_id).await?;
         }
-        let hash = actix_web::web::block(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("password hashing task: {e}"))?
-        .map_err(|e| anyhow::anyhow!("hash password: {e}"))?;
+        let hash = self
+            .hashing(move || hash_password(&password))
+            .await?
+            .map_err(|e| anyhow::anyhow!("hash password: {e}"))?;
         store::set_password_hash(&self.db, user_id, &hash).await?;
         Ok(())
     }
@@ -855,19 +917,29 @@ fn parse_roles(granted: &[String]) -> Vec<Role> {
     roles
 }
 
-async fn verify_password(password: String, stored: String) -> AppResult<bool> {
-    let ok = actix_web::web::block(move || {
-        PasswordHash::new(&stored)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("password verification task: {e}"))?;
-    Ok(ok)
+fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+}
+
+/// Longest a password check waits for a hashing slot before answering `unavailable`.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A hash of a random password with the real parameters: checked against when there is no
+/// account (or no password), so that a wrong phone takes as long as a wrong password.
+async fn dummy_hash() -> AppResult<String> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(|| async {
+            actix_web::web::block(|| hash_password(&policy::new_token()))
+                .await
+                .map_err(|e| AppError::from(anyhow::anyhow!("dummy hash task: {e}")))?
+                .map_err(|e| AppError::from(anyhow::anyhow!("dummy hash: {e}")))
+        })
+        .await
+        .cloned()
 }
 
 /// Seals phone numbers stored before sealing existed. Idempotent, and safe with several

@@ -159,24 +159,32 @@ pub async fn password_state(db: &Db, user_id: i64) -> Result<Option<PasswordStat
     .transpose()
 }
 
-/// Counts a wrong password; the count reaching `max` locks password login until `until`.
-pub async fn record_wrong_password(
+/// Claims one password attempt before the (slow) check runs, so that attempts racing each
+/// other are all counted: false when password use is locked. The attempt counts as wrong
+/// until [`clear_wrong_passwords`] says otherwise; the one that reaches `max` sets the lock
+/// until `until`. An expired lock starts the count afresh.
+pub async fn claim_password_attempt(
     db: &Db,
     user_id: i64,
     max: i64,
     until: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE users SET failed_password_logins = failed_password_logins + 1, \
-         password_locked_until = CASE WHEN failed_password_logins + 1 >= $2 THEN $3 \
-           ELSE password_locked_until END WHERE id = $1",
-    )
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let fresh = "(password_locked_until IS NOT NULL AND password_locked_until <= $4)";
+    let count = format!("CASE WHEN {fresh} THEN 1 ELSE failed_password_logins + 1 END");
+    let done = sqlx::query(&format!(
+        "UPDATE users SET failed_password_logins = {count}, \
+         password_locked_until = CASE WHEN {count} >= $2 THEN $3 \
+           WHEN {fresh} THEN NULL ELSE password_locked_until END \
+         WHERE id = $1 AND (password_locked_until IS NULL OR password_locked_until <= $4)"
+    ))
     .bind(user_id)
     .bind(max)
     .bind(until)
+    .bind(now)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// A successful login (password or code) starts the count afresh and lifts any lock.
@@ -732,4 +740,75 @@ pub async fn purge_expired_phone_changes(db: &Db, now: i64) -> Result<u64, sqlx:
             .await?
             .rows_affected(),
     )
+}
+
+/// A token's standing as the database has it now: the periodic re-check of open sockets.
+pub struct TokenStandingRow {
+    pub token_id: i64,
+    /// Neither revoked nor expired.
+    pub live: bool,
+    /// The account is deleted or its deletion is scheduled.
+    pub closing: bool,
+    pub suspended: bool,
+    pub muted_until: i64,
+    pub roles: Vec<String>,
+    pub age: crate::minors::store::AgeRow,
+}
+
+/// The standing of each token in `token_ids` (a token missing from the answer no longer
+/// exists: treat it as revoked). One round trip for the whole batch.
+pub async fn token_standings(
+    db: &Db,
+    token_ids: &[i64],
+    now: i64,
+) -> Result<Vec<TokenStandingRow>, sqlx::Error> {
+    if token_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..token_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let sql = format!(
+        "SELECT t.id, CAST(CASE WHEN t.revoked_at IS NULL AND t.expires_at > $1 THEN 1 ELSE 0 END AS BIGINT), \
+             CAST(CASE WHEN u.deleted_at IS NOT NULL OR u.deletion_due_at IS NOT NULL THEN 1 ELSE 0 END AS BIGINT), \
+             CAST(CASE WHEN EXISTS (SELECT 1 FROM user_sanctions s WHERE s.user_id = u.id \
+                AND s.kind = 'suspend' AND s.lifted_at IS NULL \
+                AND (s.until IS NULL OR s.until > $1)) THEN 1 ELSE 0 END AS BIGINT), \
+             (SELECT MAX(s.until) FROM user_sanctions s WHERE s.user_id = u.id \
+                AND s.kind = 'mute' AND s.lifted_at IS NULL AND s.until > $1), \
+             r.role, u.birth_date, u.age_bracket, u.age_declared_at, {} \
+         FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+         LEFT JOIN user_roles r ON r.user_id = t.user_id \
+         WHERE t.id IN ({}) ORDER BY t.id",
+        crate::minors::store::LATEST_GUARDIAN_ACTION,
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(now);
+    for id in token_ids {
+        query = query.bind(*id);
+    }
+    let mut out: Vec<TokenStandingRow> = Vec::with_capacity(token_ids.len());
+    for row in query.fetch_all(db).await? {
+        let token_id: i64 = row.try_get(0)?;
+        let role: Option<String> = row.try_get(5)?;
+        if let Some(last) = out.last_mut().filter(|last| last.token_id == token_id) {
+            last.roles.extend(role);
+            continue;
+        }
+        out.push(TokenStandingRow {
+            token_id,
+            live: row.try_get::<i64, _>(1)? == 1,
+            closing: row.try_get::<i64, _>(2)? == 1,
+            suspended: row.try_get::<i64, _>(3)? == 1,
+            muted_until: row.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
+            roles: role.into_iter().collect(),
+            age: crate::minors::store::AgeRow {
+                birth_date: row.try_get(6)?,
+                age_bracket: row.try_get(7)?,
+                declared_at: row.try_get(8)?,
+                guardian_action: row.try_get(9)?,
+            },
+        });
+    }
+    Ok(out)
 }

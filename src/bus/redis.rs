@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Audience, Bus, Delivery, EventFrame, StreamPos};
 use crate::metrics::{self, METRICS};
 use crate::store::now_ms;
-use crate::ws::registry::{Deliver, OnlineAmong, Registry};
+use crate::ws::registry::{BusRecovered, Deliver, OnlineAmong, Registry};
 
 /// How long a node's presence claim on a user lasts without renewal.
 pub const PRESENCE_LEASE: Duration = Duration::from_secs(60);
@@ -38,6 +38,8 @@ pub const PRESENCE_LEASE: Duration = Duration::from_secs(60);
 pub const PRESENCE_RENEW: Duration = Duration::from_secs(20);
 /// Longest wait for one Redis call from a request path (publish, presence, readiness).
 const REDIS_CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often a node that lost Redis checks whether it is back.
+const RECOVERY_PROBE: Duration = Duration::from_millis(250);
 /// Longest a new socket's commands wait for its user's subscription.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
@@ -54,7 +56,7 @@ enum SubscriptionOp {
     Barrier(oneshot::Sender<()>),
     Left(i64),
     /// The connection was lost (Redis may have restarted empty): rewrite our leases now
-    /// rather than at the next renewal.
+    /// rather than at the next renewal, and probe until it is back.
     RenewAll,
 }
 
@@ -100,6 +102,7 @@ impl RedisBus {
             conn.clone(),
             node_id,
             prefix.clone(),
+            registry.clone(),
         ));
         tracing::info!(node_id, "Redis bus connected");
         Ok(Self {
@@ -256,9 +259,14 @@ async fn subscription_loop(
     mut conn: ConnectionManager,
     node_id: u64,
     prefix: Arc<str>,
+    registry: Addr<Registry>,
 ) {
     let mut local: HashSet<i64> = HashSet::new();
     let mut renew = tokio::time::interval(PRESENCE_RENEW);
+    // Set while the connection is lost: publications in between are gone, so once Redis
+    // answers again every socket on this node is told to resync.
+    let mut lost = false;
+    let mut probe = tokio::time::interval(RECOVERY_PROBE);
     let field = node_id.to_string();
     // Automatic resubscription keeps it after a reconnect.
     if let Err(e) = conn.subscribe(console_channel(&prefix)).await {
@@ -290,6 +298,7 @@ async fn subscription_loop(
                         }
                     }
                     SubscriptionOp::RenewAll => {
+                        lost = true;
                         renew.reset_immediately();
                         Ok(())
                     }
@@ -305,6 +314,19 @@ async fn subscription_loop(
                 };
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "Redis subscription change failed");
+                }
+            }
+            _ = probe.tick(), if lost => {
+                let pong = tokio::time::timeout(
+                    REDIS_CALL_TIMEOUT,
+                    redis::cmd("PING").query_async::<String>(&mut conn),
+                )
+                .await;
+                if matches!(pong, Ok(Ok(_))) {
+                    lost = false;
+                    metrics::inc(&METRICS.bus_recoveries);
+                    tracing::warn!("Redis connection is back; telling clients to resync");
+                    registry.do_send(BusRecovered);
                 }
             }
             _ = renew.tick() => {

@@ -139,6 +139,9 @@ pub struct Opened {
 #[derive(Debug, Serialize)]
 pub struct Conversations {
     pub conversations: Vec<ConversationView>,
+    /// Older conversations remain (the page was full, or the reply reached its byte limit):
+    /// ask again from the last one.
+    pub more: bool,
 }
 
 #[derive(Debug, Serialize)]

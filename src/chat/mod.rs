@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus, StreamPos};
 use crate::config::ChatSettings;
+use crate::domain::ReplyBudget;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 use crate::store::{begin_write, now_ms, Backend, Db};
@@ -27,6 +28,11 @@ use policy::{ChatText, ClientId, Content};
 
 /// Most conversations one `chat.sync` may name.
 const SYNC_MAX_CURSORS: usize = 100;
+/// Messages read per statement while filling a sync reply, so that the rows held at once stay
+/// small whatever `limit` asks for.
+const SYNC_READ_CHUNK: i64 = 64;
+/// The JSON around one conversation's messages in a sync reply, bytes.
+const SYNC_STREAM_BYTES: usize = 64;
 /// Most users one `presence.query` may name.
 const PRESENCE_MAX_USERS: usize = 200;
 /// Mailbox size: sessions beyond it wait for room (back-pressure), they are never refused.
@@ -37,6 +43,8 @@ pub struct ChatServer {
     backend: Backend,
     bus: SharedBus,
     settings: ChatSettings,
+    /// `DUOXIE_WS_MAX_REPLY_BYTES`: list replies stop there and say `more`.
+    reply_max_bytes: usize,
     pending: Vec<PendingSend>,
     committing: bool,
 }
@@ -56,12 +64,19 @@ struct Outcome {
 }
 
 impl ChatServer {
-    pub fn new(db: Db, backend: Backend, bus: SharedBus, settings: ChatSettings) -> Self {
+    pub fn new(
+        db: Db,
+        backend: Backend,
+        bus: SharedBus,
+        settings: ChatSettings,
+        reply_max_bytes: usize,
+    ) -> Self {
         Self {
             db,
             backend,
             bus,
             settings,
+            reply_max_bytes,
             pending: Vec::new(),
             committing: false,
         }
@@ -526,14 +541,23 @@ impl Handler<As<List>> for ChatServer {
 
     fn handle(&mut self, msg: As<List>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let mut budget = ReplyBudget::new(self.reply_max_bytes);
         Box::pin(async move {
             let limit = msg.body.limit.unwrap_or(50).clamp(1, 200);
             let before = msg.body.before.unwrap_or(i64::MAX);
             let before_id = msg.body.before_id.unwrap_or(i64::MAX);
-            let list =
-                store::conversations_for(&db, msg.user_id, (before, before_id), limit).await?;
+            let mut list =
+                store::conversations_for(&db, msg.user_id, (before, before_id), limit + 1).await?;
+            let mut more = list.len() as i64 > limit;
+            list.truncate(limit as usize);
+            let mut conversations = with_presence(&bus, list).await;
+            if let Some(fits) = conversations.iter().position(|c| !budget.take(c)) {
+                conversations.truncate(fits);
+                more = true;
+            }
             Ok(Conversations {
-                conversations: with_presence(&bus, list).await,
+                conversations,
+                more,
             })
         })
     }
@@ -545,14 +569,19 @@ impl Handler<As<History>> for ChatServer {
     fn handle(&mut self, msg: As<History>, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         let page_max = self.settings.page_max;
+        let mut budget = ReplyBudget::new(self.reply_max_bytes);
         Box::pin(async move {
             let b = msg.body;
             peer_in(&db, msg.user_id, b.conversation_id).await?;
             let limit = b.limit.unwrap_or(50).clamp(1, page_max);
             let before = b.before_seq.unwrap_or(i64::MAX);
             let mut messages = store::history(&db, b.conversation_id, before, limit + 1).await?;
-            let more = messages.len() as i64 > limit;
+            let mut more = messages.len() as i64 > limit;
             messages.truncate(limit as usize);
+            if let Some(fits) = messages.iter().position(|m| !budget.take(m)) {
+                messages.truncate(fits);
+                more = true;
+            }
             Ok(Page { messages, more })
         })
     }
@@ -564,6 +593,7 @@ impl Handler<As<Sync>> for ChatServer {
     fn handle(&mut self, msg: As<Sync>, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         let sync_max = self.settings.sync_max;
+        let mut budget = ReplyBudget::new(self.reply_max_bytes);
         Box::pin(async move {
             if msg.body.cursors.len() > SYNC_MAX_CURSORS {
                 return Err(AppError::field(
@@ -583,9 +613,13 @@ impl Handler<As<Sync>> for ChatServer {
             let mut results = Vec::with_capacity(cursors.len());
             for (conversation_id, after) in cursors {
                 peer_in(&db, msg.user_id, conversation_id).await?;
-                let mut messages = store::after(&db, conversation_id, after, limit + 1).await?;
-                let more = messages.len() as i64 > limit;
-                messages.truncate(limit as usize);
+                // Conversations past the budget are answered `more` without being read: the
+                // client asks again from the same cursor.
+                let (messages, more) = if budget.spent() || !budget.take_bytes(SYNC_STREAM_BYTES) {
+                    (Vec::new(), true)
+                } else {
+                    after_within(&db, conversation_id, after, limit, &mut budget).await?
+                };
                 results.push(SyncStream {
                     conversation_id,
                     messages,
@@ -594,6 +628,36 @@ impl Handler<As<Sync>> for ChatServer {
             }
             Ok(Synced { results })
         })
+    }
+}
+
+/// Up to `limit` messages after `after`, oldest first, as many as fit in `budget`; and whether
+/// there are more.
+async fn after_within(
+    db: &Db,
+    conversation_id: i64,
+    mut after: i64,
+    limit: i64,
+    budget: &mut ReplyBudget,
+) -> AppResult<(Vec<MessageView>, bool)> {
+    let mut out = Vec::new();
+    loop {
+        let want = (limit - out.len() as i64).min(SYNC_READ_CHUNK);
+        let rows = store::after(db, conversation_id, after, want + 1).await?;
+        let read_more = rows.len() as i64 > want;
+        for m in rows.into_iter().take(want as usize) {
+            if !budget.take(&m) {
+                return Ok((out, true));
+            }
+            after = m.seq;
+            out.push(m);
+        }
+        if !read_more {
+            return Ok((out, false));
+        }
+        if out.len() as i64 >= limit {
+            return Ok((out, true));
+        }
     }
 }
 

@@ -485,8 +485,9 @@ pub async fn last_seen(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, Option<i64
 
 /// Everything chat holds about the user, for the export: their conversations, every message
 /// in them, and whom they block.
-pub async fn export_for(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
-    let conversations = sqlx::query(
+/// The export's conversations of `user_id` (one row each: bounded by how many they have).
+pub async fn export_conversations(db: &Db, user_id: i64) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query(
         "SELECT c.id, c.user_a, c.user_b, c.listing_ref, c.created_at, m.last_read_seq \
          FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id \
          WHERE m.user_id = $1 ORDER BY c.id",
@@ -505,14 +506,28 @@ pub async fn export_for(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
             "my_last_read_seq": r.try_get::<i64, _>(5)?,
         }))
     })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let messages = sqlx::query(
+    .collect()
+}
+
+/// One page of the export's messages: those of `user_id`'s conversations after
+/// `(conversation_id, seq)`, in that order, at most `limit`.
+pub async fn export_messages_after(
+    db: &Db,
+    user_id: i64,
+    after: (i64, i64),
+    limit: i64,
+) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query(
         "SELECT conversation_id, seq, sender_id, kind, body, created_at FROM messages \
          WHERE conversation_id IN \
            (SELECT conversation_id FROM conversation_members WHERE user_id = $1) \
-         ORDER BY conversation_id, seq",
+         AND (conversation_id > $2 OR (conversation_id = $2 AND seq > $3)) \
+         ORDER BY conversation_id, seq LIMIT $4",
     )
     .bind(user_id)
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
     .fetch_all(db)
     .await?
     .iter()
@@ -526,8 +541,12 @@ pub async fn export_for(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
             "created_at": r.try_get::<i64, _>(5)?,
         }))
     })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let blocks = sqlx::query(
+    .collect()
+}
+
+/// The export's blocks made by `user_id`.
+pub async fn export_blocks(db: &Db, user_id: i64) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query(
         "SELECT blocked_id, created_at FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id",
     )
     .bind(user_id)
@@ -540,8 +559,7 @@ pub async fn export_for(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
             "created_at": r.try_get::<i64, _>(1)?,
         }))
     })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(json!({ "conversations": conversations, "messages": messages, "blocks": blocks }))
+    .collect::<Result<Vec<_>, sqlx::Error>>()
 }
 
 /// The user's own chat data on deletion: their blocks. Messages already delivered stay with

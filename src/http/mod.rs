@@ -129,6 +129,41 @@ pub struct Readiness {
 }
 
 /// GET /healthz: the process is alive.
+/// Query parameters whose values are secrets or personal data: never written to a log.
+const REDACTED_QUERY_KEYS: &[&str] = &[
+    "token",
+    "access_token",
+    "auth",
+    "code",
+    "password",
+    "phone",
+    "key",
+    "secret",
+    "sig",
+    "signature",
+    "reason",
+];
+
+/// The access log's request line: method, path and query, with the values of
+/// [`REDACTED_QUERY_KEYS`] replaced by `***` (a client that puts its token in `/ws?token=`
+/// must not have it logged).
+pub fn redacted_request_line(req: &actix_web::dev::ServiceRequest) -> String {
+    let query = req.query_string();
+    if query.is_empty() {
+        return format!("{} {}", req.method(), req.path());
+    }
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if REDACTED_QUERY_KEYS.contains(&key.to_ascii_lowercase().as_str()) => {
+                format!("{key}=***")
+            }
+            _ => pair.chars().take(256).collect(),
+        })
+        .collect();
+    format!("{} {}?{}", req.method(), req.path(), redacted.join("&"))
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -181,13 +216,23 @@ struct CodeRequest {
 }
 
 /// POST /api/auth/code: sends a one-time login code.
-async fn request_code(auth: web::Data<Auth>, body: Body<CodeRequest>) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(auth.request_code(&body.0.phone).await?))
+async fn request_code(
+    auth: web::Data<Auth>,
+    req: HttpRequest,
+    body: Body<CodeRequest>,
+) -> AppResult<HttpResponse> {
+    let ip = auth.client_ip(&req);
+    Ok(HttpResponse::Ok().json(auth.request_code(&body.0.phone, &ip).await?))
 }
 
 /// POST /api/auth/login: exchanges a code or password for a device token.
-async fn login(auth: web::Data<Auth>, body: Body<LoginRequest>) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(auth.login(body.0).await?))
+async fn login(
+    auth: web::Data<Auth>,
+    req: HttpRequest,
+    body: Body<LoginRequest>,
+) -> AppResult<HttpResponse> {
+    let ip = auth.client_ip(&req);
+    Ok(HttpResponse::Ok().json(auth.login(body.0, &ip).await?))
 }
 
 /// POST /api/auth/logout: revokes this device's token and closes its sockets.
@@ -277,10 +322,12 @@ struct PhoneChangeRequest {
 async fn phone_change_codes(
     auth: web::Data<Auth>,
     who: Authenticated,
+    req: HttpRequest,
     body: Body<PhoneChangeRequest>,
 ) -> AppResult<HttpResponse> {
+    let ip = auth.client_ip(&req);
     let sent = auth
-        .request_phone_change(who.0.user_id, &body.0.new_phone)
+        .request_phone_change(who.0.user_id, &body.0.new_phone, &ip)
         .await?;
     Ok(HttpResponse::Ok().json(sent))
 }
@@ -322,11 +369,14 @@ struct GuardianCodeRequest {
 /// POST /api/me/guardian/code: sends a code to the guardian's own phone.
 async fn guardian_code(
     minors: web::Data<Minors>,
+    auth: web::Data<Auth>,
     who: Authenticated,
+    req: HttpRequest,
     body: Body<GuardianCodeRequest>,
 ) -> AppResult<HttpResponse> {
+    let ip = auth.client_ip(&req);
     let sent = minors
-        .request_guardian_code(&who.0, &body.0.guardian_phone)
+        .request_guardian_code(&who.0, &body.0.guardian_phone, &ip)
         .await?;
     Ok(HttpResponse::Ok().json(sent))
 }
@@ -458,15 +508,16 @@ async fn media_content(
         .body(bytes))
 }
 
-/// GET /api/me/export: everything held about the caller, as one JSON document.
+/// GET /api/me/export: everything held about the caller, as one JSON document (streamed).
 async fn export_me(privacy: web::Data<Privacy>, who: Authenticated) -> AppResult<HttpResponse> {
-    let export = privacy.export(who.0.user_id).await?;
+    let export = privacy.export(who.0.user_id)?;
     Ok(HttpResponse::Ok()
+        .content_type("application/json")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             "attachment; filename=\"duoxie-export.json\"",
         ))
-        .json(export))
+        .streaming(export))
 }
 
 /// POST /api/me/deletion: requests account deletion after the cooling-off period; every

@@ -30,6 +30,7 @@ use crate::config::MediaSettings;
 use crate::consent::policy::{Feature, MediaSource};
 use crate::consent::PolicyVersion;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::metrics::{self, METRICS};
 use crate::store::{now_ms, Db};
 use blob::BlobStore;
 use pipeline::ImageLimits;
@@ -192,11 +193,20 @@ impl Media {
         }
     }
 
-    /// The largest body any upload may have.
-    pub fn max_body_bytes(&self) -> usize {
-        self.settings
-            .max_image_bytes
-            .max(self.settings.max_video_bytes)
+    /// One upload of `DUOXIE_MEDIA_UPLOADS_PER_HOUR`, counted on every node.
+    async fn charge_upload(&self, user_id: i64) -> AppResult<()> {
+        let key = format!("upload:user:{user_id}");
+        let limit = crate::store::rate::Limit::per_hour(self.settings.uploads_per_hour);
+        match crate::store::rate::hit(&self.db, &key, limit, crate::store::now_ms()).await? {
+            None => Ok(()),
+            Some(wait) => {
+                metrics::inc(&METRICS.media_quota_refused);
+                Err(
+                    AppError::new(ErrorCode::RateLimited, "too many uploads; try again later")
+                        .retry_after(wait),
+                )
+            }
+        }
     }
 
     async fn gate(&self, who: &Identity, query: &UploadQuery) -> AppResult<()> {
@@ -220,17 +230,35 @@ impl Media {
     ) -> AppResult<MediaView> {
         who.standing.require_full()?;
         self.gate(who, &query).await?;
-        let limit = self.max_body_bytes();
-        if declared_length.is_some_and(|n| n > limit) {
-            return Err(file_too_large(limit));
+        self.charge_upload(who.user_id).await?;
+        // The limit of the kind the purpose takes, applied while the body arrives: a photo is
+        // never buffered past the photo limit.
+        let limit = if query.purpose.wants_video() {
+            self.settings.max_video_bytes
+        } else {
+            self.settings.max_image_bytes
+        };
+        let room = (self.settings.quota_bytes - store::bytes_owned(&self.db, who.user_id).await?)
+            .max(0) as usize;
+        let over = |n: usize| -> Option<AppError> {
+            if n > limit {
+                Some(file_too_large(limit))
+            } else if n > room {
+                Some(quota_exceeded())
+            } else {
+                None
+            }
+        };
+        if let Some(e) = declared_length.and_then(over) {
+            return Err(e);
         }
         let mut bytes = web::BytesMut::new();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
                 AppError::new(ErrorCode::BadRequest, format!("upload interrupted: {e}"))
             })?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(file_too_large(limit));
+            if let Some(e) = over(bytes.len() + chunk.len()) {
+                return Err(e);
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -275,6 +303,10 @@ impl Media {
         }
 
         let prepared = self.prepare(bytes, format).await?;
+        // What is kept is the re-encoded file, which may be larger than what was sent.
+        if prepared.main.bytes.len() > room {
+            return Err(quota_exceeded());
+        }
         // A picture on the blocklist (or a near-duplicate of one) is refused on sight; one
         // that merely resembles it waits for a moderator.
         let mut review =
@@ -468,6 +500,14 @@ impl Media {
 /// A random 128-bit handle, hex: media ids cannot be guessed or enumerated.
 fn new_media_id() -> String {
     format!("{:032x}", rand::random::<u128>())
+}
+
+fn quota_exceeded() -> AppError {
+    metrics::inc(&METRICS.media_quota_refused);
+    AppError::new(
+        ErrorCode::QuotaExceeded,
+        "your uploads have used up your storage; delete some first",
+    )
 }
 
 fn file_too_large(limit: usize) -> AppError {

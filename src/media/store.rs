@@ -169,3 +169,15 @@ pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
         .await?;
     Ok(())
 }
+
+/// Bytes of uploads `owner_id` keeps stored (every status: rejected ones stay until their
+/// appeal window ends).
+pub async fn bytes_owned(db: &Db, owner_id: i64) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(byte_size), 0) AS BIGINT) FROM media WHERE owner_id = $1",
+    )
+    .bind(owner_id)
+    .fetch_one(db)
+    .await?;
+    row.try_get(0)
+}

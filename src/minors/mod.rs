@@ -184,6 +184,7 @@ impl Minors {
         &self,
         child: &Identity,
         guardian_phone: &str,
+        ip: &crate::auth::limits::ClientIp,
     ) -> AppResult<GuardianCodeSent> {
         let guardian = PhoneNumber::parse(guardian_phone)?;
         if current_standing(&self.db, child.user_id).await? != Standing::AwaitingGuardian {
@@ -202,6 +203,7 @@ impl Minors {
                 "must be the guardian's own phone, not the child's",
             ));
         }
+        crate::auth::limits::charge_code(&self.db, &self.codes, ip, &lookup).await?;
         let code = new_login_code();
         let now = now_ms();
         let s = &self.codes;

@@ -620,6 +620,15 @@ async fn apply(
 
 /// Close code for the sockets of a suspended account.
 pub const CLOSE_SUSPENDED: u16 = 4005;
+/// The longest timed sanction: `now + duration` must stay far from `i64::MAX`.
+const MAX_SANCTION_MS: i64 = 10 * 365 * 86_400_000;
+
+async fn is_admin(db: &Db, user_id: i64) -> AppResult<bool> {
+    Ok(crate::auth::store::roles_of(db, user_id)
+        .await?
+        .iter()
+        .any(|r| r == "admin"))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -690,9 +699,18 @@ impl Handler<As<Act>> for ModerationServer {
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
             if let Some(d) = duration_ms {
-                if d <= 0 {
-                    return Err(AppError::field("duration_ms", "must be positive"));
+                if !(1..=MAX_SANCTION_MS).contains(&d) {
+                    return Err(AppError::field(
+                        "duration_ms",
+                        "must be positive and at most 10 years (a suspension without a \
+                         duration lasts until lifted)",
+                    ));
                 }
+            }
+            // A moderator's powers stop at a higher role: only an admin acts on an admin.
+            let target_roles = crate::auth::store::roles_of(&db, user_id).await?;
+            if target_roles.iter().any(|r| r == "admin") && !is_admin(&db, msg.user_id).await? {
+                return Err(AppError::forbidden("only an admin acts on an admin"));
             }
             let now = now_ms();
             let user = Audience::User(user_id);

@@ -10,6 +10,7 @@
 //! deletions, purges) is [`retention::RetentionJob`], one actor per node; every step is a
 //! conditional statement, so several nodes running it at once do each thing once.
 
+pub mod export;
 pub mod retention;
 pub mod store;
 
@@ -57,6 +58,16 @@ pub trait DataDomain: Sync {
     fn personal_columns(&self) -> &'static [(&'static str, &'static str)];
     fn export<'a>(&'a self, cx: &'a ExportContext, user_id: i64)
         -> BoxFuture<'a, AppResult<Value>>;
+    /// Writes the export section into the streamed document. The default writes
+    /// [`DataDomain::export`] whole; a domain whose data can be large pages it instead.
+    fn export_into<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+        out: &'a mut export::ExportSink,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move { out.value(&self.export(cx, user_id).await?) })
+    }
     /// Erases this domain's part of a deleted account, inside the deletion transaction.
     fn erase<'a>(
         &'a self,
@@ -163,6 +174,12 @@ impl DataDomain for ConsentData {
     }
 }
 
+use crate::chat::store as chat;
+
+fn json_i64(value: &Value, key: &str) -> i64 {
+    value[key].as_i64().unwrap_or(0)
+}
+
 impl DataDomain for ChatData {
     fn name(&self) -> &'static str {
         "chat"
@@ -183,7 +200,53 @@ impl DataDomain for ChatData {
         cx: &'a ExportContext,
         user_id: i64,
     ) -> BoxFuture<'a, AppResult<Value>> {
-        Box::pin(async move { Ok(crate::chat::store::export_for(&cx.db, user_id).await?) })
+        Box::pin(async move {
+            let mut messages = Vec::new();
+            let mut after = (0, 0);
+            loop {
+                let page = chat::export_messages_after(&cx.db, user_id, after, 1000).await?;
+                let Some(last) = page.last() else { break };
+                after = (json_i64(last, "conversation_id"), json_i64(last, "seq"));
+                messages.extend(page);
+            }
+            Ok(json!({
+                "conversations": chat::export_conversations(&cx.db, user_id).await?,
+                "messages": messages,
+                "blocks": chat::export_blocks(&cx.db, user_id).await?,
+            }))
+        })
+    }
+    /// Messages are paged: a user may hold hundreds of megabytes of them.
+    fn export_into<'a>(
+        &'a self,
+        cx: &'a ExportContext,
+        user_id: i64,
+        out: &'a mut export::ExportSink,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            out.raw("{\"conversations\":");
+            out.value(&chat::export_conversations(&cx.db, user_id).await?)?;
+            out.raw(",\"messages\":[");
+            let mut after = (0, 0);
+            let mut first = true;
+            loop {
+                let page = chat::export_messages_after(&cx.db, user_id, after, 500).await?;
+                let Some(last) = page.last() else { break };
+                after = (json_i64(last, "conversation_id"), json_i64(last, "seq"));
+                for message in &page {
+                    if !first {
+                        out.raw(",");
+                    }
+                    first = false;
+                    out.value(message)?;
+                }
+                out.flush().await?;
+            }
+            out.raw("],\"blocks\":");
+            out.value(&chat::export_blocks(&cx.db, user_id).await?)?;
+            out.raw("}");
+            Ok(())
+        })
     }
     fn erase<'a>(
         &'a self,
@@ -333,6 +396,7 @@ pub struct Privacy {
     backend: Backend,
     bus: SharedBus,
     settings: Arc<PrivacySettings>,
+    exports: Arc<export::ExportSlots>,
 }
 
 impl Privacy {
@@ -346,6 +410,7 @@ impl Privacy {
             cx: Arc::new(cx),
             backend,
             bus,
+            exports: Arc::new(export::ExportSlots::new(settings.max_concurrent_exports)),
             settings: Arc::new(settings),
         }
     }
@@ -355,20 +420,12 @@ impl Privacy {
     }
 
     /// `GET /api/me/export`: every domain's section.
-    pub async fn export(&self, user_id: i64) -> AppResult<Value> {
-        let mut sections = serde_json::Map::new();
-        for domain in DOMAINS {
-            sections.insert(
-                domain.name().into(),
-                domain.export(&self.cx, user_id).await?,
-            );
-        }
-        Ok(json!({
-            "format": "duoxie-export-1",
-            "generated_at": now_ms(),
-            "user_id": user_id,
-            "sections": sections,
-        }))
+    /// `GET /api/me/export`: the whole document as a stream of JSON bytes (see [`export`]).
+    pub fn export(
+        &self,
+        user_id: i64,
+    ) -> AppResult<impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>>> {
+        export::start(self.cx.clone(), &self.exports, user_id)
     }
 
     /// `POST /api/me/deletion`: starts the cooling-off period and logs the account out

@@ -29,6 +29,8 @@ pub struct RetentionReport {
     pub codes_purged: u64,
     pub tokens_purged: u64,
     pub staff_access_purged: u64,
+    /// Rate-limit windows (codes, logins, uploads) that ended more than a day ago.
+    pub rate_windows_purged: u64,
     /// Rejected uploads whose appeal window has passed, bytes included.
     pub rejected_media_purged: u64,
 }
@@ -67,6 +69,7 @@ pub async fn run_once(
         + crate::auth::store::purge_expired_phone_changes(&db, now).await?;
     report.tokens_purged = crate::auth::store::purge_ended_tokens(&db, log_cutoff).await?;
     report.staff_access_purged = store::purge_staff_access(&db, log_cutoff).await?;
+    report.rate_windows_purged = crate::store::rate::prune(&db, now - 2 * 86_400_000).await?;
     // A rejected upload is kept while its author may appeal, then removed.
     let appeal_cutoff = now.saturating_sub(appeal_window_ms);
     for (id, blobs) in

@@ -5,6 +5,8 @@
 //! placeholders, times as integer milliseconds, booleans as 0/1, `BIGINT` ids. This module
 //! holds no domain SQL.
 
+pub mod rate;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;

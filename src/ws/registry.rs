@@ -23,7 +23,56 @@ pub enum Push {
     },
     /// No chat until this time (0: the mute was lifted).
     Muted(i64),
+    /// The standing of the socket's token as the database has it now (the periodic re-check):
+    /// the session applies what changed.
+    Standing {
+        muted_until: i64,
+        /// Whether the account may use restricted features (minors' rules).
+        full: bool,
+    },
 }
+
+/// What the database says of one token with open sockets on this node (see
+/// `auth::standing`): close its sockets, or bring their state up to date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Enforcement {
+    Close {
+        code: u16,
+        reason: String,
+    },
+    Current {
+        muted_until: i64,
+        full: bool,
+        /// Moderator or admin: only staff sockets keep a console subscription.
+        staff: bool,
+    },
+}
+
+/// Applies the database's verdicts to every socket of each token on this node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Enforce(pub Vec<(i64, Enforcement)>);
+
+/// The tokens of every authenticated socket on this node, each once.
+#[derive(Message)]
+#[rtype(result = "Vec<i64>")]
+pub struct LiveTokens;
+
+/// The bus was cut off and is back: deliveries may have been lost in between. Every socket is
+/// told (`session.resync`), and the standing re-check runs at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BusRecovered;
+
+/// Asks the standing re-check to run now rather than at its next tick.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RecheckNow;
+
+/// Who runs the standing re-check on this node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStandingWatch(pub Recipient<RecheckNow>);
 
 /// A user's first socket on this node opened (`online`) or their last one closed.
 #[derive(Message, Clone, Copy, Debug)]
@@ -40,13 +89,15 @@ pub struct Connect {
     pub recipient: Recipient<Push>,
 }
 
-/// Answers once deliveries for the user reach this node (see `Bus::user_arrived`).
+/// Answers once deliveries for the user reach this node (see `Bus::user_arrived`); `false`
+/// (and nothing registered) when the user already holds `max_per_user` sockets here.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "bool")]
 pub struct Identify {
     pub conn_id: u64,
     pub user_id: i64,
     pub token_id: i64,
+    pub max_per_user: usize,
 }
 
 #[derive(Message)]
@@ -116,6 +167,7 @@ pub struct Registry {
     presence_grace: Duration,
     presence_sink: Option<Recipient<PresenceChanged>>,
     bus: Option<SharedBus>,
+    standing_watch: Option<Recipient<RecheckNow>>,
     going_away: bool,
 }
 
@@ -132,6 +184,7 @@ impl Registry {
             presence_grace,
             presence_sink: None,
             bus: None,
+            standing_watch: None,
             going_away: false,
         }
     }
@@ -192,10 +245,14 @@ impl Handler<Connect> for Registry {
 }
 
 impl Handler<Identify> for Registry {
-    type Result = ResponseFuture<()>;
+    type Result = ResponseFuture<bool>;
     fn handle(&mut self, msg: Identify, ctx: &mut Context<Self>) -> Self::Result {
+        let held = self.by_user.get(&msg.user_id).map_or(0, HashSet::len);
+        if held >= msg.max_per_user {
+            return Box::pin(async { false });
+        }
         let Some(conn) = self.conns.get_mut(&msg.conn_id) else {
-            return Box::pin(async {});
+            return Box::pin(async { true });
         };
         conn.who = Some((msg.user_id, msg.token_id));
         let sockets = self.by_user.entry(msg.user_id).or_default();
@@ -212,8 +269,83 @@ impl Handler<Identify> for Registry {
             }
         }
         match &self.bus {
-            Some(bus) => bus.user_arrived(msg.user_id, first),
-            None => Box::pin(async {}),
+            Some(bus) => {
+                let arrived = bus.user_arrived(msg.user_id, first);
+                Box::pin(async move {
+                    arrived.await;
+                    true
+                })
+            }
+            None => Box::pin(async { true }),
+        }
+    }
+}
+
+impl Handler<LiveTokens> for Registry {
+    type Result = MessageResult<LiveTokens>;
+    fn handle(&mut self, _: LiveTokens, _: &mut Context<Self>) -> Self::Result {
+        let tokens: HashSet<i64> = self
+            .conns
+            .values()
+            .filter_map(|c| c.who)
+            .map(|w| w.1)
+            .collect();
+        MessageResult(tokens.into_iter().collect())
+    }
+}
+
+impl Handler<Enforce> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: Enforce, _: &mut Context<Self>) {
+        let verdicts: HashMap<i64, Enforcement> = msg.0.into_iter().collect();
+        for conn in self.conns.values_mut() {
+            let Some(verdict) = conn.who.and_then(|(_, token)| verdicts.get(&token)) else {
+                continue;
+            };
+            let push = match verdict {
+                Enforcement::Close { code, reason } => Push::Close {
+                    code: *code,
+                    reason: reason.clone(),
+                },
+                Enforcement::Current {
+                    muted_until,
+                    full,
+                    staff,
+                } => {
+                    if !staff {
+                        conn.console = false;
+                    }
+                    Push::Standing {
+                        muted_until: *muted_until,
+                        full: *full,
+                    }
+                }
+            };
+            conn.recipient.do_send(push);
+        }
+    }
+}
+
+impl Handler<SetStandingWatch> for Registry {
+    type Result = ();
+    fn handle(&mut self, msg: SetStandingWatch, _: &mut Context<Self>) {
+        self.standing_watch = Some(msg.0);
+    }
+}
+
+impl Handler<BusRecovered> for Registry {
+    type Result = ();
+    fn handle(&mut self, _: BusRecovered, _: &mut Context<Self>) {
+        if let Some(watch) = &self.standing_watch {
+            watch.do_send(RecheckNow);
+        }
+        let frame = EventFrame::new(
+            "session.resync",
+            &serde_json::json!({ "reason": "bus_recovered" }),
+            None,
+        );
+        for conn in self.conns.values().filter(|c| c.who.is_some()) {
+            conn.recipient.do_send(Push::Event(frame.clone()));
         }
     }
 }

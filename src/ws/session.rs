@@ -35,6 +35,7 @@ use crate::moderation;
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
 pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4002;
 pub const CLOSE_FLOOD: u16 = 4008;
+pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4010;
 
 /// How many recently sent seqs per conversation a socket remembers to avoid sending a message
 /// twice (live and in a sync reply). Only overlaps between a sync and live delivery need it.
@@ -136,7 +137,20 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        if text.len() > self.services.ws.max_frame_bytes {
+        // Every frame is admitted before anything else is done with it: oversized and
+        // unparsable frames count against the rate limit (and the flood close) like any other.
+        let max_frame_bytes = self.services.ws.max_frame_bytes;
+        // A refused command still gets its one reply, matched by its id; the id is looked for
+        // only in frames small enough to parse, and at most `flood_close_after` times in a row.
+        let id_of = || {
+            (text.len() <= max_frame_bytes)
+                .then(|| protocol::parse_command(text).ok().map(|c| c.id))
+                .flatten()
+        };
+        if !self.admit(ctx, id_of) {
+            return;
+        }
+        if text.len() > max_frame_bytes {
             let e = AppError::new(
                 ErrorCode::FrameTooLarge,
                 format!(
@@ -150,8 +164,12 @@ impl WsSession {
             Ok(c) => c,
             Err(rejected) => return self.reply_error(ctx, rejected.re.as_deref(), &rejected.error),
         };
-        if !self.admit(ctx, Some(&command.id)) {
-            return;
+        if self
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.expires_at <= crate::store::now_ms())
+        {
+            return self.close(ctx, crate::auth::CLOSE_TOKEN_REVOKED, "token expired");
         }
         match &self.identity {
             None => self.unauthenticated(command, ctx),
@@ -207,7 +225,11 @@ impl WsSession {
 
     /// The rate limit: true when the frame may be handled. Flooding on after refusals closes
     /// the socket.
-    fn admit(&mut self, ctx: &mut ws::WebsocketContext<Self>, re: Option<&str>) -> bool {
+    fn admit(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        re: impl FnOnce() -> Option<String>,
+    ) -> bool {
         match self.bucket.take(Instant::now()) {
             Ok(()) => {
                 self.refused_in_row = 0;
@@ -223,7 +245,7 @@ impl WsSession {
                 } else {
                     let e = AppError::new(ErrorCode::RateLimited, "too many frames; slow down")
                         .retry_after(wait.as_millis().max(1) as u64);
-                    self.reply_error(ctx, re, &e);
+                    self.reply_error(ctx, re().as_deref(), &e);
                 }
                 false
             }
@@ -273,13 +295,26 @@ impl WsSession {
             conn_id: self.conn_id,
             user_id: identity.user_id,
             token_id: identity.token_id,
+            max_per_user: self.services.ws.max_sockets_per_user,
+        });
+        // The token's end closes the socket at that moment, not at the next heartbeat.
+        let left_ms = (identity.expires_at - crate::store::now_ms()).max(0) as u64;
+        ctx.run_later(Duration::from_millis(left_ms), |act, ctx| {
+            act.close(ctx, crate::auth::CLOSE_TOKEN_REVOKED, "token expired");
         });
         // Commands wait until deliveries for this user reach this socket (and, on several
         // nodes, this node): a `chat.sync` answered before that could miss a message committed
         // in between, silently. `session.ready` then tells the client that from here on every
         // event for it arrives.
         let user_id = identity.user_id;
-        ctx.wait(identify.into_actor(self).map(move |_, act, ctx| {
+        ctx.wait(identify.into_actor(self).map(move |admitted, act, ctx| {
+            if matches!(admitted, Ok(false)) {
+                return act.close(
+                    ctx,
+                    CLOSE_TOO_MANY_SOCKETS,
+                    "too many open sockets for this account",
+                );
+            }
             let ready = crate::bus::EventFrame::new(
                 "session.ready",
                 &serde_json::json!({
@@ -627,6 +662,21 @@ impl Handler<Push> for WsSession {
                     identity.muted_until = until;
                 }
             }
+            Push::Standing { muted_until, full } => {
+                let Some(identity) = self.identity.as_mut() else {
+                    return;
+                };
+                identity.muted_until = muted_until;
+                match (full, identity.standing == Standing::Full) {
+                    (false, true) => self.close(
+                        ctx,
+                        crate::minors::CLOSE_ACCOUNT_RESTRICTED,
+                        "account restricted",
+                    ),
+                    (true, false) => identity.standing = Standing::Full,
+                    _ => {}
+                }
+            }
         }
     }
 }
@@ -662,17 +712,20 @@ impl StreamHandler<Result<ws::Message, ProtocolError>> for WsSession {
             }
             ws::Message::Pong(_) => {}
             ws::Message::Binary(_) => {
-                if self.admit(ctx, None) {
+                if self.admit(ctx, || None) {
                     let e =
                         AppError::new(ErrorCode::BinaryNotSupported, "frames must be JSON text");
                     self.reply_error(ctx, None, &e);
                 }
             }
             ws::Message::Continuation(item) => {
-                if matches!(
-                    item,
-                    actix_http::ws::Item::FirstText(_) | actix_http::ws::Item::FirstBinary(_)
-                ) && self.admit(ctx, None)
+                // Every fragment costs a token, so that unfinished fragmented messages cannot
+                // be streamed past the rate limit.
+                if self.admit(ctx, || None)
+                    && matches!(
+                        item,
+                        actix_http::ws::Item::FirstText(_) | actix_http::ws::Item::FirstBinary(_)
+                    )
                 {
                     let e = AppError::new(
                         ErrorCode::BadRequest,

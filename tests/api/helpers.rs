@@ -177,6 +177,13 @@ pub fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settin
     settings.auth.code_resend_ms = 0;
     settings.ws.rate_per_sec = 1000.0;
     settings.ws.rate_burst = 2000.0;
+    // Every test logs in from 127.0.0.1, many times: the abuse limits are tested on their own.
+    settings.auth.codes_per_ip_per_hour = 1_000_000;
+    settings.auth.codes_per_phone_per_day = 1_000_000;
+    settings.auth.codes_global_per_minute = 1_000_000;
+    settings.auth.logins_per_ip_per_hour = 1_000_000;
+    settings.media.uploads_per_hour = 1_000_000;
+    settings.ws.max_sockets_per_user = 1000;
     // Presence tests wait for "offline"; the production grace (5 s) would only slow them.
     settings.chat.presence_grace_ms = 50;
     settings
@@ -198,6 +205,13 @@ pub async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
         next_device: 0,
         _data_dir: data_dir,
     }
+}
+
+fn retry_after_of<S>(resp: &awc::ClientResponse<S>) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn http_client() -> awc::Client {
@@ -242,6 +256,8 @@ pub struct TestUser {
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// The `Retry-After` header, seconds, when there is one.
+    pub retry_after: Option<u64>,
 }
 
 impl Response {
@@ -369,6 +385,7 @@ impl TestApp {
         Response {
             status: resp.status().as_u16(),
             body,
+            retry_after: retry_after_of(&resp),
         }
     }
 
@@ -391,6 +408,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("POST {path}: request failed: {e}"));
         let bytes = resp.body().limit(1 << 20).await.expect("read the answer");
         Response {
+            retry_after: retry_after_of(&resp),
             status: resp.status().as_u16(),
             body: serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
@@ -1135,6 +1153,16 @@ pub async fn spawn_cluster_on(store: Store, redis_url: &str, n: usize) -> Cluste
     spawn_cluster_configured(store, redis_url, n, |_| {}).await
 }
 
+/// As [`spawn_cluster_on`], with settings adjusted (the same way on every node).
+pub async fn spawn_cluster_on_with(
+    store: Store,
+    redis_url: &str,
+    n: usize,
+    configure: impl Fn(&mut Settings),
+) -> Cluster {
+    spawn_cluster_configured(store, redis_url, n, configure).await
+}
+
 async fn spawn_cluster_configured(
     store: Store,
     redis_url: &str,
@@ -1253,7 +1281,12 @@ fn serve_command(port: u16, data_dir: &std::path::Path) -> std::process::Command
         .env("DUOXIE_WORKERS", "2")
         .env("DUOXIE_DATA_DIR", data_dir)
         .env("DUOXIE_AUTH_DEV_CODES", "true")
-        .env("DUOXIE_AUTH_CODE_RESEND_MS", "0");
+        .env("DUOXIE_AUTH_CODE_RESEND_MS", "0")
+        .env("DUOXIE_AUTH_CODES_PER_IP_PER_HOUR", "1000000")
+        .env("DUOXIE_AUTH_CODES_PER_PHONE_PER_DAY", "1000000")
+        .env("DUOXIE_AUTH_CODES_GLOBAL_PER_MINUTE", "1000000")
+        .env("DUOXIE_AUTH_LOGINS_PER_IP_PER_HOUR", "1000000")
+        .env("DUOXIE_MEDIA_UPLOADS_PER_HOUR", "1000000");
     command
 }
 

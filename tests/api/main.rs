@@ -11,6 +11,7 @@ mod auth;
 mod chat;
 mod cluster;
 mod consent;
+mod hardening;
 mod media;
 mod minors;
 mod moderation;

@@ -147,6 +147,8 @@ async fn no_phone_number_code_or_token_reaches_the_log(store: Store) {
         .await
         .ok("log out");
     app.get("/api/me", Some(&user.token)).await;
+    // A client that puts its token in the query string: the access log must not keep it.
+    app.get(&format!("/ws?token={}", user.token), None).await;
     node.kill();
 
     let text = std::fs::read_to_string(&log).expect("read the log");

@@ -382,6 +382,8 @@ async fn a_client_that_does_not_read_is_closed_with_4009_and_nothing_is_lost(sto
     let mut app = spawn_app_with(store, |s| {
         s.ws.outbound_queue_bytes = 65536;
         s.chat.max_text_chars = 8000;
+        // The reply limit must leave room for one more maximal message in the queue.
+        s.ws.max_reply_bytes = 16384;
     })
     .await;
     let a = app.new_user().await;
