@@ -47,6 +47,10 @@ pub struct Settings {
     /// How long sockets get to leave after the `1001` close on shutdown, in ms.
     /// env `DUOXIE_SHUTDOWN_DRAIN_MS`; default: 5000.
     pub shutdown_drain_ms: u64,
+    /// Largest total size of a request's headers, bytes; more is answered
+    /// `431 headers_too_large` (actix-http alone accepts up to 128 KiB).
+    /// env `DUOXIE_MAX_HEADER_BYTES`; default: 16384.
+    pub max_header_bytes: usize,
     pub auth: AuthSettings,
     pub ws: WsSettings,
     pub chat: ChatSettings,
@@ -73,6 +77,9 @@ pub struct ModerationSettings {
     /// How long after a rejection its author may appeal, ms.
     /// env `DUOXIE_MODERATION_APPEAL_WINDOW_MS`; default: 20 days.
     pub appeal_window_ms: i64,
+    /// Reports one user may file per hour (a repeat of an open report is not counted).
+    /// env `DUOXIE_MODERATION_REPORTS_PER_HOUR`; default: 30.
+    pub reports_per_hour: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -281,6 +288,9 @@ pub struct ChatSettings {
     /// it is no news to anyone (and costs nothing). env `DUOXIE_CHAT_PRESENCE_GRACE_MS`;
     /// default: 5000.
     pub presence_grace_ms: u64,
+    /// New conversations one user may open per hour (opening an existing one is free).
+    /// env `DUOXIE_CHAT_NEW_CONVERSATIONS_PER_HOUR`; default: 30.
+    pub new_conversations_per_hour: i64,
     /// Most messages committed in one group-commit transaction.
     /// env `DUOXIE_CHAT_COMMIT_BATCH_MAX`; default: 256.
     pub commit_batch_max: usize,
@@ -299,6 +309,7 @@ impl Default for Settings {
             db_max_connections: 16,
             sqlite_synchronous: SqliteSynchronous::Full,
             shutdown_drain_ms: 5000,
+            max_header_bytes: 16 * 1024,
             policy_version: "1".into(),
             policy_poll_ms: 5000,
             auth: AuthSettings::default(),
@@ -319,6 +330,7 @@ impl Default for ModerationSettings {
             keywords_file: None,
             blocklist_max_distance: 6,
             appeal_window_ms: 20 * DAY_MS,
+            reports_per_hour: 30,
         }
     }
 }
@@ -403,6 +415,7 @@ impl Default for ChatSettings {
             sync_max: 500,
             typing_interval_ms: 2000,
             presence_grace_ms: 5000,
+            new_conversations_per_hour: 30,
             commit_batch_max: 256,
         }
     }
@@ -441,6 +454,7 @@ impl Settings {
         env.set("DUOXIE_DB_MAX_CONNECTIONS", &mut self.db_max_connections)?;
         env.set("DUOXIE_SQLITE_SYNCHRONOUS", &mut self.sqlite_synchronous)?;
         env.set("DUOXIE_SHUTDOWN_DRAIN_MS", &mut self.shutdown_drain_ms)?;
+        env.set("DUOXIE_MAX_HEADER_BYTES", &mut self.max_header_bytes)?;
         env.set("DUOXIE_POLICY_VERSION", &mut self.policy_version)?;
         env.set("DUOXIE_POLICY_POLL_MS", &mut self.policy_poll_ms)?;
         let a = &mut self.auth;
@@ -511,6 +525,10 @@ impl Settings {
         env.set("DUOXIE_CHAT_SYNC_MAX", &mut c.sync_max)?;
         env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
         env.set("DUOXIE_CHAT_PRESENCE_GRACE_MS", &mut c.presence_grace_ms)?;
+        env.set(
+            "DUOXIE_CHAT_NEW_CONVERSATIONS_PER_HOUR",
+            &mut c.new_conversations_per_hour,
+        )?;
         env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
         let md = &mut self.moderation;
         env.set("DUOXIE_MODERATION_CLAIM_LEASE_MS", &mut md.claim_lease_ms)?;
@@ -525,6 +543,10 @@ impl Settings {
         env.set(
             "DUOXIE_MODERATION_APPEAL_WINDOW_MS",
             &mut md.appeal_window_ms,
+        )?;
+        env.set(
+            "DUOXIE_MODERATION_REPORTS_PER_HOUR",
+            &mut md.reports_per_hour,
         )?;
         let m = &mut self.media;
         env.set("DUOXIE_MEDIA_MAX_IMAGE_BYTES", &mut m.max_image_bytes)?;
@@ -582,6 +604,11 @@ impl Settings {
             "expected host:port, e.g. 127.0.0.1:8080",
         )?;
         check(self.workers >= 1, "DUOXIE_WORKERS", "must be at least 1")?;
+        check(
+            (1024..=131_072).contains(&self.max_header_bytes),
+            "DUOXIE_MAX_HEADER_BYTES",
+            "must be between 1024 and 131072",
+        )?;
         check(
             !self.policy_version.trim().is_empty() && self.policy_version.len() <= 64,
             "DUOXIE_POLICY_VERSION",
@@ -752,6 +779,11 @@ impl Settings {
             "must be between 1 and 10000",
         )?;
         check(
+            c.new_conversations_per_hour >= 1,
+            "DUOXIE_CHAT_NEW_CONVERSATIONS_PER_HOUR",
+            "must be at least 1",
+        )?;
+        check(
             (1..=10000).contains(&c.commit_batch_max),
             "DUOXIE_CHAT_COMMIT_BATCH_MAX",
             "must be between 1 and 10000",
@@ -771,6 +803,11 @@ impl Settings {
             md.appeal_window_ms >= 0,
             "DUOXIE_MODERATION_APPEAL_WINDOW_MS",
             "must be >= 0",
+        )?;
+        check(
+            md.reports_per_hour >= 1,
+            "DUOXIE_MODERATION_REPORTS_PER_HOUR",
+            "must be at least 1",
         )?;
         check(
             md.blocklist_max_distance <= 32,

@@ -40,6 +40,7 @@ pub enum ErrorCode {
     Suspended,
     FileTooLarge,
     QuotaExceeded,
+    HeadersTooLarge,
     UnsupportedMedia,
     MediaTypeMismatch,
     InvalidMedia,
@@ -78,6 +79,7 @@ impl ErrorCode {
             Self::Suspended => "suspended",
             Self::FileTooLarge => "file_too_large",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::UnsupportedMedia => "unsupported_media",
             Self::MediaTypeMismatch => "media_type_mismatch",
             Self::InvalidMedia => "invalid_media",
@@ -102,6 +104,7 @@ impl ErrorCode {
             | Self::InvalidReceipt
             | Self::InvalidMedia
             | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::FileTooLarge | Self::ImageTooLarge | Self::QuotaExceeded => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -234,6 +237,16 @@ pub fn from_serde(e: &serde_json::Error) -> AppError {
 /// Deserialises a JSON body or `data` object; a mismatch is `invalid_field` naming the field
 /// (`nickname`, `cursors.3`), also for missing and unknown fields.
 pub fn parse_value<T: serde::de::DeserializeOwned>(value: Value) -> AppResult<T> {
+    // PostgreSQL cannot store a NUL character in text: refused here, for every field of every
+    // body and frame, before any handler has consumed anything (a code, an attempt).
+    if let Some(path) = path_of_nul(&value) {
+        let mut err = AppError::new(
+            ErrorCode::InvalidField,
+            format!("{path}: NUL characters are not allowed"),
+        );
+        err.field = Some(path);
+        return Err(err);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -254,6 +267,48 @@ pub fn parse_value<T: serde::de::DeserializeOwned>(value: Value) -> AppResult<T>
         err.field = Some(field);
         err
     })
+}
+
+/// Refuses a NUL character in a text that did not come through [`parse_value`] (a query
+/// parameter).
+pub fn refuse_nul(field: &'static str, text: &str) -> AppResult<()> {
+    if text.contains('\0') {
+        return Err(AppError::field(field, "NUL characters are not allowed"));
+    }
+    Ok(())
+}
+
+/// The path (`device`, `cursors.3`, `items.0.name`) of the first string or key holding NUL.
+fn path_of_nul(value: &Value) -> Option<String> {
+    fn walk(value: &Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+                "data".into()
+            } else {
+                path.into()
+            }),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &join(&i.to_string()))),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(join(&k.replace('\0', "\\0")))
+                } else {
+                    walk(v, &join(k))
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "")
 }
 
 impl From<anyhow::Error> for AppError {

@@ -56,8 +56,16 @@ enum AdminTask {
 }
 
 fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DUOXIE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // actix-http writes an ERROR line for every malformed request a client sends (a client's
+    // fault, and a way to flood the log); they are dropped unless the filter names actix_http.
+    let wanted = std::env::var("DUOXIE_LOG").unwrap_or_else(|_| "info".into());
+    let directives = if wanted.contains("actix_http") {
+        wanted
+    } else {
+        format!("{wanted},actix_http::h1=off")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_http::h1=off"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     // JSON lines for log shippers; human-readable text otherwise.
     if std::env::var("DUOXIE_LOG_FORMAT").is_ok_and(|f| f == "json") {

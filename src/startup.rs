@@ -177,8 +177,12 @@ impl App {
             redis,
         });
 
+        let max_header_bytes = settings.max_header_bytes;
         let server = HttpServer::new(move || {
             actix_web::App::new()
+                .wrap(middleware::from_fn(move |req, next| {
+                    http::limit_headers(max_header_bytes, req, next)
+                }))
                 .wrap(
                     middleware::Logger::new("%a \"%{request}xi\" %s %b %Dms")
                         .custom_request_replace("request", http::redacted_request_line)

@@ -23,6 +23,7 @@
     media: '媒体 Media',
     report_message: '举报消息 Reported message',
     report_user: '举报用户 Reported user',
+    report_media: '举报图片 Reported picture',
     appeal: '申诉 Appeal',
   };
   const MEDIA_ID = /^[0-9a-f]{32}$/i;
@@ -944,12 +945,12 @@
 
   // A report (of a message, a user or a picture) carries its reporter's reason as "report: …".
   function isReport(item) {
-    return item.kind === 'report_message' || item.kind === 'report_user' ||
+    return item.kind === 'report_message' || item.kind === 'report_user' || item.kind === 'report_media' ||
       (item.reasons || []).some((r) => /^report:/.test(r));
   }
 
   function decisionLabels(item) {
-    const key = item.kind === 'media' && isReport(item) ? 'media_report' : item.kind;
+    const key = item.kind === 'report_media' || (item.kind === 'media' && isReport(item)) ? 'media_report' : item.kind;
     return Object.assign({
       approve: '通过 Approve',
       reject: '拒绝 Reject',
@@ -983,6 +984,7 @@
     const ref = el('p', { class: 'small muted ref' });
     switch (item.kind) {
       case 'media':
+      case 'report_media':
         return [mediaBox(item, item.content_ref)];
       case 'report_message': {
         const [conv, seq] = (item.content_ref || '').split(':');
@@ -1146,7 +1148,7 @@
       onclick: () => decide(id, 'approve') });
     card.rejectBtn = el('button', { type: 'button', class: 'reject small-btn', text: labels.reject,
       onclick: () => decide(id, 'reject') });
-    card.blockBtn = item.kind === 'media'
+    card.blockBtn = item.kind === 'media' || item.kind === 'report_media'
       ? el('button', { type: 'button', class: 'block small-btn', text: labels.reject_and_block,
         title: '拒绝，并把这张图片加入黑名单（相似图片今后会被自动拒绝） Reject and add the picture to the blocklist (similar pictures are refused from now on)',
         onclick: () => decide(id, 'reject_and_block') })

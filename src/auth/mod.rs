@@ -552,6 +552,9 @@ impl Auth {
         id: i64,
         reason: Option<&str>,
     ) -> AppResult<PublicUser> {
+        if let Some(why) = reason {
+            crate::error::refuse_nul("reason", why)?;
+        }
         let u = store::user_by_id(&self.db, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;

@@ -496,6 +496,7 @@ impl Handler<As<Open>> for ChatServer {
 
     fn handle(&mut self, msg: As<Open>, _: &mut Context<Self>) -> Self::Result {
         let (db, backend, bus) = (self.db.clone(), self.backend, self.bus.clone());
+        let new_per_hour = self.settings.new_conversations_per_hour;
         Box::pin(async move {
             let me = msg.user_id;
             let peer = msg.body.peer_id;
@@ -511,6 +512,20 @@ impl Handler<As<Open>> for ChatServer {
             }
             if store::is_blocked(&db, peer, me).await? {
                 return Err(blocked());
+            }
+            // Opening an existing conversation is free; new ones are rationed, so that one
+            // account cannot open hundreds of threads with a victim (one per listing ref).
+            let pair = policy::ordered_pair(me, peer);
+            if !store::conversation_exists(&db, pair, &listing).await? {
+                let key = format!("chat:open:{me}");
+                let limit = crate::store::rate::Limit::per_hour(new_per_hour);
+                if let Some(wait) = crate::store::rate::hit(&db, &key, limit, now_ms()).await? {
+                    return Err(AppError::new(
+                        ErrorCode::RateLimited,
+                        "too many new conversations; try again later",
+                    )
+                    .retry_after(wait));
+                }
             }
             let mut tx = begin_write(&db, backend).await?;
             let (id, created) = store::open_conversation(

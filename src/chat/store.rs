@@ -192,6 +192,22 @@ pub async fn insert_messages(
 
 /// Creates the conversation for the ordered pair and listing unless it exists; returns its id
 /// and whether this call created it. Both member rows are written in the same transaction.
+pub async fn conversation_exists(
+    db: &Db,
+    (user_a, user_b): (i64, i64),
+    listing_ref: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM conversations WHERE user_a = $1 AND user_b = $2 AND listing_ref = $3",
+    )
+    .bind(user_a)
+    .bind(user_b)
+    .bind(listing_ref)
+    .fetch_optional(db)
+    .await?
+    .is_some())
+}
+
 pub async fn open_conversation(
     conn: &mut AnyConnection,
     (user_a, user_b): (i64, i64),

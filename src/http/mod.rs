@@ -129,6 +129,28 @@ pub struct Readiness {
 }
 
 /// GET /healthz: the process is alive.
+/// Refuses a request whose headers add up to more than `max_bytes` (`DUOXIE_MAX_HEADER_BYTES`)
+/// with `431 headers_too_large`, before any handler runs.
+pub async fn limit_headers<B: actix_web::body::MessageBody>(
+    max_bytes: usize,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if total > max_bytes {
+        return Err(AppError::new(
+            ErrorCode::HeadersTooLarge,
+            format!("request headers are limited to {max_bytes} bytes"),
+        )
+        .into());
+    }
+    next.call(req).await
+}
+
 /// Query parameters whose values are secrets or personal data: never written to a log.
 const REDACTED_QUERY_KEYS: &[&str] = &[
     "token",

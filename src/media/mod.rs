@@ -17,6 +17,7 @@ pub mod sniff;
 pub mod store;
 pub mod video;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::web;
@@ -171,6 +172,9 @@ pub struct Media {
     blobs: Arc<dyn BlobStore>,
     settings: Arc<MediaSettings>,
     decodes: Arc<Semaphore>,
+    /// One decode slot per user at a time: twenty slow uploads of one user wait behind each
+    /// other instead of taking every slot of the node from everyone else.
+    decoding: Arc<std::sync::Mutex<HashMap<i64, Arc<Semaphore>>>>,
     policy_version: PolicyVersion,
     moderation: actix::Addr<crate::moderation::ModerationServer>,
 }
@@ -187,10 +191,19 @@ impl Media {
             db,
             blobs,
             decodes: Arc::new(Semaphore::new(settings.max_concurrent_decodes)),
+            decoding: Arc::default(),
             settings: Arc::new(settings),
             policy_version,
             moderation,
         }
+    }
+
+    fn user_slot(&self, user_id: i64) -> Arc<Semaphore> {
+        // The lock guards a map lookup; a poisoned map is still a valid map.
+        let mut map = self.decoding.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(user_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone()
     }
 
     /// One upload of `DUOXIE_MEDIA_UPLOADS_PER_HOUR`, counted on every node.
@@ -302,7 +315,7 @@ impl Media {
             return Err(file_too_large(kind_limit));
         }
 
-        let prepared = self.prepare(bytes, format).await?;
+        let prepared = self.prepare(who.user_id, bytes, format).await?;
         // What is kept is the re-encoded file, which may be larger than what was sent.
         if prepared.main.bytes.len() > room {
             return Err(quota_exceeded());
@@ -384,13 +397,21 @@ impl Media {
     }
 
     /// Decoding, sanitising and hashing: on the blocking pool, at most
-    /// `max_concurrent_decodes` at once.
-    async fn prepare(&self, bytes: web::Bytes, format: Format) -> AppResult<Prepared> {
-        let _permit = self
-            .decodes
-            .acquire()
-            .await
-            .map_err(|_| AppError::unavailable("media processing stopped"))?;
+    /// `max_concurrent_decodes` at once on the node and one at a time per user.
+    async fn prepare(
+        &self,
+        user_id: i64,
+        bytes: web::Bytes,
+        format: Format,
+    ) -> AppResult<Prepared> {
+        let stopped = |_| AppError::unavailable("media processing stopped");
+        let turn = UserTurn {
+            slot: self.user_slot(user_id),
+            user_id,
+            decoding: self.decoding.clone(),
+        };
+        let _mine = turn.slot.acquire().await.map_err(stopped)?;
+        let _permit = self.decodes.acquire().await.map_err(stopped)?;
         let limits = ImageLimits {
             max_dimension: self.settings.max_dimension,
             max_pixels: self.settings.max_pixels,
@@ -500,6 +521,23 @@ impl Media {
 /// A random 128-bit handle, hex: media ids cannot be guessed or enumerated.
 fn new_media_id() -> String {
     format!("{:032x}", rand::random::<u128>())
+}
+
+/// Forgets a user's decode slot once nobody holds or waits for it.
+struct UserTurn {
+    slot: Arc<Semaphore>,
+    user_id: i64,
+    decoding: Arc<std::sync::Mutex<HashMap<i64, Arc<Semaphore>>>>,
+}
+
+impl Drop for UserTurn {
+    fn drop(&mut self) {
+        let mut map = self.decoding.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and this one: nobody else is waiting.
+        if Arc::strong_count(&self.slot) <= 2 {
+            map.remove(&self.user_id);
+        }
+    }
 }
 
 fn quota_exceeded() -> AppError {

@@ -89,26 +89,41 @@ fn map_decode_error(e: image::ImageError) -> AppError {
     }
 }
 
-pub fn process_image(
-    bytes: &[u8],
-    format: Format,
-    limits: &ImageLimits,
-) -> AppResult<ProcessedImage> {
-    if !is_complete(format, bytes) {
-        return Err(invalid("the file is truncated"));
-    }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(format)?);
-    let mut decode_limits = Limits::default();
-    decode_limits.max_alloc = Some(limits.max_decode_bytes);
-    decode_limits.max_image_width = Some(limits.max_dimension);
-    decode_limits.max_image_height = Some(limits.max_dimension);
-    reader.limits(decode_limits);
-    let mut decoder = reader.into_decoder().map_err(map_decode_error)?;
-    // From the header alone: a bomb declaring a huge canvas stops here, before any allocation.
-    let (w, h) = decoder.dimensions();
-    if w == 0 || h == 0 {
-        return Err(invalid("the image has no pixels"));
-    }
+/// The most pixels one byte of JPEG data can stand for. Every 8×8 block of a scan costs at
+/// least one bit (its DC difference), so a whole image needs at least pixels / 512 bytes; a
+/// file declaring more pixels than that is truncated or forged, and refusing it before the
+/// decode saves the seconds a decoder spends inventing the missing pixels.
+const MIN_JPEG_PIXELS_PER_BYTE: u64 = 512;
+
+/// Decodes a JPEG strictly: the `image` crate's decoder fills missing or corrupt data with
+/// grey (as browsers do), which would store a truncated upload; here any premature end or
+/// stray marker is `invalid_media`.
+fn decode_jpeg_whole(bytes: &[u8], limits: &ImageLimits) -> AppResult<DynamicImage> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(limits.max_dimension as usize)
+        .set_max_height(limits.max_dimension as usize)
+        .jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let corrupt = |e: zune_jpeg::errors::DecodeErrors| {
+        invalid(format!(
+            "the image cannot be decoded whole (truncated or corrupt): {e}"
+        ))
+    };
+    let pixels = decoder.decode().map_err(corrupt)?;
+    let (w, h) = decoder
+        .dimensions()
+        .ok_or_else(|| invalid("the JPEG has no frame"))?;
+    image::RgbImage::from_raw(w as u32, h as u32, pixels)
+        .map(DynamicImage::ImageRgb8)
+        .ok_or_else(|| invalid("the JPEG decoded to fewer pixels than it declares"))
+}
+
+fn check_size(w: u32, h: u32, limits: &ImageLimits) -> AppResult<()> {
     if w > limits.max_dimension || h > limits.max_dimension {
         return Err(too_large(format!(
             "{w}×{h} px: each side may be at most {} px",
@@ -121,10 +136,72 @@ pub fn process_image(
             limits.max_pixels
         )));
     }
+    Ok(())
+}
+
+/// The size a PNG (IHDR) or GIF (logical screen) declares, read straight from its first bytes.
+fn declared_dimensions(format: Format, bytes: &[u8]) -> Option<(u32, u32)> {
+    let be = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let le = |at: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    match format {
+        Format::Png if bytes.get(12..16) == Some(b"IHDR") => Some((be(16)?, be(20)?)),
+        Format::Gif => Some((le(6)?, le(8)?)),
+        _ => None,
+    }
+}
+
+pub fn process_image(
+    bytes: &[u8],
+    format: Format,
+    limits: &ImageLimits,
+) -> AppResult<ProcessedImage> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(format)?);
+    let mut decode_limits = Limits::default();
+    decode_limits.max_alloc = Some(limits.max_decode_bytes);
+    decode_limits.max_image_width = Some(limits.max_dimension);
+    decode_limits.max_image_height = Some(limits.max_dimension);
+    reader.limits(decode_limits);
+    let mut decoder = match reader.into_decoder() {
+        Ok(decoder) => decoder,
+        Err(e) => {
+            // A decoder that cannot even start (a PNG with no data after its header) must
+            // still say `image_too_large` for a size that would never be allowed.
+            if let Some((w, h)) = declared_dimensions(format, bytes) {
+                check_size(w, h, limits)?;
+            }
+            return Err(map_decode_error(e));
+        }
+    };
+    // From the header alone: a bomb declaring a huge canvas stops here, before any allocation.
+    let (w, h) = decoder.dimensions();
+    if w == 0 || h == 0 {
+        return Err(invalid("the image has no pixels"));
+    }
+    check_size(w, h, limits)?;
+    // Only once the size is known to be allowed: a bomb is `image_too_large` whatever follows.
+    if !is_complete(format, bytes) {
+        return Err(invalid("the file is truncated"));
+    }
+    let pixels = u64::from(w) * u64::from(h);
+    if format == Format::Jpeg && (bytes.len() as u64) * MIN_JPEG_PIXELS_PER_BYTE < pixels {
+        return Err(invalid(format!(
+            "{w}×{h} px cannot be held in {} bytes: the file is truncated or forged",
+            bytes.len()
+        )));
+    }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut picture = DynamicImage::from_decoder(decoder).map_err(map_decode_error)?;
+    let mut picture = if format == Format::Jpeg {
+        drop(decoder);
+        decode_jpeg_whole(bytes, limits)?
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(map_decode_error)?
+    };
     picture.apply_orientation(orientation);
 
     let main = encode(&picture, format == Format::Jpeg)?;

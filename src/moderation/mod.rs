@@ -464,6 +464,16 @@ impl Handler<As<Decide>> for ModerationServer {
             let item = store::item(&db, item_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("item"))?;
+            if item.subject_id == msg.user_id {
+                return Err(AppError::forbidden(
+                    "nobody decides on their own content; another moderator will",
+                ));
+            }
+            if is_admin(&db, item.subject_id).await? && !is_admin(&db, msg.user_id).await? {
+                return Err(AppError::forbidden(
+                    "only an admin decides on an admin's content",
+                ));
+            }
             let now = now_ms();
             if !store::decide(&db, item_id, msg.user_id, decision.as_str(), &reason, now).await? {
                 return Err(AppError::new(
@@ -577,6 +587,19 @@ async fn apply(
                     now,
                 ))
                 .await?;
+            }
+        }
+        // A report upheld takes the picture down (and may block it); dismissed, the picture
+        // keeps the state its own screening gave it: a report never approves anything.
+        "report_media" if !approved => {
+            crate::media::store::set_status(db, &item.content_ref, "rejected").await?;
+            if decision == Decision::RejectAndBlock {
+                if let Some(hash) = crate::media::store::by_id(db, &item.content_ref)
+                    .await?
+                    .and_then(|m| m.phash)
+                {
+                    store::block_hash(db, &hash, reason, now).await?;
+                }
             }
         }
         "media" => {
@@ -892,6 +915,7 @@ impl Handler<As<Report>> for ModerationServer {
     /// hide it from the moderator.
     fn handle(&mut self, msg: As<Report>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let reports_per_hour = self.settings.reports_per_hour;
         Box::pin(async move {
             let reporter = msg.user_id;
             let reason = bounded_reason(&msg.body.reason)?;
@@ -944,14 +968,36 @@ impl Handler<As<Report>> for ModerationServer {
                     if m.owner_id != reporter && !(public && m.status == "approved") {
                         return Err(AppError::not_found("media"));
                     }
+                    // An author's way back from a decision is the appeal, once; a report of
+                    // one's own upload would be a way round it.
+                    if m.owner_id == reporter {
+                        return Err(AppError::field(
+                            "media_id",
+                            "that is your own upload; appeal its decision instead",
+                        ));
+                    }
                     (
-                        "media",
+                        "report_media",
                         m.owner_id,
                         media_id.clone(),
                         format!("/api/media/{media_id}/content"),
                     )
                 }
             };
+            // The same reporter on the same content while it is still open: the one item
+            // they already have, not another at the top of the queue.
+            if let Some(open) = store::open_report(&db, reporter, kind, &content_ref).await? {
+                return Ok(Queued { item_id: open });
+            }
+            let key = format!("report:user:{reporter}");
+            let limit = crate::store::rate::Limit::per_hour(reports_per_hour);
+            if let Some(wait) = crate::store::rate::hit(&db, &key, limit, now_ms()).await? {
+                return Err(AppError::new(
+                    ErrorCode::RateLimited,
+                    "too many reports; try again later",
+                )
+                .retry_after(wait));
+            }
             let item = store::enqueue(
                 &db,
                 &store::NewItem {

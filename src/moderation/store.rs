@@ -78,6 +78,26 @@ pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     from_row(&row)
 }
 
+/// The open item a reporter already has on this content, if any.
+pub async fn open_report(
+    db: &Db,
+    reporter_id: i64,
+    kind: &str,
+    content_ref: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id FROM moderation_items WHERE reporter_id = $1 AND kind = $2 \
+         AND content_ref = $3 AND state IN ('queued', 'claimed') ORDER BY id LIMIT 1",
+    )
+    .bind(reporter_id)
+    .bind(kind)
+    .bind(content_ref)
+    .fetch_optional(db)
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()
+}
+
 pub async fn item(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM moderation_items WHERE id = $1"

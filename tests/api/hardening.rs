@@ -632,6 +632,339 @@ async fn the_export_streams_and_one_user_runs_one_at_a_time(store: Store) {
     assert_eq!(seqs, (1..=MESSAGES as i64).collect::<Vec<_>>(), "in order");
 }
 
+async fn moderator(app: &mut TestApp) -> crate::helpers::TestUser {
+    let user = app.new_user().await;
+    app.grant_role(user.id, "moderator").await;
+    app.login_again(&user).await
+}
+
+async fn a_report_cannot_reopen_or_approve_a_decided_upload(store: Store) {
+    let mut app = spawn_app(store).await;
+    let owner = app.new_user().await;
+    let viewer = app.new_user().await;
+    let moderator = moderator(&mut app).await;
+    app.grant_consents(&owner, &["photo_album"]).await;
+    let post = app
+        .upload(
+            &owner.token,
+            "purpose=post_photo&source=album",
+            "image/png",
+            noise_png(7, 64),
+        )
+        .await
+        .ok("a post photo");
+    let media_id = post["id"].as_str().expect("id").to_owned();
+    let report = |id: &str| json!({ "target": "media", "media_id": id, "reason": "假货" });
+
+    // The owner cannot queue their own upload again by reporting it.
+    let mut w_owner = app.ws(&owner).await;
+    let err = w_owner
+        .request_err("report.create", report(&media_id))
+        .await;
+    assert_eq!(err["field"], json!("media_id"), "{err}");
+
+    // Thirty identical reports are one item.
+    let mut w_viewer = app.ws(&viewer).await;
+    let mut items = BTreeSet::new();
+    for _ in 0..30 {
+        let queued = w_viewer
+            .request_ok("report.create", report(&media_id))
+            .await;
+        items.insert(queued["item_id"].as_i64().expect("item id"));
+    }
+    assert_eq!(
+        items.len(),
+        1,
+        "one open report per reporter and content: {items:?}"
+    );
+
+    // Dismissing the report leaves the picture as screening left it.
+    let before: String = sqlx::query_scalar("SELECT status FROM media WHERE id = $1")
+        .bind(&media_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("status");
+    let mut console = app.ws(&moderator).await;
+    let item = json!(items.first().copied());
+    console
+        .request_ok("mod.claim", json!({ "item_id": item }))
+        .await;
+    console
+        .request_ok(
+            "mod.decide",
+            json!({ "item_id": item, "decision": "approve", "reason": "" }),
+        )
+        .await;
+    let after: String = sqlx::query_scalar("SELECT status FROM media WHERE id = $1")
+        .bind(&media_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("status");
+    assert_eq!(after, before, "a dismissed report changes nothing");
+}
+
+async fn reports_are_rate_limited(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.moderation.reports_per_hour = 3).await;
+    let reporter = app.new_user().await;
+    let mut targets = Vec::new();
+    for _ in 0..4 {
+        targets.push(app.new_user().await);
+    }
+    let mut ws = app.ws(&reporter).await;
+    let mut codes = Vec::new();
+    for t in &targets {
+        let reply = ws
+            .request(
+                "report.create",
+                json!({ "target": "user", "user_id": t.id, "reason": "骚扰" }),
+            )
+            .await;
+        codes.push(reply["error"]["code"].as_str().unwrap_or("ok").to_string());
+    }
+    assert_eq!(codes, ["ok", "ok", "ok", "rate_limited"]);
+}
+
+async fn nobody_decides_on_their_own_content(store: Store) {
+    let mut app = spawn_app(store).await;
+    let me = moderator(&mut app).await;
+    let held = app
+        .patch(
+            "/api/me",
+            Some(&me.token),
+            &json!({ "intro": "加微信 jade88 私聊" }),
+        )
+        .await
+        .ok("an intro held for review");
+    assert_eq!(held["pending_review"], json!(["intro"]), "{held}");
+    let mut console = app.ws(&me).await;
+    let queue = console.request_ok("mod.subscribe", json!({})).await;
+    let item = queue["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["subject_id"] == json!(me.id)))
+        .map(|i| i["id"].clone())
+        .expect("my held intro is queued");
+    console
+        .request_ok("mod.claim", json!({ "item_id": item }))
+        .await;
+    let err = console
+        .request_err(
+            "mod.decide",
+            json!({ "item_id": item, "decision": "approve", "reason": "" }),
+        )
+        .await;
+    assert_eq!(err["code"], json!("forbidden"), "{err}");
+}
+
+async fn new_conversations_are_rate_limited(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.chat.new_conversations_per_hour = 3).await;
+    let spammer = app.new_user().await;
+    let victim = app.new_user().await;
+    let mut ws = app.ws(&spammer).await;
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        let reply = ws
+            .request(
+                "chat.open",
+                json!({ "peer_id": victim.id, "listing_ref": format!("ring-{i}") }),
+            )
+            .await;
+        codes.push(reply["error"]["code"].as_str().unwrap_or("ok").to_string());
+    }
+    assert_eq!(codes, ["ok", "ok", "ok", "rate_limited"]);
+    // Opening one that exists is free.
+    ws.request_ok(
+        "chat.open",
+        json!({ "peer_id": victim.id, "listing_ref": "ring-0" }),
+    )
+    .await;
+}
+
+async fn a_nul_character_is_an_invalid_field_on_both_stores(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let target = app.new_user().await;
+    let moderator = moderator(&mut app).await;
+    let mut failures = Failures::default();
+
+    // At login, before the code is spent: the same code still works afterwards.
+    let code = app.request_code(&user.phone).await;
+    let refused = app
+        .post(
+            "/api/auth/login",
+            None,
+            &json!({ "phone": user.phone, "code": code, "device": "phone\u{0}x" }),
+        )
+        .await;
+    failures.check(
+        "login device",
+        (400, "invalid_field", json!("device")),
+        (refused.status, refused.code(), refused.field().clone()),
+        &refused,
+    );
+    let again = app
+        .post(
+            "/api/auth/login",
+            None,
+            &json!({ "phone": user.phone, "code": code }),
+        )
+        .await;
+    failures.check("the code was not spent", 200, again.status, &again);
+
+    let grant = app
+        .post(
+            "/api/me/consents",
+            Some(&user.token),
+            &json!({ "permission": "camera", "granted": true, "device": "a\u{0}b" }),
+        )
+        .await;
+    failures.check("consent device", "invalid_field", grant.code(), &grant);
+
+    let mut console = app.ws(&moderator).await;
+    let mute = console
+        .request(
+            "mod.act",
+            json!({ "user_id": target.id, "action": "mute", "duration_ms": 60000, "reason": "x\u{0}" }),
+        )
+        .await;
+    failures.check(
+        "mute reason",
+        json!("invalid_field"),
+        mute["error"]["code"].clone(),
+        &mute,
+    );
+    let read = app
+        .get(
+            &format!("/api/users/{}?reason=%00audit", target.id),
+            Some(&moderator.token),
+        )
+        .await;
+    failures.check("staff-read reason", "invalid_field", read.code(), &read);
+    failures.assert_none("NUL characters");
+}
+
+/// A JPEG that says it is `w`×`h` but holds only a few bytes of scan data.
+fn forged_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let real = {
+        let picture = RgbImage::from_fn(16, 16, |x, y| Rgb([x as u8 * 9, y as u8 * 9, 90]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut out)
+            .write_image(picture.as_raw(), 16, 16, image::ExtendedColorType::Rgb8)
+            .expect("encode");
+        out
+    };
+    // Rewrite the frame header's size (SOF0: FF C0, length, precision, height, width).
+    let mut forged = real.clone();
+    let sof = forged
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame");
+    forged[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    forged[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    forged
+}
+
+/// A real photo cut short, as an interrupted upload leaves it.
+fn truncated_jpeg() -> Vec<u8> {
+    let picture = RgbImage::from_fn(640, 480, |x, y| {
+        Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 239) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut out)
+        .write_image(picture.as_raw(), 640, 480, image::ExtendedColorType::Rgb8)
+        .expect("encode");
+    out.truncate(out.len() / 2);
+    out
+}
+
+fn png_header_only(side: u32) -> Vec<u8> {
+    // Signature and IHDR only: no image data and no end.
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n\0\0\0\x0d".to_vec();
+    out.extend_from_slice(&ihdr);
+    out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+async fn pictures_that_cannot_decode_whole_are_refused_by_their_code(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    app.grant_consents(&user, &["photo_album"]).await;
+    let mut failures = Failures::default();
+    for (case, bytes, content_type, status, code) in [
+        (
+            "a 634-byte JPEG declaring 8192×2929",
+            forged_jpeg(8192, 2929),
+            "image/jpeg",
+            400,
+            "invalid_media",
+        ),
+        (
+            "a JPEG cut short (no end marker)",
+            truncated_jpeg(),
+            "image/jpeg",
+            400,
+            "invalid_media",
+        ),
+        (
+            "a PNG declaring 8192×8192 with no data",
+            png_header_only(8192),
+            "image/png",
+            413,
+            "image_too_large",
+        ),
+    ] {
+        let answer = app
+            .upload(
+                &user.token,
+                "purpose=post_photo&source=album",
+                content_type,
+                bytes,
+            )
+            .await;
+        failures.check(
+            case,
+            (status, code),
+            (answer.status, answer.code()),
+            &answer,
+        );
+    }
+    failures.assert_none("pictures that cannot decode whole");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM media")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0, "nothing was stored");
+}
+
+async fn oversized_request_headers_are_refused(store: Store) {
+    let app = spawn_app(store).await;
+    let huge = "x".repeat(100 * 1024);
+    let answer = app
+        .request_with_authorization(awc::http::Method::GET, "/api/me", Some(&huge), None)
+        .await;
+    answer.assert_error(431, "headers_too_large", "a 100 KB Authorization header");
+    let fine = app.get("/healthz", None).await;
+    assert_eq!(fine.status, 200);
+}
+
 store_tests!(
     a_flood_of_long_messages_cannot_make_a_victims_chat_unreadable,
     parallel_wrong_passwords_are_counted_before_any_is_checked,
@@ -649,4 +982,11 @@ store_tests!(
     standing_changed_in_the_database_reaches_open_sockets,
     sanctions_are_bounded_and_stop_at_a_higher_role,
     the_export_streams_and_one_user_runs_one_at_a_time,
+    a_report_cannot_reopen_or_approve_a_decided_upload,
+    reports_are_rate_limited,
+    nobody_decides_on_their_own_content,
+    new_conversations_are_rate_limited,
+    a_nul_character_is_an_invalid_field_on_both_stores,
+    pictures_that_cannot_decode_whole_are_refused_by_their_code,
+    oversized_request_headers_are_refused,
 );

@@ -183,6 +183,8 @@ pub fn test_settings(database_url: Option<String>, data_dir: &TempDir) -> Settin
     settings.auth.codes_global_per_minute = 1_000_000;
     settings.auth.logins_per_ip_per_hour = 1_000_000;
     settings.media.uploads_per_hour = 1_000_000;
+    settings.moderation.reports_per_hour = 1_000_000;
+    settings.chat.new_conversations_per_hour = 1_000_000;
     settings.ws.max_sockets_per_user = 1000;
     // Presence tests wait for "offline"; the production grace (5 s) would only slow them.
     settings.chat.presence_grace_ms = 50;
@@ -1286,7 +1288,9 @@ fn serve_command(port: u16, data_dir: &std::path::Path) -> std::process::Command
         .env("DUOXIE_AUTH_CODES_PER_PHONE_PER_DAY", "1000000")
         .env("DUOXIE_AUTH_CODES_GLOBAL_PER_MINUTE", "1000000")
         .env("DUOXIE_AUTH_LOGINS_PER_IP_PER_HOUR", "1000000")
-        .env("DUOXIE_MEDIA_UPLOADS_PER_HOUR", "1000000");
+        .env("DUOXIE_MEDIA_UPLOADS_PER_HOUR", "1000000")
+        .env("DUOXIE_MODERATION_REPORTS_PER_HOUR", "1000000")
+        .env("DUOXIE_CHAT_NEW_CONVERSATIONS_PER_HOUR", "1000000");
     command
 }
 

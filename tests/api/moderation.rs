@@ -283,7 +283,11 @@ async fn videos_wait_for_a_moderator_and_blocked_pictures_are_refused_on_sight(s
         )
         .await;
     let reported = console.next_event("mod.item").await;
-    assert_eq!(reported["data"]["kind"], json!("media"), "{reported}");
+    assert_eq!(
+        reported["data"]["kind"],
+        json!("report_media"),
+        "{reported}"
+    );
     let queued = report["item_id"].as_i64().expect("item id");
     claim_and_decide(
         &mut console,
