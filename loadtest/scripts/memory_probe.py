@@ -124,7 +124,9 @@ async def fill(peer, victim_id, messages, chars):
     await ws.send(json.dumps({"id": "o", "type": "chat.open", "data": {"peer_id": victim_id}}))
     conv = (await reply_to(ws, "o"))["data"]["conversation"]["id"]
     text = "翡" * chars
-    in_flight = 64
+    # Each send also comes back as a 12 KB chat.message event: keep what is queued for this
+    # socket well under the 1 MiB outbound limit.
+    in_flight = 16
     sent = 0
     pending = set()
     while sent < messages or pending:

@@ -1,7 +1,10 @@
 //! `duoxie-loadtest`: drives a running Duoxie server with real clients over real sockets and
 //! checks what it gets back while it measures. One module per scenario:
 //!
-//! - `chat`: pairs of users chatting; persisted messages per second and their latencies.
+//! - `chat`: pairs of users chatting; persisted messages per second and their latencies. Its
+//!   clients follow the protocol (fill gaps by sync, reconnect to another node, resume), so a
+//!   run across a Redis restart or a killed node reports what arrived live, by sync and never
+//!   (`scripts/faults.sh` runs both faults).
 //! - `connect`: many authenticated sockets held open; open time, failures, server memory.
 //! - `reconnect-storm`: every socket dropped at once and resumed with `chat.sync`; resume
 //!   times, and nothing acknowledged may be lost or arrive twice.
@@ -10,6 +13,9 @@
 //!
 //! Users register through the dev-code login, so the server must run with
 //! `DUOXIE_AUTH_DEV_CODES=true` (and a per-socket rate limit above the scenario's rates).
+//!
+//! Shared: `client` (accounts, sockets, the envelope), `recovery` (back-off, lost sockets,
+//! `chat.sync` paging) and `tracker` (what a client holds of each conversation).
 //!
 //! Output: a progress line on stderr, the summary table on stdout, and with `--json` /
 //! `--html` the same figures as JSON and as a self-contained page with SVG charts. The exit
@@ -20,11 +26,13 @@ mod client;
 mod connect;
 mod http;
 mod progress;
+mod recovery;
 mod report;
 mod stats;
 mod storm;
 mod svg;
 mod sys;
+mod tracker;
 mod withdrawal;
 
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //! exactly (microseconds, sorted on demand): runs here are at most millions of samples, and
 //! exact percentiles beat bucketing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -14,12 +14,9 @@ pub struct Counters {
     pub acked: u64,
     pub errors: u64,
     pub unacked: u64,
-    pub delivered_from_peer: u64,
     /// Seqs that arrived past a hole (later filled or not): on several nodes, messages
     /// published by different nodes may arrive out of order, which is allowed.
     pub gaps: u64,
-    /// Holes still open when the socket closed: messages it never received.
-    pub unfilled: u64,
     pub duplicates: u64,
 }
 
@@ -29,9 +26,7 @@ impl Counters {
         self.acked += o.acked;
         self.errors += o.errors;
         self.unacked += o.unacked;
-        self.delivered_from_peer += o.delivered_from_peer;
         self.gaps += o.gaps;
-        self.unfilled += o.unfilled;
         self.duplicates += o.duplicates;
     }
 
@@ -42,11 +37,6 @@ impl Counters {
             Arrival::Duplicate => self.duplicates += 1,
             Arrival::Gap { missing } => self.gaps += *missing as u64,
         }
-    }
-
-    /// Acknowledged messages that never reached the other participant.
-    pub fn lost(&self) -> u64 {
-        self.acked.saturating_sub(self.delivered_from_peer)
     }
 }
 
@@ -186,24 +176,38 @@ impl Summary {
     }
 }
 
-/// What a client holds of one conversation: every seq up to `floor`, plus the few above it
+/// The seqs a client holds of one conversation: every seq up to `floor`, plus the few above it
 /// that arrived out of order. In-order streams keep this tiny however long the run.
-#[derive(Default, Clone)]
-struct Held {
+#[derive(Default, Clone, Debug)]
+pub struct SeqSet {
     floor: i64,
     above: BTreeSet<i64>,
 }
 
-impl Held {
-    fn highest(&self) -> i64 {
+impl SeqSet {
+    /// Holds every seq up to `floor` (those before the run are not expected).
+    pub fn up_to(floor: i64) -> Self {
+        Self {
+            floor,
+            above: BTreeSet::new(),
+        }
+    }
+
+    pub fn highest(&self) -> i64 {
         self.above.last().copied().unwrap_or(self.floor)
     }
 
-    fn contains(&self, seq: i64) -> bool {
+    /// The highest seq held with nothing missing below it.
+    pub fn floor(&self) -> i64 {
+        self.floor
+    }
+
+    pub fn contains(&self, seq: i64) -> bool {
         seq <= self.floor || self.above.contains(&seq)
     }
 
-    fn insert(&mut self, seq: i64) -> bool {
+    /// Adds `seq`; false if it was already held.
+    pub fn insert(&mut self, seq: i64) -> bool {
         if self.contains(seq) {
             return false;
         }
@@ -213,6 +217,11 @@ impl Held {
             self.floor += 1;
         }
         true
+    }
+
+    /// Seqs below the highest one held that are missing.
+    pub fn holes(&self) -> u64 {
+        (self.highest() - self.floor) as u64 - self.above.len() as u64
     }
 }
 
@@ -231,16 +240,15 @@ pub enum Arrival {
 /// The per-conversation streams one client follows, checked as they arrive.
 #[derive(Default, Clone)]
 pub struct Inbox {
-    streams: HashMap<i64, Held>,
+    streams: HashMap<i64, SeqSet>,
 }
 
 impl Inbox {
     /// Starts following a conversation whose seqs up to `start_seq` are not expected.
     pub fn follow(&mut self, conversation_id: i64, start_seq: i64) {
-        self.streams.entry(conversation_id).or_insert(Held {
-            floor: start_seq,
-            above: BTreeSet::new(),
-        });
+        self.streams
+            .entry(conversation_id)
+            .or_insert(SeqSet::up_to(start_seq));
     }
 
     pub fn receive(&mut self, conversation_id: i64, seq: i64) -> Arrival {
@@ -258,25 +266,16 @@ impl Inbox {
     }
 
     /// The `chat.sync` cursors: per conversation the highest seq held, as the protocol says.
-    pub fn cursors(&self) -> Value {
-        let map: serde_json::Map<String, Value> = self
-            .streams
-            .iter()
-            .map(|(id, held)| (id.to_string(), json!(held.highest())))
-            .collect();
-        Value::Object(map)
-    }
-
-    /// Seqs below the highest one held that never arrived.
-    pub fn holes(&self, conversation_id: i64) -> u64 {
+    pub fn cursors(&self) -> BTreeMap<i64, i64> {
         self.streams
-            .get(&conversation_id)
-            .map_or(0, |h| (h.highest() - h.floor) as u64 - h.above.len() as u64)
+            .iter()
+            .map(|(id, held)| (*id, held.highest()))
+            .collect()
     }
 
     /// The highest seq held of this conversation with nothing missing below it.
     pub fn contiguous(&self, conversation_id: i64) -> i64 {
-        self.streams.get(&conversation_id).map_or(0, |h| h.floor)
+        self.streams.get(&conversation_id).map_or(0, SeqSet::floor)
     }
 
     /// How many of `seqs` this client does not hold.
@@ -336,13 +335,14 @@ mod tests {
     }
 
     #[test]
-    fn lost_counts_acked_but_undelivered() {
-        let c = Counters {
-            acked: 10,
-            delivered_from_peer: 8,
-            ..Default::default()
-        };
-        assert_eq!(c.lost(), 2);
+    fn a_seq_set_keeps_a_contiguous_floor_and_counts_its_holes() {
+        let mut s = SeqSet::up_to(10);
+        assert!(s.contains(3) && !s.insert(10), "held from the start");
+        assert!(s.insert(13));
+        assert_eq!((s.floor(), s.highest(), s.holes()), (10, 13, 2));
+        assert!(!s.insert(13));
+        assert!(s.insert(12) && s.insert(11));
+        assert_eq!((s.floor(), s.highest(), s.holes()), (13, 13, 0));
     }
 
     #[test]
@@ -353,15 +353,13 @@ mod tests {
         assert_eq!(inbox.receive(3, 11), Arrival::Duplicate);
         assert_eq!(inbox.receive(3, 5), Arrival::Duplicate, "below the start");
         assert_eq!(inbox.receive(3, 14), Arrival::Gap { missing: 2 });
-        assert_eq!(inbox.holes(3), 2, "12 and 13 missing");
         assert_eq!(inbox.contiguous(3), 11);
         assert_eq!(inbox.missing(3, &[11, 12, 13, 14]), 2);
         // Filling the hole out of order is new, not a gap, and moves the floor.
         assert_eq!(inbox.receive(3, 13), Arrival::New);
         assert_eq!(inbox.receive(3, 12), Arrival::New);
         assert_eq!(inbox.contiguous(3), 14);
-        assert_eq!(inbox.holes(3), 0, "filled");
-        assert_eq!(inbox.cursors(), json!({ "3": 14 }));
+        assert_eq!(inbox.cursors(), BTreeMap::from([(3, 14)]));
         assert_eq!(
             inbox.missing(9, &[1]),
             1,

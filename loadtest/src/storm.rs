@@ -9,7 +9,8 @@
 //! clients of its conversation (the peer and the sender's own first device), none twice.
 //! A live message that skips seqs after the resume is a gap; the client recovers it with a
 //! `chat.sync` for just the missing range, as the protocol says, so gaps are reported but
-//! only unrecovered messages count as lost.
+//! only unrecovered messages count as lost. Sync replies are bounded in bytes, so both kinds
+//! of sync page on `more` (`recovery`), the gap fill only until the gap is filled.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Phones, Ws, SETUP_CONCURRENCY};
 use crate::progress::Progress;
+use crate::recovery::{self, Backoff, SyncReply};
 use crate::report::{Report, Series};
 use crate::stats::{Arrival, Counters, Histogram, Inbox};
 
@@ -109,8 +111,9 @@ fn bump(c: &AtomicU64) {
 enum SyncKind {
     /// The sync after (re)connecting: pages on while `more`.
     Resume,
-    /// Fills one live gap: asks for exactly the missing seqs, so it never pages.
-    Fill,
+    /// Fills one live gap: asks for exactly the missing seqs, up to `until`, and pages only
+    /// when a reply bounded in bytes stopped short of it.
+    Fill { until: i64 },
 }
 
 /// What every task of a run shares.
@@ -133,9 +136,9 @@ struct StormClient {
     token: String,
     start_seq: i64,
     next_id: u64,
-    /// Request ids of unanswered warm-up sends and syncs.
+    /// Request ids of unanswered warm-up sends, and of syncs with the cursors they asked.
     sends: HashSet<String>,
-    syncs: HashMap<String, SyncKind>,
+    syncs: HashMap<String, (SyncKind, BTreeMap<i64, i64>)>,
     out: ClientOutcome,
 }
 
@@ -179,6 +182,10 @@ impl StormClient {
         *self.ctx.stage.borrow()
     }
 
+    fn resuming(&self) -> bool {
+        self.syncs.values().any(|(k, _)| *k == SyncKind::Resume)
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}{}", self.next_id)
@@ -214,7 +221,7 @@ impl StormClient {
             self.ctx.sync_limit,
         )
         .await?;
-        while self.syncs.values().any(|k| *k == SyncKind::Resume) {
+        while self.resuming() {
             self.step(&mut ws).await?;
         }
         self.out.resume = Some(at.elapsed());
@@ -247,7 +254,8 @@ impl StormClient {
     /// A new socket, retried with backoff: a real client does not give up at the first
     /// refusal, and the time it takes is part of the resume time.
     async fn reconnect(&mut self, at: Instant) -> anyhow::Result<Ws> {
-        let mut backoff = Duration::from_millis(50);
+        // Exact, without jitter: the storm is every client coming back at once, on purpose.
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
         loop {
             let attempt = tokio::time::timeout(
                 OPEN_TIMEOUT,
@@ -266,8 +274,7 @@ impl StormClient {
                 _ => {}
             }
             self.out.retries += 1;
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(1));
+            tokio::time::sleep(backoff.next_delay()).await;
         }
     }
 
@@ -294,16 +301,13 @@ impl StormClient {
         &mut self,
         ws: &mut Ws,
         kind: SyncKind,
-        cursors: Value,
+        cursors: BTreeMap<i64, i64>,
         limit: Option<i64>,
     ) -> anyhow::Result<()> {
         let id = self.id("s");
-        let mut data = json!({ "cursors": cursors });
-        if let Some(limit) = limit {
-            data["limit"] = json!(limit);
-        }
+        let data = recovery::sync_data(&cursors, limit);
         ws.send(client::command(&id, "chat.sync", data)).await?;
-        self.syncs.insert(id, kind);
+        self.syncs.insert(id, (kind, cursors));
         Ok(())
     }
 
@@ -322,8 +326,8 @@ impl StormClient {
         };
         let v: Value = serde_json::from_str(&raw)?;
         if let Some(re) = v["re"].as_str() {
-            if let Some(kind) = self.syncs.remove(re) {
-                self.on_synced(ws, kind, &v).await?;
+            if let Some((kind, asked)) = self.syncs.remove(re) {
+                self.on_synced(ws, kind, &asked, &v).await?;
             } else if self.sends.remove(re) {
                 match v["data"]["message"]["seq"].as_i64() {
                     Some(seq) if v["ok"] == true => self.out.acked.push(seq),
@@ -338,13 +342,13 @@ impl StormClient {
             let seq = v["seq"].as_i64().unwrap_or(-1);
             let arrival = self.out.inbox.receive(conversation_id, seq);
             // Before the resume sync is answered, skipped seqs are what it will bring.
-            let resuming = self.syncs.values().any(|k| *k == SyncKind::Resume);
+            let resuming = self.resuming();
             match arrival {
                 Arrival::Gap { missing } if !resuming => {
                     self.out.counters.arrival(&arrival);
-                    let cursors = json!({ conversation_id.to_string(): seq - missing - 1 });
-                    self.sync(ws, SyncKind::Fill, cursors, Some(missing))
-                        .await?;
+                    let cursors = BTreeMap::from([(conversation_id, seq - missing - 1)]);
+                    let kind = SyncKind::Fill { until: seq - 1 };
+                    self.sync(ws, kind, cursors, Some(missing)).await?;
                 }
                 Arrival::Duplicate => self.out.counters.arrival(&arrival),
                 _ => {}
@@ -353,32 +357,45 @@ impl StormClient {
         Ok(())
     }
 
-    async fn on_synced(&mut self, ws: &mut Ws, kind: SyncKind, v: &Value) -> anyhow::Result<()> {
+    async fn on_synced(
+        &mut self,
+        ws: &mut Ws,
+        kind: SyncKind,
+        asked: &BTreeMap<i64, i64>,
+        v: &Value,
+    ) -> anyhow::Result<()> {
         if v["ok"] != true {
             bail!("chat.sync failed: {}", v["error"]);
         }
-        let mut again = serde_json::Map::new();
-        for result in v["data"]["results"].as_array().into_iter().flatten() {
-            let conversation_id = result["conversation_id"].as_i64().unwrap_or(0);
-            let mut last = None;
-            for m in result["messages"].as_array().into_iter().flatten() {
-                let seq = m["seq"].as_i64().unwrap_or(-1);
-                last = Some(seq);
+        let reply = SyncReply::parse(&v["data"])?;
+        let mut again = BTreeMap::new();
+        for result in &reply.results {
+            for m in &result.messages {
                 // A sync reply answers exactly what was asked, so it may repeat what arrived
                 // live between pages; the protocol has clients drop those by seq. Counted for
                 // information, not as a server fault (live repeats are).
-                if self.out.inbox.receive(conversation_id, seq) == Arrival::Duplicate {
+                if self.out.inbox.receive(result.conversation_id, m.seq) == Arrival::Duplicate {
                     self.out.duplicates_in_sync += 1;
                 }
             }
-            // "more: true means ask again from the last one".
-            if let (SyncKind::Resume, true, Some(last)) = (kind, result["more"] == true, last) {
-                again.insert(conversation_id.to_string(), json!(last));
+            let Some(&cursor) = asked.get(&result.conversation_id) else {
+                continue;
+            };
+            // "more: true means ask again from the last one" (or from the same cursor when
+            // the reply did not reach this conversation).
+            match (kind, result.next_cursor(cursor)) {
+                (SyncKind::Resume, Some(next)) => {
+                    again.insert(result.conversation_id, next);
+                }
+                (SyncKind::Fill { until }, Some(next)) if next < until => {
+                    let rest = BTreeMap::from([(result.conversation_id, next)]);
+                    self.sync(ws, kind, rest, Some(until - next)).await?;
+                }
+                _ => {}
             }
         }
         if !again.is_empty() {
-            self.sync(ws, kind, Value::Object(again), self.ctx.sync_limit)
-                .await?;
+            self.sync(ws, kind, again, self.ctx.sync_limit).await?;
         }
         Ok(())
     }

@@ -419,6 +419,21 @@ impl Auth {
             None => None,
         };
         let Some((user_id, stored)) = account else {
+            // An unknown number locks after as many wrong passwords as an account does, so
+            // that `too_many_attempts` does not tell registered numbers apart either.
+            let s = &self.settings;
+            let key = format!("pw:unknown:{}", self.vault.lookup(phone));
+            let limit = crate::store::rate::Limit {
+                max: s.password_max_attempts,
+                window_ms: s.password_lockout_ms.max(1),
+            };
+            if let Some(wait) = crate::store::rate::hit(&self.db, &key, limit, now_ms()).await? {
+                return Err(AppError::new(
+                    ErrorCode::TooManyAttempts,
+                    "too many wrong passwords; try again later or log in with a code",
+                )
+                .retry_after(wait));
+            }
             self.verify_password(password, dummy_hash().await?).await?;
             return Err(wrong());
         };
@@ -742,16 +757,10 @@ impl Auth {
                 "is already this account's number",
             ));
         }
+        // Whether the new number already has an account is not said here (that answered 200
+        // probes in half a second): its owner gets a code like anyone, and only someone holding
+        // both codes learns at confirmation that the number is taken.
         let new_lookup = self.vault.lookup(&new_phone);
-        if store::user_id_by_phone(&self.db, &new_lookup)
-            .await?
-            .is_some()
-        {
-            return Err(AppError::field(
-                "new_phone",
-                "already belongs to an account",
-            ));
-        }
         let (old_code, new_code) = (policy::new_login_code(), policy::new_login_code());
         let old_lookup = self.vault.lookup(&old_phone);
         let s = &self.settings;
