@@ -6,10 +6,14 @@
   export    that victim downloads `GET /api/me/export` (N at once)
   password  N parallel `POST /api/me/password` with a wrong current password
 
+and, as `timing`, how long a wrong password login takes for a registered and for an unknown
+number (an enumeration oracle when they differ).
+
 Usage (after `cargo build --release`):
 
   python3 loadtest/scripts/memory_probe.py --binary target/release/duoxie prepare --data /tmp/probe
   python3 loadtest/scripts/memory_probe.py --binary target/release/duoxie measure --data /tmp/probe
+  python3 loadtest/scripts/memory_probe.py --binary target/release/duoxie timing --data /tmp/timing
 
 `prepare` fills a data folder (SQLite) through the server's own API and stops; `measure` starts
 a fresh process on it (so its peak RSS starts from a quiet baseline), runs each scenario and
@@ -242,6 +246,40 @@ async def measure(args):
             stop(proc)
 
 
+def timing(args):
+    import statistics
+
+    shutil.rmtree(args.data, ignore_errors=True)
+    os.makedirs(args.data)
+    plain = env_for
+
+    def lenient(data):
+        # Enough attempts that the lock never answers instead of the hash.
+        env = plain(data)
+        env["DUOXIE_AUTH_PASSWORD_MAX_ATTEMPTS"] = "100000"
+        return env
+
+    globals()["env_for"] = lenient
+    proc = start(args.binary, args.data)
+    try:
+        user = login("13700000001")
+        assert post("/api/me/password", {"password": "the right one 123"}, user["token"])[0] == 200
+        times = {"registered": [], "unknown": []}
+        for i in range(args.rounds):
+            for case, phone in (("registered", user["phone"]), ("unknown", f"137{20000000 + i:08d}")):
+                started = time.perf_counter()
+                code, body = post("/api/auth/login", {"phone": phone, "password": "wrong password"})
+                times[case].append((time.perf_counter() - started) * 1000)
+                assert code == 401, (code, body)
+        for case, ts in times.items():
+            ts.sort()
+            print(json.dumps({"binary": args.binary, "number": case, "p50_ms": round(statistics.median(ts), 1),
+                              "p90_ms": round(ts[int(len(ts) * 0.9)], 1), "logins": len(ts)}))
+    finally:
+        stop(proc)
+        globals()["env_for"] = plain
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--binary", required=True)
@@ -256,8 +294,14 @@ def main():
     meas.add_argument("--parallel", type=int, default=1)
     meas.add_argument("--scenarios", nargs="+", default=["sync", "export", "password"],
                       choices=["sync", "export", "password"])
+    tim = sub.add_parser("timing")
+    tim.add_argument("--data", required=True)
+    tim.add_argument("--rounds", type=int, default=40)
     args = p.parse_args()
-    asyncio.run(prepare(args) if args.command == "prepare" else measure(args))
+    if args.command == "timing":
+        timing(args)
+    else:
+        asyncio.run(prepare(args) if args.command == "prepare" else measure(args))
 
 
 if __name__ == "__main__":
