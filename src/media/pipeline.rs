@@ -98,6 +98,12 @@ const MIN_JPEG_PIXELS_PER_BYTE: u64 = 512;
 /// Decodes a JPEG strictly: the `image` crate's decoder fills missing or corrupt data with
 /// grey (as browsers do), which would store a truncated upload; here any premature end or
 /// stray marker is `invalid_media`.
+///
+/// A baseline JPEG is decoded without its final end marker: a decoder that meets the marker
+/// early pads the missing scan data with zeros, so a file cut short and given a new end marker
+/// would decode "whole"; without the marker, running out of data before the last block is an
+/// error in strict mode, while a whole file never needs the marker to finish. (A progressive
+/// JPEG needs its marker to finish its last scan, and a cut one is a coarser but real picture.)
 fn decode_jpeg_whole(bytes: &[u8], limits: &ImageLimits) -> AppResult<DynamicImage> {
     use zune_core::bytestream::ZCursor;
     use zune_core::colorspace::ColorSpace;
@@ -108,7 +114,12 @@ fn decode_jpeg_whole(bytes: &[u8], limits: &ImageLimits) -> AppResult<DynamicIma
         .set_max_width(limits.max_dimension as usize)
         .set_max_height(limits.max_dimension as usize)
         .jpeg_set_out_colorspace(ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let data = if jpeg_is_progressive(bytes) {
+        bytes
+    } else {
+        without_end_marker(bytes)
+    };
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), options);
     let corrupt = |e: zune_jpeg::errors::DecodeErrors| {
         invalid(format!(
             "the image cannot be decoded whole (truncated or corrupt): {e}"
@@ -152,6 +163,39 @@ fn declared_dimensions(format: Format, bytes: &[u8]) -> Option<(u32, u32)> {
         Format::Gif => Some((le(6)?, le(8)?)),
         _ => None,
     }
+}
+
+/// The bytes without trailing zero padding and the final `FF D9`.
+fn without_end_marker(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    let trimmed = &bytes[..end];
+    trimmed.strip_suffix(&[0xFF, 0xD9]).unwrap_or(trimmed)
+}
+
+/// Whether the first frame header (SOFn) before the first scan is a progressive one.
+fn jpeg_is_progressive(bytes: &[u8]) -> bool {
+    let mut at = 2;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return false;
+        }
+        let marker = bytes[at + 1];
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => {
+                at += 1;
+                continue;
+            }
+            0xC2 | 0xC6 | 0xCA | 0xCE => return true,
+            0xC0 | 0xC1 | 0xC3 | 0xC5 | 0xC7 | 0xC9 | 0xCB | 0xCD | 0xCF | 0xDA | 0xD9 => {
+                return false
+            }
+            _ => {}
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        at += 2 + length;
+    }
+    false
 }
 
 pub fn process_image(
@@ -268,6 +312,54 @@ mod tests {
         max_pixels: 4_000_000,
         max_decode_bytes: 64 * 1024 * 1024,
     };
+
+    fn baseline_jpeg(w: u32, h: u32) -> Vec<u8> {
+        let picture = RgbImage::from_fn(w, h, |x, y| {
+            Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 239) as u8])
+        });
+        let mut out = Vec::new();
+        JpegEncoder::new(&mut out)
+            .write_image(picture.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_refused_even_with_a_new_end_marker() {
+        let whole = baseline_jpeg(640, 480);
+        assert!(
+            process_image(&whole, Format::Jpeg, &LIMITS).is_ok(),
+            "the whole file"
+        );
+        for keep in [whole.len() / 2, whole.len() * 9 / 10, whole.len() - 40] {
+            let mut forged = whole[..keep].to_vec();
+            forged.extend_from_slice(&[0xFF, 0xD9]);
+            let refused = process_image(&forged, Format::Jpeg, &LIMITS)
+                .err()
+                .map(|e| e.code);
+            assert_eq!(
+                refused,
+                Some(ErrorCode::InvalidMedia),
+                "cut at {keep} of {}",
+                whole.len()
+            );
+        }
+    }
+
+    #[test]
+    fn the_frame_header_says_whether_a_jpeg_is_progressive() {
+        let app0 = [0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00];
+        let frame = |sof: u8| {
+            let mut b = vec![0xFF, 0xD8];
+            b.extend_from_slice(&app0);
+            b.extend_from_slice(&[0xFF, sof, 0x00, 0x02]);
+            b
+        };
+        assert!(jpeg_is_progressive(&frame(0xC2)));
+        assert!(!jpeg_is_progressive(&frame(0xC0)));
+        assert!(!jpeg_is_progressive(&baseline_jpeg(16, 16)));
+        assert!(!jpeg_is_progressive(&[0xFF, 0xD8]), "no frame at all");
+    }
 
     /// A JPEG with an EXIF block (orientation 6: rotate 90° clockwise, and a GPS marker).
     fn jpeg_with_exif(w: u32, h: u32) -> Vec<u8> {

@@ -971,6 +971,31 @@ async fn oversized_request_headers_are_refused(store: Store) {
     assert_eq!(fine.status, 200);
 }
 
+async fn an_unfinished_fragmented_message_is_rate_limited_fragment_by_fragment(store: Store) {
+    let mut app = spawn_app_with(store, |s| {
+        s.ws.rate_per_sec = 5.0;
+        s.ws.rate_burst = 5.0;
+        s.ws.flood_close_after = 20;
+    })
+    .await;
+    let user = app.new_user().await;
+    let mut raw = crate::helpers::RawWs::connect(&app, &user, None).await;
+    assert!(
+        raw.send_fragment(crate::helpers::OP_TEXT, b"{\"id\":\"f\",", false)
+            .await
+    );
+    for _ in 0..200 {
+        if !raw.send_fragment(0, b"\"x\":1,", false).await {
+            break;
+        }
+    }
+    assert_eq!(
+        raw.expect_close().await,
+        Some(4008),
+        "fragments flood like frames"
+    );
+}
+
 store_tests!(
     a_flood_of_long_messages_cannot_make_a_victims_chat_unreadable,
     parallel_wrong_passwords_are_counted_before_any_is_checked,
@@ -995,4 +1020,5 @@ store_tests!(
     a_nul_character_is_an_invalid_field_on_both_stores,
     pictures_that_cannot_decode_whole_are_refused_by_their_code,
     oversized_request_headers_are_refused,
+    an_unfinished_fragmented_message_is_rate_limited_fragment_by_fragment,
 );

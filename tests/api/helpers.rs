@@ -911,7 +911,12 @@ impl WsClient {
 
 /// Client side of RFC 6455 by hand: a masked frame.
 fn encode_client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80 | opcode];
+    encode_client_fragment(opcode, payload, true)
+}
+
+/// A masked client frame; `fin: false` leaves a fragmented message open.
+fn encode_client_fragment(opcode: u8, payload: &[u8], fin: bool) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
     let len = payload.len();
     if len < 126 {
         out.push(0x80 | len as u8);
@@ -989,6 +994,15 @@ impl RawWs {
         assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
         raw.buf.drain(..head_end);
         raw
+    }
+
+    /// One fragment of a message: `opcode` 0 for a continuation; `fin` ends the message.
+    /// False once the server has closed the connection.
+    pub async fn send_fragment(&mut self, opcode: u8, payload: &[u8], fin: bool) -> bool {
+        self.stream
+            .write_all(&encode_client_fragment(opcode, payload, fin))
+            .await
+            .is_ok()
     }
 
     pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
