@@ -34,7 +34,8 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+/// The PNG chunk checksum (CRC-32, ISO-HDLC), for hand-made chunks here and in `hardening`.
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for b in bytes {
         crc ^= u32::from(*b);
