@@ -256,6 +256,20 @@ impl Auth {
         let phone = PhoneNumber::parse(phone)?;
         let s = &self.settings;
         let lookup = self.vault.lookup(&phone);
+        // The resend interval counts from the last code sent, whether or not it was used: a
+        // login consumes its code row, and that must not allow the next code at once.
+        let resend = crate::store::rate::Limit {
+            max: 1,
+            window_ms: s.code_resend_ms,
+        };
+        let key = format!("code:sent:{lookup}");
+        if let Some(wait) = crate::store::rate::hit(&self.db, &key, resend, now_ms()).await? {
+            return Err(AppError::new(
+                ErrorCode::CodeCooldown,
+                "a code was sent to this phone moments ago; wait before asking again",
+            )
+            .retry_after(wait));
+        }
         limits::charge_code(&self.db, s, ip, &lookup).await?;
         let now = now_ms();
         let code = policy::new_login_code();
@@ -651,6 +665,16 @@ impl Auth {
             .as_deref()
             .map(Nickname::parse)
             .transpose()?;
+        if let Some(name) = &nickname {
+            let current = store::user_by_id(&self.db, user_id)
+                .await?
+                .map(|u| u.nickname)
+                .unwrap_or_default();
+            // Keeping one's own name (even a default one) is no impersonation.
+            if name.as_str() != current && !who.is_staff() {
+                name.check_not_reserved()?;
+            }
+        }
         let gender = required("gender", patch.gender)?
             .as_deref()
             .map(Gender::parse)

@@ -32,12 +32,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .limit(JSON_LIMIT_BYTES)
             .error_handler(|err, _| json_error(&err).into()),
     )
-    .app_data(web::PathConfig::default().error_handler(|err, _| {
-        AppError::new(ErrorCode::NotFound, format!("bad path: {err}")).into()
-    }))
-    .app_data(web::QueryConfig::default().error_handler(|err, _| {
-        AppError::new(ErrorCode::BadRequest, format!("bad query: {err}")).into()
-    }))
+    // A path that does not parse (`/api/users/abc`) names nothing that exists; the
+    // deserialiser's words stay out of the answer.
+    .app_data(
+        web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(&err).into()))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz))
     .route("/metrics", web::get().to(metrics))
@@ -104,6 +104,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             Ok(Body(parse_value(value)?))
         })
     }
+}
+
+/// A query string of the wrong shape: `invalid_field`, naming the parameter where serde says
+/// which one it is.
+fn query_error(err: &actix_web::error::QueryPayloadError) -> AppError {
+    use actix_web::error::QueryPayloadError as E;
+    let text = match err {
+        E::Deserialize(inner) => inner.to_string(),
+        _ => "malformed query string".to_string(),
+    };
+    let named = (text.starts_with("missing field") || text.starts_with("unknown field"))
+        .then(|| text.split('`').nth(1))
+        .flatten()
+        .unwrap_or("query")
+        .to_string();
+    let mut e = AppError::new(ErrorCode::InvalidField, format!("{named}: {text}"));
+    e.field = Some(named);
+    e
 }
 
 fn json_error(err: &actix_web::error::JsonPayloadError) -> AppError {
@@ -473,9 +491,14 @@ async fn upload_media(
     media: web::Data<Media>,
     who: Authenticated,
     req: HttpRequest,
-    query: web::Query<UploadQuery>,
     body: web::Payload,
 ) -> AppResult<HttpResponse> {
+    // Through a JSON value, so that a missing or unknown `purpose` or `source` is an
+    // `invalid_field` naming it.
+    let pairs =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map_err(|e| query_error(&e))?;
+    let query: UploadQuery = parse_value(json!(pairs.into_inner()))?;
     let header = |name| {
         req.headers()
             .get(name)
@@ -486,13 +509,7 @@ async fn upload_media(
     let declared_length =
         header(actix_web::http::header::CONTENT_LENGTH).and_then(|l| l.parse().ok());
     let view = media
-        .upload(
-            &who.0,
-            query.into_inner(),
-            declared_type,
-            declared_length,
-            body,
-        )
+        .upload(&who.0, query, declared_type, declared_length, body)
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -842,6 +842,83 @@ async fn a_missing_data_folder_is_created_at_start(store: Store) {
     app.request_code(&random_phone()).await;
 }
 
+async fn names_that_deceive_are_refused_and_staff_keep_theirs(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let mut failures = Failures::default();
+    for (case, name) in [
+        ("a right-to-left override", "abc\u{202E}gnp.exe"),
+        ("a Zalgo stack", "Z\u{0351}\u{0358}\u{0362}a"),
+        ("the platform's own support", "多些官方客服"),
+        ("the brand in English", "Duoxie official support"),
+        ("the brand with a zero", "DU0XIE"),
+        ("an office", "平台管理员"),
+        ("another user's default name", "用户1"),
+    ] {
+        let answer = app
+            .patch("/api/me", Some(&user.token), &json!({ "nickname": name }))
+            .await;
+        failures.check(
+            case,
+            (400, "invalid_field", json!("nickname")),
+            (answer.status, answer.code(), answer.field().clone()),
+            &answer,
+        );
+    }
+    let cleaned = app
+        .patch(
+            "/api/me",
+            Some(&user.token),
+            &json!({ "nickname": "玉\u{200B}石" }),
+        )
+        .await
+        .ok("invisible characters are dropped");
+    failures.check(
+        "cleaned name",
+        json!("玉石"),
+        cleaned["nickname"].clone(),
+        &cleaned,
+    );
+    failures.assert_none("deceiving names");
+
+    let staff = app.new_user().await;
+    app.grant_role(staff.id, "moderator").await;
+    let staff = app.login_again(&staff).await;
+    app.patch(
+        "/api/me",
+        Some(&staff.token),
+        &json!({ "nickname": "多些客服小林" }),
+    )
+    .await
+    .ok("staff may say they are support");
+}
+
+async fn the_resend_interval_holds_after_a_successful_login(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.auth.code_resend_ms = 60_000).await;
+    let user = app.new_user().await;
+    let again = app
+        .post("/api/auth/code", None, &json!({ "phone": user.phone }))
+        .await;
+    again.assert_error(
+        429,
+        "code_cooldown",
+        "a code right after logging in with one",
+    );
+    assert!(again.retry_after.is_some_and(|s| s > 0), "{again:?}");
+}
+
+async fn a_path_that_does_not_parse_is_not_found_without_internals(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    let answer = app.get("/api/users/abc", Some(&user.token)).await;
+    answer.assert_error(404, "not_found", "a user id that is not a number");
+    let message = answer.body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        !message.to_lowercase().contains("deserial"),
+        "no deserialiser words: {message}"
+    );
+}
+
 store_tests!(
     wrong_passwords_lock_password_login_until_a_code_login,
     a_missing_data_folder_is_created_at_start,
@@ -862,6 +939,9 @@ store_tests!(
     missing_or_garbage_bearer_tokens_are_unauthorized,
     health_and_readiness_answer_200,
     a_socket_authenticated_by_subprotocol_gets_duoxie_v1_back,
+    names_that_deceive_are_refused_and_staff_keep_theirs,
+    the_resend_interval_holds_after_a_successful_login,
+    a_path_that_does_not_parse_is_not_found_without_internals,
 );
 
 /// A 4×4 PNG: the smallest real picture for an avatar upload.

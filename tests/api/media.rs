@@ -602,7 +602,31 @@ async fn rejected_uploads_are_removed_once_the_appeal_window_has_passed(store: S
     let _ = &mut app;
 }
 
+async fn a_bad_purpose_or_source_is_an_invalid_field_naming_it(store: Store) {
+    let mut app = spawn_app(store).await;
+    let user = app.new_user().await;
+    app.grant_consents(&user, &["photo_album"]).await;
+    let mut failures = Failures::default();
+    for (query, field) in [
+        ("source=album", "purpose"),
+        ("purpose=chat_photo", "source"),
+        ("purpose=selfie&source=album", "purpose"),
+        ("purpose=chat_photo&source=drawer", "source"),
+        ("purpose=chat_photo&source=album&extra=1", "extra"),
+    ] {
+        let answer = app.upload(&user.token, query, "image/png", png(8, 8)).await;
+        failures.check(
+            query,
+            (400, "invalid_field", json!(field)),
+            (answer.status, answer.code(), answer.field().clone()),
+            &answer,
+        );
+    }
+    failures.assert_none("upload query");
+}
+
 store_tests!(
+    a_bad_purpose_or_source_is_an_invalid_field_naming_it,
     rejected_uploads_are_removed_once_the_appeal_window_has_passed,
     a_photo_is_stored_upright_without_metadata_and_with_thumbnails,
     uploads_need_the_consent_for_their_declared_source,
