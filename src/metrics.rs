@@ -94,6 +94,8 @@ pub struct Metrics {
     pub auth_standing_enforced: AtomicU64,
     pub bus_recoveries: AtomicU64,
     pub media_quota_refused: AtomicU64,
+    pub chat_text_rejected: AtomicU64,
+    pub chat_text_held: AtomicU64,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -123,6 +125,8 @@ pub static METRICS: Metrics = Metrics {
     auth_standing_enforced: AtomicU64::new(0),
     bus_recoveries: AtomicU64::new(0),
     media_quota_refused: AtomicU64::new(0),
+    chat_text_rejected: AtomicU64::new(0),
+    chat_text_held: AtomicU64::new(0),
 };
 
 pub fn inc(counter: &AtomicU64) {
@@ -158,7 +162,7 @@ impl Metrics {
             "Open WebSocket connections on this node.",
             self.ws_connections.load(Relaxed),
         );
-        let counters: [(&str, &str, &AtomicU64); 22] = [
+        let counters: [(&str, &str, &AtomicU64); 24] = [
             ("duoxie_ws_connections_opened_total", "WebSocket connections accepted.", &self.ws_connections_opened),
             ("duoxie_ws_frames_in_total", "Frames received from clients.", &self.ws_frames_in),
             ("duoxie_ws_frames_out_total", "Text frames queued to clients.", &self.ws_frames_out),
@@ -180,6 +184,8 @@ impl Metrics {
             ("duoxie_auth_standing_enforced_total", "Open sockets closed or updated by the database re-check of their standing (what the bus did not deliver, or did late).", &self.auth_standing_enforced),
             ("duoxie_bus_recoveries_total", "Times the Redis connection came back; every socket on the node was told to resync.", &self.bus_recoveries),
             ("duoxie_media_quota_refused_total", "Uploads refused by the per-user rate or storage quota.", &self.media_quota_refused),
+            ("duoxie_chat_text_rejected_total", "Chat texts refused by a moderation rule (content_rejected).", &self.chat_text_rejected),
+            ("duoxie_chat_text_held_total", "Chat texts held for a moderator by a rule (keyword under review, contact details).", &self.chat_text_held),
             ("duoxie_privacy_accounts_deleted_total", "Accounts erased after their deletion cooling-off period.", &self.accounts_deleted),
         ];
         for (name, help, value) in counters {

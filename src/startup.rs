@@ -84,12 +84,17 @@ impl App {
         )
         .start();
         registry.do_send(crate::ws::registry::SetStandingWatch(standing.recipient()));
+        // Moderation loads the keyword list (and reloads it); chat screens texts with it.
+        let empty = crate::moderation::policy::Keywords::parse("")
+            .map_err(|e| anyhow::anyhow!("an empty keyword list: {e}"))?;
+        let (keywords_out, keywords_in) = tokio::sync::watch::channel(Arc::new(empty));
         let chat = ChatServer::new(
             db.clone(),
             backend,
             bus.clone(),
             settings.chat.clone(),
             settings.ws.max_reply_bytes,
+            keywords_in,
         )
         .start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
@@ -113,8 +118,10 @@ impl App {
             bus.clone(),
             chat.clone(),
             settings.moderation.clone(),
+            keywords_out,
         )?
         .start();
+        chat.do_send(crate::chat::SetModeration(moderation.clone()));
         let blobs: Arc<dyn crate::media::blob::BlobStore> =
             Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         let media = web::Data::new(crate::media::Media::new(

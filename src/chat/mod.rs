@@ -12,6 +12,7 @@ pub mod policy;
 pub mod store;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -21,6 +22,7 @@ use crate::config::ChatSettings;
 use crate::domain::ReplyBudget;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
+use crate::moderation::policy::{screen_text, Keywords, Verdict};
 use crate::store::{begin_write, now_ms, Backend, Db};
 use crate::ws::registry::PresenceChanged;
 use messages::*;
@@ -45,6 +47,10 @@ pub struct ChatServer {
     settings: ChatSettings,
     /// `DUOXIE_WS_MAX_REPLY_BYTES`: list replies stop there and say `more`.
     reply_max_bytes: usize,
+    /// The moderation keyword list as moderation last loaded it: texts are screened here, in
+    /// the send path, so that a screened send costs no hop to another actor.
+    keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
+    moderation: Option<Addr<crate::moderation::ModerationServer>>,
     pending: Vec<PendingSend>,
     committing: bool,
 }
@@ -70,6 +76,7 @@ impl ChatServer {
         bus: SharedBus,
         settings: ChatSettings,
         reply_max_bytes: usize,
+        keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
     ) -> Self {
         Self {
             db,
@@ -77,6 +84,8 @@ impl ChatServer {
             bus,
             settings,
             reply_max_bytes,
+            keywords,
+            moderation: None,
             pending: Vec::new(),
             committing: false,
         }
@@ -350,13 +359,35 @@ impl Handler<As<Send>> for ChatServer {
         let (sender_id, conversation_id) = (msg.user_id, msg.body.conversation_id);
         match (msg.body.text, msg.body.media_id) {
             (Some(text), None) => match ChatText::parse(&text, self.settings.max_text_chars) {
-                Ok(text) => self.enqueue(
-                    ctx,
-                    sender_id,
-                    conversation_id,
-                    client_id,
-                    Content::text(text),
-                ),
+                Ok(text) => {
+                    let verdict = screen_text(&self.keywords.borrow(), text.as_str());
+                    match verdict {
+                        Verdict::Pass => self.enqueue(
+                            ctx,
+                            sender_id,
+                            conversation_id,
+                            client_id,
+                            Content::text(text),
+                        ),
+                        Verdict::Reject(reasons) => {
+                            metrics::inc(&METRICS.chat_text_rejected);
+                            let e = text_rejected(&reasons);
+                            Box::pin(async move { Err(e) })
+                        }
+                        Verdict::Review(reasons) => {
+                            metrics::inc(&METRICS.chat_text_held);
+                            let held = HeldText {
+                                sender_id,
+                                conversation_id,
+                                client_id,
+                                text,
+                                reasons,
+                            };
+                            let (db, moderation) = (self.db.clone(), self.moderation.clone());
+                            Box::pin(async move { hold_text(&db, moderation, held).await })
+                        }
+                    }
+                }
                 Err(e) => Box::pin(async move { Err(e) }),
             },
             (None, Some(media_id)) => {
@@ -399,6 +430,94 @@ impl ChatServer {
                 .await
                 .unwrap_or_else(|_| Err(AppError::unavailable("chat service stopped")))
         })
+    }
+}
+
+/// `content_rejected` for a text a rule refuses: the kinds of rule, never what matched (a
+/// word list or the detail of a contact rule would teach how to get round it).
+fn text_rejected(reasons: &[String]) -> AppError {
+    let mut kinds: Vec<&str> = reasons
+        .iter()
+        .map(|r| r.split(':').next().unwrap_or("rule").trim())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    AppError::new(
+        ErrorCode::ContentRejected,
+        format!("refused by moderation ({})", kinds.join(", ")),
+    )
+}
+
+/// A text a rule holds for a moderator.
+struct HeldText {
+    sender_id: i64,
+    conversation_id: i64,
+    client_id: ClientId,
+    text: ChatText,
+    reasons: Vec<String>,
+}
+
+/// Keeps the text (durably) and queues it for a moderator; nothing is delivered and it has no
+/// seq until it is approved, when it is sent as any message (`SendScreened`).
+async fn hold_text(
+    db: &Db,
+    moderation: Option<Addr<crate::moderation::ModerationServer>>,
+    held: HeldText,
+) -> AppResult<Sent> {
+    let members = store::members(db, held.conversation_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation"))?;
+    if policy::peer_of(held.sender_id, members).is_none() {
+        return Err(AppError::not_found("conversation"));
+    }
+    let now = now_ms();
+    let newly = store::hold_text(
+        db,
+        held.conversation_id,
+        held.sender_id,
+        held.client_id.as_str(),
+        held.text.as_str(),
+        now,
+    )
+    .await?;
+    if newly {
+        let moderation =
+            moderation.ok_or_else(|| AppError::unavailable("moderation is not running"))?;
+        moderation
+            .send(crate::moderation::QueueChatText {
+                sender_id: held.sender_id,
+                conversation_id: held.conversation_id,
+                client_id: held.client_id.as_str().to_string(),
+                text: held.text.as_str().to_string(),
+                reasons: held.reasons,
+            })
+            .await
+            .map_err(|_| AppError::unavailable("moderation unavailable"))??;
+    }
+    Ok(Sent {
+        message: MessageView {
+            conversation_id: held.conversation_id,
+            seq: 0,
+            sender_id: held.sender_id,
+            client_id: held.client_id.as_str().to_string(),
+            kind: "text".into(),
+            text: held.text.as_str().to_string(),
+            created_at: now,
+        },
+        duplicate: !newly,
+        held: true,
+    })
+}
+
+/// Who screens what chat holds: set once moderation has started (it needs chat's address).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetModeration(pub Addr<crate::moderation::ModerationServer>);
+
+impl Handler<SetModeration> for ChatServer {
+    type Result = ();
+    fn handle(&mut self, msg: SetModeration, _: &mut Context<Self>) {
+        self.moderation = Some(msg.0);
     }
 }
 

@@ -684,3 +684,76 @@ pub async fn erase_held_photos(
         .await?;
     Ok(())
 }
+
+/// Holds a screened chat text for a moderator; false when this send (its client id) is
+/// already held, so that a retry queues nothing twice.
+pub async fn hold_text(
+    db: &Db,
+    conversation_id: i64,
+    sender_id: i64,
+    client_id: &str,
+    body: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO held_texts (conversation_id, sender_id, client_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING",
+    )
+    .bind(conversation_id)
+    .bind(sender_id)
+    .bind(client_id)
+    .bind(body)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Takes a held text off hold: its body, if it was still held.
+pub async fn take_held_text(
+    db: &Db,
+    conversation_id: i64,
+    sender_id: i64,
+    client_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM held_texts WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3 \
+         RETURNING body",
+    )
+    .bind(conversation_id)
+    .bind(sender_id)
+    .bind(client_id)
+    .fetch_optional(db)
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()
+}
+
+/// The sender's texts waiting for a moderator, for their export.
+pub async fn export_held_texts(db: &Db, sender_id: i64) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query(
+        "SELECT conversation_id, client_id, body, created_at FROM held_texts \
+         WHERE sender_id = $1 ORDER BY created_at",
+    )
+    .bind(sender_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(json!({
+            "conversation_id": r.try_get::<i64, _>(0)?,
+            "client_id": r.try_get::<String, _>(1)?,
+            "body": r.try_get::<String, _>(2)?,
+            "created_at": r.try_get::<i64, _>(3)?,
+        }))
+    })
+    .collect()
+}
+
+pub async fn erase_held_texts(conn: &mut AnyConnection, sender_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM held_texts WHERE sender_id = $1")
+        .bind(sender_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

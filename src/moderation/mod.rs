@@ -36,6 +36,8 @@ pub struct ModerationServer {
     settings: ModerationSettings,
     keywords: Arc<Keywords>,
     keywords_loaded: Option<SystemTime>,
+    /// Hands every loaded list to chat, which screens texts in its send path.
+    keywords_out: tokio::sync::watch::Sender<Arc<Keywords>>,
 }
 
 /// The keyword list from its file, or the built-in one.
@@ -63,17 +65,21 @@ impl ModerationServer {
         bus: SharedBus,
         chat: Addr<crate::chat::ChatServer>,
         settings: ModerationSettings,
+        keywords_out: tokio::sync::watch::Sender<Arc<Keywords>>,
     ) -> anyhow::Result<Self> {
         let (keywords, keywords_loaded) = load_keywords(settings.keywords_file.as_ref())
             .map_err(|e| anyhow::anyhow!("invalid setting DUOXIE_MODERATION_KEYWORDS_FILE: {e}"))?;
         tracing::info!(keywords = keywords.len(), "moderation keywords loaded");
+        let keywords = Arc::new(keywords);
+        keywords_out.send_replace(keywords.clone());
         Ok(Self {
             db,
             bus,
             chat,
             settings,
-            keywords: Arc::new(keywords),
+            keywords,
             keywords_loaded,
+            keywords_out,
         })
     }
 
@@ -89,6 +95,7 @@ impl ModerationServer {
             Ok((keywords, loaded)) => {
                 tracing::info!(keywords = keywords.len(), "moderation keywords reloaded");
                 self.keywords = Arc::new(keywords);
+                self.keywords_out.send_replace(self.keywords.clone());
                 self.keywords_loaded = loaded;
             }
             Err(e) => {
@@ -240,6 +247,44 @@ impl Handler<ScreenImage> for ModerationServer {
                 Verdict::Review(reasons) => Ok(Some(reasons)),
                 Verdict::Pass => Ok(None),
             }
+        })
+    }
+}
+
+/// Puts a chat text that a rule held in front of a person (`chat_text`); chat keeps the text
+/// in `held_texts` until the decision.
+#[derive(Message)]
+#[rtype(result = "AppResult<i64>")]
+pub struct QueueChatText {
+    pub sender_id: i64,
+    pub conversation_id: i64,
+    pub client_id: String,
+    pub text: String,
+    pub reasons: Vec<String>,
+}
+
+impl Handler<QueueChatText> for ModerationServer {
+    type Result = ResponseFuture<AppResult<i64>>;
+
+    fn handle(&mut self, msg: QueueChatText, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            let item = store::enqueue(
+                &db,
+                &store::NewItem {
+                    kind: "chat_text",
+                    subject_id: msg.sender_id,
+                    content_ref: &format!("{}:{}", msg.conversation_id, msg.client_id),
+                    content: &msg.text,
+                    reasons: &msg.reasons,
+                    priority: 1,
+                    now: now_ms(),
+                    reporter_id: None,
+                },
+            )
+            .await?;
+            console(&bus, "mod.item", &item);
+            Ok(item.id)
         })
     }
 }
@@ -559,6 +604,33 @@ async fn apply(
                             )),
                         );
                     }
+                }
+            }
+        }
+        // A held chat text: sent now as any message (its seq taken now), or dropped; the
+        // sender has `moderation.decided` either way.
+        "chat_text" => {
+            let Some((conversation, client_id)) = item.content_ref.split_once(':') else {
+                return Ok(());
+            };
+            let Ok(conversation_id) = conversation.parse::<i64>() else {
+                return Ok(());
+            };
+            let held =
+                crate::chat::store::take_held_text(db, conversation_id, item.subject_id, client_id)
+                    .await?;
+            if let (Some(body), true) = (held, approved) {
+                let sent = chat
+                    .send(crate::chat::SendScreened {
+                        sender_id: item.subject_id,
+                        conversation_id,
+                        client_id: client_id.to_string(),
+                        content: crate::chat::policy::Content { kind: "text", body },
+                    })
+                    .await
+                    .map_err(|_| AppError::unavailable("chat service stopped"))?;
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e.message, "a held chat text could not be sent");
                 }
             }
         }

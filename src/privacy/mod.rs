@@ -193,6 +193,7 @@ impl DataDomain for ChatData {
             ("blocks", "blocker_id"),
             ("blocks", "blocked_id"),
             ("held_photos", "sender_id"),
+            ("held_texts", "sender_id"),
         ]
     }
     fn export<'a>(
@@ -213,6 +214,7 @@ impl DataDomain for ChatData {
                 "conversations": chat::export_conversations(&cx.db, user_id).await?,
                 "messages": messages,
                 "blocks": chat::export_blocks(&cx.db, user_id).await?,
+                "held_texts": chat::export_held_texts(&cx.db, user_id).await?,
             }))
         })
     }
@@ -244,6 +246,8 @@ impl DataDomain for ChatData {
             }
             out.raw("],\"blocks\":");
             out.value(&chat::export_blocks(&cx.db, user_id).await?)?;
+            out.raw(",\"held_texts\":");
+            out.value(&chat::export_held_texts(&cx.db, user_id).await?)?;
             out.raw("}");
             Ok(())
         })
@@ -255,6 +259,7 @@ impl DataDomain for ChatData {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             crate::chat::store::erase(&mut *conn, user_id).await?;
+            crate::chat::store::erase_held_texts(&mut *conn, user_id).await?;
             crate::chat::store::erase_held_photos(conn, user_id).await
         })
     }

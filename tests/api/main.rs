@@ -16,6 +16,7 @@ mod media;
 mod minors;
 mod moderation;
 mod privacy;
+mod screening;
 mod ws;
 
 /// CI must run the PostgreSQL variants; skipping them is only for a laptop without PostgreSQL.
