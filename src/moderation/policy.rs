@@ -121,9 +121,13 @@ impl Keywords {
 
     /// Every listed word in `text` (after normalisation), with its severity.
     pub fn find(&self, text: &str) -> Vec<(String, Severity)> {
-        let normal = normalise_letters(text);
+        self.find_in_letters(&normalise_letters(text))
+    }
+
+    /// As [`Keywords::find`], on text already through [`normalise_letters`].
+    fn find_in_letters(&self, letters: &str) -> Vec<(String, Severity)> {
         self.matcher
-            .find_iter(&normal)
+            .find_iter(letters)
             .map(|m| self.words[m.pattern().as_usize()].clone())
             .collect()
     }
@@ -132,7 +136,21 @@ impl Keywords {
 /// For keywords: NFKC, lower case, digit-for-letter swaps undone, and everything but letters
 /// (any script) dropped, so `A-货`, `ａ 货` and `a.货` all read `a货`.
 pub fn normalise_letters(text: &str) -> String {
-    text.nfkc()
+    letters_of_nfkc(&nfkc(text))
+}
+
+/// NFKC, without the work when the text already is (most chat text: a quick check says so).
+fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfkc_quick, IsNormalized};
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfkc().collect())
+    }
+}
+
+fn letters_of_nfkc(text: &str) -> String {
+    text.chars()
         .flat_map(char::to_lowercase)
         .map(|c| match c {
             '0' => 'o',
@@ -150,7 +168,11 @@ pub fn normalise_letters(text: &str) -> String {
 /// For numbers: NFKC (full-width and circled digits become ASCII), Chinese numerals as
 /// digits, and everything between digits dropped.
 pub fn normalise_digits(text: &str) -> String {
-    text.nfkc()
+    digits_of_nfkc(&nfkc(text))
+}
+
+fn digits_of_nfkc(text: &str) -> String {
+    text.chars()
         .filter_map(|c| match c {
             '0'..='9' => Some(c),
             '零' | '〇' | 'o' | 'O' => Some('0'),
@@ -172,19 +194,46 @@ pub fn normalise_digits(text: &str) -> String {
 /// Contact details that move a deal off the platform: a mobile number, a WeChat or QQ id,
 /// a link. Each finding names its kind, never the detail itself (reasons are logged).
 pub fn contact_details(text: &str) -> Vec<String> {
+    contact_details_in(&Forms::of(text))
+}
+
+/// Names of WeChat, already in their normalised form (a test keeps them so).
+const WECHAT_NAMES: [&str; 8] = [
+    "微信", "weixin", "wechat", "vx", "wx", "v信", "薇信", "威信",
+];
+
+/// The normalised forms of a text that the rules read, each computed once per text: chat
+/// screens every message with them, in the send path.
+struct Forms {
+    letters: String,
+    digits: String,
+    lower: String,
+}
+
+impl Forms {
+    fn of(text: &str) -> Self {
+        let normal = nfkc(text);
+        Self {
+            letters: letters_of_nfkc(&normal),
+            digits: digits_of_nfkc(&normal),
+            lower: normal.to_lowercase(),
+        }
+    }
+}
+
+fn contact_details_in(forms: &Forms) -> Vec<String> {
+    let Forms {
+        letters,
+        digits,
+        lower,
+    } = forms;
     let mut found = Vec::new();
-    let digits = normalise_digits(text);
     if digits.split(' ').any(has_mobile_number) {
         found.push("contact: phone number".to_string());
     }
-    let letters = normalise_letters(text);
-    let lower = text.nfkc().collect::<String>().to_lowercase();
-    let wechat = [
-        "微信", "weixin", "wechat", "vx", "wx", "v信", "薇信", "威信",
-    ];
-    if wechat
+    if WECHAT_NAMES
         .iter()
-        .any(|w| letters.contains(&normalise_letters(w)) || lower.contains(w))
+        .any(|w| letters.contains(w) || lower.contains(w))
     {
         found.push("contact: wechat".to_string());
     }
@@ -214,15 +263,16 @@ fn has_mobile_number(run: &str) -> bool {
 
 /// Text rules: blocked words reject, listed review words and contact details go to a person.
 pub fn screen_text(keywords: &Keywords, text: &str) -> Verdict {
+    let forms = Forms::of(text);
     let mut verdict = Verdict::Pass;
-    for (word, severity) in keywords.find(text) {
+    for (word, severity) in keywords.find_in_letters(&forms.letters) {
         let reason = format!("keyword: {word}");
         verdict = verdict.and(match severity {
             Severity::Block => Verdict::Reject(vec![reason]),
             Severity::Review => Verdict::Review(vec![reason]),
         });
     }
-    let contacts = contact_details(text);
+    let contacts = contact_details_in(&forms);
     if !contacts.is_empty() {
         verdict = verdict.and(Verdict::Review(contacts));
     }
@@ -250,6 +300,13 @@ pub fn screen_image(phash: u64, blocklist: &[u64], max_distance: u32) -> Verdict
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wechat_names_are_stored_normalised() {
+        for w in WECHAT_NAMES {
+            assert_eq!(normalise_letters(w), w);
+        }
+    }
 
     fn kinds(v: &Verdict) -> &'static str {
         match v {
