@@ -1148,7 +1148,8 @@
       onclick: () => decide(id, 'approve') });
     card.rejectBtn = el('button', { type: 'button', class: 'reject small-btn', text: labels.reject,
       onclick: () => decide(id, 'reject') });
-    card.blockBtn = item.kind === 'media' || item.kind === 'report_media'
+    card.blockBtn = item.kind === 'media' || item.kind === 'report_media' ||
+      (item.kind === 'report_message' && MEDIA_ID.test(item.content || ''))
       ? el('button', { type: 'button', class: 'block small-btn', text: labels.reject_and_block,
         title: '拒绝，并把这张图片加入黑名单（相似图片今后会被自动拒绝） Reject and add the picture to the blocklist (similar pictures are refused from now on)',
         onclick: () => decide(id, 'reject_and_block') })

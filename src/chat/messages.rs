@@ -105,6 +105,10 @@ pub struct MessageView {
     pub kind: String,
     pub text: String,
     pub created_at: i64,
+    /// For a message a moderator took down (`kind` `removed`): the decision its sender may
+    /// appeal (`appeal.create`) while the window lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_item_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

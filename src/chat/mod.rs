@@ -260,6 +260,7 @@ async fn try_commit(
             kind: content.kind.into(),
             text: content.body.clone(),
             created_at: now,
+            removed_item_id: None,
         });
     }
 
@@ -503,6 +504,7 @@ async fn hold_text(
             kind: "text".into(),
             text: held.text.as_str().to_string(),
             created_at: now,
+            removed_item_id: None,
         },
         duplicate: !newly,
         held: true,
@@ -598,6 +600,7 @@ async fn send_photo(
                     kind: "photo".into(),
                     text: media_id,
                     created_at: now,
+                    removed_item_id: None,
                 },
                 duplicate: false,
                 held: true,

@@ -68,7 +68,8 @@ pub async fn blocks_against(
         .collect()
 }
 
-const MESSAGE_COLUMNS: &str = "conversation_id, seq, sender_id, client_id, kind, body, created_at";
+const MESSAGE_COLUMNS: &str =
+    "conversation_id, seq, sender_id, client_id, kind, body, created_at, removed_item_id";
 
 fn message_from_row(r: &AnyRow) -> Result<MessageView, sqlx::Error> {
     Ok(MessageView {
@@ -79,6 +80,7 @@ fn message_from_row(r: &AnyRow) -> Result<MessageView, sqlx::Error> {
         kind: r.try_get(4)?,
         text: r.try_get(5)?,
         created_at: r.try_get(6)?,
+        removed_item_id: r.try_get(7)?,
     })
 }
 
@@ -92,14 +94,16 @@ pub async fn messages_by_client_ids(
     // client_id) index; SQLite's CROSS JOIN pins that order.
     let sql = match backend {
         Backend::Sqlite => {
-            "SELECT m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at \
+            "SELECT m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at, \
+             m.removed_item_id \
              FROM json_each($1) AS k CROSS JOIN messages AS m \
              ON m.conversation_id = json_extract(k.value, '$.c') \
              AND m.sender_id = json_extract(k.value, '$.s') \
              AND m.client_id = json_extract(k.value, '$.id')"
         }
         Backend::Postgres => {
-            "SELECT m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at \
+            "SELECT m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at, \
+             m.removed_item_id \
              FROM jsonb_to_recordset($1::jsonb) AS k(c bigint, s bigint, id text) \
              JOIN messages AS m ON m.conversation_id = k.c AND m.sender_id = k.s \
              AND m.client_id = k.id"
@@ -257,7 +261,7 @@ const CONVERSATION_SELECT: &str = "SELECT c.id, c.listing_ref, c.created_at, c.l
      u.last_seen_at, \
      (SELECT COUNT(*) FROM messages um WHERE um.conversation_id = c.id \
         AND um.seq > me.last_read_seq AND um.sender_id <> me.user_id), \
-     m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at \
+     m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at, m.removed_item_id \
      FROM conversation_members me \
      JOIN conversations c ON c.id = me.conversation_id \
      JOIN conversation_members peer ON peer.conversation_id = c.id AND peer.user_id <> me.user_id \
@@ -277,6 +281,7 @@ fn conversation_from_row(r: &AnyRow) -> Result<ConversationView, sqlx::Error> {
             kind: r.try_get(15)?,
             text: r.try_get(16)?,
             created_at: r.try_get(17)?,
+            removed_item_id: r.try_get(18)?,
         }),
         None => None,
     };
@@ -607,15 +612,41 @@ pub async fn message(
 }
 
 /// A moderator took a reported message down: its text is gone for both participants.
-pub async fn remove_message(db: &Db, conversation_id: i64, seq: i64) -> Result<(), sqlx::Error> {
+pub async fn remove_message(
+    db: &Db,
+    conversation_id: i64,
+    seq: i64,
+    item_id: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE messages SET kind = 'removed', body = '' WHERE conversation_id = $1 AND seq = $2",
+        "UPDATE messages SET kind = 'removed', body = '', removed_item_id = $3 \
+         WHERE conversation_id = $1 AND seq = $2",
     )
     .bind(conversation_id)
     .bind(seq)
+    .bind(item_id)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Takes down every photo message carrying this picture: `(conversation, seq)` of each.
+pub async fn remove_photo_messages(
+    db: &Db,
+    media_id: &str,
+    item_id: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET kind = 'removed', body = '', removed_item_id = $2 \
+         WHERE kind = 'photo' AND body = $1 RETURNING conversation_id, seq",
+    )
+    .bind(media_id)
+    .bind(item_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect()
 }
 
 /// Holds a photo message until its photo is screened; a retry with the same client id is

@@ -593,17 +593,19 @@ async fn apply(
         "report_message" if !approved => {
             if let Some((conv, seq)) = item.content_ref.split_once(':') {
                 if let (Ok(conv), Ok(seq)) = (conv.parse(), seq.parse()) {
-                    crate::chat::store::remove_message(db, conv, seq).await?;
-                    if let Some((a, b)) = crate::chat::store::members(db, conv).await? {
-                        bus.publish(
-                            Audience::Users(vec![a, b]),
-                            Delivery::Event(EventFrame::new(
-                                "chat.removed",
-                                &json!({ "conversation_id": conv, "seq": seq }),
-                                None,
-                            )),
-                        );
-                    }
+                    crate::chat::store::remove_message(db, conv, seq, item.id).await?;
+                    announce_removed(db, bus, conv, seq, item.id).await?;
+                }
+            }
+            // A photo message's text is its picture: taken down everywhere it was sent, and
+            // blocklisted from the same card when the moderator says so.
+            if crate::media::store::by_id(db, &item.content)
+                .await?
+                .is_some()
+            {
+                take_down_picture(db, bus, &item.content, item.id).await?;
+                if decision == Decision::RejectAndBlock {
+                    block_picture(db, &item.content, reason, now).await?;
                 }
             }
         }
@@ -664,14 +666,9 @@ async fn apply(
         // A report upheld takes the picture down (and may block it); dismissed, the picture
         // keeps the state its own screening gave it: a report never approves anything.
         "report_media" if !approved => {
-            crate::media::store::set_status(db, &item.content_ref, "rejected").await?;
+            take_down_picture(db, bus, &item.content_ref, item.id).await?;
             if decision == Decision::RejectAndBlock {
-                if let Some(hash) = crate::media::store::by_id(db, &item.content_ref)
-                    .await?
-                    .and_then(|m| m.phash)
-                {
-                    store::block_hash(db, &hash, reason, now).await?;
-                }
+                block_picture(db, &item.content_ref, reason, now).await?;
             }
         }
         "media" => {
@@ -707,6 +704,52 @@ async fn apply(
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Hides a picture from everyone but its owner and staff, and takes down every photo message
+/// that carries it (`chat.removed` to both sides of each).
+async fn take_down_picture(
+    db: &Db,
+    bus: &SharedBus,
+    media_id: &str,
+    item_id: i64,
+) -> AppResult<()> {
+    crate::media::store::set_status(db, media_id, "rejected").await?;
+    for (conv, seq) in crate::chat::store::remove_photo_messages(db, media_id, item_id).await? {
+        announce_removed(db, bus, conv, seq, item_id).await?;
+    }
+    Ok(())
+}
+
+async fn block_picture(db: &Db, media_id: &str, reason: &str, now: i64) -> AppResult<()> {
+    if let Some(hash) = crate::media::store::by_id(db, media_id)
+        .await?
+        .and_then(|m| m.phash)
+    {
+        store::block_hash(db, &hash, reason, now).await?;
+    }
+    Ok(())
+}
+
+/// `chat.removed` to both participants; `item_id` is the decision the author may appeal.
+async fn announce_removed(
+    db: &Db,
+    bus: &SharedBus,
+    conversation_id: i64,
+    seq: i64,
+    item_id: i64,
+) -> AppResult<()> {
+    if let Some((a, b)) = crate::chat::store::members(db, conversation_id).await? {
+        bus.publish(
+            Audience::Users(vec![a, b]),
+            Delivery::Event(EventFrame::new(
+                "chat.removed",
+                &json!({ "conversation_id": conversation_id, "seq": seq, "item_id": item_id }),
+                None,
+            )),
+        );
     }
     Ok(())
 }
@@ -1034,10 +1077,14 @@ impl Handler<As<Report>> for ModerationServer {
                     let m = crate::media::store::by_id(&db, &media_id)
                         .await?
                         .ok_or_else(|| AppError::not_found("media"))?;
-                    // Reportable by whoever may see it.
+                    // Reportable by whoever may see it: anyone for public media, the other
+                    // participants for a chat photo they received.
                     let public =
                         matches!(m.purpose.as_str(), "post_photo" | "post_video" | "avatar");
-                    if m.owner_id != reporter && !(public && m.status == "approved") {
+                    let received = m.purpose == "chat_photo"
+                        && m.status == "approved"
+                        && crate::chat::store::photo_shared_with(&db, &media_id, reporter).await?;
+                    if m.owner_id != reporter && !(public && m.status == "approved") && !received {
                         return Err(AppError::not_found("media"));
                     }
                     // An author's way back from a decision is the appeal, once; a report of

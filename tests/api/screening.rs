@@ -1,6 +1,8 @@
 //! Chat text screened in the send path (#10): refused by a block rule with the kind of rule
 //! only, held by a review rule or contact details (durable, no seq, nothing delivered) until a
-//! moderator decides, then sent as any message or dropped; retries never queue twice.
+//! moderator decides, then sent as any message or dropped; retries never queue twice. And chat
+//! photos reported from where they were received: taken down for every viewer, blocklisted
+//! from the same card, appealable from the removed message itself.
 
 use serde_json::{json, Value};
 
@@ -160,8 +162,160 @@ async fn a_rejected_held_text_is_never_delivered(store: Store) {
     assert_eq!(first["data"]["text"], json!("好的，平台下单"), "{first}");
 }
 
+/// A photo message from `sender` to `conv`; returns its media id.
+async fn send_photo(
+    app: &TestApp,
+    ws: &mut WsClient,
+    sender: &TestUser,
+    conv: i64,
+    seed: u8,
+) -> String {
+    let picture = image::RgbImage::from_fn(96, 96, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_mul(seed),
+            (y as u8).wrapping_add(seed),
+            seed,
+        ])
+    });
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        picture.as_raw(),
+        96,
+        96,
+        image::ExtendedColorType::Rgb8,
+    )
+    .expect("encode");
+    let upload = app
+        .upload(
+            &sender.token,
+            "purpose=chat_photo&source=album",
+            "image/png",
+            png,
+        )
+        .await
+        .ok("a chat photo");
+    let media_id = upload["id"].as_str().expect("id").to_owned();
+    let sent = ws
+        .request_ok(
+            "chat.send",
+            json!({ "conversation_id": conv, "client_id": format!("p{seed}"), "media_id": media_id }),
+        )
+        .await;
+    assert!(
+        sent["message"]["seq"].as_i64().unwrap_or(0) > 0,
+        "delivered: {sent}"
+    );
+    media_id
+}
+
+async fn a_received_chat_photo_is_reported_taken_down_and_blocklisted_from_one_card(store: Store) {
+    let mut app = spawn_app(store).await;
+    let sender = app.new_user().await;
+    let receiver = app.new_user().await;
+    let moderator = moderator(&mut app).await;
+    app.grant_consents(&sender, &["photo_album"]).await;
+    let mut w_sender = app.ws(&sender).await;
+    let mut w_receiver = app.ws(&receiver).await;
+    let mut console = app.ws(&moderator).await;
+    console.request_ok("mod.subscribe", json!({})).await;
+    let conv = w_sender.open_chat(receiver.id).await;
+    let media_id = send_photo(&app, &mut w_sender, &sender, conv, 7).await;
+    let content = format!("/api/media/{media_id}/content");
+    let (status, _, _) = app.get_bytes(&content, &receiver.token).await;
+    assert_eq!(status, 200, "the receiver sees the photo");
+
+    // The receiver reports the picture they received (it used to be not_found).
+    let queued = w_receiver
+        .request_ok(
+            "report.create",
+            json!({ "target": "media", "media_id": media_id, "reason": "假货" }),
+        )
+        .await;
+    let item = json!(queued["item_id"]);
+    decide(&mut console, &item, "reject_and_block").await;
+
+    let removed = w_receiver.next_event("chat.removed").await;
+    assert_eq!(removed["data"]["item_id"], item, "{removed}");
+    let (status, _, _) = app.get_bytes(&content, &receiver.token).await;
+    assert_eq!(status, 404, "gone for the receiver");
+    // The same picture cannot come straight back: not as the same upload, not uploaded again.
+    let again = w_sender
+        .request(
+            "chat.send",
+            json!({ "conversation_id": conv, "client_id": "again", "media_id": media_id }),
+        )
+        .await;
+    assert_eq!(again["error"]["code"], json!("content_rejected"), "{again}");
+    let picture = image::RgbImage::from_fn(96, 96, |x, y| {
+        image::Rgb([(x as u8).wrapping_mul(7), (y as u8).wrapping_add(7), 7])
+    });
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        picture.as_raw(),
+        96,
+        96,
+        image::ExtendedColorType::Rgb8,
+    )
+    .expect("encode");
+    app.upload(
+        &sender.token,
+        "purpose=chat_photo&source=album",
+        "image/png",
+        png,
+    )
+    .await
+    .assert_error(
+        422,
+        "content_rejected",
+        "the blocklisted picture uploaded again",
+    );
+}
+
+async fn a_removed_message_carries_its_decision_for_an_appeal_after_a_reload(store: Store) {
+    let mut app = spawn_app(store).await;
+    let sender = app.new_user().await;
+    let receiver = app.new_user().await;
+    let moderator = moderator(&mut app).await;
+    let mut w_sender = app.ws(&sender).await;
+    let mut w_receiver = app.ws(&receiver).await;
+    let mut console = app.ws(&moderator).await;
+    let conv = w_sender.open_chat(receiver.id).await;
+    let sent = w_sender.say(conv, "这块是真翡翠").await;
+    let seq = sent["seq"].as_i64().expect("seq");
+    w_receiver.next_message(conv).await;
+    let queued = w_receiver
+        .request_ok(
+            "report.create",
+            json!({ "target": "message", "conversation_id": conv, "seq": seq, "reason": "诈骗" }),
+        )
+        .await;
+    let item = json!(queued["item_id"]);
+    decide(&mut console, &item, "reject").await;
+    w_sender.next_event("chat.removed").await;
+
+    // A fresh socket (a reload) reads the removed message with the decision to appeal.
+    let mut reloaded = app.ws(&sender).await;
+    let history = reloaded
+        .request_ok("chat.history", json!({ "conversation_id": conv }))
+        .await;
+    let message = &history["messages"][0];
+    assert_eq!(message["kind"], json!("removed"), "{history}");
+    assert_eq!(message["removed_item_id"], item, "{history}");
+    let appeal = reloaded
+        .request_ok(
+            "appeal.create",
+            json!({ "item_id": message["removed_item_id"], "reason": "这是我自己的货" }),
+        )
+        .await;
+    assert!(appeal["item_id"].is_i64(), "{appeal}");
+}
+
 store_tests!(
     a_blocked_word_is_refused_naming_only_the_kind_of_rule,
     a_held_text_reaches_the_peer_only_once_approved,
     a_rejected_held_text_is_never_delivered,
+    a_received_chat_photo_is_reported_taken_down_and_blocklisted_from_one_card,
+    a_removed_message_carries_its_decision_for_an_appeal_after_a_reload,
 );
