@@ -1012,6 +1012,57 @@ pub struct Appeal {
 crate::command!(Report => Queued);
 crate::command!(Appeal => Queued);
 
+/// `appeal.list`: the caller's rejected content they may still appeal, so that a client can
+/// offer the appeal on the item itself (a removed message, a profile field), also after a
+/// reload.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListAppealable {}
+
+#[derive(Debug, Serialize)]
+pub struct AppealableItem {
+    pub item_id: i64,
+    pub kind: String,
+    pub content_ref: String,
+    pub decided_at: i64,
+    /// After this time the decision can no longer be appealed.
+    pub appeal_until: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppealableList {
+    pub items: Vec<AppealableItem>,
+}
+
+crate::command!(ListAppealable => AppealableList);
+
+/// Most rejections listed at once; older ones are past their window in practice.
+const APPEALABLE_MAX: i64 = 100;
+
+impl Handler<As<ListAppealable>> for ModerationServer {
+    type Result = ResponseFuture<AppResult<AppealableList>>;
+
+    fn handle(&mut self, msg: As<ListAppealable>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let window = self.settings.appeal_window_ms;
+        Box::pin(async move {
+            let since = now_ms().saturating_sub(window);
+            let items = store::appealable(&db, msg.user_id, since, APPEALABLE_MAX)
+                .await?
+                .into_iter()
+                .map(|a| AppealableItem {
+                    appeal_until: a.decided_at.saturating_add(window),
+                    item_id: a.item_id,
+                    kind: a.kind,
+                    content_ref: a.content_ref,
+                    decided_at: a.decided_at,
+                })
+                .collect();
+            Ok(AppealableList { items })
+        })
+    }
+}
+
 /// Reports are urgent: ahead of routine screening.
 const REPORT_PRIORITY: i64 = 0;
 

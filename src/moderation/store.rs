@@ -437,6 +437,48 @@ pub async fn appeal_exists(db: &Db, item_id: i64) -> Result<bool, sqlx::Error> {
     )
 }
 
+/// A rejection of a user's content that they may still appeal.
+#[derive(Debug, serde::Serialize)]
+pub struct Appealable {
+    pub item_id: i64,
+    pub kind: String,
+    pub content_ref: String,
+    pub decided_at: i64,
+}
+
+/// The rejections of `subject_id`'s content decided since `since` and not yet appealed,
+/// newest first.
+pub async fn appealable(
+    db: &Db,
+    subject_id: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<Appealable>, sqlx::Error> {
+    sqlx::query(
+        "SELECT i.id, i.kind, i.content_ref, i.decided_at FROM moderation_items i \
+         WHERE i.subject_id = $1 AND i.kind <> 'appeal' \
+         AND i.decision IN ('reject', 'reject_and_block') AND i.decided_at >= $2 \
+         AND NOT EXISTS (SELECT 1 FROM moderation_items a \
+           WHERE a.kind = 'appeal' AND a.content_ref = CAST(i.id AS TEXT)) \
+         ORDER BY i.decided_at DESC, i.id DESC LIMIT $3",
+    )
+    .bind(subject_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Appealable {
+            item_id: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            content_ref: r.try_get(2)?,
+            decided_at: r.try_get(3)?,
+        })
+    })
+    .collect()
+}
+
 /// Reports a user made are not theirs to erase with their account, but stop naming them.
 pub async fn forget_reporter(
     conn: &mut sqlx::AnyConnection,

@@ -392,6 +392,10 @@ impl WsSession {
                 let m = self.services.moderation.clone();
                 self.ask::<_, moderation::Appeal, _>(ctx, &m, id, user_id, data)
             }
+            "appeal.list" => {
+                let m = self.services.moderation.clone();
+                self.ask::<_, moderation::ListAppealable, _>(ctx, &m, id, user_id, data)
+            }
             "mod.decide" => {
                 let m = self.services.moderation.clone();
                 self.ask::<_, moderation::Decide, _>(ctx, &m, id, user_id, data)

@@ -303,6 +303,14 @@ async fn a_removed_message_carries_its_decision_for_an_appeal_after_a_reload(sto
     let message = &history["messages"][0];
     assert_eq!(message["kind"], json!("removed"), "{history}");
     assert_eq!(message["removed_item_id"], item, "{history}");
+    let listed = reloaded.request_ok("appeal.list", json!({})).await;
+    let entry = listed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["item_id"] == item).cloned())
+        .unwrap_or_else(|| panic!("the removal is appealable: {listed}"));
+    assert_eq!(entry["kind"], json!("report_message"), "{entry}");
+    assert_eq!(entry["content_ref"], json!(format!("{conv}:{seq}")));
+    assert!(entry["appeal_until"].as_i64() > entry["decided_at"].as_i64());
     let appeal = reloaded
         .request_ok(
             "appeal.create",
@@ -310,6 +318,15 @@ async fn a_removed_message_carries_its_decision_for_an_appeal_after_a_reload(sto
         )
         .await;
     assert!(appeal["item_id"].is_i64(), "{appeal}");
+    let after = reloaded.request_ok("appeal.list", json!({})).await;
+    assert_eq!(
+        after["items"],
+        json!([]),
+        "appealed once, no longer offered: {after}"
+    );
+    // Someone else's decisions are never listed.
+    let others = w_receiver.request_ok("appeal.list", json!({})).await;
+    assert_eq!(others["items"], json!([]), "{others}");
 }
 
 store_tests!(
