@@ -43,6 +43,9 @@ const SENT_WINDOW: usize = 512;
 /// Live events held while a sync is in flight; past this the client is too far behind.
 const HELD_MAX: usize = 10_000;
 
+/// Longest a session timer is set for (the runtime's timer wheel has a finite horizon).
+const MAX_TIMER_MS: i64 = 365 * 86_400_000;
+
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct WsSession {
@@ -297,8 +300,9 @@ impl WsSession {
             token_id: identity.token_id,
             max_per_user: self.services.ws.max_sockets_per_user,
         });
-        // The token's end closes the socket at that moment, not at the next heartbeat.
-        let left_ms = (identity.expires_at - crate::store::now_ms()).max(0) as u64;
+        // The token's end closes the socket at that moment, not at the next heartbeat. (Timers
+        // are capped at a year; the standing re-check closes anything that outlives that.)
+        let left_ms = (identity.expires_at - crate::store::now_ms()).clamp(0, MAX_TIMER_MS) as u64;
         ctx.run_later(Duration::from_millis(left_ms), |act, ctx| {
             act.close(ctx, crate::auth::CLOSE_TOKEN_REVOKED, "token expired");
         });
