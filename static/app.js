@@ -1068,6 +1068,13 @@
     try {
       const res = await rpc('chat.send', { conversation_id: c.id, client_id: p.client_id, text: p.text });
       p.inFlight = false;
+      if (res.held) {
+        // A moderation rule holds it: no seq, not delivered; it arrives as chat.message (same
+        // client id) once approved, or moderation.decided says it was rejected.
+        p.state = 'held';
+        afterMessagesChanged(c.id);
+        return;
+      }
       // On a gap the message comes back through the sync, which also clears the pending entry.
       if (acceptMessage(res.message)) c.pending = c.pending.filter((x) => x !== p);
       afterMessagesChanged(c.id);
@@ -1510,6 +1517,23 @@
     const appeal = !approved && d.kind !== 'appeal' && d.item_id != null
       ? { label: '申诉 Appeal', onclick: () => appealDecision(d.item_id) } : null;
     switch (d.kind) {
+      case 'chat_text': {
+        // ref is "<conversation>:<client id>"; approved, the message itself arrives as chat.message.
+        const [conv, clientId] = (d.ref || '').split(/:(.*)/s);
+        const c = state.convs.get(Number(conv));
+        const p = c && c.pending.find((x) => x.client_id === clientId);
+        if (p && !approved) {
+          p.state = 'rejected';
+          p.error = { message: d.reason || '' };
+          p.item_id = d.item_id;
+          if (c.id === state.activeId) schedule('messages');
+        }
+        if (!approved) {
+          showAppNotice('您的消息未通过审核，没有发送。 Your message was rejected by moderation and was not sent.' + why,
+            { warn: true, action: appeal });
+        }
+        return;
+      }
       case 'media': {
         let held = false;
         for (const c of state.convs.values()) {
@@ -1577,7 +1601,7 @@
   function onMessageRemoved(d) {
     const c = state.convs.get(d.conversation_id);
     if (!c) return;
-    const gone = (m) => Object.assign({}, m, { kind: 'removed', text: '' });
+    const gone = (m) => Object.assign({}, m, { kind: 'removed', text: '', removed_item_id: d.item_id });
     const m = c.msgs.get(d.seq);
     if (m) c.msgs.set(d.seq, gone(m));
     if (c.info && c.info.last_message && c.info.last_message.seq === d.seq) c.info.last_message = gone(c.info.last_message);
@@ -2672,12 +2696,19 @@
       ? el('button', { type: 'button', class: 'link report-link', text: '举报 Report',
         title: '举报这条消息 Report this message to moderators', onclick: () => reportMessage(m) })
       : null;
+    // One's own removed message carries the decision: the appeal is offered on it, also after
+    // a reload (the server refuses it once the window has passed, or once appealed).
+    const appeal = mine && m.kind === 'removed' && m.removed_item_id != null
+      ? el('button', { type: 'button', class: 'link', text: '申诉 Appeal',
+        title: '对移除这条消息的决定提出申诉 Appeal the removal of this message',
+        onclick: () => appealDecision(m.removed_item_id) })
+      : null;
     return el('li', { class: 'msg' + (mine ? ' mine' : ''), 'data-seq': m.seq },
       bubble,
       el('div', { class: 'meta' },
         el('time', { text: fmtTime(m.created_at), title: fmtFull(m.created_at) }),
         mine && m.seq <= peerRead ? el('span', { class: 'read', text: '已读 read' }) : null,
-        report));
+        report, appeal));
   }
 
   function pendingItem(c, p) {
@@ -2687,13 +2718,21 @@
       waiting: '等待连接 waiting for connection…',
       failed: '发送失败 failed: ' + errorText(p.error),
     };
+    labels.held = '审核中：通过后才会发送给对方 In review: sent once a moderator approves it';
+    labels.rejected = '未通过审核，未发送 Rejected by moderation, not sent' +
+      (p.error && p.error.message ? ': ' + p.error.message : '');
     const retry = () => sendPending(c, p);
+    // Held and rejected texts wait for the moderator or the user: a retry would change nothing.
+    const retryable = !['sending', 'held', 'rejected'].includes(p.state);
     return el('li', { class: 'msg mine pending ' + p.state },
-      el('div', { class: 'bubble', text: p.text }),
+      el('div', { class: 'bubble', text: p.text },
+        p.state === 'held' ? el('span', { class: 'review-tag', text: '审核中 In review' }) : null),
       el('div', { class: 'meta' },
-        el('span', { text: labels[p.state] }),
-        p.state !== 'sending' ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: retry }) : null,
-        p.state === 'failed' ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: () => discardPending(c, p) }) : null));
+        el('span', { class: p.state === 'failed' || p.state === 'rejected' ? 'error' : '', text: labels[p.state] }),
+        retryable ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: retry }) : null,
+        p.state === 'rejected' && p.item_id != null
+          ? el('button', { type: 'button', class: 'link', text: '申诉 Appeal', onclick: () => appealDecision(p.item_id) }) : null,
+        ['failed', 'rejected'].includes(p.state) ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: () => discardPending(c, p) }) : null));
   }
 
   function pendingPhotoItem(c, p) {
