@@ -11,6 +11,7 @@
 //! for a human review.
 
 pub mod blob;
+pub mod pdq;
 pub mod phash;
 pub mod pipeline;
 pub mod sniff;
