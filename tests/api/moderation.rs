@@ -603,7 +603,7 @@ async fn reports_join_the_queue_with_the_content_attached(store: Store) {
         let removed = ws.next_event("chat.removed").await;
         assert_eq!(
             removed["data"],
-            json!({ "conversation_id": conv, "seq": seq })
+            json!({ "conversation_id": conv, "seq": seq, "item_id": item_id })
         );
     }
     let history = ws_buyer
