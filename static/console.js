@@ -24,6 +24,7 @@
     report_message: '举报消息 Reported message',
     report_user: '举报用户 Reported user',
     report_media: '举报图片 Reported picture',
+    chat_text: '聊天消息 Chat message',
     appeal: '申诉 Appeal',
   };
   const MEDIA_ID = /^[0-9a-f]{32}$/i;

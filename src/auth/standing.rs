@@ -66,12 +66,18 @@ impl StandingWatch {
             }
             Ok::<_, sqlx::Error>(verdicts)
         };
-        ctx.spawn(work.into_actor(self).map(|result, act, _| {
+        // The queries run as a runtime task, not inside the actor: a task still holding a
+        // pooled connection when the node stops is then dropped by the runtime, where the pool
+        // can take its connection back (dropped with the actor, it would be outside any
+        // runtime, which sqlx refuses with a panic).
+        let task = tokio::spawn(work);
+        ctx.spawn(task.into_actor(self).map(|joined, act, _| {
             act.running = false;
-            match result {
-                Ok(verdicts) => act.apply(verdicts),
+            match joined {
+                Ok(Ok(verdicts)) => act.apply(verdicts),
                 // The database is down: nothing can be decided now; the next tick retries.
-                Err(e) => tracing::warn!(error = %e, "standing re-check failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "standing re-check failed"),
+                Err(e) => tracing::warn!(error = %e, "standing re-check task ended"),
             }
         }));
     }
