@@ -205,21 +205,8 @@ impl Handler<ScreenProfileText> for ModerationServer {
                 Verdict::Pass => Ok(true),
                 Verdict::Reject(reasons) => Err(rejected(&reasons)),
                 Verdict::Review(reasons) => {
-                    let item = store::enqueue(
-                        &db,
-                        &store::NewItem {
-                            kind: msg.field.as_str(),
-                            subject_id: msg.user_id,
-                            content_ref: "",
-                            content: &msg.text,
-                            reasons: &reasons,
-                            priority: 1,
-                            now: now_ms(),
-                            reporter_id: None,
-                        },
-                    )
-                    .await?;
-                    console(&bus, "mod.item", &item);
+                    let kind = msg.field.as_str();
+                    queue_for_review(&db, &bus, kind, msg.user_id, "", &msg.text, &reasons).await?;
                     Ok(false)
                 }
             }
@@ -251,6 +238,35 @@ impl Handler<ScreenImage> for ModerationServer {
     }
 }
 
+/// Queues content that screening held for a moderator (priority 1) and shows it on every
+/// console; answers the item's id.
+async fn queue_for_review(
+    db: &Db,
+    bus: &SharedBus,
+    kind: &str,
+    subject_id: i64,
+    content_ref: &str,
+    content: &str,
+    reasons: &[String],
+) -> AppResult<i64> {
+    let item = store::enqueue(
+        db,
+        &store::NewItem {
+            kind,
+            subject_id,
+            content_ref,
+            content,
+            reasons,
+            priority: 1,
+            now: now_ms(),
+            reporter_id: None,
+        },
+    )
+    .await?;
+    console(bus, "mod.item", &item);
+    Ok(item.id)
+}
+
 /// Puts a chat text that a rule held in front of a person (`chat_text`); chat keeps the text
 /// in `held_texts` until the decision.
 #[derive(Message)]
@@ -269,22 +285,17 @@ impl Handler<QueueChatText> for ModerationServer {
     fn handle(&mut self, msg: QueueChatText, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
         Box::pin(async move {
-            let item = store::enqueue(
+            let content_ref = format!("{}:{}", msg.conversation_id, msg.client_id);
+            queue_for_review(
                 &db,
-                &store::NewItem {
-                    kind: "chat_text",
-                    subject_id: msg.sender_id,
-                    content_ref: &format!("{}:{}", msg.conversation_id, msg.client_id),
-                    content: &msg.text,
-                    reasons: &msg.reasons,
-                    priority: 1,
-                    now: now_ms(),
-                    reporter_id: None,
-                },
+                &bus,
+                "chat_text",
+                msg.sender_id,
+                &content_ref,
+                &msg.text,
+                &msg.reasons,
             )
-            .await?;
-            console(&bus, "mod.item", &item);
-            Ok(item.id)
+            .await
         })
     }
 }
@@ -304,22 +315,17 @@ impl Handler<QueueMedia> for ModerationServer {
     fn handle(&mut self, msg: QueueMedia, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
         Box::pin(async move {
-            let item = store::enqueue(
+            let content = format!("/api/media/{}/content", msg.media_id);
+            queue_for_review(
                 &db,
-                &store::NewItem {
-                    kind: "media",
-                    subject_id: msg.user_id,
-                    content_ref: &msg.media_id,
-                    content: &format!("/api/media/{}/content", msg.media_id),
-                    reasons: &[msg.reason],
-                    priority: 1,
-                    now: now_ms(),
-                    reporter_id: None,
-                },
+                &bus,
+                "media",
+                msg.user_id,
+                &msg.media_id,
+                &content,
+                &[msg.reason],
             )
-            .await?;
-            console(&bus, "mod.item", &item);
-            Ok(item.id)
+            .await
         })
     }
 }

@@ -162,14 +162,8 @@ async fn a_rejected_held_text_is_never_delivered(store: Store) {
     assert_eq!(first["data"]["text"], json!("好的，平台下单"), "{first}");
 }
 
-/// A photo message from `sender` to `conv`; returns its media id.
-async fn send_photo(
-    app: &TestApp,
-    ws: &mut WsClient,
-    sender: &TestUser,
-    conv: i64,
-    seed: u8,
-) -> String {
+/// A 96×96 picture, different for every seed.
+fn chat_png(seed: u8) -> Vec<u8> {
     let picture = image::RgbImage::from_fn(96, 96, |x, y| {
         image::Rgb([
             (x as u8).wrapping_mul(seed),
@@ -186,6 +180,18 @@ async fn send_photo(
         image::ExtendedColorType::Rgb8,
     )
     .expect("encode");
+    png
+}
+
+/// A photo message from `sender` to `conv`; returns its media id.
+async fn send_photo(
+    app: &TestApp,
+    ws: &mut WsClient,
+    sender: &TestUser,
+    conv: i64,
+    seed: u8,
+) -> String {
+    let png = chat_png(seed);
     let upload = app
         .upload(
             &sender.token,
@@ -247,18 +253,7 @@ async fn a_received_chat_photo_is_reported_taken_down_and_blocklisted_from_one_c
         )
         .await;
     assert_eq!(again["error"]["code"], json!("content_rejected"), "{again}");
-    let picture = image::RgbImage::from_fn(96, 96, |x, y| {
-        image::Rgb([(x as u8).wrapping_mul(7), (y as u8).wrapping_add(7), 7])
-    });
-    let mut png = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut png),
-        picture.as_raw(),
-        96,
-        96,
-        image::ExtendedColorType::Rgb8,
-    )
-    .expect("encode");
+    let png = chat_png(7);
     let refused = app
         .upload(
             &sender.token,
