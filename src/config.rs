@@ -71,9 +71,18 @@ pub struct ModerationSettings {
     /// Keyword list (`block<TAB>word` / `review<TAB>word` lines), reloaded when it changes;
     /// unset: the built-in list. env `DUOXIE_MODERATION_KEYWORDS_FILE`.
     pub keywords_file: Option<PathBuf>,
-    /// Perceptual-hash distance (bits of 64) within which a picture counts as a blocklisted
-    /// one. env `DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE`; default: 6.
+    /// PDQ distance (bits of 256) within which a picture counts as a blocklisted one (the
+    /// algorithm's own guidance is 31). env `DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE`;
+    /// default: 31.
     pub blocklist_max_distance: u32,
+    /// Up to this many bits a look-alike of a blocklisted picture waits for a moderator.
+    /// env `DUOXIE_MODERATION_BLOCKLIST_REVIEW_DISTANCE`; default: 36.
+    pub blocklist_review_distance: u32,
+    /// Largest colour difference of an 8 × 8 grid cell (0..=442; chroma and relative
+    /// luminance, see `media::fingerprint`) for a picture to be the same item as a
+    /// blocklisted one. env `DUOXIE_MODERATION_BLOCKLIST_MAX_COLOUR_DISTANCE`;
+    /// default: 12.
+    pub blocklist_max_colour_distance: u32,
     /// How long after a rejection its author may appeal, ms.
     /// env `DUOXIE_MODERATION_APPEAL_WINDOW_MS`; default: 20 days.
     pub appeal_window_ms: i64,
@@ -328,7 +337,9 @@ impl Default for ModerationSettings {
             claim_lease_ms: 5 * 60 * 1000,
             lease_check_ms: 1000,
             keywords_file: None,
-            blocklist_max_distance: 6,
+            blocklist_max_distance: 31,
+            blocklist_review_distance: 36,
+            blocklist_max_colour_distance: 12,
             appeal_window_ms: 20 * DAY_MS,
             reports_per_hour: 30,
         }
@@ -539,6 +550,14 @@ impl Settings {
         env.set(
             "DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE",
             &mut md.blocklist_max_distance,
+        )?;
+        env.set(
+            "DUOXIE_MODERATION_BLOCKLIST_REVIEW_DISTANCE",
+            &mut md.blocklist_review_distance,
+        )?;
+        env.set(
+            "DUOXIE_MODERATION_BLOCKLIST_MAX_COLOUR_DISTANCE",
+            &mut md.blocklist_max_colour_distance,
         )?;
         env.set(
             "DUOXIE_MODERATION_APPEAL_WINDOW_MS",
@@ -809,10 +828,23 @@ impl Settings {
             "DUOXIE_MODERATION_REPORTS_PER_HOUR",
             "must be at least 1",
         )?;
+        // Beyond 64 of 256 bits, unrelated pictures start to match (distinct product shots
+        // sit 60-124 apart; docs/moderation.md).
         check(
-            md.blocklist_max_distance <= 32,
+            md.blocklist_max_distance <= 64,
             "DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE",
-            "must be at most 32",
+            "must be at most 64",
+        )?;
+        check(
+            md.blocklist_review_distance >= md.blocklist_max_distance
+                && md.blocklist_review_distance <= 64,
+            "DUOXIE_MODERATION_BLOCKLIST_REVIEW_DISTANCE",
+            "must be between DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE and 64",
+        )?;
+        check(
+            md.blocklist_max_colour_distance <= 442,
+            "DUOXIE_MODERATION_BLOCKLIST_MAX_COLOUR_DISTANCE",
+            "must be at most 442",
         )?;
         let m = &self.media;
         check(

@@ -113,17 +113,23 @@ impl App {
         )
         .start();
 
+        let blobs: Arc<dyn crate::media::blob::BlobStore> =
+            Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
+        // Before the first upload is screened: blocklist entries an older hash made are
+        // compared by the current one.
+        crate::moderation::pictures::rehash(&db, &blobs)
+            .await
+            .map_err(|e| anyhow::anyhow!("rehash the picture blocklist: {}", e.message))?;
         let moderation = crate::moderation::ModerationServer::new(
             db.clone(),
             bus.clone(),
             chat.clone(),
             settings.moderation.clone(),
             keywords_out,
+            blobs.clone(),
         )?
         .start();
         chat.do_send(crate::chat::SetModeration(moderation.clone()));
-        let blobs: Arc<dyn crate::media::blob::BlobStore> =
-            Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         let media = web::Data::new(crate::media::Media::new(
             db.clone(),
             blobs.clone(),

@@ -11,8 +11,8 @@
 //! for a human review.
 
 pub mod blob;
+pub mod fingerprint;
 pub mod pdq;
-pub mod phash;
 pub mod pipeline;
 pub mod sniff;
 pub mod store;
@@ -163,7 +163,7 @@ struct Prepared {
     thumbnails: Vec<(u32, pipeline::Encoded)>,
     width: Option<u32>,
     height: Option<u32>,
-    phash: Option<u64>,
+    fingerprint: Option<fingerprint::Fingerprint>,
     input_sha256: String,
 }
 
@@ -325,10 +325,12 @@ impl Media {
         // that merely resembles it waits for a moderator.
         let mut review =
             (prepared.kind == "video").then(|| "videos are always reviewed".to_string());
-        if let Some(phash) = prepared.phash {
+        if let Some(fingerprint) = &prepared.fingerprint {
             let held = self
                 .moderation
-                .send(crate::moderation::ScreenImage { phash })
+                .send(crate::moderation::ScreenImage {
+                    fingerprint: fingerprint.clone(),
+                })
                 .await
                 .map_err(|_| AppError::unavailable("moderation unavailable"))??;
             if let Some(reasons) = held {
@@ -370,7 +372,11 @@ impl Media {
             byte_size: prepared.main.bytes.len() as i64,
             width: prepared.width.map(i64::from),
             height: prepared.height.map(i64::from),
-            phash: prepared.phash.map(phash::to_hex),
+            fingerprint: prepared.fingerprint.as_ref().map(|f| f.encode()),
+            fingerprint_version: prepared
+                .fingerprint
+                .as_ref()
+                .map(|_| fingerprint::VERSION.to_string()),
             thumbnails: serde_json::to_string(&thumbs)
                 .map_err(|e| anyhow::anyhow!("thumbnails: {e}"))?,
             status: if review.is_some() {
@@ -432,7 +438,7 @@ impl Media {
                     thumbnails: Vec::new(),
                     width: None,
                     height: None,
-                    phash: None,
+                    fingerprint: None,
                     input_sha256,
                 });
             }
@@ -443,7 +449,7 @@ impl Media {
                 thumbnails: done.thumbnails,
                 width: Some(done.width),
                 height: Some(done.height),
-                phash: Some(done.phash),
+                fingerprint: Some(done.fingerprint),
                 input_sha256,
             })
         })

@@ -1,6 +1,6 @@
 //! PDQ perceptual hash (256 bits plus a quality score), written from the published
 //! description of Facebook's algorithm (facebook/ThreatExchange, `pdq/`); none of its code is
-//! copied. Unlike [`super::phash`]'s 64-bit dHash, PDQ hashes are what other platforms and
+//! copied. Unlike the 64-bit dHash used before, PDQ hashes are what other platforms and
 //! hash-sharing programmes exchange, so a hash computed here can be compared with theirs.
 //!
 //! # The algorithm

@@ -10,7 +10,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
-use super::phash;
+use super::fingerprint::Fingerprint;
 use super::sniff::Format;
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -36,7 +36,7 @@ pub struct ProcessedImage {
     pub main: Encoded,
     /// `(longest side, image)` for each size smaller than the picture.
     pub thumbnails: Vec<(u32, Encoded)>,
-    pub phash: u64,
+    pub fingerprint: Fingerprint,
 }
 
 fn too_large(why: String) -> AppError {
@@ -198,6 +198,14 @@ fn jpeg_is_progressive(bytes: &[u8]) -> bool {
     false
 }
 
+/// Decodes a picture this server stored (its own JPEG or PNG re-encoding), within the
+/// decoder's default memory limit.
+pub fn decode_stored(bytes: &[u8]) -> anyhow::Result<DynamicImage> {
+    Ok(ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()?
+        .decode()?)
+}
+
 pub fn process_image(
     bytes: &[u8],
     format: Format,
@@ -260,7 +268,7 @@ pub fn process_image(
     Ok(ProcessedImage {
         width: picture.width(),
         height: picture.height(),
-        phash: phash::dhash(&picture),
+        fingerprint: Fingerprint::of_image(&picture),
         main,
         thumbnails,
     })

@@ -16,7 +16,9 @@ pub struct MediaRow {
     pub byte_size: i64,
     pub width: Option<i64>,
     pub height: Option<i64>,
-    pub phash: Option<String>,
+    /// [`super::fingerprint::Fingerprint::encode`]'s form, and the module revision that made it.
+    pub fingerprint: Option<String>,
+    pub fingerprint_version: Option<String>,
     /// JSON: `[{"size":256,"blob":"…","format":"jpeg"}]`.
     pub thumbnails: String,
     pub status: String,
@@ -24,7 +26,7 @@ pub struct MediaRow {
 }
 
 const COLUMNS: &str = "id, owner_id, purpose, source, kind, format, blob, input_sha256, \
-     byte_size, width, height, phash, thumbnails, status, created_at";
+     byte_size, width, height, fingerprint, fingerprint_version, thumbnails, status, created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<MediaRow, sqlx::Error> {
     Ok(MediaRow {
@@ -39,17 +41,18 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<MediaRow, sqlx::Error> {
         byte_size: r.try_get(8)?,
         width: r.try_get(9)?,
         height: r.try_get(10)?,
-        phash: r.try_get(11)?,
-        thumbnails: r.try_get(12)?,
-        status: r.try_get(13)?,
-        created_at: r.try_get(14)?,
+        fingerprint: r.try_get(11)?,
+        fingerprint_version: r.try_get(12)?,
+        thumbnails: r.try_get(13)?,
+        status: r.try_get(14)?,
+        created_at: r.try_get(15)?,
     })
 }
 
 pub async fn insert(db: &Db, m: &MediaRow) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO media ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15)"
+         $13, $14, $15, $16)"
     ))
     .bind(&m.id)
     .bind(m.owner_id)
@@ -62,13 +65,26 @@ pub async fn insert(db: &Db, m: &MediaRow) -> Result<(), sqlx::Error> {
     .bind(m.byte_size)
     .bind(m.width)
     .bind(m.height)
-    .bind(&m.phash)
+    .bind(&m.fingerprint)
+    .bind(&m.fingerprint_version)
     .bind(&m.thumbnails)
     .bind(&m.status)
     .bind(m.created_at)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Pictures whose 64-bit dHash (written before fingerprints) was `phash`: where an old
+/// blocklist entry's picture is found again to rehash it.
+pub async fn ids_with_legacy_hash(db: &Db, phash: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("SELECT id FROM media WHERE phash = $1 ORDER BY created_at")
+        .bind(phash)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect()
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<MediaRow>, sqlx::Error> {

@@ -10,6 +10,7 @@
 //! the statement makes the sweep idempotent across nodes). The keyword list reloads itself
 //! when its file changes.
 
+pub mod pictures;
 pub mod policy;
 pub mod store;
 
@@ -25,6 +26,8 @@ use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
 use crate::config::ModerationSettings;
 use crate::domain::As;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::media::blob::BlobStore;
+use crate::media::fingerprint::Fingerprint;
 use crate::store::{now_ms, Db};
 use policy::{Keywords, Verdict};
 
@@ -38,6 +41,8 @@ pub struct ModerationServer {
     keywords_loaded: Option<SystemTime>,
     /// Hands every loaded list to chat, which screens texts in its send path.
     keywords_out: tokio::sync::watch::Sender<Arc<Keywords>>,
+    /// Where a blocklisted picture is read from when it must be hashed again.
+    blobs: Arc<dyn BlobStore>,
 }
 
 /// The keyword list from its file, or the built-in one.
@@ -66,6 +71,7 @@ impl ModerationServer {
         chat: Addr<crate::chat::ChatServer>,
         settings: ModerationSettings,
         keywords_out: tokio::sync::watch::Sender<Arc<Keywords>>,
+        blobs: Arc<dyn BlobStore>,
     ) -> anyhow::Result<Self> {
         let (keywords, keywords_loaded) = load_keywords(settings.keywords_file.as_ref())
             .map_err(|e| anyhow::anyhow!("invalid setting DUOXIE_MODERATION_KEYWORDS_FILE: {e}"))?;
@@ -80,6 +86,7 @@ impl ModerationServer {
             keywords,
             keywords_loaded,
             keywords_out,
+            blobs,
         })
     }
 
@@ -214,12 +221,12 @@ impl Handler<ScreenProfileText> for ModerationServer {
     }
 }
 
-/// Screens an uploaded picture by its perceptual hash against the blocklist: `Ok(None)` to
+/// Screens an uploaded picture by its fingerprint against the blocklist: `Ok(None)` to
 /// show it now, `Ok(Some(reasons))` to hold it for a moderator, `content_rejected`.
 #[derive(Message)]
 #[rtype(result = "AppResult<Option<Vec<String>>>")]
 pub struct ScreenImage {
-    pub phash: u64,
+    pub fingerprint: Fingerprint,
 }
 
 impl Handler<ScreenImage> for ModerationServer {
@@ -227,9 +234,10 @@ impl Handler<ScreenImage> for ModerationServer {
 
     fn handle(&mut self, msg: ScreenImage, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
-        let max = self.settings.blocklist_max_distance;
+        let thresholds = policy::PictureMatch::from(&self.settings);
         Box::pin(async move {
-            match policy::screen_image(msg.phash, &store::blocklist(&db).await?, max) {
+            let blocklist = store::blocklisted_pictures(&db).await?;
+            match policy::screen_image(&msg.fingerprint, &blocklist, &thresholds) {
                 Verdict::Reject(reasons) => Err(rejected(&reasons)),
                 Verdict::Review(reasons) => Ok(Some(reasons)),
                 Verdict::Pass => Ok(None),
@@ -501,6 +509,7 @@ impl Handler<As<Decide>> for ModerationServer {
 
     fn handle(&mut self, msg: As<Decide>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus, chat) = (self.db.clone(), self.bus.clone(), self.chat.clone());
+        let blobs = self.blobs.clone();
         Box::pin(async move {
             require_moderator(&db, msg.user_id).await?;
             let Decide {
@@ -532,7 +541,7 @@ impl Handler<As<Decide>> for ModerationServer {
                     "claim the item first (or your lease ran out)",
                 ));
             }
-            apply(&db, &bus, &chat, &item, decision, &reason, now).await?;
+            apply(&db, &bus, &chat, &blobs, &item, decision, &reason, now).await?;
             crate::metrics::METRICS
                 .moderation_decision_seconds
                 .observe(Duration::from_millis((now - item.created_at).max(0) as u64));
@@ -575,10 +584,12 @@ impl Handler<As<Decide>> for ModerationServer {
 }
 
 /// What a decision does to the content it is about.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     db: &Db,
     bus: &SharedBus,
     chat: &Addr<crate::chat::ChatServer>,
+    blobs: &Arc<dyn BlobStore>,
     item: &store::Item,
     decision: Decision,
     reason: &str,
@@ -611,7 +622,7 @@ async fn apply(
             {
                 take_down_picture(db, bus, &item.content, item.id).await?;
                 if decision == Decision::RejectAndBlock {
-                    block_picture(db, &item.content, reason, now).await?;
+                    pictures::block(db, blobs, &item.content, reason, now).await?;
                 }
             }
         }
@@ -661,6 +672,7 @@ async fn apply(
                     db,
                     bus,
                     chat,
+                    blobs,
                     &original,
                     Decision::Approve,
                     reason,
@@ -674,7 +686,7 @@ async fn apply(
         "report_media" if !approved => {
             take_down_picture(db, bus, &item.content_ref, item.id).await?;
             if decision == Decision::RejectAndBlock {
-                block_picture(db, &item.content_ref, reason, now).await?;
+                pictures::block(db, blobs, &item.content_ref, reason, now).await?;
             }
         }
         "media" => {
@@ -701,12 +713,7 @@ async fn apply(
                 }
             }
             if decision == Decision::RejectAndBlock {
-                if let Some(hash) = crate::media::store::by_id(db, &item.content_ref)
-                    .await?
-                    .and_then(|m| m.phash)
-                {
-                    store::block_hash(db, &hash, reason, now).await?;
-                }
+                pictures::block(db, blobs, &item.content_ref, reason, now).await?;
             }
         }
         _ => {}
@@ -725,16 +732,6 @@ async fn take_down_picture(
     crate::media::store::set_status(db, media_id, "rejected").await?;
     for (conv, seq) in crate::chat::store::remove_photo_messages(db, media_id, item_id).await? {
         announce_removed(db, bus, conv, seq, item_id).await?;
-    }
-    Ok(())
-}
-
-async fn block_picture(db: &Db, media_id: &str, reason: &str, now: i64) -> AppResult<()> {
-    if let Some(hash) = crate::media::store::by_id(db, media_id)
-        .await?
-        .and_then(|m| m.phash)
-    {
-        store::block_hash(db, &hash, reason, now).await?;
     }
     Ok(())
 }

@@ -9,6 +9,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::media::fingerprint::Fingerprint;
+
 /// What a rule says about a piece of content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict", content = "reasons")]
@@ -279,19 +281,51 @@ pub fn screen_text(keywords: &Keywords, text: &str) -> Verdict {
     verdict
 }
 
-/// Near-duplicates of a blocklisted picture: within `max_distance` bits of a listed hash it
-/// is refused; up to twice that, it looks alike enough for a person to decide.
-pub fn screen_image(phash: u64, blocklist: &[u64], max_distance: u32) -> Verdict {
-    match blocklist
+/// When an upload counts as a blocklisted picture (see [`screen_image`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PictureMatch {
+    /// PDQ bits (of 256) within which a picture is the listed one.
+    pub max_distance: u32,
+    /// Up to this many bits, a look-alike waits for a moderator.
+    pub review_distance: u32,
+    /// The largest colour difference of a grid cell for two pictures to be the same item.
+    pub max_colour_distance: u32,
+}
+
+impl From<&crate::config::ModerationSettings> for PictureMatch {
+    fn from(s: &crate::config::ModerationSettings) -> Self {
+        PictureMatch {
+            max_distance: s.blocklist_max_distance,
+            review_distance: s.blocklist_review_distance,
+            max_colour_distance: s.blocklist_max_colour_distance,
+        }
+    }
+}
+
+/// Against every listed picture of the same colours: within `max_distance` bits it is
+/// refused, unless either picture is too plain for its hash to be trusted (PDQ quality under
+/// 50), which a person decides; up to `review_distance` bits it looks alike enough for a
+/// person to decide. A picture whose colours differ is another item, whatever its layout.
+pub fn screen_image(upload: &Fingerprint, blocklist: &[Fingerprint], m: &PictureMatch) -> Verdict {
+    let nearest = blocklist
         .iter()
-        .map(|b| crate::media::phash::distance(phash, *b))
-        .min()
-    {
+        .map(|listed| upload.closeness(listed))
+        .filter(|c| c.colour <= m.max_colour_distance)
+        .min_by_key(|c| (c.bits, !c.trusted));
+    match nearest {
         // The uploader is told that, never how close: a distance would guide evasion. (The
         // look-alike's distance below is for the moderator who reviews it.)
-        Some(d) if d <= max_distance => Verdict::Reject(vec!["blocklisted image".to_string()]),
-        Some(d) if d <= max_distance * 2 => Verdict::Review(vec![format!(
-            "resembles a blocklisted image ({d} bits away)"
+        Some(c) if c.bits <= m.max_distance && c.trusted => {
+            Verdict::Reject(vec!["blocklisted image".to_string()])
+        }
+        Some(c) if c.bits <= m.max_distance => Verdict::Review(vec![format!(
+            "matches a blocklisted image ({} of 256 bits apart) but is too plain for the \
+             hash to be sure",
+            c.bits
+        )]),
+        Some(c) if c.bits <= m.review_distance => Verdict::Review(vec![format!(
+            "resembles a blocklisted image ({} of 256 bits apart)",
+            c.bits
         )]),
         _ => Verdict::Pass,
     }
@@ -375,20 +409,53 @@ mod tests {
     }
 
     #[test]
-    fn blocklisted_hashes_catch_near_duplicates_only() {
-        let listed = 0xF0F0_F0F0_0F0F_0F0Fu64;
-        assert!(matches!(
-            screen_image(listed ^ 0b101, &[listed], 6),
-            Verdict::Reject(_)
-        ));
-        assert_eq!(screen_image(!listed, &[listed], 6), Verdict::Pass);
+    fn blocklisted_pictures_catch_near_duplicates_of_the_same_colours_only() {
+        use crate::media::pdq::Pdq;
+        // A fingerprint whose hashes have the first `flipped` bits set, of the given quality
+        // and (uniform) chroma.
+        let print = |flipped: usize, quality: u8, chroma: i8| {
+            let mut bits = [0u8; 32];
+            for k in 0..flipped {
+                bits[k / 8] |= 1 << (k % 8);
+            }
+            let view = crate::media::fingerprint::Cut {
+                hash: Pdq { bits, quality },
+                colour: [[chroma, chroma, 0]; 64],
+            };
+            Fingerprint {
+                whole: view,
+                cuts: vec![view; crate::media::fingerprint::CUTS.len()],
+            }
+        };
+        let m = PictureMatch {
+            max_distance: 31,
+            review_distance: 40,
+            max_colour_distance: 30,
+        };
+        let listed = [print(0, 90, 10)];
+        assert!(
+            matches!(screen_image(&print(31, 90, 10), &listed, &m), Verdict::Reject(r) if r == ["blocklisted image"])
+        );
         assert!(
             matches!(
-                screen_image(listed ^ 0xFF, &[listed], 6),
+                screen_image(&print(36, 90, 10), &listed, &m),
                 Verdict::Review(_)
             ),
-            "8 bits away: a person decides"
+            "36 bits away: a person decides"
         );
-        assert_eq!(screen_image(listed, &[], 6), Verdict::Pass);
+        assert_eq!(screen_image(&print(41, 90, 10), &listed, &m), Verdict::Pass);
+        assert!(
+            matches!(
+                screen_image(&print(3, 20, 10), &listed, &m),
+                Verdict::Review(_)
+            ),
+            "a plain picture's hash is not trusted to refuse"
+        );
+        assert_eq!(
+            screen_image(&print(0, 90, 40), &listed, &m),
+            Verdict::Pass,
+            "the same layout in other colours is another item"
+        );
+        assert_eq!(screen_image(&print(0, 90, 10), &[], &m), Verdict::Pass);
     }
 }

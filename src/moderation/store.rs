@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::media::fingerprint::{self, Fingerprint};
 use crate::store::Db;
 
 #[derive(Clone, Debug, Serialize)]
@@ -221,26 +222,107 @@ pub async fn audit(
     Ok(())
 }
 
-pub async fn blocklist(db: &Db) -> Result<Vec<u64>, sqlx::Error> {
-    Ok(sqlx::query("SELECT phash FROM media_hash_blocklist")
-        .fetch_all(db)
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>(0).ok())
-        .filter_map(|h| crate::media::phash::from_hex(&h))
-        .collect())
+/// Every blocklisted picture hashed by the current fingerprint version.
+pub async fn blocklisted_pictures(db: &Db) -> Result<Vec<Fingerprint>, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT fingerprint FROM picture_blocklist WHERE version = $1")
+            .bind(fingerprint::VERSION)
+            .fetch_all(db)
+            .await?
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .filter_map(|text| Fingerprint::decode(&text))
+            .collect(),
+    )
 }
 
-pub async fn block_hash(db: &Db, phash: &str, reason: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn block_picture(
+    db: &Db,
+    print: &Fingerprint,
+    media_id: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO media_hash_blocklist (phash, reason, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (phash) DO NOTHING",
+        "INSERT INTO picture_blocklist \
+         (algorithm, version, pdq, quality, fingerprint, media_id, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (version, pdq) DO NOTHING",
     )
-    .bind(phash)
+    .bind(fingerprint::ALGORITHM)
+    .bind(fingerprint::VERSION)
+    .bind(print.whole.hash.to_hex())
+    .bind(i64::from(print.whole.hash.quality))
+    .bind(print.encode())
+    .bind(media_id)
     .bind(reason)
     .bind(now)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// A blocklist entry that an older hash made.
+pub struct OldEntry {
+    pub id: i64,
+    /// The old hash (the dHash hex of a legacy entry).
+    pub hash: String,
+    pub media_id: Option<String>,
+    pub reason: String,
+    pub created_at: i64,
+}
+
+/// The 64-bit dHash entries made before fingerprints.
+pub async fn legacy_blocklist(db: &Db) -> Result<Vec<OldEntry>, sqlx::Error> {
+    sqlx::query("SELECT phash, reason, created_at FROM media_hash_blocklist")
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(OldEntry {
+                id: 0,
+                hash: r.try_get(0)?,
+                media_id: None,
+                reason: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn forget_legacy(db: &Db, phash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM media_hash_blocklist WHERE phash = $1")
+        .bind(phash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Entries of another fingerprint version than this build's.
+pub async fn stale_blocklist(db: &Db) -> Result<Vec<OldEntry>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, pdq, media_id, reason, created_at FROM picture_blocklist WHERE version <> $1",
+    )
+    .bind(fingerprint::VERSION)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(OldEntry {
+            id: r.try_get(0)?,
+            hash: r.try_get(1)?,
+            media_id: r.try_get(2)?,
+            reason: r.try_get(3)?,
+            created_at: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
+pub async fn forget_blocklisted(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM picture_blocklist WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

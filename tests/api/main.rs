@@ -15,6 +15,7 @@ mod hardening;
 mod media;
 mod minors;
 mod moderation;
+mod picture_match;
 mod privacy;
 mod screening;
 mod ws;

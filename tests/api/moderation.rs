@@ -1,7 +1,7 @@
 //! Moderation: profile text screened (refused, held for review, or shown), videos held until
 //! a moderator decides, the live console (only moderators; the queue then live events),
 //! claims as leases (one winner, expiry returns the item), decisions applied and audited,
-//! the hash blocklist catching near-duplicates, and consoles on other nodes kept in step.
+//! the picture blocklist catching near-duplicates, and consoles on other nodes kept in step.
 
 use image::codecs::png::PngEncoder;
 use image::{ImageEncoder, Rgb, RgbImage};
@@ -25,7 +25,12 @@ async fn console(app: &TestApp, user: &TestUser) -> (WsClient, Value) {
 }
 
 /// Claims an item and decides it, as one moderator does from the console.
-async fn claim_and_decide(console: &mut WsClient, item_id: &Value, decision: &str, reason: &str) {
+pub(crate) async fn claim_and_decide(
+    console: &mut WsClient,
+    item_id: &Value,
+    decision: &str,
+    reason: &str,
+) {
     console
         .request_ok("mod.claim", json!({ "item_id": item_id }))
         .await;
@@ -37,10 +42,19 @@ async fn claim_and_decide(console: &mut WsClient, item_id: &Value, decision: &st
         .await;
 }
 
+/// A photo-like picture: a lit backdrop with a dark disc and a bright bar, shapes a few
+/// times the size of PDQ's cells (a fine checkerboard aliases when resized, as no photo does).
 fn picture(w: u32, h: u32) -> Vec<u8> {
     let img = RgbImage::from_fn(w, h, |x, y| {
-        let v = if (x / 16 + y / 16) % 2 == 0 { 230 } else { 20 };
-        Rgb([v, (x % 200) as u8, 255 - v])
+        let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
+        let disc = (u - 0.35).powi(2) + (v - 0.45).powi(2) < 0.04;
+        let bar = (0.6..0.8).contains(&u) && (0.2..0.85).contains(&v);
+        let light = (240.0 - 90.0 * ((u - 0.5).powi(2) + (v - 0.5).powi(2))) as u8;
+        match (disc, bar) {
+            (true, _) => Rgb([150, 30, 40]),
+            (_, true) => Rgb([250, 230, 120]),
+            _ => Rgb([light, light, light - 10]),
+        }
     });
     let mut out = Vec::new();
     PngEncoder::new(&mut out)
@@ -767,21 +781,29 @@ async fn a_chat_photo_is_delivered_only_once_screening_passes(store: Store) {
         "a stranger does not",
     );
 
-    // Resembling a blocklisted picture: held until a moderator decides.
-    let phash: String = sqlx::query("SELECT phash FROM media WHERE id = $1")
+    // Resembling a blocklisted picture: held until a moderator decides. The listed print is
+    // the photo's own with 35 bits of 256 turned (past the match, inside the review band).
+    let stored: String = sqlx::query("SELECT fingerprint FROM media WHERE id = $1")
         .bind(&media_id)
         .fetch_one(&app.db)
         .await
         .expect("row")
         .get(0);
-    let near = u64::from_str_radix(&phash, 16).expect("hex") ^ 0xFF;
+    let mut near = duoxie::media::fingerprint::Fingerprint::decode(&stored).expect("stored form");
+    for k in 0..35 {
+        near.whole.hash.bits[k / 8] ^= 1 << (k % 8);
+    }
+    near.cuts = vec![near.whole; near.cuts.len()];
     sqlx::query(
-        "INSERT INTO media_hash_blocklist (phash, reason, created_at) VALUES ($1, 'test', 1)",
+        "INSERT INTO picture_blocklist (algorithm, version, pdq, quality, fingerprint, reason, \
+         created_at) VALUES ('pdq', $1, $2, 90, $3, 'test', 1)",
     )
-    .bind(format!("{near:016x}"))
+    .bind(duoxie::media::fingerprint::VERSION)
+    .bind(near.whole.hash.to_hex())
+    .bind(near.encode())
     .execute(&app.db)
     .await
-    .expect("blocklist a near hash");
+    .expect("blocklist a near print");
     for (round, decision) in [(2, "approve"), (3, "reject")] {
         let held_upload = app
             .upload(
