@@ -52,6 +52,27 @@ pub struct History {
     pub limit: Option<i64>,
 }
 
+/// `chat.held`: the caller's own texts in the conversation that a moderation rule holds, so
+/// that a client shows them (under review) after a reload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListHeld {
+    pub conversation_id: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeldText {
+    pub client_id: String,
+    pub text: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeldTexts {
+    pub conversation_id: i64,
+    pub held: Vec<HeldText>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sync {
@@ -212,6 +233,7 @@ crate::command!(Open => Opened);
 crate::command!(List => Conversations);
 crate::command!(Send => Sent);
 crate::command!(History => Page);
+crate::command!(ListHeld => HeldTexts);
 crate::command!(Sync => Synced);
 crate::command!(MarkRead => ReadUpTo);
 crate::command!(Typing => TypingRelayed);

@@ -724,6 +724,27 @@ impl Handler<As<History>> for ChatServer {
     }
 }
 
+impl Handler<As<ListHeld>> for ChatServer {
+    type Result = ResponseFuture<AppResult<HeldTexts>>;
+
+    fn handle(&mut self, msg: As<ListHeld>, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let mut budget = ReplyBudget::new(self.reply_max_bytes);
+        Box::pin(async move {
+            let conversation_id = msg.body.conversation_id;
+            peer_in(&db, msg.user_id, conversation_id).await?;
+            let mut held = store::held_texts_in(&db, conversation_id, msg.user_id).await?;
+            if let Some(fits) = held.iter().position(|h| !budget.take(h)) {
+                held.truncate(fits);
+            }
+            Ok(HeldTexts {
+                conversation_id,
+                held,
+            })
+        })
+    }
+}
+
 impl Handler<As<Sync>> for ChatServer {
     type Result = ResponseFuture<AppResult<Synced>>;
 

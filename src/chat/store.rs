@@ -760,6 +760,31 @@ pub async fn take_held_text(
     .transpose()
 }
 
+/// The sender's texts in one conversation waiting for a moderator, oldest first.
+pub async fn held_texts_in(
+    db: &Db,
+    conversation_id: i64,
+    sender_id: i64,
+) -> Result<Vec<super::messages::HeldText>, sqlx::Error> {
+    sqlx::query(
+        "SELECT client_id, body, created_at FROM held_texts \
+         WHERE conversation_id = $1 AND sender_id = $2 ORDER BY created_at, client_id",
+    )
+    .bind(conversation_id)
+    .bind(sender_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(super::messages::HeldText {
+            client_id: r.try_get(0)?,
+            text: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+        })
+    })
+    .collect()
+}
+
 /// The sender's texts waiting for a moderator, for their export.
 pub async fn export_held_texts(db: &Db, sender_id: i64) -> Result<Vec<Value>, sqlx::Error> {
     sqlx::query(

@@ -1027,6 +1027,9 @@ pub struct AppealableItem {
     pub item_id: i64,
     pub kind: String,
     pub content_ref: String,
+    /// The content as the moderator saw it (the author's own: a held text's words, a
+    /// nickname), so a client can show a rejected text where it was written.
+    pub content: String,
     pub decided_at: i64,
     /// After this time the decision can no longer be appealed.
     pub appeal_until: i64,
@@ -1058,6 +1061,7 @@ impl Handler<As<ListAppealable>> for ModerationServer {
                     item_id: a.item_id,
                     kind: a.kind,
                     content_ref: a.content_ref,
+                    content: a.content,
                     decided_at: a.decided_at,
                 })
                 .collect();

@@ -525,6 +525,7 @@ pub struct Appealable {
     pub item_id: i64,
     pub kind: String,
     pub content_ref: String,
+    pub content: String,
     pub decided_at: i64,
 }
 
@@ -537,7 +538,7 @@ pub async fn appealable(
     limit: i64,
 ) -> Result<Vec<Appealable>, sqlx::Error> {
     sqlx::query(
-        "SELECT i.id, i.kind, i.content_ref, i.decided_at FROM moderation_items i \
+        "SELECT i.id, i.kind, i.content_ref, i.content, i.decided_at FROM moderation_items i \
          WHERE i.subject_id = $1 AND i.kind <> 'appeal' \
          AND i.decision IN ('reject', 'reject_and_block') AND i.decided_at >= $2 \
          AND NOT EXISTS (SELECT 1 FROM moderation_items a \
@@ -555,7 +556,8 @@ pub async fn appealable(
             item_id: r.try_get(0)?,
             kind: r.try_get(1)?,
             content_ref: r.try_get(2)?,
-            decided_at: r.try_get(3)?,
+            content: r.try_get(3)?,
+            decided_at: r.try_get(4)?,
         })
     })
     .collect()

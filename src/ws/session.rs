@@ -346,6 +346,7 @@ impl WsSession {
             "chat.list" => self.ask::<_, chat::List, _>(ctx, &chat_addr, id, user_id, data),
             "chat.send" => self.ask::<_, chat::Send, _>(ctx, &chat_addr, id, user_id, data),
             "chat.history" => self.ask::<_, chat::History, _>(ctx, &chat_addr, id, user_id, data),
+            "chat.held" => self.ask::<_, chat::ListHeld, _>(ctx, &chat_addr, id, user_id, data),
             "chat.read" => self.ask::<_, chat::MarkRead, _>(ctx, &chat_addr, id, user_id, data),
             "chat.typing" => self.typing(ctx, id, user_id, data),
             "chat.sync" => self.sync(ctx, id, user_id, data),

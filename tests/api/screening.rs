@@ -112,6 +112,27 @@ async fn a_held_text_reaches_the_peer_only_once_approved(store: Store) {
     assert!(ws
         .take_buffered(|f| f["type"] == json!("chat.message"))
         .is_empty());
+    // The sender finds it again after a reload; the peer does not see it, a stranger may
+    // not ask.
+    let mut reloaded = app.ws(&buyer).await;
+    let held = reloaded
+        .request_ok("chat.held", json!({ "conversation_id": conv }))
+        .await;
+    assert_eq!(held["held"].as_array().map(Vec::len), Some(1), "{held}");
+    assert_eq!(
+        (&held["held"][0]["client_id"], &held["held"][0]["text"]),
+        (&json!("h1"), &json!(text))
+    );
+    let peers = ws
+        .request_ok("chat.held", json!({ "conversation_id": conv }))
+        .await;
+    assert_eq!(peers["held"], json!([]), "only the sender's own: {peers}");
+    let stranger = app.new_user().await;
+    let mut wx = app.ws(&stranger).await;
+    let refused = wx
+        .request_err("chat.held", json!({ "conversation_id": conv }))
+        .await;
+    assert_eq!(refused["code"], json!("forbidden"), "as for chat.history: {refused}");
 
     decide(&mut console, &item["data"]["id"], "approve").await;
     let delivered = ws.next_message(conv).await;
@@ -121,6 +142,10 @@ async fn a_held_text_reaches_the_peer_only_once_approved(store: Store) {
     let decided = wb.next_event("moderation.decided").await;
     assert_eq!(decided["data"]["decision"], json!("approve"), "{decided}");
     assert_eq!(wb.next_message(conv).await["data"]["text"], json!(text));
+    let after = reloaded
+        .request_ok("chat.held", json!({ "conversation_id": conv }))
+        .await;
+    assert_eq!(after["held"], json!([]), "sent, no longer held: {after}");
     // Only one more item came of the retry: none.
     console.request_ok("mod.queue", json!({})).await;
     assert!(console
@@ -155,6 +180,22 @@ async fn a_rejected_held_text_is_never_delivered(store: Store) {
     let decided = wb.next_event("moderation.decided").await;
     assert_eq!(decided["data"]["decision"], json!("reject"), "{decided}");
     assert_eq!(decided["data"]["kind"], json!("chat_text"));
+    // After a reload the rejected text is shown where it was written, with its appeal.
+    let listed = wb.request_ok("appeal.list", json!({})).await;
+    let entry = &listed["items"][0];
+    assert_eq!(
+        (&entry["kind"], &entry["content_ref"], &entry["content"]),
+        (
+            &json!("chat_text"),
+            &json!(format!("{conv}:p1")),
+            &json!("我的电话 139 1234 5678")
+        ),
+        "{listed}"
+    );
+    let held = wb
+        .request_ok("chat.held", json!({ "conversation_id": conv }))
+        .await;
+    assert_eq!(held["held"], json!([]), "no longer held once decided: {held}");
     // A clean message afterwards takes seq 1: the rejected one never existed for the seller.
     let next = send(&mut wb, conv, "p2", "好的，平台下单").await;
     assert_eq!(next["data"]["message"]["seq"], json!(1), "{next}");
