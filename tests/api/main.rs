@@ -17,6 +17,7 @@ mod minors;
 mod moderation;
 mod picture_match;
 mod privacy;
+mod schema;
 mod screening;
 mod ws;
 

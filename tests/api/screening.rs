@@ -132,7 +132,11 @@ async fn a_held_text_reaches_the_peer_only_once_approved(store: Store) {
     let refused = wx
         .request_err("chat.held", json!({ "conversation_id": conv }))
         .await;
-    assert_eq!(refused["code"], json!("forbidden"), "as for chat.history: {refused}");
+    assert_eq!(
+        refused["code"],
+        json!("forbidden"),
+        "as for chat.history: {refused}"
+    );
 
     decide(&mut console, &item["data"]["id"], "approve").await;
     let delivered = ws.next_message(conv).await;
@@ -195,7 +199,11 @@ async fn a_rejected_held_text_is_never_delivered(store: Store) {
     let held = wb
         .request_ok("chat.held", json!({ "conversation_id": conv }))
         .await;
-    assert_eq!(held["held"], json!([]), "no longer held once decided: {held}");
+    assert_eq!(
+        held["held"],
+        json!([]),
+        "no longer held once decided: {held}"
+    );
     // A clean message afterwards takes seq 1: the rejected one never existed for the seller.
     let next = send(&mut wb, conv, "p2", "好的，平台下单").await;
     assert_eq!(next["data"]["message"]["seq"], json!(1), "{next}");
