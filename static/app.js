@@ -598,6 +598,9 @@
     policyVersion: null, // from session.ready
     settingsOpen: false, // the privacy & account page replaces the conversation pane
     consents: null, // ConsentState, kept current by consent.changed
+    appealable: null, // item id → appeal.list entry: decisions on one's content still appealable
+    appealed: new Set(), // item ids appealed (from this tab, or appeal.list's under_appeal)
+    underAppeal: null, // item id → appeal.list under_appeal entry
     consentsError: null,
     consentBusy: new Map(), // permission → the state asked for, while the change is in flight
     openReceipts: new Set(), // ledger ids whose receipt is unfolded in the history
@@ -911,6 +914,7 @@
       schedule('pane');
       resendPending();
       restoreHeld();
+      refreshAppealable();
       queryPresence(state.sellers.map((u) => u.id));
       const c = activeConv();
       if (c) {
@@ -928,6 +932,7 @@
   function ensureHistory(c) {
     if (c.historyLoaded) return Promise.resolve();
     if (!c.historyPromise) {
+      restoreHeldTexts(c);
       c.historyPromise = rpc('chat.history', { conversation_id: c.id, limit: HISTORY_PAGE })
         .then((res) => {
           for (const m of res.messages || []) mergeMessage(m);
@@ -1234,7 +1239,85 @@
     if (p.localUrl) URL.revokeObjectURL(p.localUrl);
     c.pending = c.pending.filter((x) => x !== p);
     if (p.kind === 'photo') forgetHeld(p.client_id);
+    // A rejected text comes back from appeal.list after a reload unless it was put away.
+    if (p.item_id != null) dismissItem(p.item_id);
     schedule('messages');
+  }
+
+  // Texts a moderation rule holds live on the server (chat.held), so a reload shows them again.
+  async function restoreHeldTexts(c) {
+    let res;
+    try {
+      res = await rpc('chat.held', { conversation_id: c.id });
+    } catch (_) {
+      return; // shown again at the next connect
+    }
+    for (const h of res.held || []) {
+      if (c.pending.some((p) => p.client_id === h.client_id)) continue;
+      c.pending.push({ client_id: h.client_id, text: h.text, state: 'held', error: null, inFlight: false });
+    }
+    if (c.id === state.activeId) schedule('messages');
+  }
+
+  // ---------------------------------------------------------------- appealable decisions
+  // appeal.list says which rejections of one's own content can still be appealed: the appeal
+  // is offered on the item itself (a removed message, a rejected text, a profile field), also
+  // after a reload, and no longer once appealed.
+  function dismissedKey() {
+    return 'duoxie.dismissed.' + meId();
+  }
+
+  function dismissedItems() {
+    try {
+      const list = JSON.parse(localStorage.getItem(dismissedKey()) || '[]');
+      return new Set(Array.isArray(list) ? list : []);
+    } catch (_) {
+      return new Set();
+    }
+  }
+
+  function dismissItem(itemId) {
+    const set = dismissedItems();
+    set.add(itemId);
+    try {
+      localStorage.setItem(dismissedKey(), JSON.stringify([...set].slice(-200)));
+    } catch (_) { /* this tab only */ }
+  }
+
+  function canAppeal(itemId) {
+    if (itemId == null || state.appealed.has(itemId)) return false;
+    return !state.appealable || state.appealable.has(itemId);
+  }
+
+  async function refreshAppealable() {
+    let res;
+    try {
+      res = await rpc('appeal.list', {});
+    } catch (_) {
+      return;
+    }
+    state.appealable = new Map((res.items || []).map((i) => [i.item_id, i]));
+    state.underAppeal = new Map((res.under_appeal || []).map((i) => [i.item_id, i]));
+    for (const id of state.underAppeal.keys()) state.appealed.add(id);
+    const dismissed = dismissedItems();
+    for (const item of [...state.appealable.values(), ...state.underAppeal.values()]) {
+      if (item.kind !== 'chat_text' || dismissed.has(item.item_id)) continue;
+      const at = (item.content_ref || '').indexOf(':');
+      const convId = Number(item.content_ref.slice(0, at));
+      const clientId = item.content_ref.slice(at + 1);
+      if (at <= 0 || !Number.isSafeInteger(convId)) continue;
+      const c = convFor(convId);
+      const shown = c.pending.find((p) => p.client_id === clientId);
+      if (shown) {
+        shown.state = 'rejected';
+        shown.item_id = item.item_id;
+        continue;
+      }
+      c.pending.push({ client_id: clientId, text: item.content, state: 'rejected', item_id: item.item_id,
+        error: item.reason ? { message: item.reason } : null, inFlight: false });
+    }
+    schedule('messages');
+    renderProfile();
   }
 
   // Held photos are remembered in this browser, so a reload still shows them (and their outcome).
@@ -1452,10 +1535,20 @@
     if (!reason) return;
     try {
       const res = await rpc('appeal.create', { item_id: itemId, reason });
+      noteAppealed(itemId);
       showAppNotice(`申诉已提交，审核员会重新查看（编号 #${res.item_id}）。 Appeal sent: a moderator will look again (#${res.item_id}).`);
     } catch (err) {
+      // Appealed already (another tab, before a reload): the button goes, the notice says why.
+      if (err.code === 'conflict') noteAppealed(itemId);
       showAppError(err);
     }
+  }
+
+  function noteAppealed(itemId) {
+    state.appealed.add(itemId);
+    if (state.appealable) state.appealable.delete(itemId);
+    schedule('messages');
+    renderProfile();
   }
 
   // ---------------------------------------------------------------- moderation of this account
@@ -1513,6 +1606,11 @@
 
   function onModerationDecided(d) {
     const approved = d.decision === 'approve';
+    if (!approved && d.kind !== 'appeal' && d.item_id != null && state.appealable) {
+      // Appealable from now on; the list fetched again brings the content for the profile.
+      state.appealable.set(d.item_id, { item_id: d.item_id, kind: d.kind, content_ref: d.ref || '', content: '' });
+      refreshAppealable();
+    }
     const why = d.reason ? ` 原因 Reason: ${d.reason}` : '';
     const appeal = !approved && d.kind !== 'appeal' && d.item_id != null
       ? { label: '申诉 Appeal', onclick: () => appealDecision(d.item_id) } : null;
@@ -2573,8 +2671,26 @@
       `${PROFILE_FIELD[field] ? PROFILE_FIELD[field].zh + ' ' + PROFILE_FIELD[field].en : field}: “${text}”`);
     $('profile-review').hidden = !review.length;
     $('profile-review').textContent = review.length ? '审核中 Under review — ' + review.join(' · ') : '';
+    renderProfileAppeals();
     $('current-password-label').hidden = !me.has_password;
     $('new-password-title').textContent = me.has_password ? '新密码 New password' : '设置密码 Set password';
+  }
+
+  // A rejected nickname or introduction, with its appeal, beside the field it was for.
+  function renderProfileAppeals() {
+    const box = $('profile-appeals');
+    if (!box) return;
+    const all = [...(state.appealable ? state.appealable.values() : []),
+      ...(state.underAppeal ? state.underAppeal.values() : [])];
+    const items = all.filter((i, at) => PROFILE_FIELD[i.kind] && all.findIndex((j) => j.item_id === i.item_id) === at);
+    box.replaceChildren(...items.map((i) => el('li', { class: 'note review-note', 'data-item': i.item_id },
+      el('span', { text: `${PROFILE_FIELD[i.kind].zh}“${i.content}”未通过审核 ` +
+        `The ${PROFILE_FIELD[i.kind].en} “${i.content}” was rejected ` +
+        (i.reason ? `（原因 Reason: ${i.reason}） ` : '') }),
+      state.appealed.has(i.item_id)
+        ? el('span', { class: 'review-tag', text: '已申诉 Appealed' })
+        : el('button', { type: 'button', class: 'link', text: '申诉 Appeal', onclick: () => appealDecision(i.item_id) }))));
+    box.hidden = !items.length;
   }
 
   function sortedConvs() {
@@ -2698,11 +2814,13 @@
       : null;
     // One's own removed message carries the decision: the appeal is offered on it, also after
     // a reload (the server refuses it once the window has passed, or once appealed).
-    const appeal = mine && m.kind === 'removed' && m.removed_item_id != null
+    const removedMine = mine && m.kind === 'removed' && m.removed_item_id != null;
+    const appeal = removedMine && canAppeal(m.removed_item_id)
       ? el('button', { type: 'button', class: 'link', text: '申诉 Appeal',
         title: '对移除这条消息的决定提出申诉 Appeal the removal of this message',
         onclick: () => appealDecision(m.removed_item_id) })
-      : null;
+      : removedMine && state.appealed.has(m.removed_item_id)
+        ? el('span', { class: 'review-tag', text: '已申诉 Appealed' }) : null;
     return el('li', { class: 'msg' + (mine ? ' mine' : ''), 'data-seq': m.seq },
       bubble,
       el('div', { class: 'meta' },
@@ -2730,8 +2848,10 @@
       el('div', { class: 'meta' },
         el('span', { class: p.state === 'failed' || p.state === 'rejected' ? 'error' : '', text: labels[p.state] }),
         retryable ? el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: retry }) : null,
-        p.state === 'rejected' && p.item_id != null
+        p.state === 'rejected' && canAppeal(p.item_id)
           ? el('button', { type: 'button', class: 'link', text: '申诉 Appeal', onclick: () => appealDecision(p.item_id) }) : null,
+        p.state === 'rejected' && state.appealed.has(p.item_id)
+          ? el('span', { class: 'review-tag', text: '已申诉 Appealed' }) : null,
         ['failed', 'rejected'].includes(p.state) ? el('button', { type: 'button', class: 'link', text: '删除 Discard', onclick: () => discardPending(c, p) }) : null));
   }
 
@@ -2756,7 +2876,8 @@
         break;
       case 'rejected':
         status = '未通过审核，未发送 Rejected by moderation, not sent' + (p.error && p.error.message ? ': ' + p.error.message : '');
-        actions = [p.item_id != null ? link('申诉 Appeal', () => appealDecision(p.item_id)) : null, discard];
+        actions = [canAppeal(p.item_id) ? link('申诉 Appeal', () => appealDecision(p.item_id))
+          : state.appealed.has(p.item_id) ? el('span', { class: 'review-tag', text: '已申诉 Appealed' }) : null, discard];
         break;
       case 'consent':
         status = '发送图片需要“相册”权限 Sending a photo needs the photo album permission';

@@ -1030,6 +1030,8 @@ pub struct AppealableItem {
     /// The content as the moderator saw it (the author's own: a held text's words, a
     /// nickname), so a client can show a rejected text where it was written.
     pub content: String,
+    /// The moderator's reason, as `moderation.decided` gave it.
+    pub reason: String,
     pub decided_at: i64,
     /// After this time the decision can no longer be appealed.
     pub appeal_until: i64,
@@ -1037,7 +1039,11 @@ pub struct AppealableItem {
 
 #[derive(Debug, Serialize)]
 pub struct AppealableList {
+    /// Rejections one may still appeal.
     pub items: Vec<AppealableItem>,
+    /// Rejections one has appealed, whose appeal waits for a moderator: a client shows them
+    /// as appealed where they were.
+    pub under_appeal: Vec<AppealableItem>,
 }
 
 crate::command!(ListAppealable => AppealableList);
@@ -1053,19 +1059,21 @@ impl Handler<As<ListAppealable>> for ModerationServer {
         let window = self.settings.appeal_window_ms;
         Box::pin(async move {
             let since = now_ms().saturating_sub(window);
-            let items = store::appealable(&db, msg.user_id, since, APPEALABLE_MAX)
-                .await?
-                .into_iter()
-                .map(|a| AppealableItem {
-                    appeal_until: a.decided_at.saturating_add(window),
-                    item_id: a.item_id,
-                    kind: a.kind,
-                    content_ref: a.content_ref,
-                    content: a.content,
-                    decided_at: a.decided_at,
-                })
-                .collect();
-            Ok(AppealableList { items })
+            let listed =
+                |appealed| store::appealable(&db, msg.user_id, since, APPEALABLE_MAX, appealed);
+            let view = |a: store::Appealable| AppealableItem {
+                appeal_until: a.decided_at.saturating_add(window),
+                item_id: a.item_id,
+                kind: a.kind,
+                content_ref: a.content_ref,
+                content: a.content,
+                reason: a.reason,
+                decided_at: a.decided_at,
+            };
+            Ok(AppealableList {
+                items: listed(false).await?.into_iter().map(view).collect(),
+                under_appeal: listed(true).await?.into_iter().map(view).collect(),
+            })
         })
     }
 }

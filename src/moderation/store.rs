@@ -519,32 +519,40 @@ pub async fn appeal_exists(db: &Db, item_id: i64) -> Result<bool, sqlx::Error> {
     )
 }
 
-/// A rejection of a user's content that they may still appeal.
+/// A rejection of a user's content: one they may still appeal, or one under appeal.
 #[derive(Debug, serde::Serialize)]
 pub struct Appealable {
     pub item_id: i64,
     pub kind: String,
     pub content_ref: String,
     pub content: String,
+    pub reason: String,
     pub decided_at: i64,
 }
 
-/// The rejections of `subject_id`'s content decided since `since` and not yet appealed,
-/// newest first.
+/// The rejections of `subject_id`'s content decided since `since`, newest first: those not
+/// yet appealed (`appealed` false), or those whose appeal waits for a moderator (true).
 pub async fn appealable(
     db: &Db,
     subject_id: i64,
     since: i64,
     limit: i64,
+    appealed: bool,
 ) -> Result<Vec<Appealable>, sqlx::Error> {
-    sqlx::query(
-        "SELECT i.id, i.kind, i.content_ref, i.content, i.decided_at FROM moderation_items i \
+    let appeal = if appealed {
+        "EXISTS (SELECT 1 FROM moderation_items a WHERE a.kind = 'appeal' \
+           AND a.content_ref = CAST(i.id AS TEXT) AND a.state <> 'decided')"
+    } else {
+        "NOT EXISTS (SELECT 1 FROM moderation_items a \
+           WHERE a.kind = 'appeal' AND a.content_ref = CAST(i.id AS TEXT))"
+    };
+    sqlx::query(&format!(
+        "SELECT i.id, i.kind, i.content_ref, i.content, COALESCE(i.decision_reason, ''), \
+         i.decided_at FROM moderation_items i \
          WHERE i.subject_id = $1 AND i.kind <> 'appeal' \
          AND i.decision IN ('reject', 'reject_and_block') AND i.decided_at >= $2 \
-         AND NOT EXISTS (SELECT 1 FROM moderation_items a \
-           WHERE a.kind = 'appeal' AND a.content_ref = CAST(i.id AS TEXT)) \
-         ORDER BY i.decided_at DESC, i.id DESC LIMIT $3",
-    )
+         AND {appeal} ORDER BY i.decided_at DESC, i.id DESC LIMIT $3"
+    ))
     .bind(subject_id)
     .bind(since)
     .bind(limit)
@@ -557,7 +565,8 @@ pub async fn appealable(
             kind: r.try_get(1)?,
             content_ref: r.try_get(2)?,
             content: r.try_get(3)?,
-            decided_at: r.try_get(4)?,
+            reason: r.try_get(4)?,
+            decided_at: r.try_get(5)?,
         })
     })
     .collect()

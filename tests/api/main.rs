@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod browser;
 mod chat;
 mod cluster;
 mod consent;

@@ -196,6 +196,11 @@ async fn a_rejected_held_text_is_never_delivered(store: Store) {
         ),
         "{listed}"
     );
+    assert_eq!(
+        entry["reason"],
+        json!("聊天审核"),
+        "the moderator's reason: {listed}"
+    );
     let held = wb
         .request_ok("chat.held", json!({ "conversation_id": conv }))
         .await;
@@ -373,6 +378,10 @@ async fn a_removed_message_carries_its_decision_for_an_appeal_after_a_reload(sto
         after["items"],
         json!([]),
         "appealed once, no longer offered: {after}"
+    );
+    assert_eq!(
+        after["under_appeal"][0]["item_id"], message["removed_item_id"],
+        "shown as appealed where it was: {after}"
     );
     // Someone else's decisions are never listed.
     let others = w_receiver.request_ok("appeal.list", json!({})).await;

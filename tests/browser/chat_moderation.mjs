@@ -1,0 +1,281 @@
+// End-to-end, in a real browser at phone size: a buyer's text with contact details is held for
+// review, survives a reload, is rejected by a moderator in the console, stays rejected across a
+// reload with its appeal, and is appealed once. See README.md for the environment it needs.
+import {
+  Run, env, fail, waitUntil, waitVisible, settle, loginApp, loginConsole, waitConnected,
+  handleStanding, checkNoHorizontalScroll, englishOnlyErrors, visibleText,
+} from './lib.mjs';
+
+const BASE = env('DUOXIE_BASE_URL').replace(/\/+$/, '');
+const BUYER_PHONE = env('DUOXIE_BUYER_PHONE');
+const SELLER_PHONE = env('DUOXIE_SELLER_PHONE');
+const MODERATOR_PHONE = env('DUOXIE_MODERATOR_PHONE');
+const ARTIFACTS = env('DUOXIE_ARTIFACTS', { required: false });
+
+const TEXT = '加我微信 jade888，私下交易便宜';
+const REJECT_REASON = '请勿在聊天中留联系方式或引导私下交易';
+const APPEAL_REASON = '我只是问问';
+
+const run = new Run({ artifacts: ARTIFACTS });
+
+// Every prompt the client shows in this scenario asks for an appeal reason.
+const answerDialogs = (dialog) => (dialog.type() === 'prompt' ? APPEAL_REASON : true);
+
+const englishSeen = new Set();
+async function noteEnglish(entry, where) {
+  for (const text of await englishOnlyErrors(entry.page)) {
+    const key = entry.label + ':' + text;
+    if (englishSeen.has(key)) continue;
+    englishSeen.add(key);
+    run.note(`English-only text visible on ${entry.label} (${where}): "${text}"`);
+  }
+}
+
+// The buyer's bubbles of TEXT (held, rejected or sent).
+const bubbles = (page) => page.locator('#message-list li.msg.mine').filter({ hasText: TEXT });
+const buttonIn = (loc, name) => loc.getByRole('button', { name: new RegExp(name) });
+
+async function describeBubbles(page) {
+  const rows = await page.locator('#message-list li').evaluateAll((lis) => lis.map((li) => `[${li.className}] ${li.innerText}`));
+  return rows.length ? 'messages: ' + rows.join(' || ') : 'no messages shown; pane: ' +
+    (await visibleText(page, '#pane-conv, #pane-empty, #conv-error, #app-error'));
+}
+
+// Opens the conversation with the seller from the (phone) conversation list.
+async function openConversation(entry, seller) {
+  const { page } = entry;
+  const item = page.locator('#conv-list li.conv-item').filter({
+    has: page.locator('.conv-name', { hasText: seller.nickname }),
+  });
+  await waitVisible(item, `the conversation with ${seller.nickname} in the list`);
+  await item.first().click();
+  await waitVisible(page.locator('#pane-conv'), 'the conversation pane');
+  await waitUntil(`the pane to show the seller (#peer-id #${seller.id})`,
+    async () => (await page.locator('#peer-id').textContent()) === '#' + seller.id);
+}
+
+// After page.reload(): logged in again, connected, the conversation open, and the replies that
+// fill it in (chat.held, chat.history, appeal.list) answered and rendered.
+async function reloadAndReopen(entry, seller) {
+  const { page, ws } = entry;
+  const mark = ws.mark();
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await waitVisible(page.locator('#app-view'), 'the app view after the reload (stored login resumed)');
+  await handleStanding(entry);
+  await waitConnected(page);
+  await openConversation(entry, seller);
+  await waitUntil('the replies to chat.held, chat.history and appeal.list after the reload',
+    () => ['chat.held', 'chat.history', 'appeal.list'].every((t) => ws.answered(t, mark)),
+    { describe: () => 'sent since reload: ' + ws.requests.slice(mark).map((r) => `${r.type}${r.reply ? (r.reply.ok ? '✓' : '✗' + JSON.stringify(r.reply.error)) : '…'}`).join(' ') });
+  await settle(page);
+}
+
+try {
+  await run.launch();
+  const buyer = await run.newPhonePage('buyer', { onDialog: answerDialogs });
+  const seller = await run.newPhonePage('seller', { onDialog: answerDialogs });
+  const mod = await run.newPhonePage('moderator', { onDialog: answerDialogs });
+  const bp = buyer.page;
+  let sellerInfo = null;
+
+  await run.step('seller logs in (to learn the id and nickname the buyer sees)', async () => {
+    await loginApp(seller, BASE, SELLER_PHONE);
+    await waitUntil('the seller profile (#me-id, #me-nickname)', async () =>
+      /^\d+$/.test((await seller.page.locator('#me-id').textContent()) || '') &&
+      ((await seller.page.locator('#me-nickname').textContent()) || '').trim());
+    sellerInfo = {
+      id: Number(await seller.page.locator('#me-id').textContent()),
+      nickname: (await seller.page.locator('#me-nickname').textContent()).trim(),
+      roles: (await seller.page.locator('#me-roles').textContent()).trim(),
+    };
+    if (!/\bseller\b/.test(sellerInfo.roles)) fail(`the seller account lacks the seller role (roles: ${sellerInfo.roles})`);
+    console.log(`  seller is #${sellerInfo.id} ${sellerInfo.nickname}`);
+  });
+
+  // 1
+  await run.step('1. buyer logs in on a phone-sized page', async () => {
+    await loginApp(buyer, BASE, BUYER_PHONE);
+    await noteEnglish(buyer, 'after login');
+  });
+
+  // 2
+  await run.step('2. buyer opens a chat with the seller from the seller directory', async () => {
+    const panel = bp.locator('#sellers-panel');
+    await waitVisible(panel, 'the sellers panel');
+    if (!(await panel.evaluate((d) => d.open))) await panel.locator('summary').click();
+    await bp.locator('#sellers-refresh').click();
+    const row = bp.locator('#seller-list li.user-item').filter({ hasText: '#' + sellerInfo.id });
+    await waitVisible(row, `seller #${sellerInfo.id} in the directory`).catch(async (err) => {
+      fail(err.message + ' — directory: ' + (await visibleText(bp, '#seller-list, #seller-empty, #app-error')));
+    });
+    await buttonIn(row.first(), '聊天').click();
+    await waitVisible(bp.locator('#pane-conv'), 'the conversation pane').catch(async (err) => {
+      fail(err.message + ' — ' + (await visibleText(bp, '#app-error, #app-notice')));
+    });
+    await waitUntil(`the pane to name the seller (#peer-id #${sellerInfo.id})`,
+      async () => (await bp.locator('#peer-id').textContent()) === '#' + sellerInfo.id);
+    // On a phone the conversation replaces the list.
+    if (await bp.locator('aside.sidebar').isVisible()) run.note('the sidebar stays visible beside an open conversation at 390 px');
+  });
+
+  // 3
+  await run.step('3. buyer sends the text; it is held: own bubble, 审核中, no 重试', async () => {
+    await bp.locator('#composer-text').fill(TEXT);
+    await bp.locator('#composer-send').click();
+    const b = bubbles(bp);
+    await waitUntil('the buyer\'s bubble with the 审核中 review tag',
+      async () => (await b.count()) === 1 && (await b.locator('.review-tag', { hasText: '审核中' }).count()) === 1,
+      { describe: () => describeBubbles(bp) });
+    if (await buttonIn(b, '重试').count()) fail('the held text offers a 重试 (Retry) button: ' + (await describeBubbles(bp)));
+    if (!(await b.evaluate((li) => li.classList.contains('held')))) fail('the bubble is not in the held state: ' + (await describeBubbles(bp)));
+    if ((await bp.locator('#composer-text').inputValue()) !== '') fail('the composer was not cleared after sending');
+    await run.screenshot(buyer, 'held');
+    await noteEnglish(buyer, 'held text');
+  });
+
+  await run.step('3b. the seller did not receive the held text', async () => {
+    const got = await seller.page.evaluate((t) => document.body.innerText.includes(t), 'jade888');
+    if (got) fail('the seller\'s page shows the held text');
+  });
+
+  // 4
+  await run.step('4. after a reload the held text is still shown with 审核中 (chat.held)', async () => {
+    await reloadAndReopen(buyer, sellerInfo);
+    const b = bubbles(bp);
+    await waitUntil('the held bubble with 审核中 after the reload',
+      async () => (await b.count()) === 1 && (await b.locator('.review-tag', { hasText: '审核中' }).count()) === 1,
+      { describe: () => describeBubbles(bp) });
+    if (await buttonIn(b, '重试').count()) fail('the restored held text offers 重试');
+  });
+
+  // 5
+  await run.step('5. moderator rejects the chat_text item in the console', async () => {
+    const mp = mod.page;
+    await loginConsole(mod, BASE, MODERATOR_PHONE);
+    const card = mp.locator('#queue article.item[data-kind="chat_text"]').filter({ hasText: TEXT });
+    await waitVisible(card, 'the chat_text item with the text in the queue').catch(async (err) => {
+      fail(err.message + ' — queue: ' + oneLineList(await mp.locator('#queue article').allInnerTexts()) +
+        ' ' + (await visibleText(mp, '#queue-empty, #banner')));
+    });
+    await run.screenshot(mod, 'queue');
+    await buttonIn(card, '认领').click();
+    const reason = card.locator('.decide textarea');
+    await waitVisible(reason, 'the decision form of the claimed item').catch(async (err) => {
+      fail(err.message + ' — ' + (await card.innerText()));
+    });
+    await reason.fill(REJECT_REASON);
+    await card.locator('.decide button.reject').click();
+    await waitVisible(card, 'the decided item to leave the queue', { state: 'detached' }).catch(async (err) => {
+      fail(err.message + ' — ' + (await card.innerText().catch(() => '')));
+    });
+    await waitUntil('the console to confirm the decision (#queue-flash)',
+      async () => /已处理/.test((await visibleText(mp, '#queue-flash')) || ''));
+    await run.screenshot(mod, 'decided');
+    await noteEnglish(mod, 'after the decision');
+  });
+
+  // 6
+  await run.step('6. buyer sees the bubble rejected (未通过) with 申诉 and 删除', async () => {
+    const b = bubbles(bp);
+    await waitUntil('the bubble to become rejected with 申诉 and 删除 buttons', async () =>
+      (await b.count()) === 1 && /未通过/.test(await b.innerText()) &&
+      (await buttonIn(b, '申诉').count()) === 1 && (await buttonIn(b, '删除').count()) === 1,
+    { describe: () => describeBubbles(bp) });
+    if (!(await b.innerText()).includes(REJECT_REASON)) run.note('the rejected bubble does not show the moderator\'s reason');
+    if (await b.locator('.review-tag', { hasText: '审核中' }).count()) fail('the rejected bubble still says 审核中');
+    await run.screenshot(buyer, 'rejected');
+    await noteEnglish(buyer, 'rejected');
+  });
+
+  // 7
+  await run.step('7. after a reload the rejected text is still shown with 申诉 (appeal.list)', async () => {
+    await reloadAndReopen(buyer, sellerInfo);
+    const b = bubbles(bp);
+    await waitUntil('the rejected bubble with 申诉 after the reload', async () =>
+      (await b.count()) === 1 && /未通过/.test(await b.innerText()) && (await buttonIn(b, '申诉').count()) === 1,
+    { describe: () => describeBubbles(bp) });
+  });
+
+  // 8
+  await run.step('8. buyer appeals: 已申诉 replaces 申诉 and a notice is shown', async () => {
+    const b = bubbles(bp);
+    const mark = buyer.ws.mark();
+    await buttonIn(b, '申诉').click();
+    await waitUntil('the appeal.create reply', () => buyer.ws.answered('appeal.create', mark));
+    const reply = buyer.ws.answered('appeal.create', mark).reply;
+    if (!reply.ok) fail('appeal.create was refused: ' + JSON.stringify(reply.error));
+    await waitUntil('已申诉 in place of the 申诉 button', async () =>
+      (await b.locator('.review-tag', { hasText: '已申诉' }).count()) === 1 && (await buttonIn(b, '申诉').count()) === 0,
+    { describe: () => describeBubbles(bp) });
+    await waitUntil('the appeal notice (#app-notice)',
+      async () => /申诉已提交/.test((await visibleText(bp, '#app-notice')) || ''),
+      { describe: async () => 'notice: ' + (await visibleText(bp, '#app-notice, #app-error')) });
+    await run.screenshot(buyer, 'appealed');
+    await noteEnglish(buyer, 'appealed');
+  });
+
+  await run.check('8a. the 已申诉 tag is drawn with its bubble (not elsewhere on the page)', async () => {
+    const b = bubbles(bp);
+    const tag = b.locator('.review-tag', { hasText: '已申诉' });
+    const [row, box] = [await b.boundingBox(), await tag.boundingBox()];
+    if (!row || !box) fail('the bubble or its tag has no box');
+    const inside = box.x >= row.x - 1 && box.y >= row.y - 1 &&
+      box.x + box.width <= row.x + row.width + 1 && box.y + box.height <= row.y + row.height + 1;
+    if (!inside) {
+      const pos = await tag.evaluate((n) => getComputedStyle(n).position);
+      fail(`the 已申诉 tag is drawn at x=${Math.round(box.x)} y=${Math.round(box.y)} (position: ${pos}), ` +
+        `outside its message row (x=${Math.round(row.x)} y=${Math.round(row.y)} ${Math.round(row.width)}×${Math.round(row.height)})`);
+    }
+  });
+
+  await run.step('8b. after a reload the text is still there, marked 已申诉, without 申诉 (appeal.list under_appeal)', async () => {
+    await reloadAndReopen(buyer, sellerInfo);
+    const b = bubbles(bp);
+    await waitUntil('the appealed bubble with 已申诉 after the reload', async () =>
+      (await b.count()) === 1 && (await b.locator('.review-tag', { hasText: '已申诉' }).count()) === 1,
+    { describe: () => describeBubbles(bp) });
+    if (await buttonIn(b, '申诉').count()) fail('the appealed text offers 申诉 again: ' + (await describeBubbles(bp)));
+    await run.screenshot(buyer, 'appealed-reloaded');
+  });
+
+  // 9
+  await run.step('9. the seller never received the text', async () => {
+    for (const e of [buyer, seller, mod]) await noteEnglish(e, 'end');
+    if (await seller.page.evaluate((t) => document.body.innerText.includes(t), 'jade888')) {
+      fail('the seller\'s page shows the rejected text');
+    }
+  });
+
+  await run.check('9a. no horizontal scrolling at 390 px: buyer chat view', async () => {
+    await waitVisible(bp.locator('#pane-conv'), 'the buyer chat view');
+    const r = await checkNoHorizontalScroll(bp, 'buyer chat view');
+    console.log(`  scrollWidth ${r.scrollWidth}, innerWidth ${r.innerWidth}, device ${r.deviceWidth} px`);
+    const clipped = await bp.locator('#conn-status').evaluate((n) => n.scrollWidth > n.clientWidth + 1 ? n.innerText : '');
+    if (clipped) run.note(`the connection status in the buyer's top bar is clipped at 390 px (shows only its first characters of "${clipped}")`);
+  });
+
+  await run.check('9b. no horizontal scrolling at 390 px: moderation console', async () => {
+    const r = await checkNoHorizontalScroll(mod.page, 'console');
+    console.log(`  scrollWidth ${r.scrollWidth}, innerWidth ${r.innerWidth}, device ${r.deviceWidth} px`);
+  });
+
+  for (const e of [buyer, seller, mod]) {
+    if (e.errors.length) run.note(`${e.label} console errors: ${e.errors.map((x) => x.replace(/\s+/g, ' ')).join(' | ')}`);
+  }
+  await run.close();
+  if (run.failed.length) {
+    console.log(`FAILED: chat_moderation: ${run.failed.length} check(s) failed: ${run.failed.join('; ')}`);
+    process.exit(1);
+  }
+  console.log('PASS: chat_moderation');
+  process.exit(0);
+} catch (err) {
+  console.log(`FAIL: ${run.current || 'setup'}: ${(err && err.message) || err}`);
+  await run.saveFailure(run.current || 'setup');
+  await run.close();
+  process.exit(1);
+}
+
+function oneLineList(list) {
+  return list.length ? list.map((t) => t.replace(/\s+/g, ' ')).join(' || ') : '(none)';
+}

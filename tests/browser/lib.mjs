@@ -1,0 +1,397 @@
+// Shared helpers for the Duoxie browser tests: Debian's chromium driven by playwright-core,
+// phone-sized contexts, UI logins with dev SMS codes, condition waits and failure artifacts.
+// No fixed sleeps anywhere: every wait is on a selector, a text or a polled condition, bounded
+// by WAIT_MS (15 s), and a wait that runs out fails the step that was waiting.
+import { chromium } from 'playwright-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const WAIT_MS = 15000;
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+export const PHONE = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  locale: 'zh-CN',
+};
+
+// ---------------------------------------------------------------- environment
+
+export function env(name, { required = true } = {}) {
+  const value = process.env[name];
+  if (required && (value == null || value.trim() === '')) {
+    console.log(`FAIL: config: environment variable ${name} is required`);
+    process.exit(1);
+  }
+  return value == null ? null : value.trim();
+}
+
+// ---------------------------------------------------------------- the run: steps, pages, artifacts
+
+export class StepError extends Error {}
+
+// One run of a scenario: its browser, its tracked pages, its steps. A failed step prints
+// `FAIL: <step>: <reason>`, saves what the pages show, and the process exits 1.
+export class Run {
+  constructor({ artifacts = null, overallMs = 240000 } = {}) {
+    this.artifacts = artifacts;
+    if (artifacts) mkdirSync(artifacts, { recursive: true });
+    this.browser = null;
+    this.pages = []; // {label, page, errors: [], ws}
+    this.notes = [];
+    this.failed = []; // names of failed checks (see check())
+    this.current = null;
+    this.shots = 0;
+    // The last line of defence: a hung browser must not hang the harness.
+    this.watchdog = setTimeout(() => {
+      console.log(`FAIL: ${this.current || 'run'}: whole scenario exceeded ${overallMs} ms`);
+      process.exit(1);
+    }, overallMs);
+    this.watchdog.unref();
+  }
+
+  async launch() {
+    this.browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+    return this.browser;
+  }
+
+  // A fresh phone-sized context (its own localStorage, so its own login) with one page.
+  async newPhonePage(label, { onDialog } = {}) {
+    const context = await this.browser.newContext(PHONE);
+    context.setDefaultTimeout(WAIT_MS);
+    context.setDefaultNavigationTimeout(WAIT_MS);
+    const page = await context.newPage();
+    const entry = { label, page, errors: [], ws: new WsLog() };
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning') {
+        entry.errors.push(`[console.${msg.type()}] ${msg.text()}`);
+      }
+    });
+    page.on('pageerror', (err) => entry.errors.push(`[pageerror] ${err.message}`));
+    page.on('requestfailed', (req) => {
+      const why = req.failure() ? req.failure().errorText : '';
+      // A reload aborts the previous page's requests: not an error of the client.
+      if (why !== 'net::ERR_ABORTED') entry.errors.push(`[requestfailed] ${req.method()} ${req.url()} ${why}`);
+    });
+    page.on('websocket', (ws) => entry.ws.attach(ws));
+    page.on('dialog', async (dialog) => {
+      const answer = onDialog ? onDialog(dialog) : undefined;
+      console.log(`  ${label}: ${dialog.type()} dialog "${oneLine(dialog.message())}" -> ${answer === false ? 'dismiss' : 'accept'}`);
+      try {
+        if (answer === false) await dialog.dismiss();
+        else await dialog.accept(typeof answer === 'string' ? answer : undefined);
+      } catch (_) { /* the page went away */ }
+    });
+    this.pages.push(entry);
+    return entry;
+  }
+
+  note(text) {
+    this.notes.push(text);
+    console.log(`note: ${text}`);
+  }
+
+  async step(name, fn) {
+    this.current = name;
+    try {
+      const result = await fn();
+      console.log(`ok: ${name}`);
+      return result;
+    } catch (err) {
+      const reason = err instanceof StepError ? err.message : oneLine((err && (err.stack || err.message)) || String(err));
+      console.log(`FAIL: ${name}: ${reason}`);
+      await this.saveFailure(name);
+      await this.close();
+      process.exit(1);
+    }
+  }
+
+  // A check the later steps do not depend on (layout, placement): a failure prints its FAIL
+  // line and saves the artifacts at once, the scenario goes on, and the run exits 1 at the end.
+  async check(name, fn) {
+    this.current = name;
+    try {
+      await fn();
+      console.log(`ok: ${name}`);
+      return true;
+    } catch (err) {
+      const reason = err instanceof StepError ? err.message : oneLine((err && (err.stack || err.message)) || String(err));
+      console.log(`FAIL: ${name}: ${reason}`);
+      this.failed.push(name);
+      await this.saveFailure(name, `FAIL${this.failed.length}`);
+      return false;
+    }
+  }
+
+  async screenshot(entry, name) {
+    if (!this.artifacts) return;
+    this.shots += 1;
+    const file = join(this.artifacts, `${String(this.shots).padStart(2, '0')}-${entry.label}-${name}.png`);
+    try {
+      await entry.page.screenshot({ path: file, fullPage: false, timeout: WAIT_MS });
+      console.log(`  screenshot ${file}`);
+    } catch (err) {
+      console.log(`  screenshot ${file} failed: ${oneLine(err.message)}`);
+    }
+  }
+
+  async saveFailure(step, prefix = 'FAIL') {
+    for (const entry of this.pages) {
+      if (entry.errors.length) {
+        console.log(`  ${entry.label} console errors:`);
+        for (const e of entry.errors.slice(-30)) console.log(`    ${oneLine(e)}`);
+      }
+      if (!this.artifacts) continue;
+      const base = join(this.artifacts, `${prefix}-${entry.label}`);
+      try {
+        if (!entry.page.isClosed()) await entry.page.screenshot({ path: base + '.png', fullPage: true, timeout: 5000 });
+      } catch (_) { /* nothing to show */ }
+      let url = '';
+      try { url = entry.page.url(); } catch (_) { /* closed */ }
+      writeFileSync(base + '.log', [
+        `failed step: ${step}`, `url: ${url}`, '', 'console errors:', ...entry.errors, '',
+        'websocket frames (last 60):', ...entry.ws.lines.slice(-60), '',
+      ].join('\n'));
+    }
+    if (this.artifacts) console.log(`  failure artifacts in ${this.artifacts}`);
+  }
+
+  async close() {
+    clearTimeout(this.watchdog);
+    if (this.browser) {
+      try { await this.browser.close(); } catch (_) { /* already gone */ }
+      this.browser = null;
+    }
+  }
+}
+
+export function oneLine(text) {
+  return String(text).replace(/\s+/g, ' ').trim().slice(0, 600);
+}
+
+export function fail(message) {
+  throw new StepError(message);
+}
+
+// ---------------------------------------------------------------- websocket traffic
+
+// What the page's sockets said, to wait for a reply (appeal.list after a reload) instead of
+// guessing how long it takes. Frames are the protocol's {id,type,data} / {re,ok,...}.
+class WsLog {
+  constructor() {
+    this.requests = []; // {id, type, at, reply: null | {ok, error}}
+    this.byId = new Map();
+    this.events = []; // {type, at}
+    this.lines = [];
+  }
+
+  attach(ws) {
+    ws.on('framesent', (f) => this.sent(f.payload));
+    ws.on('framereceived', (f) => this.received(f.payload));
+    ws.on('close', () => this.lines.push(`${Date.now()} close`));
+  }
+
+  sent(payload) {
+    let frame;
+    try { frame = JSON.parse(String(payload)); } catch (_) { return; }
+    if (!frame || !frame.id) return;
+    const r = { id: frame.id, type: frame.type, at: Date.now(), reply: null };
+    // Ids restart at c1 on every page load: the newest request with an id wins.
+    this.byId.set(frame.id, r);
+    this.requests.push(r);
+    this.lines.push(`${r.at} > ${frame.type} ${frame.id} ${oneLine(JSON.stringify(frame.data || {})).slice(0, 200)}`);
+  }
+
+  received(payload) {
+    let frame;
+    try { frame = JSON.parse(String(payload)); } catch (_) { return; }
+    if (!frame) return;
+    if (Object.prototype.hasOwnProperty.call(frame, 're')) {
+      const r = this.byId.get(frame.re);
+      if (r && !r.reply) r.reply = { ok: !!frame.ok, error: frame.error || null, at: Date.now() };
+      this.lines.push(`${Date.now()} < re ${frame.re} ${frame.ok ? 'ok' : 'ERR ' + JSON.stringify(frame.error)}`);
+    } else if (frame.type) {
+      this.events.push({ type: frame.type, at: Date.now(), data: frame.data });
+      this.lines.push(`${Date.now()} < event ${frame.type} ${oneLine(JSON.stringify(frame.data || {})).slice(0, 200)}`);
+    }
+  }
+
+  mark() {
+    return this.requests.length;
+  }
+
+  // The first request of `type` sent after `mark` that has been answered.
+  answered(type, mark = 0) {
+    return this.requests.slice(mark).find((r) => r.type === type && r.reply) || null;
+  }
+}
+
+// ---------------------------------------------------------------- waiting
+
+// Polls `cond` (sync or async; a truthy result ends the wait and is returned) every 100 ms
+// until `timeout`; then fails with `what`, plus the last value a `describe` gives.
+export async function waitUntil(what, cond, { timeout = WAIT_MS, describe = null } = {}) {
+  const deadline = Date.now() + Math.min(timeout, WAIT_MS);
+  let lastErr = null;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  let detail = '';
+  if (describe) {
+    try { detail = ' — ' + oneLine(await describe()); } catch (_) { /* nothing to add */ }
+  }
+  if (lastErr) detail += ` (last error: ${oneLine(lastErr.message)})`;
+  fail(`timed out after ${Math.round(Math.min(timeout, WAIT_MS) / 1000)} s waiting for ${what}${detail}`);
+}
+
+// locator.waitFor with a message that names what was awaited.
+export async function waitVisible(locator, what, { timeout = WAIT_MS, state = 'visible' } = {}) {
+  try {
+    await locator.first().waitFor({ state, timeout: Math.min(timeout, WAIT_MS) });
+  } catch (err) {
+    fail(`timed out waiting for ${what} to be ${state}`);
+  }
+  return locator.first();
+}
+
+// Lets the client's render queue (setTimeout 0) and a frame run before looking at the DOM.
+export async function settle(page) {
+  await page.evaluate(() => new Promise((resolve) => setTimeout(() => requestAnimationFrame(() => setTimeout(resolve, 0)), 0)));
+}
+
+// ---------------------------------------------------------------- the main client (index.html)
+
+// Logs in through the code form: send code, the client pre-fills res.dev_code, submit. Then
+// handles what the app shows before one can chat: the age declaration of an account that has
+// none (as an adult user would: 18 or older). A guardian step (an under-14 account) fails.
+export async function loginApp(entry, base, phone) {
+  const { page } = entry;
+  await page.goto(base + '/', { waitUntil: 'domcontentloaded' });
+  await waitVisible(page.locator('#login-view'), 'the login form (#login-view)');
+  await page.locator('#code-phone').fill(phone);
+  await page.locator('#send-code-btn').click();
+  await waitUntil('the client to pre-fill the dev code (#code-code)',
+    async () => /^\d{4,8}$/.test(await page.locator('#code-code').inputValue()),
+    { describe: () => visibleText(page, '#login-error, #login-info') });
+  await page.locator('#code-form button[type=submit]').click();
+  await waitVisible(page.locator('#app-view'), 'the app view after login',
+    { timeout: WAIT_MS }).catch(async (err) => {
+    fail(err.message + ' — login error: ' + (await visibleText(page, '#login-error')));
+  });
+  await handleStanding(entry);
+  await waitConnected(page);
+}
+
+export async function handleStanding(entry) {
+  const { page } = entry;
+  await settle(page);
+  const overlay = page.locator('#standing-overlay');
+  if (!(await overlay.isVisible())) return;
+  if (await page.locator('#guardian-step').isVisible()) {
+    fail('the account is under 14 and waits for a guardian: the test accounts must be adults');
+  }
+  console.log(`  ${entry.label}: age declaration shown; declaring 18 or older`);
+  await page.locator('#age-bracket').selectOption('adult');
+  await page.locator('#age-submit').click();
+  await waitVisible(overlay, 'the age overlay to close', { state: 'hidden' }).catch(async (err) => {
+    fail(err.message + ' — ' + (await visibleText(page, '#age-error')));
+  });
+  await waitVisible(page.locator('#standing-banner'), 'the restriction banner to go', { state: 'hidden' });
+}
+
+export async function waitConnected(page) {
+  await waitUntil('the WebSocket to connect (#conn-status.open)',
+    () => page.locator('#conn-status.open').count(),
+    { describe: async () => 'status: ' + (await page.locator('#conn-status').textContent()) });
+}
+
+// ---------------------------------------------------------------- the moderator console
+
+export async function loginConsole(entry, base, phone) {
+  const { page } = entry;
+  // The server serves the console at /console (README.md), not under its file name.
+  const res = await page.goto(base + '/console', { waitUntil: 'domcontentloaded' });
+  if (!res || !res.ok()) fail(`GET /console answered ${res ? res.status() : 'nothing'}`);
+  await waitVisible(page.locator('#login-view'), 'the console login form');
+  await page.locator('#login-phone').fill(phone);
+  await page.locator('#send-code-btn').click();
+  await waitUntil('the console to pre-fill the dev code (#login-code)',
+    async () => /^\d{4,8}$/.test(await page.locator('#login-code').inputValue()),
+    { describe: () => visibleText(page, '#login-error, #login-info') });
+  await page.locator('#login-form button[type=submit]').click();
+  await waitUntil('the moderation console (#console-view) after login', async () => {
+    if (await page.locator('#forbidden-view').isVisible()) {
+      fail('the console says this account is not a moderator: ' + (await visibleText(page, '#forbidden-detail')));
+    }
+    return page.locator('#console-view').isVisible();
+  }, { describe: () => visibleText(page, '#login-error, #banner') });
+}
+
+// ---------------------------------------------------------------- page checks
+
+export async function visibleText(page, selector) {
+  return page.evaluate((sel) => [...document.querySelectorAll(sel)]
+    .filter((n) => n.offsetParent !== null || n.getClientRects().length)
+    .map((n) => n.innerText.trim()).filter(Boolean).join(' | '), selector);
+}
+
+// No horizontal scrolling at phone width. On a mobile viewport (isMobile) Chrome widens the
+// layout viewport to fit content that is too wide and zooms out, so window.innerWidth grows
+// with the overflow and `scrollWidth <= innerWidth` alone would always hold: both are also
+// compared with the device width the context was created with (390 px).
+export async function checkNoHorizontalScroll(page, where) {
+  const device = page.viewportSize().width;
+  const r = await page.evaluate((deviceWidth) => {
+    const doc = document.documentElement;
+    const vw = window.innerWidth;
+    const limit = Math.min(vw, deviceWidth);
+    const wide = [];
+    if (doc.scrollWidth > limit) {
+      for (const n of document.querySelectorAll('body *')) {
+        const rect = n.getBoundingClientRect();
+        if (!rect.width || !n.getClientRects().length || rect.right <= limit + 0.5) continue;
+        // Only the outermost offender of each branch, or the list is every ancestor.
+        if (n.parentElement && n.parentElement.getBoundingClientRect().right > limit + 0.5 &&
+            n.parentElement !== document.body) continue;
+        const cls = typeof n.className === 'string' && n.className.trim() ? '.' + n.className.trim().split(/\s+/).join('.') : '';
+        wide.push(`${n.tagName.toLowerCase()}${n.id ? '#' + n.id : ''}${cls} (right edge ${Math.round(rect.right)} px, width ${Math.round(rect.width)} px)`);
+      }
+    }
+    return { scrollWidth: doc.scrollWidth, innerWidth: vw, deviceWidth, wide: wide.slice(0, 8) };
+  }, device);
+  if (r.scrollWidth > r.innerWidth || r.scrollWidth > r.deviceWidth || r.innerWidth > r.deviceWidth) {
+    fail(`${where}: horizontal overflow at ${r.deviceWidth} px: document.documentElement.scrollWidth ${r.scrollWidth}, ` +
+      `window.innerWidth ${r.innerWidth} (the page was zoomed out to fit), device width ${r.deviceWidth}; ` +
+      `too wide: ${r.wide.join(', ') || '(no element found)'}`);
+  }
+  return r;
+}
+
+// Visible error or status texts without any Chinese in them (reported, never a failure).
+export async function englishOnlyErrors(page) {
+  return page.evaluate(() => {
+    const cjk = /[\u3400-\u9fff\uff00-\uffef]/;
+    const out = new Set();
+    const sel = '.error, [role=alert], [role=status], .banner, .note, .meta span, .item-msg, .flash, .media-error';
+    for (const n of document.querySelectorAll(sel)) {
+      if (!n.getClientRects().length || getComputedStyle(n).visibility === 'hidden') continue;
+      const text = n.innerText.trim();
+      if (text && /[A-Za-z]{3,}/.test(text) && !cjk.test(text)) out.add(text.replace(/\s+/g, ' ').slice(0, 200));
+    }
+    return [...out];
+  });
+}
