@@ -4,7 +4,9 @@
 //!
 //! A request enters through a transport, `http` (REST, static client) or `ws` (one
 //! [`ws::session::WsSession`] actor per socket). Transports only translate: they parse input
-//! into typed domain messages and write answers back. The domains own the rules, their actor
+//! into typed domain messages and write answers back. Each domain declares its WebSocket
+//! commands in a table ([`commands`]: wire name, who may run it, how); the session routes by
+//! the union of the tables and knows no command name of its own but `auth`. The domains own the rules, their actor
 //! and their SQL: `auth` (accounts, tokens, roles) and `chat` (conversations and messages;
 //! the [`chat::ChatServer`] actor group-commits sends). A domain never writes to a socket:
 //! it publishes on the [`bus`], which hands deliveries to the node's connection registry
@@ -16,6 +18,7 @@
 pub mod auth;
 pub mod bus;
 pub mod chat;
+pub mod commands;
 pub mod config;
 pub mod consent;
 pub mod domain;

@@ -36,6 +36,8 @@ pub struct App {
     drain: Duration,
     shutdown_tx: mpsc::UnboundedSender<()>,
     shutdown_rx: mpsc::UnboundedReceiver<()>,
+    /// The routed WebSocket commands (for the test that holds them to `docs/protocol.md`).
+    command_names: Vec<&'static str>,
 }
 
 /// Triggers the same graceful shutdown as SIGTERM.
@@ -174,14 +176,32 @@ impl App {
             backend,
             moderation.clone(),
         ));
+        // One line per domain that has WebSocket commands.
+        let mut routes = crate::commands::Routes::default();
+        routes.add(
+            Arc::new(crate::chat::commands::ChatCommands::new(
+                chat.clone(),
+                settings.chat.typing_interval_ms,
+            )),
+            crate::chat::commands::COMMANDS,
+        )?;
+        routes.add(
+            Arc::new(consent.clone()),
+            crate::consent::commands::COMMANDS,
+        )?;
+        routes.add(
+            Arc::new(crate::moderation::commands::ModerationCommands {
+                moderation: moderation.clone(),
+                registry: registry.clone(),
+            }),
+            crate::moderation::commands::COMMANDS,
+        )?;
+        let command_names = routes.names();
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),
-            chat: chat.clone(),
-            consent: consent.clone(),
+            routes,
             registry: registry.clone(),
-            moderation: moderation.clone(),
             ws: settings.ws.clone(),
-            typing_interval_ms: settings.chat.typing_interval_ms,
             policy_version,
         });
         let readiness = web::Data::new(Readiness {
@@ -238,7 +258,13 @@ impl App {
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             shutdown_tx,
             shutdown_rx,
+            command_names,
         })
+    }
+
+    /// Every WebSocket command the session routes (besides its own `auth`), sorted.
+    pub fn command_names(&self) -> &[&'static str] {
+        &self.command_names
     }
 
     pub fn port(&self) -> u16 {

@@ -7,6 +7,7 @@
 //! meaning "committed". Everything else is a read or a single statement and runs as a future
 //! beside the actor, never blocking its mailbox. Delivery goes through the [`Bus`] only.
 
+pub mod commands;
 pub mod messages;
 pub mod policy;
 pub mod store;

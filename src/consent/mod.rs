@@ -6,6 +6,7 @@
 //! effect at once everywhere the user is connected. Withdrawing is one command, as easy as
 //! granting; refusing a permission never blocks features that do not need it.
 
+pub mod commands;
 pub mod messages;
 pub mod policy;
 pub mod receipt;

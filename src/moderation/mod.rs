@@ -10,6 +10,7 @@
 //! the statement makes the sweep idempotent across nodes). The keyword list reloads itself
 //! when its file changes.
 
+pub mod commands;
 pub mod pictures;
 pub mod policy;
 pub mod store;

@@ -1,7 +1,7 @@
 //! The WebSocket transport: `GET /ws`, the per-connection [`session::WsSession`] actor, the
 //! node's connection [`registry::Registry`], the envelope in [`protocol`] and the outbound
-//! queue bound in [`outbound`]. This folder translates between frames and domain messages;
-//! it holds no SQL and no business rules.
+//! queue bound in [`outbound`]. This folder translates between frames and the domains'
+//! command tables; it knows no command name, and holds no SQL and no business rules.
 
 pub mod outbound;
 pub mod protocol;
@@ -16,7 +16,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::{self as actix_ws, WebsocketContext};
 
 use crate::auth::Auth;
-use crate::chat::ChatServer;
+use crate::commands::Routes;
 use crate::config::WsSettings;
 use outbound::{Gauged, OutboundGauge};
 use registry::Registry;
@@ -30,12 +30,10 @@ const TOKEN_PREFIX: &str = "auth.";
 /// What every session needs; shared, immutable.
 pub struct WsServices {
     pub auth: Auth,
-    pub chat: Addr<ChatServer>,
-    pub consent: Addr<crate::consent::ConsentServer>,
+    /// Every domain's commands, by wire name.
+    pub routes: Routes,
     pub registry: Addr<Registry>,
-    pub moderation: Addr<crate::moderation::ModerationServer>,
     pub ws: WsSettings,
-    pub typing_interval_ms: u64,
     /// Sent in `session.ready`, so that a client learns at once when the policy changed.
     pub policy_version: crate::consent::PolicyVersion,
 }

@@ -66,6 +66,12 @@ pub fn ok_reply(re: &str, data: &impl Serialize) -> String {
     json!({ "re": re, "ok": true, "data": data }).to_string()
 }
 
+/// [`ok_reply`] for `data` already serialised (a routed command's [`crate::commands::Answer`]).
+pub fn ok_reply_raw(re: &str, data: &str) -> String {
+    let re = serde_json::to_string(re).unwrap_or_else(|_| "null".into());
+    format!("{{\"data\":{data},\"ok\":true,\"re\":{re}}}")
+}
+
 /// `{"re":..,"ok":false,"error":{..}}`; `re` is `null` when the frame had no usable id.
 pub fn error_reply(re: Option<&str>, error: &AppError) -> String {
     json!({ "re": re, "ok": false, "error": error.body() }).to_string()
@@ -76,11 +82,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_raw_reply_is_the_same_frame() {
+        let data = json!({ "b": [1, 2], "a": "x\"y" });
+        assert_eq!(
+            serde_json::from_str::<Value>(&ok_reply_raw("c-\"1", &data.to_string())).ok(),
+            serde_json::from_str::<Value>(&ok_reply("c-\"1", &data)).ok()
+        );
+    }
+
+    #[test]
     fn a_full_command_parses() {
-        let c = parse_command(r#"{"id":"c1","type":"chat.send","data":{"x":1}}"#).expect("ok");
-        assert_eq!((c.id.as_str(), c.kind.as_str()), ("c1", "chat.send"));
+        let c = parse_command(r#"{"id":"c1","type":"thing.do","data":{"x":1}}"#).expect("ok");
+        assert_eq!((c.id.as_str(), c.kind.as_str()), ("c1", "thing.do"));
         assert_eq!(c.data["x"], 1);
-        let c = parse_command(r#"{"id":"c2","type":"chat.list"}"#).expect("ok");
+        let c = parse_command(r#"{"id":"c2","type":"thing.list"}"#).expect("ok");
         assert!(c.data.as_object().is_some_and(|o| o.is_empty()));
     }
 
@@ -89,8 +104,8 @@ mod tests {
         let cases: [(&str, Option<&str>, &str); 8] = [
             ("not json", None, "bad_request"),
             ("[1,2]", None, "bad_request"),
-            (r#"{"type":"chat.list"}"#, None, "bad_request"),
-            (r#"{"id":5,"type":"chat.list"}"#, None, "bad_request"),
+            (r#"{"type":"thing.list"}"#, None, "bad_request"),
+            (r#"{"id":5,"type":"thing.list"}"#, None, "bad_request"),
             (r#"{"id":"c1"}"#, Some("c1"), "bad_request"),
             (r#"{"id":"c1","type":7}"#, Some("c1"), "bad_request"),
             (

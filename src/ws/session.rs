@@ -1,9 +1,10 @@
 //! `WsSession`: one actor per WebSocket connection.
 //!
 //! It authenticates, keeps the heartbeat, enforces the per-connection limits (frame size,
-//! token-bucket rate, outbound queue), parses frames into typed domain commands and writes
-//! replies and events out. It holds no business rules and no SQL: commands go to the domain
-//! actors, events come in from the registry as [`Push`].
+//! token-bucket rate, outbound queue), routes commands by the domains' command tables
+//! ([`crate::commands::Routes`]) after checking the gate each declares, and writes replies
+//! and events out. It knows no command but `auth`, and holds no business rules and no SQL;
+//! events come in from the registry as [`Push`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,21 +16,17 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError};
 use bytestring::ByteString;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::outbound::{OutboundGauge, CLOSE_SLOW_CONSUMER};
 use super::protocol::{self, Command};
-use super::registry::{Connect, Disconnect, Identify, Push, SetConsole};
+use super::registry::{Connect, Disconnect, Identify, Push};
 use super::WsServices;
 use crate::auth::Identity;
 use crate::bus::{EventFrame, StreamPos};
-use crate::chat::messages as chat;
-use crate::consent::messages as consent;
-use crate::domain::As;
+use crate::commands::{Caller, Gate, Route};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 use crate::minors::policy::Standing;
-use crate::moderation;
 
 /// Close codes of `docs/protocol.md` that the session itself decides.
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
@@ -56,11 +53,11 @@ pub struct WsSession {
     bucket: TokenBucket,
     refused_in_row: u32,
     gauge: Arc<OutboundGauge>,
-    /// Open `chat.sync` requests; live chat events wait while there are any.
+    /// Open commands that hold the stream (`chat.sync`); live chat events wait while there
+    /// are any.
     syncs_in_flight: u32,
     held: Vec<EventFrame>,
     sent: HashMap<i64, BTreeSet<i64>>,
-    last_typing: HashMap<i64, Instant>,
     authenticating: bool,
 }
 
@@ -82,7 +79,6 @@ impl WsSession {
             syncs_in_flight: 0,
             held: Vec::new(),
             sent: HashMap::new(),
-            last_typing: HashMap::new(),
             authenticating: false,
             services,
         }
@@ -183,31 +179,51 @@ impl WsSession {
                 );
                 self.reply_error(ctx, Some(&command.id), &e)
             }
-            Some(identity)
-                if needs_full_standing(&command.kind) && identity.standing != Standing::Full =>
-            {
-                self.recheck_standing(command, ctx)
-            }
-            Some(identity)
-                if is_speaking(&command.kind) && identity.muted_until > crate::store::now_ms() =>
-            {
-                let wait = identity.muted_until - crate::store::now_ms();
-                let e = AppError::new(ErrorCode::Muted, "a moderator muted you for a while")
-                    .retry_after(wait.max(1) as u64);
-                self.reply_error(ctx, Some(&command.id), &e)
-            }
-            Some(identity) => {
-                let user_id = identity.user_id;
-                self.dispatch(user_id, command, ctx)
-            }
+            Some(_) => match self.services.routes.get(&command.kind).cloned() {
+                Some(route) => self.gated(command, route, ctx),
+                None => {
+                    let e = AppError::new(
+                        ErrorCode::UnknownType,
+                        format!("unknown command type `{}`", command.kind),
+                    );
+                    self.reply_error(ctx, Some(&command.id), &e)
+                }
+            },
         }
+    }
+
+    /// Checks the gate the command's table declares, then runs it.
+    fn gated(&mut self, command: Command, route: Route, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(identity) = self.identity.as_ref() else {
+            return;
+        };
+        let (user_id, full, muted_until) = (
+            identity.user_id,
+            identity.standing == Standing::Full,
+            identity.muted_until,
+        );
+        if route.gate != Gate::User && !full {
+            return self.recheck_standing(command, route, ctx);
+        }
+        let now = crate::store::now_ms();
+        if route.gate == Gate::Speaking && muted_until > now {
+            let e = AppError::new(ErrorCode::Muted, "a moderator muted you for a while")
+                .retry_after((muted_until - now).max(1) as u64);
+            return self.reply_error(ctx, Some(&command.id), &e);
+        }
+        self.dispatch(user_id, command, route, ctx)
     }
 
     /// A restricted socket trying a restricted command: the restriction may have been lifted
     /// since the socket authenticated (age declared, guardian verified), so read it afresh.
     /// `wait` keeps the socket's commands in order meanwhile. (A restriction that starts while
     /// a socket is open closes it with 4004 instead, so an unrestricted socket never asks.)
-    fn recheck_standing(&mut self, command: Command, ctx: &mut ws::WebsocketContext<Self>) {
+    fn recheck_standing(
+        &mut self,
+        command: Command,
+        route: Route,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let Some(user_id) = self.identity.as_ref().map(|i| i.user_id) else {
             return;
         };
@@ -219,7 +235,7 @@ impl WsSession {
                     if let Some(identity) = act.identity.as_mut() {
                         identity.standing = standing;
                     }
-                    act.dispatch(user_id, command, ctx);
+                    act.gated(command, route, ctx);
                 }
                 Err(e) => act.reply_error(ctx, Some(&command.id), &e),
             }
@@ -337,205 +353,40 @@ impl WsSession {
         self.identity = Some(identity);
     }
 
-    fn dispatch(&mut self, user_id: i64, command: Command, ctx: &mut ws::WebsocketContext<Self>) {
-        let Command { id, kind, data } = command;
-        let chat_addr = self.services.chat.clone();
-        let consent_addr = self.services.consent.clone();
-        match kind.as_str() {
-            "chat.open" => self.ask::<_, chat::Open, _>(ctx, &chat_addr, id, user_id, data),
-            "chat.list" => self.ask::<_, chat::List, _>(ctx, &chat_addr, id, user_id, data),
-            "chat.send" => self.ask::<_, chat::Send, _>(ctx, &chat_addr, id, user_id, data),
-            "chat.history" => self.ask::<_, chat::History, _>(ctx, &chat_addr, id, user_id, data),
-            "chat.held" => self.ask::<_, chat::ListHeld, _>(ctx, &chat_addr, id, user_id, data),
-            "chat.read" => self.ask::<_, chat::MarkRead, _>(ctx, &chat_addr, id, user_id, data),
-            "chat.typing" => self.typing(ctx, id, user_id, data),
-            "chat.sync" => self.sync(ctx, id, user_id, data),
-            "user.block" => self.ask::<_, chat::Block, _>(ctx, &chat_addr, id, user_id, data),
-            "user.unblock" => self.ask::<_, chat::Unblock, _>(ctx, &chat_addr, id, user_id, data),
-            "user.blocks" => self.ask::<_, chat::ListBlocks, _>(ctx, &chat_addr, id, user_id, data),
-            "presence.query" => {
-                self.ask::<_, chat::PresenceQuery, _>(ctx, &chat_addr, id, user_id, data)
-            }
-            "consent.grant" => {
-                self.ask::<_, consent::Grant, _>(ctx, &consent_addr, id, user_id, data)
-            }
-            "consent.withdraw" => {
-                self.ask::<_, consent::Withdraw, _>(ctx, &consent_addr, id, user_id, data)
-            }
-            "consent.check" => {
-                self.ask::<_, consent::Check, _>(ctx, &consent_addr, id, user_id, data)
-            }
-            "consent.list" => {
-                self.ask::<_, consent::ListConsents, _>(ctx, &consent_addr, id, user_id, data)
-            }
-            "mod.subscribe" => self.subscribe_console(ctx, id, user_id, data),
-            "mod.queue" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::QueueSnapshot, _>(ctx, &m, id, user_id, data)
-            }
-            "mod.claim" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::Claim, _>(ctx, &m, id, user_id, data)
-            }
-            "mod.release" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::Release, _>(ctx, &m, id, user_id, data)
-            }
-            "mod.act" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::Act, _>(ctx, &m, id, user_id, data)
-            }
-            "mod.audit" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::AuditLog, _>(ctx, &m, id, user_id, data)
-            }
-            "report.create" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::Report, _>(ctx, &m, id, user_id, data)
-            }
-            "appeal.create" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::Appeal, _>(ctx, &m, id, user_id, data)
-            }
-            "appeal.list" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::ListAppealable, _>(ctx, &m, id, user_id, data)
-            }
-            "mod.decide" => {
-                let m = self.services.moderation.clone();
-                self.ask::<_, moderation::Decide, _>(ctx, &m, id, user_id, data)
-            }
-            "consent.verify_receipt" => {
-                self.ask::<_, consent::VerifyReceipt, _>(ctx, &consent_addr, id, user_id, data)
-            }
-            other => {
-                let e = AppError::new(
-                    ErrorCode::UnknownType,
-                    format!("unknown command type `{other}`"),
-                );
-                self.reply_error(ctx, Some(&id), &e)
-            }
-        }
-    }
-
-    /// `mod.subscribe`: the role is checked first, then this socket starts receiving console
-    /// events, then the queue is read: an item added in between arrives twice (clients keep
-    /// items by id), never not at all.
-    fn subscribe_console(
+    /// Runs a routed command and replies with its answer. A command that holds the stream
+    /// (`chat.sync`) has live chat events wait until its reply is out, and those the reply
+    /// carried are then dropped: live delivery never repeats a message.
+    fn dispatch(
         &mut self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        re: String,
         user_id: i64,
-        data: Value,
+        command: Command,
+        route: Route,
+        ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if let Err(e) = parse_data::<moderation::Subscribe>(data) {
-            return self.reply_error(ctx, Some(&re), &e);
+        let caller = Caller {
+            user_id,
+            conn_id: self.conn_id,
+        };
+        let holds_stream = route.holds_stream;
+        if holds_stream {
+            self.syncs_in_flight += 1;
         }
-        let (moderation, registry, conn_id) = (
-            self.services.moderation.clone(),
-            self.services.registry.clone(),
-            self.conn_id,
-        );
-        let work = async move {
-            let gone = |_| mailbox_gone();
-            moderation
-                .send(As::new(user_id, moderation::Subscribe {}))
-                .await
-                .map_err(gone)??;
-            registry
-                .send(SetConsole { conn_id, on: true })
-                .await
-                .map_err(gone)?;
-            moderation
-                .send(As::new(user_id, moderation::QueueSnapshot {}))
-                .await
-                .map_err(gone)?
-        };
-        ctx.spawn(work.into_actor(self).map(move |answer, act, ctx| {
-            act.reply(ctx, &re, answer);
-        }));
-    }
-
-    /// Parses `data` as `B`, asks the chat actor, and replies with its answer.
-    fn ask<A, B, R>(
-        &mut self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        actor: &Addr<A>,
-        re: String,
-        user_id: i64,
-        data: Value,
-    ) where
-        A: Actor + Handler<As<B>>,
-        A::Context: actix::dev::ToEnvelope<A, As<B>>,
-        B: DeserializeOwned + 'static + std::marker::Send,
-        As<B>: Message<Result = AppResult<R>> + std::marker::Send,
-        R: Serialize + 'static + std::marker::Send,
-    {
-        let body: B = match parse_data(data) {
-            Ok(b) => b,
-            Err(e) => return self.reply_error(ctx, Some(&re), &e),
-        };
-        let request = actor.send(As::new(user_id, body));
-        ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
-            act.reply(ctx, &re, answer.unwrap_or_else(|_| Err(mailbox_gone())));
-        }));
-    }
-
-    /// Typing is throttled per socket and conversation before it reaches the chat actor.
-    fn typing(
-        &mut self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        re: String,
-        user_id: i64,
-        data: Value,
-    ) {
-        let body: chat::Typing = match parse_data(data) {
-            Ok(b) => b,
-            Err(e) => return self.reply_error(ctx, Some(&re), &e),
-        };
-        let interval = Duration::from_millis(self.services.typing_interval_ms);
-        let now = Instant::now();
-        if let Some(last) = self.last_typing.get(&body.conversation_id) {
-            if now.duration_since(*last) < interval {
-                return self.reply(ctx, &re, Ok(chat::TypingRelayed { delivered: false }));
+        let re = command.id;
+        let run = route.run(caller, command.data);
+        ctx.spawn(run.into_actor(self).map(move |answer, act, ctx| {
+            if holds_stream {
+                act.syncs_in_flight -= 1;
             }
-        }
-        if self.last_typing.len() > 1000 {
-            self.last_typing
-                .retain(|_, t| now.duration_since(*t) < interval);
-        }
-        self.last_typing.insert(body.conversation_id, now);
-        let request = self.services.chat.send(As::new(user_id, body));
-        ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
-            act.reply(ctx, &re, answer.unwrap_or_else(|_| Err(mailbox_gone())));
-        }));
-    }
-
-    /// Answers in full what the client asks for, holds live chat events until the reply is out
-    /// and then drops those the reply carried: live delivery never repeats a message.
-    fn sync(
-        &mut self,
-        ctx: &mut ws::WebsocketContext<Self>,
-        re: String,
-        user_id: i64,
-        data: Value,
-    ) {
-        let body: chat::Sync = match parse_data(data) {
-            Ok(b) => b,
-            Err(e) => return self.reply_error(ctx, Some(&re), &e),
-        };
-        self.syncs_in_flight += 1;
-        let request = self.services.chat.send(As::new(user_id, body));
-        ctx.spawn(request.into_actor(self).map(move |answer, act, ctx| {
-            act.syncs_in_flight -= 1;
-            let answer = answer.unwrap_or_else(|_| Err(mailbox_gone()));
-            if let Ok(synced) = &answer {
-                for m in synced.results.iter().flat_map(|s| &s.messages) {
-                    act.remember(m.conversation_id, m.seq);
+            match answer {
+                Ok(answer) => {
+                    for pos in &answer.carries {
+                        act.remember(pos.conversation_id, pos.seq);
+                    }
+                    act.send_text(ctx, protocol::ok_reply_raw(&re, &answer.data));
                 }
+                Err(e) => act.reply_error(ctx, Some(&re), &e),
             }
-            act.reply(ctx, &re, answer);
-            if act.syncs_in_flight == 0 {
+            if holds_stream && act.syncs_in_flight == 0 {
                 for frame in std::mem::take(&mut act.held) {
                     act.push_event(frame, ctx);
                 }
@@ -600,12 +451,8 @@ impl WsSession {
     }
 }
 
-fn parse_data<T: DeserializeOwned>(data: Value) -> AppResult<T> {
+fn parse_data<T: DeserializeOwned>(data: serde_json::Value) -> AppResult<T> {
     crate::error::parse_value(data)
-}
-
-fn mailbox_gone() -> AppError {
-    AppError::unavailable("service unavailable; retry")
 }
 
 impl Actor for WsSession {
@@ -786,17 +633,6 @@ impl TokenBucket {
             Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
-}
-
-/// Commands a muted user may not run: saying something to someone.
-fn is_speaking(kind: &str) -> bool {
-    matches!(kind, "chat.send" | "chat.open" | "chat.typing")
-}
-
-/// Commands a restricted account (no age declared, under 14 without a guardian) may not run:
-/// chat (policy: 未成年人). Everything else (consents, blocks, presence) stays open.
-fn needs_full_standing(kind: &str) -> bool {
-    kind.starts_with("chat.")
 }
 
 #[cfg(test)]

@@ -333,6 +333,38 @@ async fn presence_before(ws: &mut WsClient, conv: i64, user: i64, marker: &str) 
     }
 }
 
+/// A reload that lands on another node (a load balancer picks one): back within the grace
+/// period is no news for the partner, whichever node either of them is on.
+async fn a_reconnect_on_another_node_within_the_grace_is_no_news(store: Store) {
+    let Some(mut cluster) =
+        spawn_cluster_with(store, 2, |s| s.chat.presence_grace_ms = 60_000).await
+    else {
+        return;
+    };
+    let a = cluster.nodes[0].new_user().await;
+    let b = cluster.nodes[0].new_user().await;
+    let mut wb = cluster.nodes[0].ws(&b).await;
+    let conv = wb.open_chat(a.id).await;
+    cluster.await_subscribers(b.id, 1).await;
+    let on_node_1 = cluster.nodes[1].ws(&a).await;
+    let event = wb.next_event("presence").await;
+    assert_eq!(event["data"]["online"], json!(true), "{event}");
+    cluster.await_subscribers(a.id, 1).await;
+
+    on_node_1.close().await;
+    let mut on_node_0 = cluster.nodes[0].ws(&a).await;
+    on_node_0.say(conv, "back on node 0").await;
+    let news = presence_before(&mut wb, conv, a.id, "back on node 0").await;
+    assert!(
+        news.is_empty(),
+        "gone and back across nodes is no news: {news:?}"
+    );
+    let answer = wb
+        .request_ok("presence.query", json!({ "user_ids": [a.id] }))
+        .await;
+    assert_eq!(answer["presence"][0]["online"], json!(true), "{answer}");
+}
+
 async fn presence_crosses_nodes_and_offline_waits_for_the_last_node(store: Store) {
     let Some(mut cluster) = spawn_cluster(store, 2).await else {
         return;
@@ -1094,6 +1126,7 @@ store_tests!(
     a_user_on_one_node_chats_with_a_user_on_another,
     every_device_gets_every_message_across_nodes,
     presence_crosses_nodes_and_offline_waits_for_the_last_node,
+    a_reconnect_on_another_node_within_the_grace_is_no_news,
     revoking_a_session_closes_its_socket_on_another_node,
     a_killed_node_loses_no_acknowledged_message,
     clients_converge_after_a_redis_restart,

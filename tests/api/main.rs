@@ -18,6 +18,7 @@ mod minors;
 mod moderation;
 mod picture_match;
 mod privacy;
+mod routing;
 mod schema;
 mod screening;
 mod ws;
