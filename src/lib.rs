@@ -10,7 +10,7 @@
 //! and their SQL: `auth` (accounts, tokens, roles) and `chat` (conversations and messages;
 //! the [`chat::ChatServer`] actor group-commits sends). A domain never writes to a socket:
 //! it publishes on the [`bus`], which hands deliveries to the node's connection registry
-//! (`ws::registry`), which pushes them to the sessions of the users concerned. `store` is the
+//! (`bus::registry`), which pushes them to the sessions of the users concerned. `store` is the
 //! sqlx pool (SQLite by default, PostgreSQL when configured) with embedded migrations;
 //! `config` the settings; `error` the one error type whose codes both transports share.
 //! [`startup::App`] wires it all and is what `main` and the tests run.

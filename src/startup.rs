@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::auth::code_sender::OutboxCodeSender;
 use crate::auth::phone_vault::PhoneVault;
 use crate::auth::Auth;
+use crate::bus::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
 use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
 use crate::config::Settings;
@@ -24,7 +25,6 @@ use crate::minors::Minors;
 use crate::privacy::retention::RetentionJob;
 use crate::privacy::{ExportContext, Privacy};
 use crate::store::{self, Db};
-use crate::ws::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
 use crate::ws::WsServices;
 
 pub struct App {
@@ -85,7 +85,7 @@ impl App {
             Duration::from_millis(settings.auth.standing_recheck_ms),
         )
         .start();
-        registry.do_send(crate::ws::registry::SetStandingWatch(standing.recipient()));
+        registry.do_send(crate::bus::registry::SetStandingWatch(standing.recipient()));
         // Moderation loads the keyword list (and reloads it); chat screens texts with it.
         let empty = crate::moderation::policy::Keywords::parse("")
             .map_err(|e| anyhow::anyhow!("an empty keyword list: {e}"))?;

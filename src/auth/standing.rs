@@ -15,10 +15,10 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::store;
+use crate::bus::registry::{Enforce, Enforcement, LiveTokens, RecheckNow, Registry};
 use crate::metrics::{self, METRICS};
 use crate::minors::policy::Standing;
 use crate::store::{now_ms, Db};
-use crate::ws::registry::{Enforce, Enforcement, LiveTokens, RecheckNow, Registry};
 
 /// Tokens read in one statement (well under every backend's bind-parameter limit).
 const BATCH: usize = 500;
@@ -130,7 +130,12 @@ fn verdict(row: &store::TokenStandingRow, now: i64) -> Enforcement {
     Enforcement::Current {
         muted_until: row.muted_until,
         full: crate::minors::standing_of(&row.age, now) == Standing::Full,
-        staff,
+        // Only staff sockets stay in the moderators' consoles.
+        leave: if staff {
+            Vec::new()
+        } else {
+            vec![crate::bus::Topic::consoles()]
+        },
     }
 }
 

@@ -6,7 +6,7 @@ use actix::Addr;
 use futures_util::future::BoxFuture;
 
 use super::{Audience, Bus, Delivery};
-use crate::ws::registry::{Deliver, OnlineAmong, Registry};
+use crate::bus::registry::{Deliver, OnlineAmong, Registry};
 
 pub struct LocalBus {
     registry: Addr<Registry>,

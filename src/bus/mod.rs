@@ -1,13 +1,16 @@
-//! The delivery bus: "deliver this to user U" without knowing where U's sockets are.
+//! The delivery bus: "deliver this to user U" (or to the members of a topic) without knowing
+//! where their sockets are.
 //!
-//! Domain actors publish through [`Bus`]; they never reach into sessions. The
-//! [`local::LocalBus`] (default) hands deliveries to this node's connection registry;
+//! Domain actors publish through [`Bus`]; they never reach into sessions. The node's
+//! connection [`registry::Registry`] knows every socket on the node, by user and by topic.
+//! The [`local::LocalBus`] (default) hands deliveries to it;
 //! [`redis::RedisBus`] (when `REDIS_URL` is set) also publishes them so that other nodes'
 //! registries get them too. No domain code changes with the choice. Pub/sub may drop: anything that matters is in the
 //! database first and carries a sequence number so that clients can fill gaps.
 
 pub mod local;
 pub mod redis;
+pub mod registry;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,22 +20,43 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::json;
 
+/// A named group of connections that join and leave it (the moderators' consoles; a room's
+/// audience next). A multi-node bus routes a topic only to the nodes holding a member.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Topic(Arc<str>);
+
+impl Topic {
+    /// A topic's name: the server's own (`consoles`, `room:12`), never a client's text.
+    pub fn new(name: impl Into<Arc<str>>) -> Topic {
+        Topic(name.into())
+    }
+
+    /// Every moderator console on any node (`mod.subscribe` joins it).
+    pub fn consoles() -> Topic {
+        Topic::new("consoles")
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Who a delivery is for.
 #[derive(Clone, Debug)]
 pub enum Audience {
     User(i64),
     Users(Vec<i64>),
-    /// Every moderator console subscribed on any node (`mod.subscribe`).
-    Consoles,
+    /// Every connection that joined the topic, on any node.
+    Topic(Topic),
 }
 
 impl Audience {
-    /// The users addressed; none for [`Audience::Consoles`], which goes by subscription.
+    /// The users addressed; none for a topic, which goes by membership.
     pub fn user_ids(&self) -> &[i64] {
         match self {
             Audience::User(id) => std::slice::from_ref(id),
             Audience::Users(ids) => ids,
-            Audience::Consoles => &[],
+            Audience::Topic(_) => &[],
         }
     }
 }
@@ -111,6 +135,16 @@ pub trait Bus: Send + Sync + 'static {
 
     /// This node's last socket of `user_id` closed.
     fn user_left(&self, _user_id: i64) {}
+
+    /// A connection on this node joined the topic (the node's first member, when `first`):
+    /// a multi-node bus starts routing the topic here. Resolves once deliveries published
+    /// from now on reach this node, as [`Bus::user_arrived`] does.
+    fn topic_joined(&self, _topic: &Topic, _first: bool) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+
+    /// The topic's last member on this node left.
+    fn topic_left(&self, _topic: &Topic) {}
 }
 
 pub type SharedBus = Arc<dyn Bus>;

@@ -1,7 +1,8 @@
 //! The Redis bus: deliveries reach users' sockets on every node.
 //!
-//! Routing is per user: a node subscribes to `<prefix>:u:<user_id>` only while it holds at
-//! least one socket of that user, so an event goes only to the nodes that need it (not to
+//! Routing is per user and per topic: a node subscribes to `<prefix>:u:<user_id>` only while
+//! it holds at least one socket of that user, and to `<prefix>:t:<topic>` only while one of
+//! its connections is a member, so an event goes only to the nodes that need it (not to
 //! every node). Publishing delivers to this node's registry directly and publishes for the
 //! others; a node ignores its own publications (each carries the node id).
 //!
@@ -27,10 +28,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Audience, Bus, Delivery, EventFrame, StreamPos};
+use super::{Audience, Bus, Delivery, EventFrame, StreamPos, Topic};
+use crate::bus::registry::{BusRecovered, Deliver, OnlineAmong, Registry};
 use crate::metrics::{self, METRICS};
 use crate::store::now_ms;
-use crate::ws::registry::{BusRecovered, Deliver, OnlineAmong, Registry};
 
 /// How long a node's presence claim on a user lasts without renewal.
 pub const PRESENCE_LEASE: Duration = Duration::from_secs(60);
@@ -55,6 +56,8 @@ enum SubscriptionOp {
     Arrived(i64, oneshot::Sender<()>),
     Barrier(oneshot::Sender<()>),
     Left(i64),
+    TopicJoined(Topic, oneshot::Sender<()>),
+    TopicLeft(Topic),
     /// The connection was lost (Redis may have restarted empty): rewrite our leases now
     /// rather than at the next renewal, and probe until it is back.
     RenewAll,
@@ -131,9 +134,8 @@ fn user_channel(prefix: &str, user_id: i64) -> String {
     format!("{prefix}:u:{user_id}")
 }
 
-/// One channel every node subscribes to at start: moderator console events.
-fn console_channel(prefix: &str) -> String {
-    format!("{prefix}:console")
+fn topic_channel(prefix: &str, topic: &Topic) -> String {
+    format!("{prefix}:t:{}", topic.name())
 }
 
 fn presence_key(prefix: &str, user_id: i64) -> String {
@@ -144,7 +146,7 @@ impl Bus for RedisBus {
     fn publish(&self, audience: Audience, delivery: Delivery) {
         let payload = encode(self.node_id, &delivery);
         let channels: Vec<String> = match &audience {
-            Audience::Consoles => vec![console_channel(&self.prefix)],
+            Audience::Topic(topic) => vec![topic_channel(&self.prefix, topic)],
             other => other
                 .user_ids()
                 .iter()
@@ -250,6 +252,23 @@ impl Bus for RedisBus {
     fn user_left(&self, user_id: i64) {
         let _ = self.ops.send(SubscriptionOp::Left(user_id));
     }
+
+    fn topic_joined(&self, topic: &Topic, first: bool) -> BoxFuture<'static, ()> {
+        let (done, subscribed) = oneshot::channel();
+        let op = if first {
+            SubscriptionOp::TopicJoined(topic.clone(), done)
+        } else {
+            SubscriptionOp::Barrier(done)
+        };
+        let _ = self.ops.send(op);
+        Box::pin(async move {
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, subscribed).await;
+        })
+    }
+
+    fn topic_left(&self, topic: &Topic) {
+        let _ = self.ops.send(SubscriptionOp::TopicLeft(topic.clone()));
+    }
 }
 
 /// Applies subscription changes in the order they happened (a leave racing ahead of an
@@ -268,10 +287,6 @@ async fn subscription_loop(
     let mut lost = false;
     let mut probe = tokio::time::interval(RECOVERY_PROBE);
     let field = node_id.to_string();
-    // Automatic resubscription keeps it after a reconnect.
-    if let Err(e) = conn.subscribe(console_channel(&prefix)).await {
-        tracing::warn!(error = %e, "subscribing to the console channel failed");
-    }
     loop {
         tokio::select! {
             op = ops.recv() => {
@@ -296,6 +311,15 @@ async fn subscription_loop(
                             Ok(()) => presence,
                             Err(e) => Err(e),
                         }
+                    }
+                    // Automatic resubscription keeps a topic after a reconnect, as a user.
+                    SubscriptionOp::TopicJoined(topic, done) => {
+                        let subscribed = conn.subscribe(topic_channel(&prefix, &topic)).await;
+                        let _ = done.send(());
+                        subscribed
+                    }
+                    SubscriptionOp::TopicLeft(topic) => {
+                        conn.unsubscribe(topic_channel(&prefix, &topic)).await
                     }
                     SubscriptionOp::RenewAll => {
                         lost = true;
@@ -357,7 +381,7 @@ async fn receive_loop(
     ops: mpsc::UnboundedSender<SubscriptionOp>,
 ) {
     let channel_prefix = format!("{prefix}:u:");
-    let consoles = console_channel(&prefix);
+    let topic_prefix = format!("{prefix}:t:");
     while let Some(push) = pushes.recv().await {
         match push.kind {
             PushKind::Message => {
@@ -367,8 +391,8 @@ async fn receive_loop(
                     continue;
                 };
                 let channel = std::str::from_utf8(channel).unwrap_or("");
-                let audience = if channel == consoles {
-                    Audience::Consoles
+                let audience = if let Some(topic) = channel.strip_prefix(&topic_prefix) {
+                    Audience::Topic(Topic::new(topic))
                 } else {
                     let Some(user_id) = channel
                         .strip_prefix(&channel_prefix)

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use crate::bus::registry::PresenceChanged;
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus, StreamPos};
 use crate::config::ChatSettings;
 use crate::domain::ReplyBudget;
@@ -25,7 +26,6 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 use crate::moderation::policy::{screen_text, Keywords, Verdict};
 use crate::store::{begin_write, now_ms, Backend, Db};
-use crate::ws::registry::PresenceChanged;
 use messages::*;
 use policy::{ChatText, ClientId, Content};
 

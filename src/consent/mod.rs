@@ -67,7 +67,7 @@ pub struct ConsentServer {
     version: PolicyVersion,
     signer: Arc<ReceiptSigner>,
     /// Where a new policy version is announced to this node's sockets.
-    announce: Recipient<crate::ws::registry::BroadcastLocal>,
+    announce: Recipient<crate::bus::registry::BroadcastLocal>,
     poll_every: Duration,
 }
 
@@ -77,7 +77,7 @@ impl ConsentServer {
         bus: SharedBus,
         version: PolicyVersion,
         signer: Arc<ReceiptSigner>,
-        announce: Recipient<crate::ws::registry::BroadcastLocal>,
+        announce: Recipient<crate::bus::registry::BroadcastLocal>,
         poll_every: Duration,
     ) -> Self {
         Self {
@@ -106,7 +106,7 @@ impl ConsentServer {
                             &serde_json::json!({ "policy_version": latest }),
                             None,
                         );
-                        act.announce.do_send(crate::ws::registry::BroadcastLocal(event));
+                        act.announce.do_send(crate::bus::registry::BroadcastLocal(event));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "policy version poll failed"),

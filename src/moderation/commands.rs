@@ -8,11 +8,12 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use super::*;
+use crate::bus::registry::{Join, Registry};
+use crate::bus::Topic;
 use crate::commands::{ask, mailbox_gone, Answer, Caller, CommandSpec, Gate};
-use crate::ws::registry::{Registry, SetConsole};
 
-/// What moderation's commands run on: the actor, and the registry that marks a connection
-/// as a console.
+/// What moderation's commands run on: the actor, and the registry a console joins the
+/// consoles topic through.
 pub struct ModerationCommands {
     pub moderation: Addr<ModerationServer>,
     pub registry: Addr<Registry>,
@@ -35,9 +36,9 @@ fn subscribe(
             .await
             .map_err(gone)??;
         h.registry
-            .send(SetConsole {
+            .send(Join {
                 conn_id: caller.conn_id,
-                on: true,
+                topic: Topic::consoles(),
             })
             .await
             .map_err(gone)?;

@@ -4,7 +4,7 @@
 //!
 //! Screening: a rule's `Reject` refuses the content at once (`content_rejected`), `Review`
 //! queues it and holds it back until a moderator decides, `Pass` lets it through. Queue
-//! changes are published to every subscribed console on every node (`Audience::Consoles`).
+//! changes are published to every subscribed console on every node (`Audience::Topic(Topic::consoles())`).
 //! Claims are leases: one conditional statement decides a race, and a lease that runs out
 //! returns the item to the queue (swept every `DUOXIE_MODERATION_LEASE_CHECK_MS` on each node;
 //! the statement makes the sweep idempotent across nodes). The keyword list reloads itself
@@ -150,7 +150,7 @@ impl Actor for ModerationServer {
 
 fn console(bus: &SharedBus, kind: &str, data: &impl Serialize) {
     bus.publish(
-        Audience::Consoles,
+        Audience::Topic(crate::bus::Topic::consoles()),
         Delivery::Event(EventFrame::new(kind, data, None)),
     );
 }

@@ -1,11 +1,10 @@
-//! The WebSocket transport: `GET /ws`, the per-connection [`session::WsSession`] actor, the
-//! node's connection [`registry::Registry`], the envelope in [`protocol`] and the outbound
-//! queue bound in [`outbound`]. This folder translates between frames and the domains'
+//! The WebSocket transport: `GET /ws`, the per-connection [`session::WsSession`] actor (which
+//! registers with the node's connection registry, [`crate::bus::registry`]), the envelope in
+//! [`protocol`] and the outbound queue bound in [`outbound`]. This folder translates between frames and the domains'
 //! command tables; it knows no command name, and holds no SQL and no business rules.
 
 pub mod outbound;
 pub mod protocol;
-pub mod registry;
 pub mod session;
 
 use std::sync::Arc;
@@ -16,10 +15,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws::{self as actix_ws, WebsocketContext};
 
 use crate::auth::Auth;
+use crate::bus::registry::Registry;
 use crate::commands::Routes;
 use crate::config::WsSettings;
 use outbound::{Gauged, OutboundGauge};
-use registry::Registry;
 use session::WsSession;
 
 /// The subprotocol the server speaks; echoed in the handshake.

@@ -19,9 +19,9 @@ use serde::Serialize;
 
 use super::outbound::{OutboundGauge, CLOSE_SLOW_CONSUMER};
 use super::protocol::{self, Command};
-use super::registry::{Connect, Disconnect, Identify, Push};
 use super::WsServices;
 use crate::auth::Identity;
+use crate::bus::registry::{Connect, Disconnect, Identify, Push};
 use crate::bus::{EventFrame, StreamPos};
 use crate::commands::{Caller, Gate, Route};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -487,7 +487,7 @@ impl Actor for WsSession {
                     if !matches!(accepted, Ok(true)) {
                         return act.close(
                             ctx,
-                            super::registry::CLOSE_GOING_AWAY,
+                            crate::bus::registry::CLOSE_GOING_AWAY,
                             "server shutting down",
                         );
                     }

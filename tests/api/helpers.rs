@@ -1265,12 +1265,21 @@ impl Cluster {
     /// `src/bus/redis.rs`): one per node holding a socket of the user, once its subscription
     /// is in place. Asked of Redis directly, on a connection of its own.
     pub async fn subscribers(&self, user_id: i64) -> i64 {
+        self.channel_subscribers(&format!("u:{user_id}")).await
+    }
+
+    /// How many nodes route the topic (`<prefix>:t:<name>`): one per node holding a member.
+    pub async fn topic_subscribers(&self, topic: &str) -> i64 {
+        self.channel_subscribers(&format!("t:{topic}")).await
+    }
+
+    async fn channel_subscribers(&self, suffix: &str) -> i64 {
         let client = redis::Client::open(self.redis_url.as_str()).expect("parse the Redis URL");
         let mut conn = tokio::time::timeout(WAIT, client.get_multiplexed_async_connection())
             .await
             .expect("timed out connecting to Redis")
             .unwrap_or_else(|e| panic!("connect to Redis: {e}"));
-        let channel = format!("{}:u:{user_id}", self.redis_prefix);
+        let channel = format!("{}:{suffix}", self.redis_prefix);
         let (_, count): (String, i64) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(&channel)
@@ -1278,6 +1287,22 @@ impl Cluster {
             .await
             .unwrap_or_else(|e| panic!("PUBSUB NUMSUB {channel}: {e}"));
         count
+    }
+
+    /// Polls until exactly `nodes` nodes route the topic.
+    pub async fn await_topic_subscribers(&self, topic: &str, nodes: i64) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let now = self.topic_subscribers(topic).await;
+            if now == nodes {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "topic {topic}: {now} node(s) subscribed after {WAIT:?}, waiting for {nodes}"
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
     }
 
     /// Polls until exactly `nodes` nodes route this user's deliveries: a socket opened (or

@@ -350,7 +350,14 @@ async fn a_console_on_another_node_sees_the_queue_change(store: Store) {
     let mod_user = cluster.nodes[1].new_user().await;
     cluster.nodes[1].grant_role(mod_user.id, "moderator").await;
     let mod_user = cluster.nodes[1].login_again(&mod_user).await;
+    assert_eq!(
+        cluster.topic_subscribers("consoles").await,
+        0,
+        "no node routes the consoles while none is open"
+    );
     let (mut there, _) = console(&cluster.nodes[1], &mod_user).await;
+    // mod.subscribe answers once node 1 routes the topic; node 0 holds no member.
+    assert_eq!(cluster.topic_subscribers("consoles").await, 1);
     cluster.nodes[0]
         .patch(
             "/api/me",
@@ -361,6 +368,9 @@ async fn a_console_on_another_node_sees_the_queue_change(store: Store) {
         .ok("held");
     let item = there.next_event("mod.item").await;
     assert_eq!(item["data"]["subject_id"], json!(author.id), "{item}");
+    // The last console on node 1 closing stops the routing there.
+    there.close().await;
+    cluster.await_topic_subscribers("consoles", 0).await;
 }
 
 async fn a_muted_user_cannot_chat_until_the_mute_is_lifted(store: Store) {

@@ -1,6 +1,7 @@
-//! The connection registry: one actor per node that knows every live socket on this node and
-//! whose it is. The bus delivers through it; shutdown closes through it; presence transitions
-//! (a user's first socket opens, their last closes) are reported from it.
+//! The connection registry: one actor per node that knows every live socket on this node,
+//! whose it is and which topics it joined. The bus delivers through it; shutdown closes
+//! through it; presence transitions (a user's first socket opens, their last closes) are
+//! reported from it. It sits beside the bus, below every domain and the transport.
 //!
 //! It addresses sessions only as `Recipient<Push>`, so it never knows the session type, and it
 //! holds no database handle: it is pure in-memory routing.
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
+use crate::bus::{Audience, Delivery, EventFrame, SharedBus, Topic};
 
 /// What a session is told to do.
 #[derive(Message, Clone, Debug)]
@@ -43,8 +44,9 @@ pub enum Enforcement {
     Current {
         muted_until: i64,
         full: bool,
-        /// Moderator or admin: only staff sockets keep a console subscription.
-        staff: bool,
+        /// Topics the token's sockets may no longer be in (a moderator who lost the role
+        /// leaves the consoles).
+        leave: Vec<Topic>,
     },
 }
 
@@ -138,23 +140,74 @@ pub struct SetBus(pub SharedBus);
 struct Conn {
     recipient: Recipient<Push>,
     who: Option<(i64, i64)>,
-    /// A moderator console (`mod.subscribe`): gets `Audience::Consoles` deliveries.
-    console: bool,
+    topics: HashSet<Topic>,
 }
 
-/// Marks a socket as a moderator console (the session checked the role), or not.
+/// The connection joins the topic (the domain checked that it may). Answers once the
+/// topic's deliveries reach this node (see `Bus::topic_joined`); `false` when the connection
+/// is gone.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Join {
+    pub conn_id: u64,
+    pub topic: Topic,
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetConsole {
+pub struct Leave {
     pub conn_id: u64,
-    pub on: bool,
+    pub topic: Topic,
 }
 
-impl Handler<SetConsole> for Registry {
+impl Handler<Join> for Registry {
+    type Result = ResponseFuture<bool>;
+    fn handle(&mut self, msg: Join, _: &mut Context<Self>) -> Self::Result {
+        let Some(conn) = self.conns.get_mut(&msg.conn_id) else {
+            return Box::pin(async { false });
+        };
+        if !conn.topics.insert(msg.topic.clone()) {
+            return Box::pin(async { true });
+        }
+        let members = self.by_topic.entry(msg.topic.clone()).or_default();
+        members.insert(msg.conn_id);
+        let first = members.len() == 1;
+        match &self.bus {
+            Some(bus) => {
+                let joined = bus.topic_joined(&msg.topic, first);
+                Box::pin(async move {
+                    joined.await;
+                    true
+                })
+            }
+            None => Box::pin(async { true }),
+        }
+    }
+}
+
+impl Handler<Leave> for Registry {
     type Result = ();
-    fn handle(&mut self, msg: SetConsole, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
         if let Some(conn) = self.conns.get_mut(&msg.conn_id) {
-            conn.console = msg.on;
+            if conn.topics.remove(&msg.topic) {
+                self.left_topic(msg.conn_id, &msg.topic);
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// Drops the connection from the topic's members (its own `topics` already updated).
+    fn left_topic(&mut self, conn_id: u64, topic: &Topic) {
+        let Some(members) = self.by_topic.get_mut(topic) else {
+            return;
+        };
+        members.remove(&conn_id);
+        if members.is_empty() {
+            self.by_topic.remove(topic);
+            if let Some(bus) = &self.bus {
+                bus.topic_left(topic);
+            }
         }
     }
 }
@@ -162,6 +215,7 @@ impl Handler<SetConsole> for Registry {
 pub struct Registry {
     conns: HashMap<u64, Conn>,
     by_user: HashMap<i64, HashSet<u64>>,
+    by_topic: HashMap<Topic, HashSet<u64>>,
     /// Users whose last socket closed less than the presence grace period ago.
     lingering: HashMap<i64, SpawnHandle>,
     presence_grace: Duration,
@@ -180,6 +234,7 @@ impl Registry {
         Self {
             conns: HashMap::new(),
             by_user: HashMap::new(),
+            by_topic: HashMap::new(),
             lingering: HashMap::new(),
             presence_grace,
             presence_sink: None,
@@ -237,7 +292,7 @@ impl Handler<Connect> for Registry {
             Conn {
                 recipient: msg.recipient,
                 who: None,
-                console: false,
+                topics: HashSet::new(),
             },
         );
         true
@@ -298,7 +353,8 @@ impl Handler<Enforce> for Registry {
     type Result = ();
     fn handle(&mut self, msg: Enforce, _: &mut Context<Self>) {
         let verdicts: HashMap<i64, Enforcement> = msg.0.into_iter().collect();
-        for conn in self.conns.values_mut() {
+        let mut left = Vec::new();
+        for (conn_id, conn) in self.conns.iter_mut() {
             let Some(verdict) = conn.who.and_then(|(_, token)| verdicts.get(&token)) else {
                 continue;
             };
@@ -310,10 +366,12 @@ impl Handler<Enforce> for Registry {
                 Enforcement::Current {
                     muted_until,
                     full,
-                    staff,
+                    leave,
                 } => {
-                    if !staff {
-                        conn.console = false;
+                    for topic in leave {
+                        if conn.topics.remove(topic) {
+                            left.push((*conn_id, topic.clone()));
+                        }
                     }
                     Push::Standing {
                         muted_until: *muted_until,
@@ -322,6 +380,9 @@ impl Handler<Enforce> for Registry {
                 }
             };
             conn.recipient.do_send(push);
+        }
+        for (conn_id, topic) in left {
+            self.left_topic(conn_id, &topic);
         }
     }
 }
@@ -359,6 +420,9 @@ impl Handler<Disconnect> for Registry {
         let Some(conn) = self.conns.remove(&msg.conn_id) else {
             return;
         };
+        for topic in &conn.topics {
+            self.left_topic(msg.conn_id, topic);
+        }
         let Some((user_id, _)) = conn.who else {
             return;
         };
@@ -388,9 +452,12 @@ impl Handler<Disconnect> for Registry {
 impl Handler<Deliver> for Registry {
     type Result = ();
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
-        if let Audience::Consoles = msg.audience {
-            if let Delivery::Event(frame) = &msg.delivery {
-                for conn in self.conns.values().filter(|c| c.console) {
+        if let Audience::Topic(topic) = &msg.audience {
+            // Topics carry events; closing and muting address users.
+            if let (Delivery::Event(frame), Some(members)) =
+                (&msg.delivery, self.by_topic.get(topic))
+            {
+                for conn in members.iter().filter_map(|id| self.conns.get(id)) {
                     conn.recipient.do_send(Push::Event(frame.clone()));
                 }
             }
