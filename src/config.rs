@@ -118,6 +118,20 @@ pub struct MediaSettings {
     pub quota_bytes: i64,
 }
 
+/// A key as its settings give it: base64 of 32 bytes. (Here, beside the settings that hold
+/// keys, so that validating them needs nothing from `keys`.)
+pub type KeyBytes = [u8; 32];
+
+pub fn decode_key(encoded: &str) -> anyhow::Result<KeyBytes> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .context("not valid base64")?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes, expected 32", b.len()))
+}
+
 /// A setting that is a secret: never shown by `Debug`, so never by a log line either.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -894,7 +908,7 @@ impl Settings {
         ] {
             if let Some(key) = key {
                 check(
-                    crate::keys::decode_key(key.expose()).is_ok(),
+                    decode_key(key.expose()).is_ok(),
                     name,
                     "expected base64 of 32 random bytes (`openssl rand -base64 32`)",
                 )?;

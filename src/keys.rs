@@ -19,16 +19,7 @@ use sqlx::Row;
 use crate::config::{Secret, Settings};
 use crate::store::{now_ms, Db};
 
-pub type KeyBytes = [u8; 32];
-
-pub fn decode_key(encoded: &str) -> anyhow::Result<KeyBytes> {
-    let bytes = STANDARD
-        .decode(encoded.trim())
-        .context("not valid base64")?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes, expected 32", b.len()))
-}
+pub use crate::config::{decode_key, KeyBytes};
 
 /// A subkey for one purpose, so that one master key never serves two algorithms.
 pub fn derive(master: &KeyBytes, purpose: &str) -> KeyBytes {

@@ -13,6 +13,7 @@ mod chat;
 mod cluster;
 mod consent;
 mod hardening;
+mod layout;
 mod media;
 mod minors;
 mod moderation;
