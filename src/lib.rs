@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod minors;
 pub mod moderation;
 pub mod privacy;
+pub mod rights;
 pub mod startup;
 pub mod store;
 pub mod ws;

@@ -23,7 +23,7 @@ use crate::http::{self, Readiness};
 use crate::keys::ServerKeys;
 use crate::minors::Minors;
 use crate::privacy::retention::RetentionJob;
-use crate::privacy::{ExportContext, Privacy};
+use crate::privacy::Privacy;
 use crate::store::{self, Db};
 use crate::ws::WsServices;
 
@@ -38,6 +38,8 @@ pub struct App {
     shutdown_rx: mpsc::UnboundedReceiver<()>,
     /// The routed WebSocket commands (for the test that holds them to `docs/protocol.md`).
     command_names: Vec<&'static str>,
+    /// The export's sections and the columns each answers for (for the schema test).
+    data_sections: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
 }
 
 /// Triggers the same graceful shutdown as SIGTERM.
@@ -139,17 +141,33 @@ impl App {
             policy_version.clone(),
             moderation.clone(),
         ));
-        let privacy = Privacy::new(
-            ExportContext {
-                db: db.clone(),
+        // Every domain holding personal data, in the export's section order.
+        let personal_data: Vec<Arc<dyn crate::rights::DataDomain>> = vec![
+            Arc::new(crate::chat::rights::ChatRights),
+            Arc::new(crate::consent::rights::ConsentRights {
                 signer: signer.clone(),
+            }),
+            Arc::new(crate::privacy::StaffAccess),
+            Arc::new(crate::minors::rights::MinorsRights {
                 vault: vault.clone(),
+            }),
+            Arc::new(crate::media::rights::MediaRights {
                 blobs: blobs.clone(),
-            },
+            }),
+            Arc::new(crate::moderation::rights::ModerationRights),
+            Arc::new(crate::auth::rights::AccountRights {
+                vault: vault.clone(),
+            }),
+        ];
+        let privacy = Privacy::new(
+            db.clone(),
+            personal_data,
+            blobs.clone(),
             backend,
             bus.clone(),
             settings.privacy.clone(),
         );
+        let data_sections = privacy.sections();
         RetentionJob::new(
             privacy.clone(),
             settings.privacy.clone(),
@@ -259,7 +277,13 @@ impl App {
             shutdown_tx,
             shutdown_rx,
             command_names,
+            data_sections,
         })
+    }
+
+    /// The export's sections, in order, each with the `users` columns its domain answers for.
+    pub fn data_sections(&self) -> &[(&'static str, &'static [(&'static str, &'static str)])] {
+        &self.data_sections
     }
 
     /// Every WebSocket command the session routes (besides its own `auth`), sorted.

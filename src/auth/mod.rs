@@ -10,6 +10,7 @@ pub mod extractor;
 pub mod limits;
 pub mod phone_vault;
 pub mod policy;
+pub mod rights;
 pub mod standing;
 pub mod store;
 

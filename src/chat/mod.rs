@@ -10,6 +10,7 @@
 pub mod commands;
 pub mod messages;
 pub mod policy;
+pub mod rights;
 pub mod store;
 
 use std::collections::HashMap;

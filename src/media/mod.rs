@@ -14,6 +14,7 @@ pub mod blob;
 pub mod fingerprint;
 pub mod pdq;
 pub mod pipeline;
+pub mod rights;
 pub mod sniff;
 pub mod store;
 pub mod video;
@@ -560,4 +561,19 @@ fn file_too_large(limit: usize) -> AppError {
         ErrorCode::FileTooLarge,
         format!("the file is larger than {limit} bytes"),
     )
+}
+
+/// Deletes those of `candidates` (blob names) that no upload refers to any more: the bytes of
+/// an erased account's or a purged upload, unless the same bytes are someone else's upload.
+pub async fn delete_unreferenced_blobs(
+    db: &Db,
+    blobs: &Arc<dyn BlobStore>,
+    candidates: Vec<String>,
+) -> AppResult<()> {
+    let unused = store::unreferenced(db, &candidates).await?;
+    let blobs = blobs.clone();
+    web::block(move || unused.iter().try_for_each(|b| blobs.delete(b)))
+        .await
+        .map_err(|e| anyhow::anyhow!("blocking task: {e}"))??;
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! session re-checks it when a restricted socket tries a restricted command.
 
 pub mod policy;
+pub mod rights;
 pub mod store;
 
 use std::sync::Arc;

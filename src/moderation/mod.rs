@@ -13,6 +13,7 @@
 pub mod commands;
 pub mod pictures;
 pub mod policy;
+pub mod rights;
 pub mod store;
 
 use std::path::PathBuf;

@@ -11,64 +11,16 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use serde::Serialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use super::{ExportContext, DOMAINS};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::store::now_ms;
+use crate::rights::{DataDomain, ExportSink};
+use crate::store::{now_ms, Db};
 
-/// Bytes gathered before a chunk is handed to the response.
-const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks waiting for a slow client; the writer pauses when they are all taken.
 const CHUNKS_IN_FLIGHT: usize = 4;
 /// What a refused export is told to wait, ms.
 const RETRY_AFTER_MS: u64 = 5000;
-
-/// The streamed document's destination. A domain writes JSON into it; [`ExportSink::flush`]
-/// hands full chunks on and waits while the client is behind.
-pub struct ExportSink {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-/// The client went away: the export stops.
-#[derive(Debug)]
-pub struct Gone;
-
-impl From<Gone> for AppError {
-    fn from(_: Gone) -> Self {
-        AppError::unavailable("the export download was abandoned")
-    }
-}
-
-impl ExportSink {
-    pub fn raw(&mut self, text: &str) {
-        self.buf.extend_from_slice(text.as_bytes());
-    }
-
-    /// Appends `value` as JSON.
-    pub fn value(&mut self, value: &impl Serialize) -> AppResult<()> {
-        serde_json::to_writer(&mut self.buf, value)
-            .map_err(|e| AppError::from(anyhow::anyhow!("serialise the export: {e}")))
-    }
-
-    /// Hands the bytes gathered so far on once there are enough of them.
-    pub async fn flush(&mut self) -> Result<(), Gone> {
-        if self.buf.len() >= CHUNK_BYTES {
-            self.send().await?;
-        }
-        Ok(())
-    }
-
-    async fn send(&mut self) -> Result<(), Gone> {
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(CHUNK_BYTES + 16 * 1024),
-        ));
-        self.tx.send(Ok(chunk)).await.map_err(|_| Gone)
-    }
-}
 
 /// Who is exporting on this node, so that each user has one export at a time.
 pub struct ExportSlots {
@@ -121,22 +73,23 @@ impl Drop for Slot {
     }
 }
 
+/// The domains whose sections make the document, in order.
+pub type Domains = Arc<[Arc<dyn DataDomain>]>;
+
 /// Starts the export of `user_id` and returns its bytes as a stream; refused at once
 /// (`rate_limited`) when the node or the user has no export slot free.
 pub fn start(
-    cx: Arc<ExportContext>,
+    db: Db,
+    domains: Domains,
     slots: &Arc<ExportSlots>,
     user_id: i64,
 ) -> AppResult<impl Stream<Item = Result<Bytes, std::io::Error>>> {
     let slot = slots.take(user_id)?;
     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-    let mut sink = ExportSink {
-        tx: tx.clone(),
-        buf: Vec::with_capacity(CHUNK_BYTES + 16 * 1024),
-    };
+    let mut sink = ExportSink::new(tx.clone());
     actix_web::rt::spawn(async move {
         let _slot = slot;
-        if let Err(e) = write_document(&cx, user_id, &mut sink).await {
+        if let Err(e) = write_document(&db, &domains, user_id, &mut sink).await {
             // The 200 is already sent: ending the body with an error makes the client see a
             // broken download rather than a truncated file that looks complete.
             e.log();
@@ -150,18 +103,23 @@ pub fn start(
     }))
 }
 
-async fn write_document(cx: &ExportContext, user_id: i64, out: &mut ExportSink) -> AppResult<()> {
+async fn write_document(
+    db: &Db,
+    domains: &Domains,
+    user_id: i64,
+    out: &mut ExportSink,
+) -> AppResult<()> {
     out.raw(&format!(
         "{{\"format\":\"duoxie-export-1\",\"generated_at\":{},\"user_id\":{user_id},\"sections\":{{",
         now_ms()
     ));
-    for (i, domain) in DOMAINS.iter().enumerate() {
+    for (i, domain) in domains.iter().enumerate() {
         if i > 0 {
             out.raw(",");
         }
         out.value(&domain.name())?;
         out.raw(":");
-        domain.export_into(cx, user_id, out).await?;
+        domain.export_into(db, user_id, out).await?;
         out.flush().await?;
     }
     out.raw("}}");

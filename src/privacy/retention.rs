@@ -76,7 +76,7 @@ pub async fn run_once(
         crate::media::store::rejected_before(&db, appeal_cutoff, DELETIONS_PER_RUN).await?
     {
         crate::media::store::delete(&db, &id).await?;
-        privacy.delete_unreferenced_blobs(blobs).await?;
+        crate::media::delete_unreferenced_blobs(&db, &privacy.blobs, blobs).await?;
         report.rejected_media_purged += 1;
     }
     Ok(report)

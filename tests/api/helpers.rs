@@ -213,6 +213,7 @@ pub async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
     let app = App::build(settings).await.expect("build the app");
     let port = app.port();
     let db = app.db();
+    let data_sections = app.data_sections().to_vec();
     let handle = app.shutdown_handle();
     actix_rt::spawn(app.run_until_stopped());
     TestApp {
@@ -222,6 +223,7 @@ pub async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
         shut_down: false,
         http: http_client(),
         next_device: 0,
+        data_sections,
         _data_dir: data_dir,
     }
 }
@@ -243,6 +245,8 @@ pub struct TestApp {
     pub port: u16,
     /// The app's own pool, for the few things the wire cannot do (ageing a token, counting rows).
     pub db: sqlx::AnyPool,
+    /// The export's sections and the `users` columns each domain answers for.
+    pub data_sections: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
     shutdown: Box<dyn Fn()>,
     shut_down: bool,
     http: awc::Client,
@@ -1254,6 +1258,7 @@ impl Cluster {
                 shut_down: true,
                 http: http_client(),
                 next_device: 0,
+                data_sections: first.data_sections.clone(),
                 _data_dir: self.data_dir.clone(),
             },
         };
@@ -1387,6 +1392,8 @@ pub async fn spawn_logging_process(store: Store, log: &std::path::Path) -> Proce
             shut_down: true,
             http: http_client(),
             next_device: 0,
+            // A process node's sections are its own binary's; none are read from it.
+            data_sections: Vec::new(),
             _data_dir: data_dir,
         },
     };

@@ -213,15 +213,16 @@ async fn every_personal_column_is_exported_and_erased(store: Store) {
         in_schema.len() >= 8,
         "the schema query found them: {in_schema:?}"
     );
-    let mut declared: Vec<(String, String)> = duoxie::privacy::DOMAINS
+    let mut declared: Vec<(String, String)> = app
+        .data_sections
         .iter()
-        .flat_map(|d| d.personal_columns().iter())
+        .flat_map(|(_, columns)| columns.iter())
         .map(|(t, c)| (t.to_string(), c.to_string()))
         .collect();
     declared.sort();
     assert_eq!(
         declared, in_schema,
-        "a table referencing users must belong to a privacy::DataDomain (export + erase)"
+        "a table referencing users must belong to a rights::DataDomain (export + erase)"
     );
 }
 
@@ -256,7 +257,7 @@ async fn the_export_holds_everything_held_about_the_user(store: Store) {
         .await
         .ok("export");
     let sections = &export["sections"];
-    let names: Vec<&str> = duoxie::privacy::DOMAINS.iter().map(|d| d.name()).collect();
+    let names: Vec<&str> = app.data_sections.iter().map(|(name, _)| *name).collect();
     for name in &names {
         assert!(
             !sections[name].is_null(),
