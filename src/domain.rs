@@ -1,7 +1,114 @@
 //! What every domain actor's commands share: the caller's identity travels beside the command
 //! body, never inside it. A body deserialises straight from a WebSocket frame's `data` or a
 //! REST body; [`As::new`] adds the authenticated user, so a client cannot speak for someone
-//! else.
+//! else. The caller's [`Identity`] (roles, [`Standing`], mute) is defined here, in the kernel,
+//! so that every domain and transport reads it without naming `auth` (which resolves it from
+//! a token) or `minors` (which decides the standing).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult, ErrorCode};
+
+// ---- The caller's identity: who is calling, with the standing every domain's gates read ----
+
+/// Who is calling: resolved from a bearer token on every request and socket.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub user_id: i64,
+    pub token_id: i64,
+    pub roles: Vec<Role>,
+    /// When the token stops working; live sockets are closed then too.
+    pub expires_at: i64,
+    /// What the account may do (age declared, guardian consent for under-14s).
+    pub standing: Standing,
+    /// No chat before this time (a moderator's mute); 0 when not muted.
+    pub muted_until: i64,
+}
+
+impl Identity {
+    pub fn is_staff(&self) -> bool {
+        self.roles.iter().any(|r| r.is_staff())
+    }
+}
+
+/// An account's roles: what it may do beyond a buyer's (the seller directory, appraisal, the
+/// moderation console, administration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Buyer,
+    Seller,
+    Appraiser,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Buyer,
+        Role::Seller,
+        Role::Appraiser,
+        Role::Moderator,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Seller => "seller",
+            Role::Appraiser => "appraiser",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+            .ok_or_else(|| {
+                AppError::field(
+                    "role",
+                    "expected buyer, seller, appraiser, moderator or admin",
+                )
+            })
+    }
+
+    /// Staff may see masked phone numbers and (later) queues.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Moderator | Role::Admin)
+    }
+}
+
+/// What an account may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Everything.
+    Full,
+    /// No age declared yet: read-only until the user declares one.
+    AgeUndeclared,
+    /// Under 14 without a guardian's verified consent: no profile data, posting, chat or
+    /// uploads.
+    AwaitingGuardian,
+}
+
+impl Standing {
+    /// The gate profile edits, chat, posting and uploads ask.
+    pub fn require_full(self) -> AppResult<()> {
+        match self {
+            Standing::Full => Ok(()),
+            Standing::AgeUndeclared => Err(AppError::new(
+                ErrorCode::AgeRequired,
+                "declare your date of birth (POST /api/me/age) before using this",
+            )),
+            Standing::AwaitingGuardian => Err(AppError::new(
+                ErrorCode::GuardianRequired,
+                "accounts under 14 need a guardian's consent first (POST /api/me/guardian/code)",
+            )),
+        }
+    }
+}
 
 /// A command on behalf of an authenticated user.
 pub struct As<T> {

@@ -147,6 +147,22 @@ async fn check_fingerprint(
     Ok(())
 }
 
+/// What is stored for a token or code: SHA-256, hex. Tokens carry 256 bits of entropy, so a
+/// fast hash is enough; a code's hash is salted with its phone so equal codes differ.
+pub fn hash_secret(parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

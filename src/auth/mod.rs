@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bus::{Audience, Delivery, SharedBus};
 use crate::config::AuthSettings;
+use crate::domain::Standing;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::minors::policy::Standing;
 use crate::minors::AgeDeclaration;
 use crate::store::{now_ms, Db};
 use code_sender::CodeSender;
@@ -33,25 +33,7 @@ use limits::ClientIp;
 use phone_vault::PhoneVault;
 use policy::{Gender, Nickname, PhoneNumber, Role};
 
-/// Who is calling: resolved from a bearer token on every request and socket.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    pub user_id: i64,
-    pub token_id: i64,
-    pub roles: Vec<Role>,
-    /// When the token stops working; live sockets are closed then too.
-    pub expires_at: i64,
-    /// What the account may do (age declared, guardian consent for under-14s).
-    pub standing: Standing,
-    /// No chat before this time (a moderator's mute); 0 when not muted.
-    pub muted_until: i64,
-}
-
-impl Identity {
-    pub fn is_staff(&self) -> bool {
-        self.roles.iter().any(|r| r.is_staff())
-    }
-}
+pub use crate::domain::Identity;
 
 /// The account as its owner sees it.
 #[derive(Clone, Debug, Serialize)]

@@ -6,7 +6,6 @@ use std::fmt;
 use base64::Engine;
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -73,52 +72,7 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}****{tail}")
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Buyer,
-    Seller,
-    Appraiser,
-    Moderator,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Buyer,
-        Role::Seller,
-        Role::Appraiser,
-        Role::Moderator,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Buyer => "buyer",
-            Role::Seller => "seller",
-            Role::Appraiser => "appraiser",
-            Role::Moderator => "moderator",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(raw: &str) -> AppResult<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str() == raw)
-            .ok_or_else(|| {
-                AppError::field(
-                    "role",
-                    "expected buyer, seller, appraiser, moderator or admin",
-                )
-            })
-    }
-
-    /// Staff may see masked phone numbers and (later) queues.
-    pub fn is_staff(self) -> bool {
-        matches!(self, Role::Moderator | Role::Admin)
-    }
-}
+pub use crate::domain::Role;
 
 /// A public display name: 1–24 characters after trimming, no control characters, nothing
 /// that deceives: invisible characters are dropped, direction controls (which make a name
@@ -309,20 +263,7 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// What is stored for a token or code: SHA-256, hex. Tokens carry 256 bits of entropy, so a
-/// fast hash is enough; a code's hash is salted with its phone so equal codes differ.
-pub fn hash_secret(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0u8]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::keys::hash_secret;
 
 #[cfg(test)]
 mod tests {

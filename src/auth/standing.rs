@@ -16,8 +16,8 @@ use actix::prelude::*;
 
 use super::store;
 use crate::bus::registry::{Enforce, Enforcement, LiveTokens, RecheckNow, Registry};
+use crate::domain::Standing;
 use crate::metrics::{self, METRICS};
-use crate::minors::policy::Standing;
 use crate::store::{now_ms, Db};
 
 /// Tokens read in one statement (well under every backend's bind-parameter limit).

@@ -68,10 +68,8 @@ impl ReceiptSigner {
     pub fn new(seed: &KeyBytes, controller: Controller) -> Self {
         let key = SigningKey::from_bytes(seed);
         // RFC 7638-style thumbprint, shortened: names the key without a registry.
-        let kid =
-            crate::auth::policy::hash_secret(&[&B64URL.encode(key.verifying_key().as_bytes())])
-                [..16]
-                .to_string();
+        let kid = crate::keys::hash_secret(&[&B64URL.encode(key.verifying_key().as_bytes())])[..16]
+            .to_string();
         Self {
             key,
             kid,

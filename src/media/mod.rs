@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::auth::Identity;
 use crate::config::MediaSettings;
 use crate::consent::policy::{Feature, MediaSource};
 use crate::consent::PolicyVersion;
+use crate::domain::Identity;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 use crate::store::{now_ms, Db};

@@ -22,9 +22,9 @@ use serde_json::{json, Value};
 use crate::auth::code_sender::CodeSender;
 use crate::auth::phone_vault::PhoneVault;
 use crate::auth::policy::{hash_secret, new_login_code, PhoneNumber};
-use crate::auth::Identity;
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
 use crate::config::AuthSettings;
+use crate::domain::Identity;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store::{now_ms, Db};
 use policy::{AgeBracket, CivilDate, Standing};
@@ -407,7 +407,7 @@ impl Minors {
         birth_date: &str,
         reason: &str,
     ) -> AppResult<AgeStatus> {
-        if !admin.roles.contains(&crate::auth::policy::Role::Admin) {
+        if !admin.roles.contains(&crate::domain::Role::Admin) {
             return Err(AppError::forbidden("only admins correct birth dates"));
         }
         let reason = reason.trim();

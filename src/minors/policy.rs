@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 
 /// Accounts under this age need a guardian's verified consent.
 pub const GUARDIAN_AGE: u32 = 14;
@@ -150,18 +150,7 @@ pub fn latest_birth_date_of_a_14_year_old(today: CivilDate) -> String {
     .to_string()
 }
 
-/// What an account may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Standing {
-    /// Everything.
-    Full,
-    /// No age declared yet: read-only until the user declares one.
-    AgeUndeclared,
-    /// Under 14 without a guardian's verified consent: no profile data, posting, chat or
-    /// uploads.
-    AwaitingGuardian,
-}
+pub use crate::domain::Standing;
 
 impl Standing {
     pub fn of(
@@ -176,26 +165,12 @@ impl Standing {
             Some(_) => Standing::Full,
         }
     }
-
-    /// The gate profile edits, chat, posting and uploads ask.
-    pub fn require_full(self) -> AppResult<()> {
-        match self {
-            Standing::Full => Ok(()),
-            Standing::AgeUndeclared => Err(AppError::new(
-                ErrorCode::AgeRequired,
-                "declare your date of birth (POST /api/me/age) before using this",
-            )),
-            Standing::AwaitingGuardian => Err(AppError::new(
-                ErrorCode::GuardianRequired,
-                "accounts under 14 need a guardian's consent first (POST /api/me/guardian/code)",
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn d(s: &str) -> CivilDate {
         CivilDate::parse(s).expect(s)

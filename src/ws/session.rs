@@ -20,13 +20,13 @@ use serde::Serialize;
 use super::outbound::{OutboundGauge, CLOSE_SLOW_CONSUMER};
 use super::protocol::{self, Command};
 use super::WsServices;
-use crate::auth::Identity;
 use crate::bus::registry::{Connect, Disconnect, Identify, Push};
 use crate::bus::{EventFrame, StreamPos};
 use crate::commands::{Caller, Gate, Route};
+use crate::domain::Identity;
+use crate::domain::Standing;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
-use crate::minors::policy::Standing;
 
 /// Close codes of `docs/protocol.md` that the session itself decides.
 pub const CLOSE_AUTH_TIMEOUT: u16 = 4000;
