@@ -18,6 +18,38 @@ use crate::store::Db;
 /// Bytes gathered before a chunk is handed to the response.
 const CHUNK_BYTES: usize = 64 * 1024;
 
+/// What the retention job hands every domain on each run (policy: retention periods).
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub now: i64,
+    /// Device and service records (ended sessions, codes, staff reads) from before this go.
+    pub log_cutoff: i64,
+    /// Rejected content decided before this can no longer be appealed, and goes.
+    pub appeal_cutoff: i64,
+    /// An account under 14 still without a guardian's consent, registered before this, goes.
+    pub guardian_cutoff: i64,
+    /// Most rows (or accounts) one domain handles per run; the rest wait for the next.
+    pub batch: i64,
+}
+
+/// Why a deletion was scheduled without the user asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImposedDeletion {
+    /// The guardian asked for the child's account to be deleted.
+    Guardian,
+    /// An account under 14 without guardian consent (policy: 未成年人).
+    Under14,
+}
+
+/// What one domain's retention run did.
+#[derive(Debug, Default)]
+pub struct Expired {
+    /// What was purged and how much, for the run's log.
+    pub purged: Vec<(&'static str, u64)>,
+    /// Accounts the policy says must be deleted now, and why (`privacy` erases them).
+    pub accounts_to_delete: Vec<(i64, ImposedDeletion)>,
+}
+
 /// One domain's part in the user's rights.
 pub trait DataDomain: Send + Sync {
     /// The export section.
@@ -53,6 +85,10 @@ pub trait DataDomain: Send + Sync {
     /// Releases what [`DataDomain::held_outside`] named, once the account is erased.
     fn release<'a>(&'a self, _db: &'a Db, _held: Vec<String>) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(async { Ok(()) })
+    }
+    /// The retention run: purge what its period has ended for, name accounts to delete.
+    fn expire<'a>(&'a self, _db: &'a Db, _run: &'a Retention) -> BoxFuture<'a, AppResult<Expired>> {
+        Box::pin(async { Ok(Expired::default()) })
     }
     /// The user asked for their account to be deleted (the cooling-off period starts): what
     /// the domain does at once (the account's tokens are revoked).

@@ -162,7 +162,6 @@ impl App {
         let privacy = Privacy::new(
             db.clone(),
             personal_data,
-            blobs.clone(),
             backend,
             bus.clone(),
             settings.privacy.clone(),

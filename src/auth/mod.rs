@@ -336,14 +336,14 @@ impl Auth {
             }
             return Err(e);
         }
-        if crate::privacy::store::imposed_deletion_pending(&self.db, user_id).await? {
+        if crate::privacy::imposed_deletion_pending(&self.db, user_id).await? {
             return Err(AppError::forbidden(
                 "this account is being deleted at its guardian's request or because it is \
                  under 14 without a guardian's consent",
             ));
         }
         // Logging in during the cooling-off period is how a user takes a deletion back.
-        let deletion_cancelled = crate::privacy::store::cancel_deletion(&self.db, user_id).await?;
+        let deletion_cancelled = crate::privacy::cancel_deletion(&self.db, user_id).await?;
         if deletion_cancelled {
             tracing::info!(user_id, "account deletion cancelled by login");
         }
@@ -574,7 +574,7 @@ impl Auth {
         let phone_masked = match reason {
             Some(why) if viewer.is_staff() && viewer.user_id != id => {
                 let why: String = why.chars().take(policy::REASON_MAX_CHARS).collect();
-                crate::privacy::store::record_staff_access(
+                crate::privacy::record_staff_access(
                     &self.db,
                     viewer.user_id,
                     id,

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::phone_vault::PhoneVault;
 use crate::error::{AppError, AppResult};
-use crate::rights::DataDomain;
+use crate::rights::{DataDomain, Expired, Retention};
 use crate::store::Db;
 
 /// The nickname an erased account shows.
@@ -70,6 +70,18 @@ impl DataDomain for AccountRights {
         Box::pin(async move {
             super::store::revoke_all_tokens(db, user_id, now).await?;
             Ok(())
+        })
+    }
+    /// One-time codes past their expiry; tokens ended before the log retention.
+    fn expire<'a>(&'a self, db: &'a Db, run: &'a Retention) -> BoxFuture<'a, AppResult<Expired>> {
+        Box::pin(async move {
+            let codes = super::store::purge_expired_codes(db, run.now).await?
+                + super::store::purge_expired_phone_changes(db, run.now).await?;
+            let tokens = super::store::purge_ended_tokens(db, run.log_cutoff).await?;
+            Ok(Expired {
+                purged: vec![("codes", codes), ("tokens", tokens)],
+                ..Expired::default()
+            })
         })
     }
 }

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::blob::BlobStore;
 use crate::error::AppResult;
-use crate::rights::DataDomain;
+use crate::rights::{DataDomain, Expired, Retention};
 use crate::store::Db;
 
 pub struct MediaRights {
@@ -44,5 +44,22 @@ impl DataDomain for MediaRights {
     /// Deleted unless the same bytes are someone else's upload too.
     fn release<'a>(&'a self, db: &'a Db, held: Vec<String>) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(super::delete_unreferenced_blobs(db, &self.blobs, held))
+    }
+    /// A rejected upload is kept while its author may appeal, then removed, bytes included.
+    fn expire<'a>(&'a self, db: &'a Db, run: &'a Retention) -> BoxFuture<'a, AppResult<Expired>> {
+        Box::pin(async move {
+            let mut purged = 0;
+            for (id, blobs) in
+                super::store::rejected_before(db, run.appeal_cutoff, run.batch).await?
+            {
+                super::store::delete(db, &id).await?;
+                super::delete_unreferenced_blobs(db, &self.blobs, blobs).await?;
+                purged += 1;
+            }
+            Ok(Expired {
+                purged: vec![("rejected_media", purged)],
+                ..Expired::default()
+            })
+        })
     }
 }

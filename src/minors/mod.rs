@@ -373,11 +373,11 @@ impl Minors {
             now,
         )
         .await?;
-        crate::privacy::store::schedule_deletion_now(
+        crate::privacy::schedule_deletion_now(
             &self.db,
             child_id,
             now,
-            crate::privacy::store::ImposedDeletion::Guardian,
+            crate::rights::ImposedDeletion::Guardian,
         )
         .await?;
         crate::auth::store::revoke_all_tokens(&self.db, child_id, now).await?;
@@ -426,7 +426,7 @@ impl Minors {
             .chars()
             .take(crate::auth::policy::REASON_MAX_CHARS)
             .collect();
-        crate::privacy::store::record_staff_access(
+        crate::privacy::record_staff_access(
             &self.db,
             admin.user_id,
             user_id,
@@ -437,11 +437,11 @@ impl Minors {
         .await?;
         let status = self.status(user_id).await?;
         if status.standing == Standing::AwaitingGuardian {
-            crate::privacy::store::schedule_deletion_now(
+            crate::privacy::schedule_deletion_now(
                 &self.db,
                 user_id,
                 now,
-                crate::privacy::store::ImposedDeletion::Under14,
+                crate::rights::ImposedDeletion::Under14,
             )
             .await?;
             crate::auth::store::revoke_all_tokens(&self.db, user_id, now).await?;

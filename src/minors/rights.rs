@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::auth::phone_vault::PhoneVault;
 use crate::error::AppResult;
-use crate::rights::DataDomain;
+use crate::rights::{DataDomain, Expired, ImposedDeletion, Retention};
 use crate::store::Db;
 
 pub struct MinorsRights {
@@ -35,5 +35,26 @@ impl DataDomain for MinorsRights {
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(super::store::erase(conn, user_id))
+    }
+    /// Accounts declared under 14 that stayed without a guardian's consent past the grace
+    /// period: the policy says delete.
+    fn expire<'a>(&'a self, db: &'a Db, run: &'a Retention) -> BoxFuture<'a, AppResult<Expired>> {
+        Box::pin(async move {
+            let today = super::policy::CivilDate::today_in_china(run.now);
+            let children = super::store::unguarded_children(
+                db,
+                &super::policy::latest_birth_date_of_a_14_year_old(today),
+                run.guardian_cutoff,
+                run.batch,
+            )
+            .await?;
+            Ok(Expired {
+                accounts_to_delete: children
+                    .into_iter()
+                    .map(|id| (id, ImposedDeletion::Under14))
+                    .collect(),
+                ..Expired::default()
+            })
+        })
     }
 }

@@ -13,7 +13,15 @@
 
 pub mod export;
 pub mod retention;
+/// Public only for the tests that race two claims on one account; other domains call the
+/// functions re-exported below.
 pub mod store;
+
+// What the other domains call: the deletion schedule and the staff-access log are this
+// domain's tables.
+pub use store::{
+    cancel_deletion, imposed_deletion_pending, record_staff_access, schedule_deletion_now,
+};
 
 use std::sync::Arc;
 
@@ -55,6 +63,20 @@ impl DataDomain for StaffAccess {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(store::erase_staff_access(conn, user_id))
     }
+    /// Entries older than the log retention.
+    fn expire<'a>(
+        &'a self,
+        db: &'a Db,
+        run: &'a crate::rights::Retention,
+    ) -> BoxFuture<'a, AppResult<crate::rights::Expired>> {
+        Box::pin(async move {
+            let purged = store::purge_staff_access(db, run.log_cutoff).await?;
+            Ok(crate::rights::Expired {
+                purged: vec![("staff_access", purged)],
+                ..Default::default()
+            })
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -68,8 +90,6 @@ pub struct DeletionScheduled {
 pub struct Privacy {
     db: Db,
     domains: export::Domains,
-    /// Where uploads' bytes are, for the retention job's purge of rejected uploads.
-    blobs: Arc<dyn crate::media::blob::BlobStore>,
     backend: Backend,
     bus: SharedBus,
     settings: Arc<PrivacySettings>,
@@ -81,7 +101,6 @@ impl Privacy {
     pub fn new(
         db: Db,
         domains: Vec<Arc<dyn DataDomain>>,
-        blobs: Arc<dyn crate::media::blob::BlobStore>,
         backend: Backend,
         bus: SharedBus,
         settings: PrivacySettings,
@@ -89,7 +108,6 @@ impl Privacy {
         Self {
             db,
             domains: domains.into(),
-            blobs,
             backend,
             bus,
             exports: Arc::new(export::ExportSlots::new(settings.max_concurrent_exports)),

@@ -5,9 +5,13 @@
 //! `DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS`, and purges what the policy says is kept only for a while: expired one-time codes,
 //! device tokens ended longer ago than the log retention, and old staff-access entries.
 //!
+//! Each domain does its own part ([`crate::rights::DataDomain::expire`]); this job runs them
+//! and erases the accounts they name.
+//!
 //! Every step is a conditional statement (a row is claimed, or deleted, only if it still
 //! qualifies), so runs are idempotent and nodes running at once never do a thing twice.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -16,6 +20,7 @@ use serde::Serialize;
 use super::{store, Privacy};
 use crate::config::PrivacySettings;
 use crate::error::AppResult;
+use crate::rights::Retention;
 use crate::store::now_ms;
 
 /// Most accounts erased per run; the rest wait for the next run.
@@ -24,18 +29,18 @@ const DELETIONS_PER_RUN: i64 = 500;
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct RetentionReport {
     pub accounts_deleted: u64,
-    /// Of those, accounts under 14 left without a guardian's consent.
-    pub unguarded_children_deleted: u64,
-    pub codes_purged: u64,
-    pub tokens_purged: u64,
-    pub staff_access_purged: u64,
+    /// Accounts deleted without their user asking (under 14 left without a guardian's
+    /// consent), by the reason a domain gave.
+    pub imposed_deletions: u64,
+    /// Each domain's purges (`codes`, `tokens`, `staff_access`, `rejected_media`, …).
+    pub purged: BTreeMap<&'static str, u64>,
     /// Rate-limit windows (codes, logins, uploads) that ended more than a day ago.
     pub rate_windows_purged: u64,
-    /// Rejected uploads whose appeal window has passed, bytes included.
-    pub rejected_media_purged: u64,
 }
 
-/// One run; what `duoxie admin retention` and the job both do.
+/// One run; what `duoxie admin retention` and the job both do: every domain expires what its
+/// retention period has ended for and names the accounts the policy deletes; then those, and
+/// the accounts whose cooling-off period ended, are erased.
 pub async fn run_once(
     privacy: &Privacy,
     settings: &PrivacySettings,
@@ -43,20 +48,26 @@ pub async fn run_once(
 ) -> AppResult<RetentionReport> {
     let db = privacy.db().clone();
     let now = now_ms();
+    let run = Retention {
+        now,
+        log_cutoff: now.saturating_sub(settings.log_retention_ms),
+        appeal_cutoff: now.saturating_sub(appeal_window_ms),
+        guardian_cutoff: now.saturating_sub(settings.minor_guardian_grace_ms),
+        batch: DELETIONS_PER_RUN,
+    };
     let mut report = RetentionReport::default();
-    // Under 14 without guardian consent past the grace period: the policy says delete.
-    let today = crate::minors::policy::CivilDate::today_in_china(now);
-    for child_id in crate::minors::store::unguarded_children(
-        &db,
-        &crate::minors::policy::latest_birth_date_of_a_14_year_old(today),
-        now.saturating_sub(settings.minor_guardian_grace_ms),
-        DELETIONS_PER_RUN,
-    )
-    .await?
-    {
-        store::schedule_deletion_now(&db, child_id, now, store::ImposedDeletion::Under14).await?;
-        if privacy.erase_due_account(child_id).await? {
-            report.unguarded_children_deleted += 1;
+    let mut imposed = Vec::new();
+    for domain in privacy.domains.iter() {
+        let expired = domain.expire(&db, &run).await?;
+        for (what, n) in expired.purged {
+            *report.purged.entry(what).or_default() += n;
+        }
+        imposed.extend(expired.accounts_to_delete);
+    }
+    for (user_id, why) in imposed {
+        store::schedule_deletion_now(&db, user_id, now, why).await?;
+        if privacy.erase_due_account(user_id).await? {
+            report.imposed_deletions += 1;
         }
     }
     for user_id in store::due_deletions(&db, now, DELETIONS_PER_RUN).await? {
@@ -64,21 +75,8 @@ pub async fn run_once(
             report.accounts_deleted += 1;
         }
     }
-    let log_cutoff = now.saturating_sub(settings.log_retention_ms);
-    report.codes_purged = crate::auth::store::purge_expired_codes(&db, now).await?
-        + crate::auth::store::purge_expired_phone_changes(&db, now).await?;
-    report.tokens_purged = crate::auth::store::purge_ended_tokens(&db, log_cutoff).await?;
-    report.staff_access_purged = store::purge_staff_access(&db, log_cutoff).await?;
     report.rate_windows_purged = crate::store::rate::prune(&db, now - 2 * 86_400_000).await?;
-    // A rejected upload is kept while its author may appeal, then removed.
-    let appeal_cutoff = now.saturating_sub(appeal_window_ms);
-    for (id, blobs) in
-        crate::media::store::rejected_before(&db, appeal_cutoff, DELETIONS_PER_RUN).await?
-    {
-        crate::media::store::delete(&db, &id).await?;
-        crate::media::delete_unreferenced_blobs(&db, &privacy.blobs, blobs).await?;
-        report.rejected_media_purged += 1;
-    }
+    report.purged.retain(|_, n| *n > 0);
     Ok(report)
 }
 

@@ -176,14 +176,7 @@ pub async fn purge_staff_access(db: &Db, before: i64) -> Result<u64, sqlx::Error
     )
 }
 
-/// Why a deletion was scheduled without the user asking.
-#[derive(Clone, Copy)]
-pub enum ImposedDeletion {
-    /// The guardian asked for the child's account to be deleted.
-    Guardian,
-    /// An account under 14 without guardian consent (policy: 未成年人).
-    Under14,
-}
+pub use crate::rights::ImposedDeletion;
 
 /// A deletion due now, whatever was pending; a login does not cancel it.
 pub async fn schedule_deletion_now(

@@ -15,27 +15,22 @@ const KERNEL: &[&str] = &[
     "store", "bus", "error", "domain", "config", "commands", "metrics", "keys", "rights",
 ];
 
-/// Edges inside today's one cycle of domains (auth, chat, consent, media, minors,
-/// moderation, privacy), measured when this test was written; each goes when the domain stops
-/// naming the other's internals.
+/// Edges inside the one remaining cycle of domains (auth, chat, media, minors, moderation),
+/// measured as the list last shrank (it started at 23 edges over seven domains, consent and
+/// privacy included); each goes when the domain stops naming the other's internals.
 const KNOWN_CYCLE_EDGES: &[(&str, &str)] = &[
     ("auth", "media"),
     ("auth", "minors"),
     ("auth", "moderation"),
-    ("auth", "privacy"),
     ("chat", "auth"),
     ("chat", "media"),
     ("chat", "moderation"),
     ("media", "chat"),
     ("media", "moderation"),
     ("minors", "auth"),
-    ("minors", "privacy"),
     ("moderation", "auth"),
     ("moderation", "chat"),
     ("moderation", "media"),
-    ("privacy", "auth"),
-    ("privacy", "media"),
-    ("privacy", "minors"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
