@@ -5,7 +5,7 @@
 //! while a commit is running joins the next transaction, and each sender is answered only once
 //! its transaction is durable. So throughput scales with batch size while "acknowledged" keeps
 //! meaning "committed". Everything else is a read or a single statement and runs as a future
-//! beside the actor, never blocking its mailbox. Delivery goes through the [`Bus`] only.
+//! beside the actor, never blocking its mailbox. Delivery goes through the [`crate::bus::Bus`] only.
 
 pub mod commands;
 pub mod messages;
