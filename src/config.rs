@@ -464,161 +464,131 @@ impl Settings {
     }
 
     /// Overrides from environment variables; `get` is injectable so that tests need not touch
-    /// the process environment.
+    /// the process environment. Every setting's variable is derived from its path
+    /// ([`env_name`]); `DATABASE_URL` and `REDIS_URL` are also read, as everyone spells them.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         let env = Env(&get);
-        env.set("DUOXIE_LISTEN", &mut self.listen)?;
-        env.set("DUOXIE_LISTEN_BACKLOG", &mut self.listen_backlog)?;
-        env.set("DUOXIE_WORKERS", &mut self.workers)?;
-        env.set("DUOXIE_DATA_DIR", &mut self.data_dir)?;
-        env.set_opt("DATABASE_URL", &mut self.database_url)?;
-        env.set_opt("DUOXIE_DATABASE_URL", &mut self.database_url)?;
-        env.set_opt("REDIS_URL", &mut self.redis_url)?;
-        env.set_opt("DUOXIE_REDIS_URL", &mut self.redis_url)?;
-        env.set("DUOXIE_REDIS_PREFIX", &mut self.redis_prefix)?;
-        env.set("DUOXIE_DB_MAX_CONNECTIONS", &mut self.db_max_connections)?;
-        env.set("DUOXIE_SQLITE_SYNCHRONOUS", &mut self.sqlite_synchronous)?;
-        env.set("DUOXIE_SHUTDOWN_DRAIN_MS", &mut self.shutdown_drain_ms)?;
-        env.set("DUOXIE_MAX_HEADER_BYTES", &mut self.max_header_bytes)?;
-        env.set("DUOXIE_POLICY_VERSION", &mut self.policy_version)?;
-        env.set("DUOXIE_POLICY_POLL_MS", &mut self.policy_poll_ms)?;
-        let a = &mut self.auth;
-        env.set("DUOXIE_AUTH_DEV_CODES", &mut a.dev_codes)?;
-        env.set("DUOXIE_AUTH_CODE_TTL_MS", &mut a.code_ttl_ms)?;
-        env.set("DUOXIE_AUTH_CODE_MAX_ATTEMPTS", &mut a.code_max_attempts)?;
-        env.set("DUOXIE_AUTH_CODE_RESEND_MS", &mut a.code_resend_ms)?;
-        env.set(
-            "DUOXIE_AUTH_PASSWORD_MAX_ATTEMPTS",
-            &mut a.password_max_attempts,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_PASSWORD_LOCKOUT_MS",
-            &mut a.password_lockout_ms,
-        )?;
-        env.set("DUOXIE_AUTH_TOKEN_TTL_MS", &mut a.token_ttl_ms)?;
-        env.set(
-            "DUOXIE_AUTH_STANDING_RECHECK_MS",
-            &mut a.standing_recheck_ms,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_MAX_CONCURRENT_HASHES",
-            &mut a.max_concurrent_hashes,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_CODES_PER_IP_PER_HOUR",
-            &mut a.codes_per_ip_per_hour,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_CODES_PER_PHONE_PER_DAY",
-            &mut a.codes_per_phone_per_day,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_CODES_GLOBAL_PER_MINUTE",
-            &mut a.codes_global_per_minute,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_LOGINS_PER_IP_PER_HOUR",
-            &mut a.logins_per_ip_per_hour,
-        )?;
-        env.set(
-            "DUOXIE_AUTH_TRUST_FORWARDED_FOR",
-            &mut a.trust_forwarded_for,
-        )?;
-        let w = &mut self.ws;
-        env.set("DUOXIE_WS_MAX_FRAME_BYTES", &mut w.max_frame_bytes)?;
-        env.set("DUOXIE_WS_RATE_PER_SEC", &mut w.rate_per_sec)?;
-        env.set("DUOXIE_WS_RATE_BURST", &mut w.rate_burst)?;
-        env.set("DUOXIE_WS_FLOOD_CLOSE_AFTER", &mut w.flood_close_after)?;
-        env.set(
-            "DUOXIE_WS_OUTBOUND_QUEUE_BYTES",
-            &mut w.outbound_queue_bytes,
-        )?;
-        env.set("DUOXIE_WS_AUTH_TIMEOUT_MS", &mut w.auth_timeout_ms)?;
-        env.set(
-            "DUOXIE_WS_HEARTBEAT_INTERVAL_MS",
-            &mut w.heartbeat_interval_ms,
-        )?;
-        env.set("DUOXIE_WS_CLIENT_TIMEOUT_MS", &mut w.client_timeout_ms)?;
-        env.set("DUOXIE_WS_MAX_REPLY_BYTES", &mut w.max_reply_bytes)?;
-        env.set(
-            "DUOXIE_WS_MAX_SOCKETS_PER_USER",
-            &mut w.max_sockets_per_user,
-        )?;
-        let c = &mut self.chat;
-        env.set("DUOXIE_CHAT_MAX_TEXT_CHARS", &mut c.max_text_chars)?;
-        env.set("DUOXIE_CHAT_PAGE_MAX", &mut c.page_max)?;
-        env.set("DUOXIE_CHAT_SYNC_MAX", &mut c.sync_max)?;
-        env.set("DUOXIE_CHAT_TYPING_INTERVAL_MS", &mut c.typing_interval_ms)?;
-        env.set("DUOXIE_CHAT_PRESENCE_GRACE_MS", &mut c.presence_grace_ms)?;
-        env.set(
-            "DUOXIE_CHAT_NEW_CONVERSATIONS_PER_HOUR",
-            &mut c.new_conversations_per_hour,
-        )?;
-        env.set("DUOXIE_CHAT_COMMIT_BATCH_MAX", &mut c.commit_batch_max)?;
-        let md = &mut self.moderation;
-        env.set("DUOXIE_MODERATION_CLAIM_LEASE_MS", &mut md.claim_lease_ms)?;
-        env.set("DUOXIE_MODERATION_LEASE_CHECK_MS", &mut md.lease_check_ms)?;
-        if let Some(path) = (env.0)("DUOXIE_MODERATION_KEYWORDS_FILE") {
-            md.keywords_file = (!path.trim().is_empty()).then(|| PathBuf::from(path.trim()));
-        }
-        env.set(
-            "DUOXIE_MODERATION_BLOCKLIST_MAX_DISTANCE",
-            &mut md.blocklist_max_distance,
-        )?;
-        env.set(
-            "DUOXIE_MODERATION_BLOCKLIST_REVIEW_DISTANCE",
-            &mut md.blocklist_review_distance,
-        )?;
-        env.set(
-            "DUOXIE_MODERATION_BLOCKLIST_MAX_COLOUR_DISTANCE",
-            &mut md.blocklist_max_colour_distance,
-        )?;
-        env.set(
-            "DUOXIE_MODERATION_APPEAL_WINDOW_MS",
-            &mut md.appeal_window_ms,
-        )?;
-        env.set(
-            "DUOXIE_MODERATION_REPORTS_PER_HOUR",
-            &mut md.reports_per_hour,
-        )?;
-        let m = &mut self.media;
-        env.set("DUOXIE_MEDIA_MAX_IMAGE_BYTES", &mut m.max_image_bytes)?;
-        env.set("DUOXIE_MEDIA_MAX_VIDEO_BYTES", &mut m.max_video_bytes)?;
-        env.set("DUOXIE_MEDIA_MAX_DIMENSION", &mut m.max_dimension)?;
-        env.set("DUOXIE_MEDIA_MAX_PIXELS", &mut m.max_pixels)?;
-        env.set("DUOXIE_MEDIA_MAX_DECODE_BYTES", &mut m.max_decode_bytes)?;
-        env.set(
-            "DUOXIE_MEDIA_MAX_CONCURRENT_DECODES",
-            &mut m.max_concurrent_decodes,
-        )?;
-        env.set("DUOXIE_MEDIA_UPLOADS_PER_HOUR", &mut m.uploads_per_hour)?;
-        env.set("DUOXIE_MEDIA_QUOTA_BYTES", &mut m.quota_bytes)?;
-        let p = &mut self.privacy;
-        env.set_secret("DUOXIE_PRIVACY_RECEIPT_KEY", &mut p.receipt_key)?;
-        env.set_secret("DUOXIE_PRIVACY_PHONE_KEY", &mut p.phone_key)?;
-        env.set("DUOXIE_PRIVACY_CONTROLLER", &mut p.controller)?;
-        env.set("DUOXIE_PRIVACY_CONTACT", &mut p.contact)?;
-        env.set(
-            "DUOXIE_PRIVACY_DELETION_COOLING_OFF_MS",
-            &mut p.deletion_cooling_off_ms,
-        )?;
-        env.set("DUOXIE_PRIVACY_LOG_RETENTION_MS", &mut p.log_retention_ms)?;
-        env.set(
-            "DUOXIE_PRIVACY_LEGAL_RETENTION_MS",
-            &mut p.legal_retention_ms,
-        )?;
-        env.set(
-            "DUOXIE_PRIVACY_MAX_CONCURRENT_EXPORTS",
-            &mut p.max_concurrent_exports,
-        )?;
-        env.set(
-            "DUOXIE_PRIVACY_RETENTION_INTERVAL_MS",
-            &mut p.retention_interval_ms,
-        )?;
-        env.set(
-            "DUOXIE_PRIVACY_MINOR_GUARDIAN_GRACE_MS",
-            &mut p.minor_guardian_grace_ms,
-        )?;
+        env.set("DATABASE_URL", &mut self.database_url)?;
+        env.set("REDIS_URL", &mut self.redis_url)?;
+        from_env!(
+            env,
+            "",
+            self,
+            [
+                listen,
+                listen_backlog,
+                workers,
+                data_dir,
+                database_url,
+                redis_url,
+                redis_prefix,
+                db_max_connections,
+                sqlite_synchronous,
+                shutdown_drain_ms,
+                max_header_bytes,
+                policy_version,
+                policy_poll_ms
+            ]
+        );
+        from_env!(
+            env,
+            "auth",
+            self.auth,
+            [
+                dev_codes,
+                code_ttl_ms,
+                code_max_attempts,
+                code_resend_ms,
+                password_max_attempts,
+                password_lockout_ms,
+                token_ttl_ms,
+                standing_recheck_ms,
+                max_concurrent_hashes,
+                codes_per_ip_per_hour,
+                codes_per_phone_per_day,
+                codes_global_per_minute,
+                logins_per_ip_per_hour,
+                trust_forwarded_for
+            ]
+        );
+        from_env!(
+            env,
+            "ws",
+            self.ws,
+            [
+                max_frame_bytes,
+                rate_per_sec,
+                rate_burst,
+                flood_close_after,
+                outbound_queue_bytes,
+                auth_timeout_ms,
+                heartbeat_interval_ms,
+                client_timeout_ms,
+                max_reply_bytes,
+                max_sockets_per_user
+            ]
+        );
+        from_env!(
+            env,
+            "chat",
+            self.chat,
+            [
+                max_text_chars,
+                page_max,
+                sync_max,
+                typing_interval_ms,
+                presence_grace_ms,
+                new_conversations_per_hour,
+                commit_batch_max
+            ]
+        );
+        from_env!(
+            env,
+            "moderation",
+            self.moderation,
+            [
+                claim_lease_ms,
+                lease_check_ms,
+                keywords_file,
+                blocklist_max_distance,
+                blocklist_review_distance,
+                blocklist_max_colour_distance,
+                appeal_window_ms,
+                reports_per_hour
+            ]
+        );
+        from_env!(
+            env,
+            "media",
+            self.media,
+            [
+                max_image_bytes,
+                max_video_bytes,
+                max_dimension,
+                max_pixels,
+                max_decode_bytes,
+                max_concurrent_decodes,
+                uploads_per_hour,
+                quota_bytes
+            ]
+        );
+        from_env!(
+            env,
+            "privacy",
+            self.privacy,
+            [
+                receipt_key,
+                phone_key,
+                controller,
+                contact,
+                deletion_cooling_off_ms,
+                log_retention_ms,
+                legal_retention_ms,
+                max_concurrent_exports,
+                retention_interval_ms,
+                minor_guardian_grace_ms
+            ]
+        );
         Ok(())
     }
 
@@ -959,35 +929,79 @@ impl Settings {
     }
 }
 
+/// The environment variable of a setting: `DUOXIE_` and its TOML path in capitals, `.` as
+/// `_` (`auth.code_ttl_ms` is `DUOXIE_AUTH_CODE_TTL_MS`, a top-level `listen` is
+/// `DUOXIE_LISTEN`). The one place the names come from: README's table is checked against it.
+pub fn env_name(section: &str, field: &str) -> String {
+    let mut name = String::from("DUOXIE_");
+    if !section.is_empty() {
+        name.push_str(&section.to_ascii_uppercase());
+        name.push('_');
+    }
+    name.push_str(&field.to_ascii_uppercase());
+    name
+}
+
+/// Reads each listed field of a settings section from its derived variable.
+macro_rules! from_env {
+    ($env:expr, $section:literal, $settings:expr, [$($field:ident),* $(,)?]) => {
+        $( $env.set(&env_name($section, stringify!($field)), &mut $settings.$field)?; )*
+    };
+}
+use from_env;
+
+/// How a setting's value is read from its variable (trimmed).
+trait FromEnv: Sized {
+    fn from_env(raw: &str) -> Result<Self, String>;
+}
+
+macro_rules! parsed_from_env {
+    ($($t:ty),* $(,)?) => {
+        $(impl FromEnv for $t {
+            fn from_env(raw: &str) -> Result<Self, String> {
+                raw.parse().map_err(|e| format!("{e}"))
+            }
+        })*
+    };
+}
+parsed_from_env!(
+    u16,
+    u32,
+    u64,
+    usize,
+    i64,
+    f64,
+    bool,
+    String,
+    PathBuf,
+    SqliteSynchronous
+);
+
+/// An empty value unsets an optional setting.
+impl<T: FromEnv> FromEnv for Option<T> {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() {
+            Ok(None)
+        } else {
+            T::from_env(raw).map(Some)
+        }
+    }
+}
+
+impl FromEnv for Secret {
+    fn from_env(raw: &str) -> Result<Self, String> {
+        Ok(Secret(raw.to_string()))
+    }
+}
+
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
-    fn set<T: FromStr>(&self, key: &str, slot: &mut T) -> anyhow::Result<()>
-    where
-        T::Err: std::fmt::Display,
-    {
+    fn set<T: FromEnv>(&self, key: &str, slot: &mut T) -> anyhow::Result<()> {
         if let Some(raw) = (self.0)(key) {
             // The value itself is never echoed: it may be a secret.
-            *slot = raw
-                .trim()
-                .parse()
+            *slot = T::from_env(raw.trim())
                 .map_err(|e| anyhow::anyhow!("invalid setting {key}: {e}"))?;
-        }
-        Ok(())
-    }
-
-    fn set_secret(&self, key: &str, slot: &mut Option<Secret>) -> anyhow::Result<()> {
-        if let Some(raw) = (self.0)(key) {
-            let raw = raw.trim();
-            *slot = (!raw.is_empty()).then(|| Secret(raw.to_string()));
-        }
-        Ok(())
-    }
-
-    fn set_opt(&self, key: &str, slot: &mut Option<String>) -> anyhow::Result<()> {
-        if let Some(raw) = (self.0)(key) {
-            let raw = raw.trim();
-            *slot = (!raw.is_empty()).then(|| raw.to_string());
         }
         Ok(())
     }
@@ -997,6 +1011,58 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// README's configuration table and the variables `apply_env` reads agree: every
+    /// documented variable is the one derived from its TOML key and is read, and everything
+    /// read is documented (under its own name, or as the derived twin of an alias).
+    #[test]
+    fn the_readme_table_is_the_settings_read_from_the_environment() {
+        let readme = include_str!("../README.md");
+        let mut documented = std::collections::BTreeMap::new();
+        for line in readme.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let (Some(env), Some(key)) = (cells.get(1), cells.get(2)) else {
+                continue;
+            };
+            let (Some(env), Some(key)) = (
+                env.strip_prefix('`').and_then(|e| e.strip_suffix('`')),
+                key.strip_prefix('`').and_then(|k| k.strip_suffix('`')),
+            ) else {
+                continue;
+            };
+            if env.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !key.contains(' ') {
+                documented.insert(env.to_string(), key.to_string());
+            }
+        }
+        assert!(documented.len() > 60, "the table was read: {documented:?}");
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Settings::default()
+            .apply_env(|key| {
+                asked.borrow_mut().insert(key.to_string());
+                None
+            })
+            .expect("nothing set");
+        let asked = asked.into_inner();
+        let mut derived_twins = std::collections::BTreeSet::new();
+        for (env, key) in &documented {
+            let (section, field) = key.split_once('.').unwrap_or(("", key));
+            let derived = env_name(section, field);
+            if env != &derived {
+                assert!(
+                    ["DATABASE_URL", "REDIS_URL"].contains(&env.as_str()),
+                    "{env} is documented for `{key}`, whose variable is {derived}"
+                );
+                derived_twins.insert(derived);
+            }
+            assert!(asked.contains(env), "{env} is documented but never read");
+        }
+        for key in &asked {
+            assert!(
+                documented.contains_key(key) || derived_twins.contains(key),
+                "{key} is read but not in README's configuration table"
+            );
+        }
+    }
 
     fn with_env(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
         let map: HashMap<String, String> = pairs
