@@ -18,9 +18,9 @@
 //! messages; [`chat::ChatServer`] group-commits sends), [`consent`] (the consent ledger and the
 //! feature gate), [`media`] (uploads, their pipeline and fingerprints), [`minors`] (age and
 //! guardians), [`moderation`] (screening, the queue, decisions, sanctions, reports, the
-//! picture blocklist) and [`privacy`] (runs the domains' rights: the streamed export, the
-//! deletion transaction, the retention job). A domain never writes to a socket: it publishes
-//! on the bus. Where one domain needs another it calls a narrow, named function (the way
+//! picture blocklist), [`relations`] (blocks, follows next) and [`privacy`] (runs the
+//! domains' rights: the streamed export, the deletion transaction, the retention job). A
+//! domain never writes to a socket: it publishes on the bus. Where one domain needs another it calls a narrow, named function (the way
 //! `consent::require` gates a feature) or implements a trait the kernel defines
 //! ([`rights::DataDomain`]). The domains still reach into each other in one cycle (auth,
 //! chat, media, minors, moderation); `tests/api/layout.rs` lists its edges, and the list may
@@ -47,6 +47,7 @@ pub mod metrics;
 pub mod minors;
 pub mod moderation;
 pub mod privacy;
+pub mod relations;
 pub mod rights;
 pub mod startup;
 pub mod store;

@@ -207,6 +207,15 @@ impl App {
             crate::consent::commands::COMMANDS,
         )?;
         routes.add(
+            Arc::new(crate::relations::Relations {
+                db: db.clone(),
+                user_exists: Arc::new(|db, id| {
+                    Box::pin(async move { crate::auth::user_exists(&db, id).await })
+                }),
+            }),
+            crate::relations::commands::COMMANDS,
+        )?;
+        routes.add(
             Arc::new(crate::moderation::commands::ModerationCommands {
                 moderation: moderation.clone(),
                 registry: registry.clone(),

@@ -316,3 +316,9 @@ pub async fn grant_role(db: &Db, user_id: i64, role: &str) -> anyhow::Result<()>
     store::grant_role(db, user_id, role.as_str(), now_ms()).await?;
     Ok(())
 }
+
+/// Whether an account with this id exists (deleted accounts stay, anonymised): what another
+/// domain asks before it relates to a user.
+pub async fn user_exists(db: &Db, user_id: i64) -> AppResult<bool> {
+    Ok(store::user_by_id(db, user_id).await?.is_some())
+}

@@ -1,4 +1,4 @@
-//! Chat's WebSocket commands (`chat.*`, blocks, presence), routed by the session.
+//! Chat's WebSocket commands (`chat.*`, presence), routed by the session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -142,15 +142,6 @@ pub const COMMANDS: &[CommandSpec<ChatCommands>] = &[
         holds_stream: true,
         run: sync,
     },
-    row("user.block", Gate::User, |h, c, d| {
-        ask::<_, Block, _>(&h.chat, c, d)
-    }),
-    row("user.unblock", Gate::User, |h, c, d| {
-        ask::<_, Unblock, _>(&h.chat, c, d)
-    }),
-    row("user.blocks", Gate::User, |h, c, d| {
-        ask::<_, ListBlocks, _>(&h.chat, c, d)
-    }),
     row("presence.query", Gate::User, |h, c, d| {
         ask::<_, PresenceQuery, _>(&h.chat, c, d)
     }),

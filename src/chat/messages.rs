@@ -97,22 +97,6 @@ pub struct Typing {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Block {
-    pub user_id: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Unblock {
-    pub user_id: i64,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ListBlocks {}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PresenceQuery {
     pub user_ids: Vec<i64>,
 }
@@ -208,16 +192,6 @@ pub struct TypingRelayed {
 }
 
 #[derive(Debug, Serialize)]
-pub struct BlockState {
-    pub blocked: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Blocks {
-    pub user_ids: Vec<i64>,
-}
-
-#[derive(Debug, Serialize)]
 pub struct PresenceView {
     pub user_id: i64,
     pub online: bool,
@@ -237,7 +211,4 @@ crate::command!(ListHeld => HeldTexts);
 crate::command!(Sync => Synced);
 crate::command!(MarkRead => ReadUpTo);
 crate::command!(Typing => TypingRelayed);
-crate::command!(Block => BlockState);
-crate::command!(Unblock => BlockState);
-crate::command!(ListBlocks => Blocks);
 crate::command!(PresenceQuery => Presences);

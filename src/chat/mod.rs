@@ -201,7 +201,7 @@ async fn try_commit(
     senders.sort_unstable();
     senders.dedup();
     let participants = store::participants_of(&mut tx, backend, &conversation_ids).await?;
-    let blocks = store::blocks_against(&mut tx, backend, &senders).await?;
+    let blocks = crate::relations::blocks_against(&mut tx, backend, &senders).await?;
     let keys: Vec<(i64, i64, &str)> = items
         .iter()
         .map(|(sender, conv, client_id, _)| (*conv, *sender, client_id.as_str()))
@@ -634,7 +634,7 @@ impl Handler<As<Open>> for ChatServer {
             if crate::auth::store::user_by_id(&db, peer).await?.is_none() {
                 return Err(AppError::not_found("user"));
             }
-            if store::is_blocked(&db, peer, me).await? {
+            if crate::relations::is_blocked(&db, peer, me).await? {
                 return Err(blocked());
             }
             // Opening an existing conversation is free; new ones are rationed, so that one
@@ -858,7 +858,7 @@ impl Handler<As<Typing>> for ChatServer {
         Box::pin(async move {
             let conversation_id = msg.body.conversation_id;
             let peer = peer_in(&db, msg.user_id, conversation_id).await?;
-            if store::is_blocked(&db, peer, msg.user_id).await? {
+            if crate::relations::is_blocked(&db, peer, msg.user_id).await? {
                 return Err(blocked());
             }
             let data =
@@ -868,55 +868,6 @@ impl Handler<As<Typing>> for ChatServer {
                 Delivery::Event(EventFrame::new("chat.typing", &data, None)),
             );
             Ok(TypingRelayed { delivered: true })
-        })
-    }
-}
-
-async fn check_block_target(db: &Db, me: i64, target: i64) -> AppResult<()> {
-    if target == me {
-        return Err(AppError::field("user_id", "cannot block yourself"));
-    }
-    if crate::auth::store::user_by_id(db, target).await?.is_none() {
-        return Err(AppError::not_found("user"));
-    }
-    Ok(())
-}
-
-impl Handler<As<Block>> for ChatServer {
-    type Result = ResponseFuture<AppResult<BlockState>>;
-
-    fn handle(&mut self, msg: As<Block>, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move {
-            check_block_target(&db, msg.user_id, msg.body.user_id).await?;
-            store::block(&db, msg.user_id, msg.body.user_id, now_ms()).await?;
-            Ok(BlockState { blocked: true })
-        })
-    }
-}
-
-impl Handler<As<Unblock>> for ChatServer {
-    type Result = ResponseFuture<AppResult<BlockState>>;
-
-    fn handle(&mut self, msg: As<Unblock>, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move {
-            check_block_target(&db, msg.user_id, msg.body.user_id).await?;
-            store::unblock(&db, msg.user_id, msg.body.user_id).await?;
-            Ok(BlockState { blocked: false })
-        })
-    }
-}
-
-impl Handler<As<ListBlocks>> for ChatServer {
-    type Result = ResponseFuture<AppResult<Blocks>>;
-
-    fn handle(&mut self, msg: As<ListBlocks>, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move {
-            Ok(Blocks {
-                user_ids: store::blocked_by(&db, msg.user_id).await?,
-            })
         })
     }
 }

@@ -28,6 +28,7 @@ impl DataDomain for ChatRights {
             ("conversations", "user_b"),
             ("conversation_members", "user_id"),
             ("messages", "sender_id"),
+            // The relations' table, exported in this section as the protocol documents it.
             ("blocks", "blocker_id"),
             ("blocks", "blocked_id"),
             ("held_photos", "sender_id"),
@@ -47,7 +48,7 @@ impl DataDomain for ChatRights {
             Ok(json!({
                 "conversations": chat::export_conversations(db, user_id).await?,
                 "messages": messages,
-                "blocks": chat::export_blocks(db, user_id).await?,
+                "blocks": crate::relations::export_blocks(db, user_id).await?,
                 "held_texts": chat::export_held_texts(db, user_id).await?,
             }))
         })
@@ -79,7 +80,7 @@ impl DataDomain for ChatRights {
                 out.flush().await?;
             }
             out.raw("],\"blocks\":");
-            out.value(&chat::export_blocks(db, user_id).await?)?;
+            out.value(&crate::relations::export_blocks(db, user_id).await?)?;
             out.raw(",\"held_texts\":");
             out.value(&chat::export_held_texts(db, user_id).await?)?;
             out.raw("}");
@@ -92,7 +93,7 @@ impl DataDomain for ChatRights {
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
-            store::erase(&mut *conn, user_id).await?;
+            crate::relations::erase_blocks(&mut *conn, user_id).await?;
             store::erase_held_texts(&mut *conn, user_id).await?;
             store::erase_held_photos(conn, user_id).await
         })

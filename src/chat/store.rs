@@ -3,7 +3,7 @@
 //! transaction: the row lock (PostgreSQL) or the write lock (SQLite) makes each
 //! conversation's stream gap-free across any number of writers and nodes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
@@ -40,31 +40,6 @@ pub async fn participants_of(
         .await?
         .iter()
         .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
-        .collect()
-}
-
-/// Blocks `(blocker, blocked)` whose blocked user is one of `blocked`.
-pub async fn blocks_against(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    blocked: &[i64],
-) -> Result<HashSet<(i64, i64)>, sqlx::Error> {
-    let sql = match backend {
-        Backend::Sqlite => {
-            "SELECT blocker_id, blocked_id FROM blocks \
-             WHERE blocked_id IN (SELECT value FROM json_each($1))"
-        }
-        Backend::Postgres => {
-            "SELECT blocker_id, blocked_id FROM blocks \
-             WHERE blocked_id IN (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb))"
-        }
-    };
-    sqlx::query(sql)
-        .bind(json!(blocked).to_string())
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
 
@@ -431,49 +406,6 @@ pub async fn mark_read(
     Ok((now, moved))
 }
 
-pub async fn is_blocked(db: &Db, blocker: i64, blocked: i64) -> Result<bool, sqlx::Error> {
-    let n: i64 =
-        sqlx::query("SELECT COUNT(*) FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-            .bind(blocker)
-            .bind(blocked)
-            .fetch_one(db)
-            .await?
-            .try_get(0)?;
-    Ok(n > 0)
-}
-
-pub async fn block(db: &Db, blocker: i64, blocked: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
-    )
-    .bind(blocker)
-    .bind(blocked)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn unblock(db: &Db, blocker: i64, blocked: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-        .bind(blocker)
-        .bind(blocked)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn blocked_by(db: &Db, blocker: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query("SELECT blocked_id FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id")
-        .bind(blocker)
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect()
-}
-
 /// Everyone `user_id` has a conversation with: the audience of their presence changes.
 pub async fn partners(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query(
@@ -563,34 +495,6 @@ pub async fn export_messages_after(
         }))
     })
     .collect()
-}
-
-/// The export's blocks made by `user_id`.
-pub async fn export_blocks(db: &Db, user_id: i64) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query(
-        "SELECT blocked_id, created_at FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(json!({
-            "blocked_id": r.try_get::<i64, _>(0)?,
-            "created_at": r.try_get::<i64, _>(1)?,
-        }))
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()
-}
-
-/// The user's own chat data on deletion: their blocks. Messages already delivered stay with
-/// the other party (policy: 注销), attributed to the anonymised account.
-pub async fn erase(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1")
-        .bind(user_id)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// One message, for a report (the reporter must be a participant: checked by the caller).

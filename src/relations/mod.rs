@@ -1,0 +1,88 @@
+//! Relations between users (policy: 即时通讯, 用户行为规范): blocks now, follows next. A block
+//! stops the blocked user from opening a conversation with, sending to or typing at the
+//! blocker; the blocker's list is theirs to read and undo. Stateless: a few statements per
+//! call, no actor. Chat asks [`is_blocked`] and [`blocks_against`]; the rows are exported and
+//! erased with chat's part of the user's rights ([`export_blocks`], [`erase_blocks`]), where
+//! `docs/protocol.md`'s export has always put them.
+
+pub mod commands;
+mod store;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+use crate::store::{now_ms, Db};
+
+/// Whether an account exists; given by start-up (accounts are `auth`'s), so that this domain
+/// names no other.
+pub type UserExists = Arc<dyn Fn(Db, i64) -> BoxFuture<'static, AppResult<bool>> + Send + Sync>;
+
+/// What the relations' commands run on.
+pub struct Relations {
+    pub db: Db,
+    pub user_exists: UserExists,
+}
+
+pub use store::{blocks_against, erase_blocks, export_blocks, is_blocked};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    pub user_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unblock {
+    pub user_id: i64,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListBlocks {}
+
+#[derive(Debug, Serialize)]
+pub struct BlockState {
+    pub blocked: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Blocks {
+    pub user_ids: Vec<i64>,
+}
+
+impl Relations {
+    /// `user.block`: idempotent.
+    pub async fn block(&self, me: i64, body: Block) -> AppResult<BlockState> {
+        self.check_target(me, body.user_id).await?;
+        store::block(&self.db, me, body.user_id, now_ms()).await?;
+        Ok(BlockState { blocked: true })
+    }
+
+    /// `user.unblock`: idempotent.
+    pub async fn unblock(&self, me: i64, body: Unblock) -> AppResult<BlockState> {
+        self.check_target(me, body.user_id).await?;
+        store::unblock(&self.db, me, body.user_id).await?;
+        Ok(BlockState { blocked: false })
+    }
+
+    /// `user.blocks`: whom the caller blocks.
+    pub async fn blocks(&self, me: i64, _: ListBlocks) -> AppResult<Blocks> {
+        Ok(Blocks {
+            user_ids: store::blocked_by(&self.db, me).await?,
+        })
+    }
+
+    async fn check_target(&self, me: i64, target: i64) -> AppResult<()> {
+        if target == me {
+            return Err(AppError::field("user_id", "cannot block yourself"));
+        }
+        if !(self.user_exists)(self.db.clone(), target).await? {
+            return Err(AppError::not_found("user"));
+        }
+        Ok(())
+    }
+}
