@@ -101,13 +101,15 @@ pub struct PresenceQuery {
     pub user_ids: Vec<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Read from a `messages` row by column name (`sqlx::FromRow`).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct MessageView {
     pub conversation_id: i64,
     pub seq: i64,
     pub sender_id: i64,
     pub client_id: String,
     pub kind: String,
+    #[sqlx(rename = "body")]
     pub text: String,
     pub created_at: i64,
     /// For a message a moderator took down (`kind` `removed`): the decision its sender may

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
+use sqlx::FromRow;
 use sqlx::{AnyConnection, Row};
 
 use super::messages::{ConversationView, MessageView, PeerView};
@@ -47,16 +48,7 @@ const MESSAGE_COLUMNS: &str =
     "conversation_id, seq, sender_id, client_id, kind, body, created_at, removed_item_id";
 
 fn message_from_row(r: &AnyRow) -> Result<MessageView, sqlx::Error> {
-    Ok(MessageView {
-        conversation_id: r.try_get(0)?,
-        seq: r.try_get(1)?,
-        sender_id: r.try_get(2)?,
-        client_id: r.try_get(3)?,
-        kind: r.try_get(4)?,
-        text: r.try_get(5)?,
-        created_at: r.try_get(6)?,
-        removed_item_id: r.try_get(7)?,
-    })
+    MessageView::from_row(r)
 }
 
 /// Messages already stored under any of these `(conversation, sender, client_id)` keys.

@@ -4,6 +4,8 @@ use sqlx::Row;
 
 use crate::store::Db;
 
+/// A `media` row, read by column name (`sqlx::FromRow`); [`COLUMNS`] names them.
+#[derive(sqlx::FromRow)]
 pub struct MediaRow {
     pub id: String,
     pub owner_id: i64,
@@ -29,24 +31,7 @@ const COLUMNS: &str = "id, owner_id, purpose, source, kind, format, blob, input_
      byte_size, width, height, fingerprint, fingerprint_version, thumbnails, status, created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<MediaRow, sqlx::Error> {
-    Ok(MediaRow {
-        id: r.try_get(0)?,
-        owner_id: r.try_get(1)?,
-        purpose: r.try_get(2)?,
-        source: r.try_get(3)?,
-        kind: r.try_get(4)?,
-        format: r.try_get(5)?,
-        blob: r.try_get(6)?,
-        input_sha256: r.try_get(7)?,
-        byte_size: r.try_get(8)?,
-        width: r.try_get(9)?,
-        height: r.try_get(10)?,
-        fingerprint: r.try_get(11)?,
-        fingerprint_version: r.try_get(12)?,
-        thumbnails: r.try_get(13)?,
-        status: r.try_get(14)?,
-        created_at: r.try_get(15)?,
-    })
+    sqlx::FromRow::from_row(r)
 }
 
 pub async fn insert(db: &Db, m: &MediaRow) -> Result<(), sqlx::Error> {
