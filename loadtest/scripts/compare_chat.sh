@@ -9,7 +9,9 @@
 # Prints one line per run (acked/s, send->ack p99, never recovered); the full reports are in
 # OUT_DIR/<before|after>-r<rate>-<n>.{txt,json}.
 set -euo pipefail
-before=$1 after=$2 loadtest=$3 out=$4 runs=${5:-3} rates=${6:-"10 25"}
+# Absolute paths: each server runs in a fresh folder of its own.
+before=$(realpath "$1") after=$(realpath "$2") loadtest=$(realpath "$3") out=$4
+runs=${5:-3} rates=${6:-"10 25"}
 mkdir -p "$out"
 port=18200
 
@@ -30,7 +32,7 @@ run() {
   report="$out/$which-r$rate-$n"
   "$loadtest" --addr 127.0.0.1:$port chat --pairs 200 --rate "$rate" --seconds 15 \
     --json "$report.json" >"$report.txt" 2>&1 || echo "$which r=$rate run $n: the load generator failed (see $report.txt)"
-  kill -INT "$pid"
+  kill -INT "$pid" 2>/dev/null || echo "$which r=$rate run $n: the server had already stopped (see its log above)"
   wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
   printf '%s r=%s run %s: acked/s %s, send->ack p99 %s ms, never recovered %s\n' "$which" "$rate" "$n" \
