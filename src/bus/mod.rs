@@ -108,10 +108,16 @@ pub enum Delivery {
         code: u16,
         reason: String,
     },
-    /// The audience may not chat until this time (Unix ms; 0 lifts a mute).
-    Muted {
-        until: i64,
-    },
+    /// A change to the state every socket of the audience holds about its caller (the
+    /// identity the session checks gates against), applied without a reconnect.
+    Caller(CallerUpdate),
+}
+
+/// What changed in a caller's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerUpdate {
+    /// No speaking (chat) until this time, Unix ms; 0 lifts a mute.
+    MutedUntil(i64),
 }
 
 pub trait Bus: Send + Sync + 'static {

@@ -28,7 +28,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Audience, Bus, Delivery, EventFrame, StreamPos, Topic};
+use super::{Audience, Bus, CallerUpdate, Delivery, EventFrame, StreamPos, Topic};
 use crate::bus::registry::{BusRecovered, Deliver, OnlineAmong, Registry};
 use crate::metrics::{self, METRICS};
 use crate::store::now_ms;
@@ -438,7 +438,7 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
         Delivery::Event(_) => KIND_EVENT,
         Delivery::CloseToken { .. } => KIND_CLOSE_TOKEN,
         Delivery::CloseUser { .. } => KIND_CLOSE_USER,
-        Delivery::Muted { .. } => KIND_MUTED,
+        Delivery::Caller(CallerUpdate::MutedUntil(_)) => KIND_MUTED,
     });
     match delivery {
         Delivery::Event(frame) => {
@@ -462,7 +462,7 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
             buf.put_u16(*code);
             buf.put_slice(reason.as_bytes());
         }
-        Delivery::Muted { until } => buf.put_i64(*until),
+        Delivery::Caller(CallerUpdate::MutedUntil(until)) => buf.put_i64(*until),
     }
     buf.freeze()
 }
@@ -522,9 +522,7 @@ fn decode(raw: &[u8]) -> anyhow::Result<(u64, Delivery)> {
             if buf.remaining() < 8 {
                 bail!("bus mute too short");
             }
-            Delivery::Muted {
-                until: buf.get_i64(),
-            }
+            Delivery::Caller(CallerUpdate::MutedUntil(buf.get_i64()))
         }
         other => bail!("unknown bus message kind {other}"),
     };
@@ -560,9 +558,7 @@ mod tests {
                 code: 4003,
                 reason: "account deleted".into(),
             },
-            Delivery::Muted {
-                until: 1_795_000_000_000,
-            },
+            Delivery::Caller(CallerUpdate::MutedUntil(1_795_000_000_000)),
         ];
         for delivery in cases {
             let (node, back) = decode(&encode(42, &delivery)).expect("decodes");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::bus::{Audience, Delivery, EventFrame, SharedBus, Topic};
+use crate::bus::{Audience, CallerUpdate, Delivery, EventFrame, SharedBus, Topic};
 
 /// What a session is told to do.
 #[derive(Message, Clone, Debug)]
@@ -22,8 +22,8 @@ pub enum Push {
         code: u16,
         reason: String,
     },
-    /// No chat until this time (0: the mute was lifted).
-    Muted(i64),
+    /// The caller's state changed (a mute, or its lifting).
+    Caller(CallerUpdate),
     /// The standing of the socket's token as the database has it now (the periodic re-check):
     /// the session applies what changed.
     Standing {
@@ -490,7 +490,7 @@ impl Handler<Deliver> for Registry {
                         code: *code,
                         reason: reason.clone(),
                     },
-                    Delivery::Muted { until } => Push::Muted(*until),
+                    Delivery::Caller(update) => Push::Caller(*update),
                 };
                 conn.recipient.do_send(push);
             }

@@ -130,7 +130,10 @@ impl Handler<As<Act>> for ModerationServer {
                         now,
                     )
                     .await?;
-                    bus.publish(user.clone(), Delivery::Muted { until });
+                    bus.publish(
+                        user.clone(),
+                        Delivery::Caller(crate::bus::CallerUpdate::MutedUntil(until)),
+                    );
                     tell(
                         "moderation.muted",
                         json!({ "until": until, "reason": reason }),
@@ -166,7 +169,10 @@ impl Handler<As<Act>> for ModerationServer {
                 }
                 UserAction::Lift => {
                     let n = store::lift_sanctions(&db, user_id, msg.user_id, now).await?;
-                    bus.publish(user.clone(), Delivery::Muted { until: 0 });
+                    bus.publish(
+                        user.clone(),
+                        Delivery::Caller(crate::bus::CallerUpdate::MutedUntil(0)),
+                    );
                     tell("moderation.lifted", json!({ "reason": reason }));
                     Acted {
                         sanction: None,

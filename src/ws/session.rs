@@ -513,9 +513,11 @@ impl Handler<Push> for WsSession {
         match msg {
             Push::Event(frame) => self.push_event(frame, ctx),
             Push::Close { code, reason } => self.close(ctx, code, &reason),
-            Push::Muted(until) => {
+            Push::Caller(update) => {
                 if let Some(identity) = self.identity.as_mut() {
-                    identity.muted_until = until;
+                    match update {
+                        crate::bus::CallerUpdate::MutedUntil(until) => identity.muted_until = until,
+                    }
                 }
             }
             Push::Standing { muted_until, full } => {
