@@ -220,7 +220,15 @@ fn colour_distance(a: &Colour, b: &Colour) -> u32 {
 /// cell's mean luminance relative to the picture's (`64 · (cell / mean − 1)`), which a
 /// uniformly brighter or darker copy keeps.
 fn colour_signature(picture: &DynamicImage) -> Colour {
-    let rgb = picture.to_rgb8();
+    // Views are RGB already (see `working_copy`): borrowed, not copied again.
+    let converted;
+    let rgb = match picture.as_rgb8() {
+        Some(rgb) => rgb,
+        None => {
+            converted = picture.to_rgb8();
+            &converted
+        }
+    };
     let (w, h) = (rgb.width().max(1) as usize, rgb.height().max(1) as usize);
     let mut sums = [[0f64; 4]; CELLS];
     for (x, y, px) in rgb.enumerate_pixels() {

@@ -134,18 +134,15 @@ impl Cluster {
         node
     }
 
-    /// How many nodes are subscribed to this user's channel (`<prefix>:u:<id>`, see
-    /// `src/bus/redis.rs`): one per node holding a socket of the user, once its subscription
-    /// is in place. Asked of Redis directly, on a connection of its own.
-    pub async fn subscribers(&self, user_id: i64) -> i64 {
-        self.channel_subscribers(&format!("u:{user_id}")).await
-    }
-
     /// How many nodes route the topic (`<prefix>:t:<name>`): one per node holding a member.
     pub async fn topic_subscribers(&self, topic: &str) -> i64 {
         self.channel_subscribers(&format!("t:{topic}")).await
     }
 
+    /// How many nodes are subscribed to `<prefix>:<suffix>` (see `src/bus/redis.rs`): a
+    /// user's channel (`u:<id>`) has one per node holding a socket of the user, a topic's
+    /// (`t:<name>`) one per node holding a member, once the subscription is in place. Asked of
+    /// Redis directly, on a connection of its own.
     async fn channel_subscribers(&self, suffix: &str) -> i64 {
         let client = redis::Client::open(self.redis_url.as_str()).expect("parse the Redis URL");
         let mut conn = tokio::time::timeout(WAIT, client.get_multiplexed_async_connection())
@@ -164,32 +161,27 @@ impl Cluster {
 
     /// Polls until exactly `nodes` nodes route the topic.
     pub async fn await_topic_subscribers(&self, topic: &str, nodes: i64) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let now = self.topic_subscribers(topic).await;
-            if now == nodes {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "topic {topic}: {now} node(s) subscribed after {WAIT:?}, waiting for {nodes}"
-            );
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        self.await_channel_subscribers(&format!("t:{topic}"), &format!("topic {topic}"), nodes)
+            .await
     }
 
     /// Polls until exactly `nodes` nodes route this user's deliveries: a socket opened (or
     /// closed) on a node is only then reachable from (or gone for) the others.
     pub async fn await_subscribers(&self, user_id: i64, nodes: i64) {
+        self.await_channel_subscribers(&format!("u:{user_id}"), &format!("user {user_id}"), nodes)
+            .await
+    }
+
+    async fn await_channel_subscribers(&self, suffix: &str, what: &str, nodes: i64) {
         let deadline = Instant::now() + WAIT;
         loop {
-            let now = self.subscribers(user_id).await;
+            let now = self.channel_subscribers(suffix).await;
             if now == nodes {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "user {user_id}: {now} node(s) subscribed after {WAIT:?}, waiting for {nodes}"
+                "{what}: {now} node(s) subscribed after {WAIT:?}, waiting for {nodes}"
             );
             tokio::time::sleep(POLL_INTERVAL).await;
         }
