@@ -79,7 +79,7 @@ pub struct ModerationSettings {
     /// env `DUOXIE_MODERATION_BLOCKLIST_REVIEW_DISTANCE`; default: 36.
     pub blocklist_review_distance: u32,
     /// Largest colour difference of an 8 × 8 grid cell (0..=442; chroma and relative
-    /// luminance, see `media::fingerprint`) for a picture to be the same item as a
+    /// luminance, see `moderation::fingerprint`) for a picture to be the same item as a
     /// blocklisted one. env `DUOXIE_MODERATION_BLOCKLIST_MAX_COLOUR_DISTANCE`;
     /// default: 12.
     pub blocklist_max_colour_distance: u32,

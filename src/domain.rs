@@ -5,9 +5,11 @@
 //! so that every domain and transport reads it without naming `auth` (which resolves it from
 //! a token) or `minors` (which decides the standing).
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::phone::PhoneNumber;
 
 // ---- The caller's identity: who is calling, with the standing every domain's gates read ----
 
@@ -108,6 +110,38 @@ impl Standing {
             )),
         }
     }
+}
+
+/// Longest reason staff give for what they do to an account (a correction, a read of
+/// personal data), characters.
+pub const REASON_MAX_CHARS: usize = 200;
+
+// ---- Accounts, as every domain may ask about them ----
+
+/// An account as another domain sees it.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: i64,
+    pub nickname: String,
+    pub intro: String,
+    pub avatar: Option<String>,
+    /// The account's number; `None` once erased.
+    pub phone: Option<PhoneNumber>,
+    /// Deleted: only an anonymous shell remains.
+    pub deleted: bool,
+}
+
+/// What any domain may ask of the accounts, answered by `auth` and handed to each domain at
+/// start-up, so that no domain names `auth` or reads its tables.
+pub trait Accounts: Send + Sync {
+    /// The account, deleted or not; `None` when there never was one.
+    fn find(&self, user_id: i64) -> BoxFuture<'_, AppResult<Option<Account>>>;
+    /// Its roles as they are now (a change applies at once, not at the next login).
+    fn roles(&self, user_id: i64) -> BoxFuture<'_, AppResult<Vec<Role>>>;
+    /// Ends every session of the account (its sockets close at the next standing check).
+    fn sign_out_everywhere(&self, user_id: i64, now: i64) -> BoxFuture<'_, AppResult<()>>;
+    /// The account was last seen online at `at`.
+    fn seen(&self, user_id: i64, at: i64) -> BoxFuture<'_, AppResult<()>>;
 }
 
 /// A command on behalf of an authenticated user.

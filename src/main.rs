@@ -113,15 +113,15 @@ async fn admin(task: AdminTask, settings: Settings) -> anyhow::Result<()> {
     let role = Role::parse(role).map_err(|e| anyhow::anyhow!(e.message))?;
     // Accounts are found by the keyed hash of the number, so the CLI needs the phone key.
     let keys = duoxie::keys::ServerKeys::load(&settings, &db).await?;
-    let vault = duoxie::auth::phone_vault::PhoneVault::new(&keys.phone_master);
-    let user_id = duoxie::auth::store::user_id_by_phone(&db, &vault.lookup(&phone))
+    let vault = duoxie::phone::PhoneVault::new(&keys.phone_master);
+    let user_id = duoxie::auth::account_by_phone(&db, &vault.lookup(&phone))
         .await?
         .with_context(|| format!("no account for {phone}; the user must log in once first"))?;
     if grant {
         duoxie::auth::grant_role(&db, user_id, role.as_str()).await?;
         println!("granted {} to user {user_id} ({phone})", role.as_str());
     } else {
-        let removed = duoxie::auth::store::revoke_role(&db, user_id, role.as_str()).await?;
+        let removed = duoxie::auth::revoke_role(&db, user_id, role).await?;
         println!(
             "{} {} from user {user_id} ({phone})",
             if removed { "revoked" } else { "did not hold" },

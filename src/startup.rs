@@ -10,18 +10,19 @@ use actix_web::{dev::Server, middleware, web, HttpServer};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::auth::code_sender::OutboxCodeSender;
-use crate::auth::phone_vault::PhoneVault;
 use crate::auth::Auth;
 use crate::bus::registry::{CountConnections, GoAway, Registry, SetBus, SetPresenceSink};
 use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
+use crate::codes::OutboxCodeSender;
 use crate::config::Settings;
 use crate::consent::receipt::{Controller, ReceiptSigner};
 use crate::consent::{ConsentServer, PolicyVersion};
+use crate::domain::Accounts;
 use crate::http::{self, Readiness};
 use crate::keys::ServerKeys;
 use crate::minors::Minors;
+use crate::phone::PhoneVault;
 use crate::privacy::retention::RetentionJob;
 use crate::privacy::Privacy;
 use crate::store::{self, Db};
@@ -88,6 +89,11 @@ impl App {
         )
         .start();
         registry.do_send(crate::bus::registry::SetStandingWatch(standing.recipient()));
+        // The accounts, as every other domain may ask about them.
+        let accounts: Arc<dyn Accounts> = Arc::new(crate::auth::AccountDirectory::new(
+            db.clone(),
+            vault.clone(),
+        ));
         // Moderation loads the keyword list (and reloads it); chat screens texts with it.
         let empty = crate::moderation::policy::Keywords::parse("")
             .map_err(|e| anyhow::anyhow!("an empty keyword list: {e}"))?;
@@ -99,6 +105,7 @@ impl App {
             settings.chat.clone(),
             settings.ws.max_reply_bytes,
             keywords_in,
+            accounts.clone(),
         )
         .start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
@@ -119,18 +126,42 @@ impl App {
 
         let blobs: Arc<dyn crate::media::blob::BlobStore> =
             Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
+        // The content moderation decides on, each kind owned by its domain; chat is also
+        // where pictures are used.
+        let chat_content = Arc::new(crate::chat::moderated::ChatUnderModeration {
+            db: db.clone(),
+            bus: bus.clone(),
+            chat: chat.clone(),
+        });
+        let mut contents = crate::moderation::content::ContentKinds::default();
+        contents.add(chat_content.clone())?;
+        contents.add(Arc::new(crate::media::moderated::MediaUnderModeration {
+            db: db.clone(),
+            uses: chat_content.clone(),
+        }))?;
+        contents.add(Arc::new(crate::auth::moderated::ProfilesUnderModeration {
+            db: db.clone(),
+        }))?;
+        let pictures: Arc<dyn crate::moderation::content::StoredPictures> =
+            Arc::new(crate::media::moderated::PictureFiles {
+                db: db.clone(),
+                blobs: blobs.clone(),
+            });
         // Before the first upload is screened: blocklist entries an older hash made are
         // compared by the current one.
-        crate::moderation::pictures::rehash(&db, &blobs)
+        crate::moderation::pictures::rehash(&db, pictures.as_ref())
             .await
             .map_err(|e| anyhow::anyhow!("rehash the picture blocklist: {}", e.message))?;
         let moderation = crate::moderation::ModerationServer::new(
             db.clone(),
             bus.clone(),
-            chat.clone(),
             settings.moderation.clone(),
             keywords_out,
-            blobs.clone(),
+            crate::moderation::Reach {
+                contents,
+                pictures,
+                accounts: accounts.clone(),
+            },
         )?
         .start();
         chat.do_send(crate::chat::SetModeration(moderation.clone()));
@@ -140,6 +171,7 @@ impl App {
             settings.media.clone(),
             policy_version.clone(),
             moderation.clone(),
+            chat_content,
         ));
         // Every domain holding personal data, in the export's section order.
         let personal_data: Vec<Arc<dyn crate::rights::DataDomain>> = vec![
@@ -150,6 +182,7 @@ impl App {
             Arc::new(crate::privacy::StaffAccess),
             Arc::new(crate::minors::rights::MinorsRights {
                 vault: vault.clone(),
+                accounts: accounts.clone(),
             }),
             Arc::new(crate::media::rights::MediaRights {
                 blobs: blobs.clone(),
@@ -175,7 +208,7 @@ impl App {
         .start();
         let privacy = web::Data::new(privacy);
 
-        let sender: Arc<dyn crate::auth::code_sender::CodeSender> =
+        let sender: Arc<dyn crate::codes::CodeSender> =
             Arc::new(OutboxCodeSender::new(&settings.data_dir));
         let minors = web::Data::new(Minors::new(
             db.clone(),
@@ -183,6 +216,7 @@ impl App {
             sender.clone(),
             bus.clone(),
             settings.auth.clone(),
+            accounts.clone(),
         ));
         let auth = web::Data::new(Auth::new(
             db.clone(),
@@ -209,9 +243,7 @@ impl App {
         routes.add(
             Arc::new(crate::relations::Relations {
                 db: db.clone(),
-                user_exists: Arc::new(|db, id| {
-                    Box::pin(async move { crate::auth::user_exists(&db, id).await })
-                }),
+                accounts: accounts.clone(),
             }),
             crate::relations::commands::COMMANDS,
         )?;

@@ -25,28 +25,26 @@ impl Auth {
             )
             .retry_after(wait));
         }
-        limits::charge_code(&self.db, s, ip, &lookup).await?;
-        let now = now_ms();
-        let code = policy::new_login_code();
-        let hash = policy::hash_secret(&[&lookup, &code]);
-        let stored = store::put_login_code(
+        codes::charge(&self.db, s, ip, &lookup).await?;
+        let code = codes::new_code();
+        let issued = codes::issue(
             &self.db,
-            &lookup,
-            &hash,
-            now,
-            now + s.code_ttl_ms,
-            s.code_max_attempts,
-            now - s.code_resend_ms,
+            &codes::NewCode {
+                purpose: Purpose::Login,
+                subject: &lookup,
+                user_id: None,
+                code_hash: &policy::hash_secret(&[&lookup, &code]),
+                payload: &serde_json::json!({}),
+                lifetime: codes::Lifetime::from(&**s),
+            },
         )
         .await?;
-        if !stored {
-            let sent_at = store::code_sent_at(&self.db, &lookup).await?.unwrap_or(now);
-            let wait = (sent_at + s.code_resend_ms - now).max(1);
+        if let codes::Issued::TooSoon { retry_after_ms } = issued {
             return Err(AppError::new(
                 ErrorCode::CodeCooldown,
                 "a code was sent to this phone moments ago; wait before asking again",
             )
-            .retry_after(wait as u64));
+            .retry_after(retry_after_ms));
         }
         self.sender.send(&phone, &code)?;
         crate::metrics::inc(&crate::metrics::METRICS.auth_codes_sent);
@@ -87,18 +85,9 @@ impl Auth {
             }
         };
         if let Some(d) = &declared {
-            crate::minors::store::declare_age(
-                &self.db,
-                user_id,
-                d.birth_date.as_deref(),
-                d.bracket,
-                now_ms(),
-            )
-            .await?;
+            crate::minors::declare_at_registration(&self.db, user_id, d).await?;
         }
-        if let Some(until) =
-            crate::moderation::store::suspended_until(&self.db, user_id, now_ms()).await?
-        {
+        if let Some(until) = crate::moderation::suspended_until(&self.db, user_id).await? {
             let mut e = AppError::new(
                 ErrorCode::Suspended,
                 "this account is suspended by a moderator",
@@ -143,30 +132,12 @@ impl Auth {
     pub(super) async fn check_code(&self, phone: &PhoneNumber, code: &str) -> AppResult<i64> {
         let db = &self.db;
         let lookup = self.vault.lookup(phone);
-        let Some(attempt) = store::spend_code_attempt(db, &lookup).await? else {
-            return Err(if store::code_exists(db, &lookup).await? {
-                AppError::new(
-                    ErrorCode::TooManyAttempts,
-                    "too many wrong codes; request a new one",
-                )
-            } else {
-                AppError::new(ErrorCode::InvalidCode, "wrong or unknown code")
-            });
-        };
-        if attempt.expires_at <= now_ms() {
-            return Err(AppError::new(
-                ErrorCode::CodeExpired,
-                "the code has expired; request a new one",
-            ));
-        }
-        let hash = policy::hash_secret(&[&lookup, code]);
-        if hash != attempt.code_hash || !store::consume_code(db, &lookup, &hash).await? {
-            return Err(AppError::new(
-                ErrorCode::InvalidCode,
-                "wrong or unknown code",
-            ));
-        }
-        let nickname = format!("用户{}", &policy::new_login_code()[..4]);
+        let redeemed = codes::redeem(db, Purpose::Login, &lookup, |_| {
+            policy::hash_secret(&[&lookup, code])
+        })
+        .await?;
+        redeemed.map_err(|r| r.error(&LOGIN_CODE))?;
+        let nickname = format!("用户{}", &codes::new_code()[..4]);
         let user_id = store::ensure_user(db, &lookup, &nickname, now_ms()).await?;
         store::set_phone_sealed_if_missing(db, user_id, &self.vault.seal(phone, user_id)).await?;
         // Owning the phone proves enough to lift a password lock.
@@ -301,3 +272,10 @@ impl Auth {
         })
     }
 }
+
+const LOGIN_CODE: codes::Wording = codes::Wording {
+    none_pending: "wrong or unknown code",
+    no_attempts_left: "too many wrong codes; request a new one",
+    expired: "the code has expired; request a new one",
+    wrong: "wrong or unknown code",
+};

@@ -8,18 +8,19 @@
 //! [`Auth`]'s methods by concern: [`login`] (codes, login, the token check), [`profile`]
 //! (profiles, directory, password), [`phone`] (changing the number), [`sessions`] (devices).
 
-pub mod code_sender;
+mod directory;
 pub mod extractor;
 pub mod limits;
+pub mod moderated;
+pub use directory::AccountDirectory;
 mod login;
 mod phone;
-pub mod phone_vault;
 pub mod policy;
 mod profile;
 pub mod rights;
 mod sessions;
 pub mod standing;
-pub mod store;
+mod store;
 
 use std::sync::Arc;
 
@@ -30,14 +31,13 @@ use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
 use crate::bus::{Audience, Delivery, SharedBus};
+use crate::codes::{self, ClientIp, CodeSender, Purpose};
 use crate::config::AuthSettings;
 use crate::domain::Standing;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::minors::AgeDeclaration;
+use crate::phone::PhoneVault;
 use crate::store::{now_ms, Db};
-use code_sender::CodeSender;
-use limits::ClientIp;
-use phone_vault::PhoneVault;
 use policy::{Gender, Nickname, PhoneNumber, Role};
 
 pub use crate::domain::Identity;
@@ -226,7 +226,7 @@ impl Auth {
     /// The owner's number, masked, for display; empty for an erased (deleted) account.
     fn masked_phone(&self, u: &store::UserRow) -> String {
         self.vault
-            .phone_of(u)
+            .phone_of(u.phone_sealed.as_deref(), u.id)
             .map(|phone| phone.to_string())
             .unwrap_or_default()
     }
@@ -311,14 +311,18 @@ pub async fn seal_legacy_phones(db: &Db, vault: &PhoneVault) -> anyhow::Result<u
 }
 
 /// Grants a role (used by `duoxie admin grant-role` and by tests).
+/// Takes a role back (the operator's CLI); false when the account did not hold it.
+pub async fn revoke_role(db: &Db, user_id: i64, role: Role) -> anyhow::Result<bool> {
+    Ok(store::revoke_role(db, user_id, role.as_str()).await?)
+}
+
+/// The account registered with a phone number, found by its keyed hash.
+pub async fn account_by_phone(db: &Db, lookup: &str) -> anyhow::Result<Option<i64>> {
+    Ok(store::user_id_by_phone(db, lookup).await?)
+}
+
 pub async fn grant_role(db: &Db, user_id: i64, role: &str) -> anyhow::Result<()> {
     let role = Role::parse(role).map_err(|e| anyhow::anyhow!(e.message))?;
     store::grant_role(db, user_id, role.as_str(), now_ms()).await?;
     Ok(())
-}
-
-/// Whether an account with this id exists (deleted accounts stay, anonymised): what another
-/// domain asks before it relates to a user.
-pub async fn user_exists(db: &Db, user_id: i64) -> AppResult<bool> {
-    Ok(store::user_by_id(db, user_id).await?.is_some())
 }

@@ -18,12 +18,12 @@ impl Auth {
             .ok_or_else(AppError::unauthorized)?;
         let old_phone = self
             .vault
-            .phone_of(&user)
+            .phone_of(user.phone_sealed.as_deref(), user.id)
             .ok_or_else(|| AppError::forbidden("this account has no phone number to change"))?;
         // Charged before the number is looked up: probing which numbers are registered costs
         // the same share as sending codes.
-        limits::charge_code(&self.db, &self.settings, ip, &self.vault.lookup(&new_phone)).await?;
-        limits::charge_code(&self.db, &self.settings, ip, &self.vault.lookup(&old_phone)).await?;
+        codes::charge(&self.db, &self.settings, ip, &self.vault.lookup(&new_phone)).await?;
+        codes::charge(&self.db, &self.settings, ip, &self.vault.lookup(&old_phone)).await?;
         if old_phone == new_phone {
             return Err(AppError::field(
                 "new_phone",
@@ -34,31 +34,30 @@ impl Auth {
         // probes in half a second): its owner gets a code like anyone, and only someone holding
         // both codes learns at confirmation that the number is taken.
         let new_lookup = self.vault.lookup(&new_phone);
-        let (old_code, new_code) = (policy::new_login_code(), policy::new_login_code());
+        let (old_code, new_code) = (codes::new_code(), codes::new_code());
         let old_lookup = self.vault.lookup(&old_phone);
         let s = &self.settings;
-        let now = now_ms();
-        let stored = store::put_phone_change(
+        let issued = codes::issue(
             &self.db,
-            &store::NewPhoneChange {
-                user_id,
-                new_lookup: &new_lookup,
-                new_sealed: &self.vault.seal(&new_phone, user_id),
-                old_code_hash: &policy::hash_secret(&[&old_lookup, "rebind", &old_code]),
-                new_code_hash: &policy::hash_secret(&[&new_lookup, "rebind", &new_code]),
-                now,
-                expires_at: now + s.code_ttl_ms,
-                attempts: s.code_max_attempts,
-                resend_before: now - s.code_resend_ms,
+            &codes::NewCode {
+                purpose: Purpose::PhoneChange,
+                subject: &user_id.to_string(),
+                user_id: Some(user_id),
+                code_hash: &rebind_hash(&old_lookup, &new_lookup, &old_code, &new_code),
+                payload: &serde_json::json!({
+                    "new_lookup": new_lookup,
+                    "new_sealed": self.vault.seal(&new_phone, user_id),
+                }),
+                lifetime: codes::Lifetime::from(&**s),
             },
         )
         .await?;
-        if !stored {
+        if let codes::Issued::TooSoon { retry_after_ms } = issued {
             return Err(AppError::new(
                 ErrorCode::CodeCooldown,
                 "codes were sent moments ago; wait before asking again",
             )
-            .retry_after(s.code_resend_ms.max(1) as u64));
+            .retry_after(retry_after_ms));
         }
         self.sender.send(&old_phone, &old_code)?;
         self.sender.send(&new_phone, &new_code)?;
@@ -78,46 +77,35 @@ impl Auth {
         old_code: &str,
         new_code: &str,
     ) -> AppResult<Me> {
-        let Some(pending) = store::spend_phone_change_attempt(&self.db, user_id).await? else {
-            return Err(if store::phone_change_pending(&self.db, user_id).await? {
-                AppError::new(
-                    ErrorCode::TooManyAttempts,
-                    "too many wrong codes; start again",
-                )
-            } else {
-                AppError::new(ErrorCode::InvalidCode, "no phone change is pending")
-            });
-        };
-        if pending.expires_at <= now_ms() {
-            return Err(AppError::new(
-                ErrorCode::CodeExpired,
-                "the codes have expired; start again",
-            ));
-        }
         let user = store::user_by_id(&self.db, user_id)
             .await?
             .ok_or_else(AppError::unauthorized)?;
         let old_lookup = self
             .vault
-            .phone_of(&user)
+            .phone_of(user.phone_sealed.as_deref(), user.id)
             .map(|phone| self.vault.lookup(&phone))
             .unwrap_or_default();
-        let old_ok =
-            policy::hash_secret(&[&old_lookup, "rebind", old_code.trim()]) == pending.old_code_hash;
-        let new_ok = policy::hash_secret(&[&pending.new_lookup, "rebind", new_code.trim()])
-            == pending.new_code_hash;
-        if !(old_ok && new_ok) {
-            // Which one was wrong is not said: that would halve the guessing.
-            return Err(AppError::new(ErrorCode::InvalidCode, "wrong code"));
-        }
-        if !store::apply_phone_change(
+        let redeemed = codes::redeem(
             &self.db,
-            self.backend,
-            user_id,
-            &pending.new_lookup,
-            &pending.new_sealed,
+            Purpose::PhoneChange,
+            &user_id.to_string(),
+            |payload| {
+                let new_lookup = payload["new_lookup"].as_str().unwrap_or_default();
+                rebind_hash(&old_lookup, new_lookup, old_code.trim(), new_code.trim())
+            },
         )
-        .await?
+        .await?;
+        let pending = redeemed.map_err(|r| r.error(&PHONE_CHANGE_CODES))?.payload;
+        let (Some(new_lookup), Some(new_sealed)) = (
+            pending["new_lookup"].as_str(),
+            pending["new_sealed"].as_str(),
+        ) else {
+            return Err(AppError::from(anyhow::anyhow!(
+                "a pending phone change without its new number"
+            )));
+        };
+        if !store::apply_phone_change(&self.db, self.backend, user_id, new_lookup, new_sealed)
+            .await?
         {
             return Err(AppError::field(
                 "new_phone",
@@ -128,3 +116,17 @@ impl Auth {
         self.me(user_id).await
     }
 }
+
+/// Both codes of a phone change in one hash: each salted with the number it went to, so
+/// neither is any use without the other.
+fn rebind_hash(old_lookup: &str, new_lookup: &str, old_code: &str, new_code: &str) -> String {
+    policy::hash_secret(&[old_lookup, new_lookup, "rebind", old_code, new_code])
+}
+
+const PHONE_CHANGE_CODES: codes::Wording = codes::Wording {
+    none_pending: "no phone change is pending",
+    no_attempts_left: "too many wrong codes; start again",
+    expired: "the codes have expired; start again",
+    // Which one was wrong is not said: that would halve the guessing.
+    wrong: "wrong code",
+};

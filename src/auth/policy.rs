@@ -1,78 +1,16 @@
 //! Pure account rules: the parsed types that are the only way account input gets in, token
 //! and code generation, and phone masking. No I/O here.
 
-use std::fmt;
-
 use base64::Engine;
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 
-/// A mainland-China mobile number, normalised to its 11 digits. `Debug` and `Display` print
-/// it masked, so that a stray `{:?}` cannot leak it into a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PhoneNumber(String);
-
-impl PhoneNumber {
-    pub fn parse(raw: &str) -> AppResult<Self> {
-        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        let digits = compact
-            .strip_prefix("+86")
-            .or_else(|| compact.strip_prefix("0086"))
-            .unwrap_or(&compact);
-        let bytes = digits.as_bytes();
-        let ok = bytes.len() == 11
-            && bytes.iter().all(u8::is_ascii_digit)
-            && bytes[0] == b'1'
-            && (b'3'..=b'9').contains(&bytes[1]);
-        if ok {
-            Ok(Self(digits.to_string()))
-        } else {
-            Err(AppError::new(
-                ErrorCode::InvalidPhone,
-                "not a mainland mobile number (11 digits starting 13-19)",
-            ))
-        }
-    }
-
-    /// The full number, for storage and for the code sender only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn masked(&self) -> String {
-        mask_phone(&self.0)
-    }
-}
-
-impl fmt::Debug for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PhoneNumber({})", self.masked())
-    }
-}
-
-impl fmt::Display for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
-    }
-}
-
-/// `13812341234` → `138****1234`; anything shorter is fully starred.
-/// Longest reason staff give for reading personal data, characters.
-pub const REASON_MAX_CHARS: usize = 200;
-
-pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().collect();
-    if chars.len() < 8 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}****{tail}")
-}
+pub use crate::domain::REASON_MAX_CHARS;
 
 pub use crate::domain::Role;
+pub use crate::phone::PhoneNumber;
 
 /// A public display name: 1–24 characters after trimming, no control characters, nothing
 /// that deceives: invisible characters are dropped, direction controls (which make a name
@@ -251,10 +189,6 @@ pub fn check_password(raw: &str) -> AppResult<()> {
 }
 
 /// A fresh six-digit one-time code.
-pub fn new_login_code() -> String {
-    format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
-}
-
 /// A fresh bearer token: 256 random bits, base64url without padding (valid in a
 /// `Sec-WebSocket-Protocol` header).
 pub fn new_token() -> String {
@@ -268,43 +202,6 @@ pub use crate::keys::hash_secret;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn valid_phone_numbers_are_normalised() {
-        for (raw, want) in [
-            ("13812341234", "13812341234"),
-            ("+86 138 1234 1234", "13812341234"),
-            ("0086-19912341234", "19912341234"),
-        ] {
-            assert_eq!(PhoneNumber::parse(raw).expect(raw).expose(), want, "{raw}");
-        }
-    }
-
-    #[test]
-    fn invalid_phone_numbers_are_refused() {
-        for raw in [
-            "",
-            "1381234123",
-            "138123412345",
-            "12812341234",
-            "23812341234",
-            "1381234123a",
-            "+1 2125551234",
-            "１３８１２３４１２３４",
-        ] {
-            assert!(
-                PhoneNumber::parse(raw).is_err(),
-                "{raw:?} should be refused"
-            );
-        }
-    }
-
-    #[test]
-    fn phones_print_masked() {
-        let p = PhoneNumber::parse("13812341234").expect("valid");
-        assert_eq!(format!("{p}"), "138****1234");
-        assert_eq!(format!("{p:?}"), "PhoneNumber(138****1234)");
-    }
 
     #[test]
     fn nicknames_are_checked() {
@@ -362,14 +259,5 @@ mod tests {
         assert!(a
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    }
-
-    #[test]
-    fn codes_are_six_digits() {
-        for _ in 0..100 {
-            let c = new_login_code();
-            assert_eq!(c.len(), 6);
-            assert!(c.chars().all(|c| c.is_ascii_digit()));
-        }
     }
 }

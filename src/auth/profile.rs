@@ -10,7 +10,7 @@ impl Auth {
             .ok_or_else(|| AppError::not_found("user"))?;
         let roles = self.roles(user_id).await?;
         let phone_masked = self.masked_phone(&u);
-        let age = crate::minors::store::age_row(&self.db, user_id)
+        let age = crate::minors::age_row(&self.db, user_id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
         Ok(Me {
@@ -18,7 +18,7 @@ impl Auth {
             birth_date: age.birth_date,
             age_bracket: age.age_bracket,
             pending_review: Vec::new(),
-            muted_until: crate::moderation::store::muted_until(&self.db, user_id, now_ms()).await?,
+            muted_until: crate::moderation::muted_until(&self.db, user_id).await?,
             id: u.id,
             nickname: u.nickname,
             avatar: u.avatar,
@@ -178,7 +178,7 @@ impl Auth {
                 if a.is_empty() {
                     Some(None)
                 } else {
-                    let media = crate::media::store::by_id(&self.db, &a)
+                    let media = crate::media::find(&self.db, &a)
                         .await?
                         .filter(|m| m.owner_id == user_id && m.purpose == "avatar")
                         .ok_or_else(|| {

@@ -7,8 +7,8 @@ use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
-use super::phone_vault::PhoneVault;
 use crate::error::{AppError, AppResult};
+use crate::phone::PhoneVault;
 use crate::rights::{DataDomain, Expired, Retention};
 use crate::store::Db;
 
@@ -27,7 +27,7 @@ impl DataDomain for AccountRights {
         &[
             ("user_roles", "user_id"),
             ("auth_tokens", "user_id"),
-            ("phone_change_codes", "user_id"),
+            ("one_time_codes", "user_id"),
         ]
     }
     fn export<'a>(&'a self, db: &'a Db, user_id: i64) -> BoxFuture<'a, AppResult<Value>> {
@@ -37,7 +37,10 @@ impl DataDomain for AccountRights {
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
             // The owner's own copy: the one place the full number is returned.
-            let phone = self.vault.phone_of(&user).map(|p| p.expose().to_string());
+            let phone = self
+                .vault
+                .phone_of(user.phone_sealed.as_deref(), user.id)
+                .map(|p| p.expose().to_string());
             Ok(json!({
                 "id": user.id,
                 "phone": phone,
@@ -75,8 +78,15 @@ impl DataDomain for AccountRights {
     /// One-time codes past their expiry; tokens ended before the log retention.
     fn expire<'a>(&'a self, db: &'a Db, run: &'a Retention) -> BoxFuture<'a, AppResult<Expired>> {
         Box::pin(async move {
-            let codes = super::store::purge_expired_codes(db, run.now).await?
-                + super::store::purge_expired_phone_changes(db, run.now).await?;
+            let codes = crate::codes::purge_expired(
+                db,
+                &[
+                    crate::codes::Purpose::Login,
+                    crate::codes::Purpose::PhoneChange,
+                ],
+                run.now,
+            )
+            .await?;
             let tokens = super::store::purge_ended_tokens(db, run.log_cutoff).await?;
             Ok(Expired {
                 purged: vec![("codes", codes), ("tokens", tokens)],

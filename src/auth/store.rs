@@ -298,83 +298,6 @@ pub async fn users_with_role(db: &Db, role: &str, limit: i64) -> Result<Vec<User
         .collect()
 }
 
-/// Stores a fresh code for `phone` unless one was sent after `resend_before`; returns false
-/// when the resend interval has not passed. One statement, so that two racing requests
-/// cannot both send.
-pub async fn put_login_code(
-    db: &Db,
-    phone: &str,
-    code_hash: &str,
-    now: i64,
-    expires_at: i64,
-    attempts: i64,
-    resend_before: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO login_codes (phone_lookup, code_hash, sent_at, expires_at, attempts_left) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (phone_lookup) DO UPDATE SET code_hash = excluded.code_hash, \
-         sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
-         attempts_left = excluded.attempts_left \
-         WHERE login_codes.sent_at <= $6",
-    )
-    .bind(phone)
-    .bind(code_hash)
-    .bind(now)
-    .bind(expires_at)
-    .bind(attempts)
-    .bind(resend_before)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub async fn code_sent_at(db: &Db, phone: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("SELECT sent_at FROM login_codes WHERE phone_lookup = $1")
-        .bind(phone)
-        .fetch_optional(db)
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()
-}
-
-pub struct CodeAttempt {
-    pub code_hash: String,
-    pub expires_at: i64,
-}
-
-/// Spends one attempt on the code for `phone`; `None` when there is no code or no attempt left.
-pub async fn spend_code_attempt(db: &Db, phone: &str) -> Result<Option<CodeAttempt>, sqlx::Error> {
-    let row = sqlx::query(
-        "UPDATE login_codes SET attempts_left = attempts_left - 1 \
-         WHERE phone_lookup = $1 AND attempts_left > 0 RETURNING code_hash, expires_at",
-    )
-    .bind(phone)
-    .fetch_optional(db)
-    .await?;
-    row.map(|r| {
-        Ok(CodeAttempt {
-            code_hash: r.try_get(0)?,
-            expires_at: r.try_get(1)?,
-        })
-    })
-    .transpose()
-}
-
-pub async fn code_exists(db: &Db, phone: &str) -> Result<bool, sqlx::Error> {
-    Ok(code_sent_at(db, phone).await?.is_some())
-}
-
-/// Consumes the code; false when another login consumed it first.
-pub async fn consume_code(db: &Db, phone: &str, code_hash: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM login_codes WHERE phone_lookup = $1 AND code_hash = $2")
-        .bind(phone)
-        .bind(code_hash)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() > 0)
-}
-
 pub async fn insert_token(
     db: &Db,
     user_id: i64,
@@ -407,7 +330,7 @@ pub struct TokenRow {
     /// The user's granted roles, read in the same round trip.
     pub roles: Vec<String>,
     /// What decides the account's standing (minors), read in the same round trip.
-    pub age: crate::minors::store::AgeRow,
+    pub age: crate::minors::AgeRow,
     /// The end of an active mute, if any.
     pub muted_until: Option<i64>,
 }
@@ -431,7 +354,7 @@ pub async fn token_by_hash(
              AND NOT EXISTS (SELECT 1 FROM user_sanctions s WHERE s.user_id = u.id \
                 AND s.kind = 'suspend' AND s.lifted_at IS NULL \
                 AND (s.until IS NULL OR s.until > $2))",
-        crate::minors::store::LATEST_GUARDIAN_ACTION
+        crate::minors::LATEST_GUARDIAN_ACTION_SQL
     ))
     .bind(token_hash)
     .bind(now)
@@ -454,7 +377,7 @@ pub async fn token_by_hash(
         revoked_at: first.try_get(3)?,
         last_used_at: first.try_get(4)?,
         roles,
-        age: crate::minors::store::AgeRow {
+        age: crate::minors::AgeRow {
             birth_date: first.try_get(6)?,
             age_bracket: first.try_get(7)?,
             declared_at: first.try_get(8)?,
@@ -587,22 +510,7 @@ pub async fn erase_account(
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM phone_change_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Retention: one-time codes past their expiry.
-pub async fn purge_expired_codes(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM login_codes WHERE expires_at <= $1")
-            .bind(now)
-            .execute(db)
-            .await?
-            .rows_affected(),
-    )
+    crate::codes::erase_for_user(conn, user_id).await
 }
 
 /// Retention: device tokens that ended (expired or revoked) before `before`.
@@ -616,87 +524,7 @@ pub async fn purge_ended_tokens(db: &Db, before: i64) -> Result<u64, sqlx::Error
     .rows_affected())
 }
 
-pub struct NewPhoneChange<'a> {
-    pub user_id: i64,
-    pub new_lookup: &'a str,
-    pub new_sealed: &'a str,
-    pub old_code_hash: &'a str,
-    pub new_code_hash: &'a str,
-    pub now: i64,
-    pub expires_at: i64,
-    pub attempts: i64,
-    pub resend_before: i64,
-}
-
-/// Stores a pending phone change unless one was started after `resend_before`.
-pub async fn put_phone_change(db: &Db, c: &NewPhoneChange<'_>) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO phone_change_codes (user_id, new_lookup, new_sealed, old_code_hash, \
-         new_code_hash, sent_at, expires_at, attempts_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (user_id) DO UPDATE SET new_lookup = excluded.new_lookup, \
-         new_sealed = excluded.new_sealed, old_code_hash = excluded.old_code_hash, \
-         new_code_hash = excluded.new_code_hash, sent_at = excluded.sent_at, \
-         expires_at = excluded.expires_at, attempts_left = excluded.attempts_left \
-         WHERE phone_change_codes.sent_at <= $9",
-    )
-    .bind(c.user_id)
-    .bind(c.new_lookup)
-    .bind(c.new_sealed)
-    .bind(c.old_code_hash)
-    .bind(c.new_code_hash)
-    .bind(c.now)
-    .bind(c.expires_at)
-    .bind(c.attempts)
-    .bind(c.resend_before)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub struct PhoneChangeAttempt {
-    pub new_lookup: String,
-    pub new_sealed: String,
-    pub old_code_hash: String,
-    pub new_code_hash: String,
-    pub expires_at: i64,
-}
-
-/// Spends one attempt on the pending change; `None` when none or no attempt is left.
-pub async fn spend_phone_change_attempt(
-    db: &Db,
-    user_id: i64,
-) -> Result<Option<PhoneChangeAttempt>, sqlx::Error> {
-    sqlx::query(
-        "UPDATE phone_change_codes SET attempts_left = attempts_left - 1 \
-         WHERE user_id = $1 AND attempts_left > 0 \
-         RETURNING new_lookup, new_sealed, old_code_hash, new_code_hash, expires_at",
-    )
-    .bind(user_id)
-    .fetch_optional(db)
-    .await?
-    .map(|r| {
-        Ok(PhoneChangeAttempt {
-            new_lookup: r.try_get(0)?,
-            new_sealed: r.try_get(1)?,
-            old_code_hash: r.try_get(2)?,
-            new_code_hash: r.try_get(3)?,
-            expires_at: r.try_get(4)?,
-        })
-    })
-    .transpose()
-}
-
-pub async fn phone_change_pending(db: &Db, user_id: i64) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT 1 FROM phone_change_codes WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?
-            .is_some(),
-    )
-}
-
-/// Moves the account to the new number and drops the pending change, in one transaction.
+/// Moves the account to the new number (its codes are consumed already).
 /// False when the new number was registered in the meantime (unique lookup).
 pub async fn apply_phone_change(
     db: &Db,
@@ -723,23 +551,8 @@ pub async fn apply_phone_change(
             other?;
         }
     }
-    sqlx::query("DELETE FROM phone_change_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(true)
-}
-
-/// Retention: phone changes past their expiry.
-pub async fn purge_expired_phone_changes(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM phone_change_codes WHERE expires_at <= $1")
-            .bind(now)
-            .execute(db)
-            .await?
-            .rows_affected(),
-    )
 }
 
 /// A token's standing as the database has it now: the periodic re-check of open sockets.
@@ -752,7 +565,7 @@ pub struct TokenStandingRow {
     pub suspended: bool,
     pub muted_until: i64,
     pub roles: Vec<String>,
-    pub age: crate::minors::store::AgeRow,
+    pub age: crate::minors::AgeRow,
 }
 
 /// The standing of each token in `token_ids` (a token missing from the answer no longer
@@ -780,7 +593,7 @@ pub async fn token_standings(
          FROM auth_tokens t JOIN users u ON u.id = t.user_id \
          LEFT JOIN user_roles r ON r.user_id = t.user_id \
          WHERE t.id IN ({}) ORDER BY t.id",
-        crate::minors::store::LATEST_GUARDIAN_ACTION,
+        crate::minors::LATEST_GUARDIAN_ACTION_SQL,
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(now);
@@ -802,7 +615,7 @@ pub async fn token_standings(
             suspended: row.try_get::<i64, _>(3)? == 1,
             muted_until: row.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
             roles: role.into_iter().collect(),
-            age: crate::minors::store::AgeRow {
+            age: crate::minors::AgeRow {
                 birth_date: row.try_get(6)?,
                 age_bracket: row.try_get(7)?,
                 declared_at: row.try_get(8)?,

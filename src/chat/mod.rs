@@ -9,9 +9,10 @@
 
 pub mod commands;
 pub mod messages;
+pub mod moderated;
 pub mod policy;
 pub mod rights;
-pub mod store;
+mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use tokio::sync::oneshot;
 use crate::bus::registry::PresenceChanged;
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus, StreamPos};
 use crate::config::ChatSettings;
-use crate::domain::ReplyBudget;
+use crate::domain::{Accounts, ReplyBudget};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
 use crate::moderation::policy::{screen_text, Keywords, Verdict};
@@ -53,6 +54,8 @@ pub struct ChatServer {
     /// the send path, so that a screened send costs no hop to another actor.
     keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
     moderation: Option<Addr<crate::moderation::ModerationServer>>,
+    /// Whether a peer exists; when a user was last seen (the accounts are `auth`'s).
+    accounts: Arc<dyn Accounts>,
     pending: Vec<PendingSend>,
     committing: bool,
 }
@@ -79,6 +82,7 @@ impl ChatServer {
         settings: ChatSettings,
         reply_max_bytes: usize,
         keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
+        accounts: Arc<dyn Accounts>,
     ) -> Self {
         Self {
             db,
@@ -88,6 +92,7 @@ impl ChatServer {
             reply_max_bytes,
             keywords,
             moderation: None,
+            accounts,
             pending: Vec::new(),
             committing: false,
         }
@@ -562,7 +567,7 @@ async fn send_photo(
     client_id: ClientId,
     media_id: String,
 ) -> AppResult<Sent> {
-    let media = crate::media::store::by_id(db, &media_id)
+    let media = crate::media::find(db, &media_id)
         .await?
         .filter(|m| m.owner_id == sender_id && m.purpose == "chat_photo")
         .ok_or_else(|| AppError::field("media_id", "not a chat photo of yours"))?;
@@ -620,6 +625,7 @@ impl Handler<As<Open>> for ChatServer {
 
     fn handle(&mut self, msg: As<Open>, _: &mut Context<Self>) -> Self::Result {
         let (db, backend, bus) = (self.db.clone(), self.backend, self.bus.clone());
+        let accounts = self.accounts.clone();
         let new_per_hour = self.settings.new_conversations_per_hour;
         Box::pin(async move {
             let me = msg.user_id;
@@ -631,7 +637,7 @@ impl Handler<As<Open>> for ChatServer {
                 ));
             }
             let listing = policy::parse_listing_ref(msg.body.listing_ref.as_deref())?;
-            if crate::auth::store::user_by_id(&db, peer).await?.is_none() {
+            if accounts.find(peer).await?.is_none() {
                 return Err(AppError::not_found("user"));
             }
             if crate::relations::is_blocked(&db, peer, me).await? {
@@ -914,6 +920,7 @@ impl ChatServer {
     /// for the latter), unless another node's sockets make it no news.
     fn announce_presence(&mut self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let accounts = self.accounts.clone();
         let fut = async move {
             let now = now_ms();
             let result: anyhow::Result<()> = async {
@@ -928,7 +935,10 @@ impl ChatServer {
                     return Ok(());
                 }
                 if !online {
-                    crate::auth::store::set_last_seen(&db, user_id, now).await?;
+                    accounts
+                        .seen(user_id, now)
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e.message))?;
                 }
                 let partners = store::partners(&db, user_id).await?;
                 if partners.is_empty() {

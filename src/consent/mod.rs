@@ -11,7 +11,7 @@ pub mod messages;
 pub mod policy;
 pub mod receipt;
 pub mod rights;
-pub mod store;
+mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};

@@ -250,10 +250,9 @@ async fn readyz(ready: web::Data<Readiness>) -> HttpResponse {
 async fn metrics(ready: web::Data<Readiness>) -> HttpResponse {
     // The queue lives in the database; a failed read shows an empty queue rather than no
     // metrics at all (the pool gauges say why).
-    let (moderation_depth, moderation_oldest_ms) =
-        crate::moderation::store::queue_health(&ready.db, store::now_ms())
-            .await
-            .unwrap_or_default();
+    let (moderation_depth, moderation_oldest_ms) = crate::moderation::queue_health(&ready.db)
+        .await
+        .unwrap_or_default();
     let gauges = crate::metrics::Gauges {
         db_pool_size: ready.db.size(),
         db_pool_idle: ready.db.num_idle(),

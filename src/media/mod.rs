@@ -11,12 +11,11 @@
 //! for a human review.
 
 pub mod blob;
-pub mod fingerprint;
-pub mod pdq;
+pub mod moderated;
 pub mod pipeline;
 pub mod rights;
 pub mod sniff;
-pub mod store;
+mod store;
 pub mod video;
 
 use std::collections::HashMap;
@@ -164,8 +163,15 @@ struct Prepared {
     thumbnails: Vec<(u32, pipeline::Encoded)>,
     width: Option<u32>,
     height: Option<u32>,
-    fingerprint: Option<fingerprint::Fingerprint>,
+    fingerprint: Option<crate::moderation::fingerprint::Fingerprint>,
     input_sha256: String,
+}
+
+pub use store::MediaRow;
+
+/// A media row, for the domains that carry media (a photo message checks its picture).
+pub async fn find(db: &Db, media_id: &str) -> AppResult<Option<MediaRow>> {
+    Ok(store::by_id(db, media_id).await?)
 }
 
 #[derive(Clone)]
@@ -179,6 +185,8 @@ pub struct Media {
     decoding: Arc<std::sync::Mutex<HashMap<i64, Arc<Semaphore>>>>,
     policy_version: PolicyVersion,
     moderation: actix::Addr<crate::moderation::ModerationServer>,
+    /// Who else may see a chat photo (chat's).
+    uses: Arc<dyn moderated::PictureUses>,
 }
 
 impl Media {
@@ -188,6 +196,7 @@ impl Media {
         settings: MediaSettings,
         policy_version: PolicyVersion,
         moderation: actix::Addr<crate::moderation::ModerationServer>,
+        uses: Arc<dyn moderated::PictureUses>,
     ) -> Self {
         Self {
             db,
@@ -197,6 +206,7 @@ impl Media {
             settings: Arc::new(settings),
             policy_version,
             moderation,
+            uses,
         }
     }
 
@@ -377,7 +387,7 @@ impl Media {
             fingerprint_version: prepared
                 .fingerprint
                 .as_ref()
-                .map(|_| fingerprint::VERSION.to_string()),
+                .map(|_| crate::moderation::fingerprint::VERSION.to_string()),
             thumbnails: serde_json::to_string(&thumbs)
                 .map_err(|e| anyhow::anyhow!("thumbnails: {e}"))?,
             status: if review.is_some() {
@@ -470,7 +480,7 @@ impl Media {
             || (row.status == "approved" && purpose_public)
             || (row.purpose == "chat_photo"
                 && row.status == "approved"
-                && crate::chat::store::photo_shared_with(&self.db, &row.id, who.user_id).await?);
+                && self.uses.shared_with(&row.id, who.user_id).await?);
         // Not found rather than forbidden: an unknown and a hidden id look the same.
         if allowed {
             Ok(row)

@@ -10,9 +10,9 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
-use super::fingerprint::Fingerprint;
 use super::sniff::Format;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::moderation::fingerprint::Fingerprint;
 
 /// Longest side of each thumbnail, px: the chat bubble and the full-screen viewer.
 pub const THUMBNAIL_SIZES: [u32; 2] = [256, 1080];

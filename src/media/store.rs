@@ -18,7 +18,7 @@ pub struct MediaRow {
     pub byte_size: i64,
     pub width: Option<i64>,
     pub height: Option<i64>,
-    /// [`super::fingerprint::Fingerprint::encode`]'s form, and the module revision that made it.
+    /// [`crate::moderation::fingerprint::Fingerprint::encode`]'s form, and the module revision that made it.
     pub fingerprint: Option<String>,
     pub fingerprint_version: Option<String>,
     /// JSON: `[{"size":256,"blob":"…","format":"jpeg"}]`.

@@ -12,20 +12,20 @@
 
 pub mod policy;
 pub mod rights;
-pub mod store;
+mod store;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::auth::code_sender::CodeSender;
-use crate::auth::phone_vault::PhoneVault;
-use crate::auth::policy::{hash_secret, new_login_code, PhoneNumber};
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
+use crate::codes::{self, ClientIp, CodeSender, Purpose};
 use crate::config::AuthSettings;
-use crate::domain::Identity;
+use crate::domain::{Accounts, Identity};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::keys::hash_secret;
+use crate::phone::{PhoneNumber, PhoneVault};
 use crate::store::{now_ms, Db};
 use policy::{AgeBracket, CivilDate, Standing};
 
@@ -97,6 +97,31 @@ pub struct Minors {
     sender: Arc<dyn CodeSender>,
     bus: SharedBus,
     codes: Arc<AuthSettings>,
+    accounts: Arc<dyn Accounts>,
+}
+
+pub use store::AgeRow;
+
+/// minors' SQL for an account's latest guardian action (`users u` in scope): auth's token
+/// check embeds it, so that the caller's standing comes with the token in one statement.
+pub const LATEST_GUARDIAN_ACTION_SQL: &str = store::LATEST_GUARDIAN_ACTION;
+
+/// The account's age declaration and guardian state; `None` when there is no such account.
+pub async fn age_row(db: &Db, user_id: i64) -> AppResult<Option<AgeRow>> {
+    Ok(store::age_row(db, user_id).await?)
+}
+
+/// The age declared with a registration (once: a later declaration is refused elsewhere).
+pub async fn declare_at_registration(db: &Db, user_id: i64, declared: &Declared) -> AppResult<()> {
+    store::declare_age(
+        db,
+        user_id,
+        declared.birth_date.as_deref(),
+        declared.bracket,
+        now_ms(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The standing of an account from its stored age row, today.
@@ -124,6 +149,7 @@ impl Minors {
         sender: Arc<dyn CodeSender>,
         bus: SharedBus,
         codes: AuthSettings,
+        accounts: Arc<dyn Accounts>,
     ) -> Self {
         Self {
             db,
@@ -131,6 +157,7 @@ impl Minors {
             sender,
             bus,
             codes: Arc::new(codes),
+            accounts,
         }
     }
 
@@ -185,7 +212,7 @@ impl Minors {
         &self,
         child: &Identity,
         guardian_phone: &str,
-        ip: &crate::auth::limits::ClientIp,
+        ip: &ClientIp,
     ) -> AppResult<GuardianCodeSent> {
         let guardian = PhoneNumber::parse(guardian_phone)?;
         if current_standing(&self.db, child.user_id).await? != Standing::AwaitingGuardian {
@@ -194,9 +221,11 @@ impl Minors {
             ));
         }
         let lookup = self.vault.lookup(&guardian);
-        if crate::auth::store::user_by_id(&self.db, child.user_id)
+        if self
+            .accounts
+            .find(child.user_id)
             .await?
-            .and_then(|u| self.vault.phone_of(&u))
+            .and_then(|u| u.phone)
             .is_some_and(|own| own == guardian)
         {
             return Err(AppError::field(
@@ -204,25 +233,25 @@ impl Minors {
                 "must be the guardian's own phone, not the child's",
             ));
         }
-        crate::auth::limits::charge_code(&self.db, &self.codes, ip, &lookup).await?;
-        let code = new_login_code();
-        let now = now_ms();
+        codes::charge(&self.db, &self.codes, ip, &lookup).await?;
+        let code = codes::new_code();
         let s = &self.codes;
-        let stored = store::put_guardian_code(
+        let issued = codes::issue(
             &self.db,
-            &store::NewGuardianCode {
-                child_id: child.user_id,
-                guardian_lookup: &lookup,
-                guardian_sealed: &self.vault.seal(&guardian, child.user_id),
+            &codes::NewCode {
+                purpose: Purpose::Guardian,
+                subject: &child.user_id.to_string(),
+                user_id: Some(child.user_id),
                 code_hash: &hash_secret(&[&lookup, "guardian", &code]),
-                now,
-                expires_at: now + s.code_ttl_ms,
-                attempts: s.code_max_attempts,
-                resend_before: now - s.code_resend_ms,
+                payload: &json!({
+                    "guardian_lookup": lookup,
+                    "guardian_sealed": self.vault.seal(&guardian, child.user_id),
+                }),
+                lifetime: codes::Lifetime::from(&**s),
             },
         )
         .await?;
-        if !stored {
+        if let codes::Issued::TooSoon { .. } = issued {
             return Err(AppError::new(
                 ErrorCode::CodeCooldown,
                 "a guardian code was sent moments ago; wait before asking again",
@@ -242,33 +271,25 @@ impl Minors {
     /// guardian's consent is recorded and the account's restrictions are lifted.
     pub async fn verify_guardian(&self, child: &Identity, code: &str) -> AppResult<AgeStatus> {
         let child_id = child.user_id;
-        let Some(attempt) = store::spend_guardian_attempt(&self.db, child_id).await? else {
-            return Err(if store::guardian_code_exists(&self.db, child_id).await? {
-                AppError::new(
-                    ErrorCode::TooManyAttempts,
-                    "too many wrong codes; request a new one",
-                )
-            } else {
-                AppError::new(ErrorCode::InvalidCode, "no guardian code is pending")
-            });
+        let redeemed = codes::redeem(&self.db, Purpose::Guardian, &child_id.to_string(), |p| {
+            let lookup = p["guardian_lookup"].as_str().unwrap_or_default();
+            hash_secret(&[lookup, "guardian", code.trim()])
+        })
+        .await?;
+        let payload = redeemed.map_err(|r| r.error(&GUARDIAN_CODE))?.payload;
+        let (Some(guardian_lookup), Some(guardian_sealed)) = (
+            payload["guardian_lookup"].as_str(),
+            payload["guardian_sealed"].as_str(),
+        ) else {
+            return Err(AppError::from(anyhow::anyhow!(
+                "a pending guardian code without its guardian"
+            )));
         };
-        if attempt.expires_at <= now_ms() {
-            return Err(AppError::new(
-                ErrorCode::CodeExpired,
-                "the guardian code has expired",
-            ));
-        }
-        let hash = hash_secret(&[&attempt.guardian_lookup, "guardian", code.trim()]);
-        if hash != attempt.code_hash
-            || !store::consume_guardian_code(&self.db, child_id, &hash).await?
-        {
-            return Err(AppError::new(ErrorCode::InvalidCode, "wrong guardian code"));
-        }
         store::append_guardian_event(
             &self.db,
             child_id,
-            &attempt.guardian_lookup,
-            &attempt.guardian_sealed,
+            guardian_lookup,
+            guardian_sealed,
             "verified",
             now_ms(),
         )
@@ -287,12 +308,13 @@ impl Minors {
     }
 
     async fn guardian_lookup(&self, guardian: &Identity) -> AppResult<String> {
-        let u = crate::auth::store::user_by_id(&self.db, guardian.user_id)
+        let u = self
+            .accounts
+            .find(guardian.user_id)
             .await?
             .ok_or_else(AppError::unauthorized)?;
-        let phone = self
-            .vault
-            .phone_of(&u)
+        let phone = u
+            .phone
             .ok_or_else(|| AppError::forbidden("this account has no phone number"))?;
         Ok(self.vault.lookup(&phone))
     }
@@ -302,7 +324,9 @@ impl Minors {
         let lookup = self.guardian_lookup(guardian).await?;
         let mut wards = Vec::new();
         for (child_id, state, since) in store::wards_of(&self.db, &lookup).await? {
-            let nickname = crate::auth::store::user_by_id(&self.db, child_id)
+            let nickname = self
+                .accounts
+                .find(child_id)
                 .await?
                 .map(|u| u.nickname)
                 .unwrap_or_default();
@@ -380,7 +404,7 @@ impl Minors {
             crate::rights::ImposedDeletion::Guardian,
         )
         .await?;
-        crate::auth::store::revoke_all_tokens(&self.db, child_id, now).await?;
+        self.accounts.sign_out_everywhere(child_id, now).await?;
         tracing::info!(
             child_id,
             guardian_id = guardian.user_id,
@@ -424,7 +448,7 @@ impl Minors {
         }
         let why: String = reason
             .chars()
-            .take(crate::auth::policy::REASON_MAX_CHARS)
+            .take(crate::domain::REASON_MAX_CHARS)
             .collect();
         crate::privacy::record_staff_access(
             &self.db,
@@ -444,7 +468,7 @@ impl Minors {
                 crate::rights::ImposedDeletion::Under14,
             )
             .await?;
-            crate::auth::store::revoke_all_tokens(&self.db, user_id, now).await?;
+            self.accounts.sign_out_everywhere(user_id, now).await?;
             tracing::info!(
                 user_id,
                 "account found to be under 14 without consent: deleting"
@@ -462,7 +486,12 @@ impl Minors {
 
     /// The export section: the declaration, the standing, the guardian ledger (guardian phone
     /// masked) and, for a guardian, their wards.
-    pub async fn export(db: &Db, vault: &PhoneVault, user_id: i64) -> AppResult<Value> {
+    pub async fn export(
+        db: &Db,
+        vault: &PhoneVault,
+        accounts: &dyn Accounts,
+        user_id: i64,
+    ) -> AppResult<Value> {
         let row = store::age_row(db, user_id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
@@ -477,9 +506,7 @@ impl Minors {
                 json!({ "action": e.action, "at": e.at, "guardian_phone_masked": phone })
             })
             .collect();
-        let own_phone = crate::auth::store::user_by_id(db, user_id)
-            .await?
-            .and_then(|u| vault.phone_of(&u));
+        let own_phone = accounts.find(user_id).await?.and_then(|u| u.phone);
         let wards: Vec<Value> = match own_phone {
             Some(phone) => store::wards_of(db, &vault.lookup(&phone))
                 .await?
@@ -498,3 +525,10 @@ impl Minors {
         }))
     }
 }
+
+const GUARDIAN_CODE: codes::Wording = codes::Wording {
+    none_pending: "no guardian code is pending",
+    no_attempts_left: "too many wrong codes; request a new one",
+    expired: "the guardian code has expired",
+    wrong: "wrong guardian code",
+};

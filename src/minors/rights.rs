@@ -7,13 +7,15 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sqlx::AnyConnection;
 
-use crate::auth::phone_vault::PhoneVault;
+use crate::domain::Accounts;
 use crate::error::AppResult;
+use crate::phone::PhoneVault;
 use crate::rights::{DataDomain, Expired, ImposedDeletion, Retention};
 use crate::store::Db;
 
 pub struct MinorsRights {
     pub vault: Arc<PhoneVault>,
+    pub accounts: Arc<dyn Accounts>,
 }
 
 impl DataDomain for MinorsRights {
@@ -21,13 +23,15 @@ impl DataDomain for MinorsRights {
         "age_and_guardian"
     }
     fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("guardian_codes", "child_id"),
-            ("guardian_events", "child_id"),
-        ]
+        &[("guardian_events", "child_id")]
     }
     fn export<'a>(&'a self, db: &'a Db, user_id: i64) -> BoxFuture<'a, AppResult<Value>> {
-        Box::pin(super::Minors::export(db, &self.vault, user_id))
+        Box::pin(super::Minors::export(
+            db,
+            &self.vault,
+            self.accounts.as_ref(),
+            user_id,
+        ))
     }
     fn erase<'a>(
         &'a self,

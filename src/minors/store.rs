@@ -77,95 +77,6 @@ pub async fn correct_birth_date(
     Ok(done.rows_affected() > 0)
 }
 
-pub struct NewGuardianCode<'a> {
-    pub child_id: i64,
-    pub guardian_lookup: &'a str,
-    pub guardian_sealed: &'a str,
-    pub code_hash: &'a str,
-    pub now: i64,
-    pub expires_at: i64,
-    pub attempts: i64,
-    pub resend_before: i64,
-}
-
-/// Stores a fresh guardian code unless one was sent after `resend_before`.
-pub async fn put_guardian_code(db: &Db, c: &NewGuardianCode<'_>) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO guardian_codes \
-         (child_id, guardian_lookup, guardian_sealed, code_hash, sent_at, expires_at, attempts_left) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (child_id) DO UPDATE SET guardian_lookup = excluded.guardian_lookup, \
-         guardian_sealed = excluded.guardian_sealed, code_hash = excluded.code_hash, \
-         sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
-         attempts_left = excluded.attempts_left WHERE guardian_codes.sent_at <= $8",
-    )
-    .bind(c.child_id)
-    .bind(c.guardian_lookup)
-    .bind(c.guardian_sealed)
-    .bind(c.code_hash)
-    .bind(c.now)
-    .bind(c.expires_at)
-    .bind(c.attempts)
-    .bind(c.resend_before)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub struct GuardianAttempt {
-    pub guardian_lookup: String,
-    pub guardian_sealed: String,
-    pub code_hash: String,
-    pub expires_at: i64,
-}
-
-/// Spends one attempt on the child's pending code; `None` when none or no attempt is left.
-pub async fn spend_guardian_attempt(
-    db: &Db,
-    child_id: i64,
-) -> Result<Option<GuardianAttempt>, sqlx::Error> {
-    sqlx::query(
-        "UPDATE guardian_codes SET attempts_left = attempts_left - 1 \
-         WHERE child_id = $1 AND attempts_left > 0 \
-         RETURNING guardian_lookup, guardian_sealed, code_hash, expires_at",
-    )
-    .bind(child_id)
-    .fetch_optional(db)
-    .await?
-    .map(|r| {
-        Ok(GuardianAttempt {
-            guardian_lookup: r.try_get(0)?,
-            guardian_sealed: r.try_get(1)?,
-            code_hash: r.try_get(2)?,
-            expires_at: r.try_get(3)?,
-        })
-    })
-    .transpose()
-}
-
-pub async fn guardian_code_exists(db: &Db, child_id: i64) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT 1 FROM guardian_codes WHERE child_id = $1")
-            .bind(child_id)
-            .fetch_optional(db)
-            .await?
-            .is_some(),
-    )
-}
-
-pub async fn consume_guardian_code(
-    db: &Db,
-    child_id: i64,
-    code_hash: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM guardian_codes WHERE child_id = $1 AND code_hash = $2")
-        .bind(child_id)
-        .bind(code_hash)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() > 0)
-}
-
 pub async fn append_guardian_event(
     db: &Db,
     child_id: i64,
@@ -265,10 +176,6 @@ pub async fn unguarded_children(
 
 /// Part of the account-deletion transaction.
 pub async fn erase(conn: &mut sqlx::AnyConnection, child_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM guardian_codes WHERE child_id = $1")
-        .bind(child_id)
-        .execute(&mut *conn)
-        .await?;
     sqlx::query("DELETE FROM guardian_events WHERE child_id = $1")
         .bind(child_id)
         .execute(&mut *conn)

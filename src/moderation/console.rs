@@ -84,9 +84,9 @@ impl Handler<As<Subscribe>> for ModerationServer {
     type Result = ResponseFuture<AppResult<Subscribed>>;
 
     fn handle(&mut self, msg: As<Subscribe>, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
+        let accounts = self.accounts.clone();
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             Ok(Subscribed { subscribed: true })
         })
     }
@@ -97,9 +97,10 @@ impl Handler<As<QueueSnapshot>> for ModerationServer {
 
     fn handle(&mut self, msg: As<QueueSnapshot>, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
+        let accounts = self.accounts.clone();
         let lease_ms = self.settings.claim_lease_ms;
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             Ok(Queue {
                 items: store::open_items(&db, 500).await?,
                 lease_ms,
@@ -113,9 +114,10 @@ impl Handler<As<Claim>> for ModerationServer {
 
     fn handle(&mut self, msg: As<Claim>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let accounts = self.accounts.clone();
         let lease = self.settings.claim_lease_ms;
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             let id = msg.body.item_id;
             let now = now_ms();
             if !store::claim(&db, id, msg.user_id, now, now + lease).await? {
@@ -145,8 +147,9 @@ impl Handler<As<Release>> for ModerationServer {
 
     fn handle(&mut self, msg: As<Release>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let accounts = self.accounts.clone();
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             let id = msg.body.item_id;
             if !store::release(&db, id, msg.user_id).await? {
                 return Err(AppError::new(
@@ -171,10 +174,11 @@ impl Handler<As<Decide>> for ModerationServer {
     type Result = ResponseFuture<AppResult<Decided>>;
 
     fn handle(&mut self, msg: As<Decide>, _: &mut Context<Self>) -> Self::Result {
-        let (db, bus, chat) = (self.db.clone(), self.bus.clone(), self.chat.clone());
-        let blobs = self.blobs.clone();
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        let accounts = self.accounts.clone();
+        let (contents, pictures) = (self.contents.clone(), self.pictures.clone());
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             let Decide {
                 item_id,
                 decision,
@@ -192,7 +196,9 @@ impl Handler<As<Decide>> for ModerationServer {
                     "nobody decides on their own content; another moderator will",
                 ));
             }
-            if is_admin(&db, item.subject_id).await? && !is_admin(&db, msg.user_id).await? {
+            if is_admin(accounts.as_ref(), item.subject_id).await?
+                && !is_admin(accounts.as_ref(), msg.user_id).await?
+            {
                 return Err(AppError::forbidden(
                     "only an admin decides on an admin's content",
                 ));
@@ -204,7 +210,16 @@ impl Handler<As<Decide>> for ModerationServer {
                     "claim the item first (or your lease ran out)",
                 ));
             }
-            apply(&db, &bus, &chat, &blobs, &item, decision, &reason, now).await?;
+            apply(
+                &db,
+                &contents,
+                pictures.as_ref(),
+                &item,
+                decision,
+                &reason,
+                now,
+            )
+            .await?;
             crate::metrics::METRICS
                 .moderation_decision_seconds
                 .observe(Duration::from_millis((now - item.created_at).max(0) as u64));

@@ -17,14 +17,17 @@
 
 pub mod commands;
 mod console;
+pub mod content;
 mod decisions;
+pub mod fingerprint;
+pub mod pdq;
 pub mod pictures;
 pub mod policy;
 mod reports;
 pub mod rights;
 mod sanctions;
 mod screening;
-pub mod store;
+mod store;
 
 pub use console::*;
 use decisions::*;
@@ -42,25 +45,34 @@ use serde_json::json;
 
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
 use crate::config::ModerationSettings;
-use crate::domain::As;
+use crate::domain::{Accounts, As, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::media::blob::BlobStore;
-use crate::media::fingerprint::Fingerprint;
 use crate::store::{now_ms, Db};
+use content::{ContentKinds, StoredPictures};
+use fingerprint::Fingerprint;
 use policy::{Keywords, Verdict};
 
 pub struct ModerationServer {
     db: Db,
     bus: SharedBus,
-    /// Where held photo messages go once their photo is approved.
-    chat: Addr<crate::chat::ChatServer>,
     settings: ModerationSettings,
     keywords: Arc<Keywords>,
     keywords_loaded: Option<SystemTime>,
     /// Hands every loaded list to chat, which screens texts in its send path.
     keywords_out: tokio::sync::watch::Sender<Arc<Keywords>>,
-    /// Where a blocklisted picture is read from when it must be hashed again.
-    blobs: Arc<dyn BlobStore>,
+    /// What a decision does, by content kind (each owned by its domain).
+    contents: Arc<ContentKinds>,
+    /// Where a blocklisted picture is read from when it must be hashed.
+    pictures: Arc<dyn StoredPictures>,
+    /// Roles as they are now, whether a target exists.
+    accounts: Arc<dyn Accounts>,
+}
+
+/// What moderation reaches through the other domains, handed over at start-up.
+pub struct Reach {
+    pub contents: ContentKinds,
+    pub pictures: Arc<dyn StoredPictures>,
+    pub accounts: Arc<dyn Accounts>,
 }
 
 /// The keyword list from its file, or the built-in one.
@@ -86,10 +98,9 @@ impl ModerationServer {
     pub fn new(
         db: Db,
         bus: SharedBus,
-        chat: Addr<crate::chat::ChatServer>,
         settings: ModerationSettings,
         keywords_out: tokio::sync::watch::Sender<Arc<Keywords>>,
-        blobs: Arc<dyn BlobStore>,
+        reach: Reach,
     ) -> anyhow::Result<Self> {
         let (keywords, keywords_loaded) = load_keywords(settings.keywords_file.as_ref())
             .map_err(|e| anyhow::anyhow!("invalid setting DUOXIE_MODERATION_KEYWORDS_FILE: {e}"))?;
@@ -99,12 +110,13 @@ impl ModerationServer {
         Ok(Self {
             db,
             bus,
-            chat,
             settings,
             keywords,
             keywords_loaded,
             keywords_out,
-            blobs,
+            contents: Arc::new(reach.contents),
+            pictures: reach.pictures,
+            accounts: reach.accounts,
         })
     }
 
@@ -173,9 +185,12 @@ fn console(bus: &SharedBus, kind: &str, data: &impl Serialize) {
 }
 
 /// Moderators and admins work the queue; everyone else is refused.
-async fn require_moderator(db: &Db, user_id: i64) -> AppResult<()> {
-    let roles = crate::auth::store::roles_of(db, user_id).await?;
-    if roles.iter().any(|r| r == "moderator" || r == "admin") {
+async fn require_moderator(accounts: &dyn Accounts, user_id: i64) -> AppResult<()> {
+    let roles = accounts.roles(user_id).await?;
+    if roles
+        .iter()
+        .any(|r| matches!(r, Role::Moderator | Role::Admin))
+    {
         Ok(())
     } else {
         Err(AppError::forbidden(
@@ -189,4 +204,22 @@ fn rejected(reasons: &[String]) -> AppError {
         ErrorCode::ContentRejected,
         format!("refused by moderation: {}", reasons.join("; ")),
     )
+}
+
+// ---- Narrow reads for the other domains (the store stays private) ----
+
+/// Until when a moderator's mute lasts, if one does (the caller's identity carries it).
+pub async fn muted_until(db: &Db, user_id: i64) -> AppResult<Option<i64>> {
+    Ok(store::muted_until(db, user_id, now_ms()).await?)
+}
+
+/// `Some(0)` for an open-ended suspension, `Some(until)` for a timed one, `None` if none:
+/// login refuses a suspended account.
+pub async fn suspended_until(db: &Db, user_id: i64) -> AppResult<Option<i64>> {
+    Ok(store::suspended_until(db, user_id, now_ms()).await?)
+}
+
+/// The queue's depth by priority and the age of its oldest item, for `/metrics`.
+pub async fn queue_health(db: &Db) -> AppResult<(Vec<(i64, i64)>, i64)> {
+    Ok(store::queue_health(db, now_ms()).await?)
 }

@@ -2,13 +2,11 @@
 //! brings entries an older hash made up to the current [`fingerprint::VERSION`]. The
 //! comparison itself is pure ([`super::policy::screen_image`]).
 
-use std::sync::Arc;
-
 use crate::error::{AppError, AppResult};
-use crate::media::blob::BlobStore;
-use crate::media::fingerprint::{self, Fingerprint};
 use crate::store::Db;
 
+use super::content::StoredPictures;
+use super::fingerprint::{self, Fingerprint};
 use super::store;
 
 /// The picture's fingerprint for the blocklist, every cut included, computed from the
@@ -16,43 +14,33 @@ use super::store;
 /// is of the current version. `None` when there is nothing to hash (no such media, a video,
 /// no file and no usable fingerprint).
 pub async fn fingerprint_of(
-    db: &Db,
-    blobs: &Arc<dyn BlobStore>,
+    pictures: &dyn StoredPictures,
     media_id: &str,
 ) -> AppResult<Option<Fingerprint>> {
-    let Some(media) = crate::media::store::by_id(db, media_id).await? else {
+    let Some(picture) = pictures.load(media_id).await? else {
         return Ok(None);
     };
-    let stored = (media.fingerprint_version.as_deref() == Some(fingerprint::VERSION))
-        .then(|| media.fingerprint.as_deref().and_then(Fingerprint::decode))
+    let stored = (picture.fingerprint_version.as_deref() == Some(fingerprint::VERSION))
+        .then(|| picture.fingerprint.as_deref().and_then(Fingerprint::decode))
         .flatten();
-    if media.kind != "image" {
+    let Some(decoded) = picture.decoded.filter(|_| picture.is_image) else {
         return Ok(stored);
-    }
-    let blobs = blobs.clone();
-    let blob = media.blob.clone();
-    let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<Fingerprint>> {
-        let Some(bytes) = blobs.get(&blob)? else {
-            return Ok(None);
-        };
-        let picture = crate::media::pipeline::decode_stored(&bytes)?;
-        Ok(Some(Fingerprint::for_blocklist(&picture)))
-    })
-    .await
-    .map_err(|e| AppError::from(anyhow::anyhow!("fingerprint task: {e}")))?
-    .map_err(AppError::from)?;
-    Ok(computed.or(stored))
+    };
+    let computed = tokio::task::spawn_blocking(move || Fingerprint::for_blocklist(&decoded))
+        .await
+        .map_err(|e| AppError::from(anyhow::anyhow!("fingerprint task: {e}")))?;
+    Ok(Some(computed))
 }
 
 /// Adds the picture to the blocklist; `false` when there is no picture to take it from.
 pub async fn block(
     db: &Db,
-    blobs: &Arc<dyn BlobStore>,
+    pictures: &dyn StoredPictures,
     media_id: &str,
     reason: &str,
     now: i64,
 ) -> AppResult<bool> {
-    let Some(print) = fingerprint_of(db, blobs, media_id).await? else {
+    let Some(print) = fingerprint_of(pictures, media_id).await? else {
         tracing::warn!(media_id, "a blocklisted picture has no stored file to hash");
         return Ok(false);
     };
@@ -73,12 +61,12 @@ pub struct Rehashed {
 /// Rehashes every blocklist entry made by another hash: the 64-bit dHash entries of before
 /// (found through `media.phash`) and entries of an older fingerprint version. Idempotent, so
 /// every node runs it at start; an old entry is only removed once its new one is written.
-pub async fn rehash(db: &Db, blobs: &Arc<dyn BlobStore>) -> AppResult<Rehashed> {
+pub async fn rehash(db: &Db, pictures: &dyn StoredPictures) -> AppResult<Rehashed> {
     let mut done = Rehashed::default();
     for old in store::legacy_blocklist(db).await? {
         let mut hashed = false;
-        for media_id in crate::media::store::ids_with_legacy_hash(db, &old.hash).await? {
-            if block(db, blobs, &media_id, &old.reason, old.created_at).await? {
+        for media_id in pictures.with_legacy_hash(&old.hash).await? {
+            if block(db, pictures, &media_id, &old.reason, old.created_at).await? {
                 hashed = true;
             }
         }
@@ -91,7 +79,7 @@ pub async fn rehash(db: &Db, blobs: &Arc<dyn BlobStore>) -> AppResult<Rehashed> 
     }
     for old in store::stale_blocklist(db).await? {
         let hashed = match &old.media_id {
-            Some(media_id) => block(db, blobs, media_id, &old.reason, old.created_at).await?,
+            Some(media_id) => block(db, pictures, media_id, &old.reason, old.created_at).await?,
             None => false,
         };
         if hashed {

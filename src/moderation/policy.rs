@@ -9,7 +9,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::media::fingerprint::Fingerprint;
+use crate::moderation::fingerprint::Fingerprint;
 
 /// What a rule says about a piece of content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn blocklisted_pictures_catch_near_duplicates_of_the_same_colours_only() {
-        use crate::media::pdq::Pdq;
+        use crate::moderation::pdq::Pdq;
         // A fingerprint whose hashes have the first `flipped` bits set, of the given quality
         // and (uniform) chroma.
         let print = |flipped: usize, quality: u8, chroma: i8| {
@@ -418,13 +418,13 @@ mod tests {
             for k in 0..flipped {
                 bits[k / 8] |= 1 << (k % 8);
             }
-            let view = crate::media::fingerprint::Cut {
+            let view = crate::moderation::fingerprint::Cut {
                 hash: Pdq { bits, quality },
                 colour: [[chroma, chroma, 0]; 64],
             };
             Fingerprint {
                 whole: view,
-                cuts: vec![view; crate::media::fingerprint::CUTS.len()],
+                cuts: vec![view; crate::moderation::fingerprint::CUTS.len()],
             }
         };
         let m = PictureMatch {

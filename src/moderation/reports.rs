@@ -1,22 +1,19 @@
 //! Reports and appeals, for every user: report what you received or saw, appeal a decision
 //! on your own content, list what you may still appeal.
 
+use super::content::Reported;
 use super::*;
 
-/// What is reported.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "target", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ReportTarget {
-    Message { conversation_id: i64, seq: i64 },
-    User { user_id: i64 },
-    Media { media_id: String },
-}
-
+/// `report.create`: what is reported and why.
 #[derive(Debug, Deserialize)]
 pub struct Report {
-    #[serde(flatten)]
-    pub target: ReportTarget,
+    /// Which kind of content: each content domain declares its target (`message`, `user`,
+    /// `media`, see [`super::content::ModeratedContent::report_target`]).
+    pub target: String,
     pub reason: String,
+    /// The target's own fields (`conversation_id` and `seq`, `user_id`, `media_id`).
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,79 +113,22 @@ impl Handler<As<Report>> for ModerationServer {
     /// hide it from the moderator.
     fn handle(&mut self, msg: As<Report>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let contents = self.contents.clone();
         let reports_per_hour = self.settings.reports_per_hour;
         Box::pin(async move {
             let reporter = msg.user_id;
             let reason = bounded_reason(&msg.body.reason)?;
-            let (kind, subject_id, content_ref, content) = match msg.body.target {
-                ReportTarget::Message {
-                    conversation_id,
-                    seq,
-                } => {
-                    let members = crate::chat::store::members(&db, conversation_id).await?;
-                    // Only a participant may report a message; others learn nothing.
-                    if !members.is_some_and(|(a, b)| a == reporter || b == reporter) {
-                        return Err(AppError::not_found("conversation"));
-                    }
-                    let m = crate::chat::store::message(&db, conversation_id, seq)
-                        .await?
-                        .ok_or_else(|| AppError::not_found("message"))?;
-                    if m.sender_id == reporter {
-                        return Err(AppError::field("seq", "that is your own message"));
-                    }
-                    (
-                        "report_message",
-                        m.sender_id,
-                        format!("{conversation_id}:{seq}"),
-                        m.text,
-                    )
-                }
-                ReportTarget::User { user_id } => {
-                    if user_id == reporter {
-                        return Err(AppError::field("user_id", "you cannot report yourself"));
-                    }
-                    let u = crate::auth::store::user_by_id(&db, user_id)
-                        .await?
-                        .ok_or_else(|| AppError::not_found("user"))?;
-                    let snapshot =
-                        json!({ "nickname": u.nickname, "intro": u.intro, "avatar": u.avatar });
-                    (
-                        "report_user",
-                        user_id,
-                        user_id.to_string(),
-                        snapshot.to_string(),
-                    )
-                }
-                ReportTarget::Media { media_id } => {
-                    let m = crate::media::store::by_id(&db, &media_id)
-                        .await?
-                        .ok_or_else(|| AppError::not_found("media"))?;
-                    // Reportable by whoever may see it: anyone for public media, the other
-                    // participants for a chat photo they received.
-                    let public =
-                        matches!(m.purpose.as_str(), "post_photo" | "post_video" | "avatar");
-                    let received = m.purpose == "chat_photo"
-                        && m.status == "approved"
-                        && crate::chat::store::photo_shared_with(&db, &media_id, reporter).await?;
-                    if m.owner_id != reporter && !(public && m.status == "approved") && !received {
-                        return Err(AppError::not_found("media"));
-                    }
-                    // An author's way back from a decision is the appeal, once; a report of
-                    // one's own upload would be a way round it.
-                    if m.owner_id == reporter {
-                        return Err(AppError::field(
-                            "media_id",
-                            "that is your own upload; appeal its decision instead",
-                        ));
-                    }
-                    (
-                        "report_media",
-                        m.owner_id,
-                        media_id.clone(),
-                        format!("/api/media/{media_id}/content"),
-                    )
-                }
-            };
+            let As { body, .. } = msg;
+            let fields = serde_json::Value::Object(body.fields);
+            let Reported {
+                kind,
+                author: subject_id,
+                content_ref,
+                preview: content,
+            } = contents
+                .reported_as(&body.target)?
+                .reported(reporter, &fields)
+                .await?;
             // The same reporter on the same content while it is still open: the one item
             // they already have, not another at the top of the queue.
             if let Some(open) = store::open_report(&db, reporter, kind, &content_ref).await? {

@@ -7,11 +7,8 @@ pub const CLOSE_SUSPENDED: u16 = 4005;
 /// The longest timed sanction: `now + duration` must stay far from `i64::MAX`.
 pub(super) const MAX_SANCTION_MS: i64 = 10 * 365 * 86_400_000;
 
-pub(super) async fn is_admin(db: &Db, user_id: i64) -> AppResult<bool> {
-    Ok(crate::auth::store::roles_of(db, user_id)
-        .await?
-        .iter()
-        .any(|r| r == "admin"))
+pub(super) async fn is_admin(accounts: &dyn Accounts, user_id: i64) -> AppResult<bool> {
+    Ok(accounts.roles(user_id).await?.contains(&Role::Admin))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -64,8 +61,9 @@ impl Handler<As<Act>> for ModerationServer {
     /// Warn, mute, suspend or lift, effective at once on every node, and audited.
     fn handle(&mut self, msg: As<Act>, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
+        let accounts = self.accounts.clone();
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             let Act {
                 user_id,
                 action,
@@ -79,7 +77,8 @@ impl Handler<As<Act>> for ModerationServer {
             if user_id == msg.user_id {
                 return Err(AppError::forbidden("moderators do not act on themselves"));
             }
-            crate::auth::store::user_by_id(&db, user_id)
+            accounts
+                .find(user_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
             if let Some(d) = duration_ms {
@@ -92,8 +91,9 @@ impl Handler<As<Act>> for ModerationServer {
                 }
             }
             // A moderator's powers stop at a higher role: only an admin acts on an admin.
-            let target_roles = crate::auth::store::roles_of(&db, user_id).await?;
-            if target_roles.iter().any(|r| r == "admin") && !is_admin(&db, msg.user_id).await? {
+            if is_admin(accounts.as_ref(), user_id).await?
+                && !is_admin(accounts.as_ref(), msg.user_id).await?
+            {
                 return Err(AppError::forbidden("only an admin acts on an admin"));
             }
             let now = now_ms();
@@ -220,8 +220,9 @@ impl Handler<As<AuditLog>> for ModerationServer {
 
     fn handle(&mut self, msg: As<AuditLog>, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
+        let accounts = self.accounts.clone();
         Box::pin(async move {
-            require_moderator(&db, msg.user_id).await?;
+            require_moderator(accounts.as_ref(), msg.user_id).await?;
             let limit = msg.body.limit.unwrap_or(50).clamp(1, 500);
             Ok(AuditEntries {
                 entries: store::recent_audit(&db, limit).await?,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::media::fingerprint::{self, Fingerprint};
+use crate::moderation::fingerprint::{self, Fingerprint};
 use crate::store::Db;
 
 #[derive(Clone, Debug, Serialize)]

@@ -15,13 +15,15 @@ pub mod export;
 pub mod retention;
 /// Public only for the tests that race two claims on one account; other domains call the
 /// functions re-exported below.
-pub mod store;
+mod store;
 
 // What the other domains call: the deletion schedule and the staff-access log are this
 // domain's tables.
 pub use store::{
     cancel_deletion, imposed_deletion_pending, record_staff_access, schedule_deletion_now,
 };
+// What the deletion tests race and wait on.
+pub use store::{claim_deletion, deleted_at};
 
 use std::sync::Arc;
 

@@ -10,20 +10,17 @@ mod store;
 
 use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Accounts;
 use crate::error::{AppError, AppResult};
 use crate::store::{now_ms, Db};
-
-/// Whether an account exists; given by start-up (accounts are `auth`'s), so that this domain
-/// names no other.
-pub type UserExists = Arc<dyn Fn(Db, i64) -> BoxFuture<'static, AppResult<bool>> + Send + Sync>;
 
 /// What the relations' commands run on.
 pub struct Relations {
     pub db: Db,
-    pub user_exists: UserExists,
+    /// Whether a target exists (the accounts are `auth`'s, handed over at start-up).
+    pub accounts: Arc<dyn Accounts>,
 }
 
 pub use store::{blocks_against, erase_blocks, export_blocks, is_blocked};
@@ -80,7 +77,7 @@ impl Relations {
         if target == me {
             return Err(AppError::field("user_id", "cannot block yourself"));
         }
-        if !(self.user_exists)(self.db.clone(), target).await? {
+        if self.accounts.find(target).await?.is_none() {
             return Err(AppError::not_found("user"));
         }
         Ok(())

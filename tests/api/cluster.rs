@@ -1067,7 +1067,7 @@ async fn what_the_bus_lost_in_a_redis_outage_is_enforced_from_the_database(store
         }
         w_admin.request_ok("mod.act", data).await;
     }
-    duoxie::auth::store::revoke_role(&node0.db, ex_moderator.id, "moderator")
+    duoxie::auth::revoke_role(&node0.db, ex_moderator.id, duoxie::domain::Role::Moderator)
         .await
         .expect("take the moderator role away");
     redis.start_again().await;

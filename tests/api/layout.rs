@@ -4,33 +4,17 @@
 //! - The kernel (`store`, `bus`, `error`, `domain`, `config`, `commands`, `metrics`, `keys`,
 //!   `rights`) names no domain and no transport.
 //! - The transport `ws` names no command of any domain.
-//! - No import cycle between modules, but for the edges listed in [`KNOWN_CYCLE_EDGES`]: the
-//!   domains still reaching into each other (#11). The list may only shrink: an edge that
-//!   closes a new cycle fails, and so does a listed edge that is gone (take it off the list).
+//! - No import cycle between modules: where one domain needs another that stands above it, it
+//!   defines a trait the other implements (`moderation::content::ModeratedContent`,
+//!   `media::moderated::PictureUses`) or asks the kernel's (`domain::Accounts`).
+//! - No module names another domain's `store`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const KERNEL: &[&str] = &[
-    "store", "bus", "error", "domain", "config", "commands", "metrics", "keys", "rights",
-];
-
-/// Edges inside the one remaining cycle of domains (auth, chat, media, minors, moderation),
-/// measured as the list last shrank (it started at 23 edges over seven domains, consent and
-/// privacy included); each goes when the domain stops naming the other's internals.
-const KNOWN_CYCLE_EDGES: &[(&str, &str)] = &[
-    ("auth", "media"),
-    ("auth", "minors"),
-    ("auth", "moderation"),
-    ("chat", "auth"),
-    ("chat", "media"),
-    ("chat", "moderation"),
-    ("media", "chat"),
-    ("media", "moderation"),
-    ("minors", "auth"),
-    ("moderation", "auth"),
-    ("moderation", "chat"),
-    ("moderation", "media"),
+    "store", "bus", "error", "domain", "config", "commands", "metrics", "keys", "rights", "phone",
+    "codes",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -109,35 +93,61 @@ fn the_kernel_names_no_domain_and_no_transport() {
 }
 
 #[test]
-fn no_import_cycle_between_modules_but_the_known_ones() {
+fn no_import_cycle_between_modules() {
     let graph = module_graph();
     assert!(graph.len() > 10, "the source was read: {graph:?}");
-    let known: BTreeSet<(String, String)> = KNOWN_CYCLE_EDGES
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    let mut new_cycles = Vec::new();
-    let mut in_cycles = BTreeSet::new();
+    let mut cycles = Vec::new();
     for (from, tos) in &graph {
         for to in tos {
             // An edge closes a cycle when its target leads back to its source.
             if reaches(&graph, to, from) {
-                in_cycles.insert((from.clone(), to.clone()));
-                if !known.contains(&(from.clone(), to.clone())) {
-                    new_cycles.push(format!("{from} -> {to}"));
-                }
+                cycles.push(format!("{from} -> {to}"));
             }
         }
     }
-    let gone: Vec<_> = known.difference(&in_cycles).collect();
     assert!(
-        new_cycles.is_empty(),
-        "new import cycles (a domain names another's internals; call a narrow function or \
-         implement a trait the other defines): {new_cycles:?}"
+        cycles.is_empty(),
+        "import cycles (a domain names one that stands on it; define a trait the other \
+         implements, or ask the kernel): {cycles:?}"
     );
+}
+
+#[test]
+fn no_module_names_another_domains_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut reaching = BTreeSet::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).expect("under src");
+        let own = rel
+            .components()
+            .next()
+            .map(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        for (at, _) in text.match_indices("crate::") {
+            let path: String = text[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || *c == ':')
+                .collect();
+            let mut parts = path.split("::");
+            let (Some(module), Some(inner)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if inner == "store" && module != "store" && module != own {
+                reaching.insert(format!("{} -> crate::{module}::store", rel.display()));
+            }
+        }
+    }
     assert!(
-        gone.is_empty(),
-        "no longer in a cycle: take these off KNOWN_CYCLE_EDGES: {gone:?}"
+        reaching.is_empty(),
+        "a domain's store is its own; call a narrow function of the domain instead: {reaching:?}"
     );
 }
 

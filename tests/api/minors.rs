@@ -209,7 +209,7 @@ async fn an_under_14_account_waits_for_its_guardian_who_can_later_withdraw_and_d
 
 async fn await_deleted(app: &TestApp, user_id: i64) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while duoxie::privacy::store::deleted_at(&app.db, user_id)
+    while duoxie::privacy::deleted_at(&app.db, user_id)
         .await
         .expect("deleted_at")
         .is_none()

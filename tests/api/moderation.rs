@@ -799,7 +799,8 @@ async fn a_chat_photo_is_delivered_only_once_screening_passes(store: Store) {
         .await
         .expect("row")
         .get(0);
-    let mut near = duoxie::media::fingerprint::Fingerprint::decode(&stored).expect("stored form");
+    let mut near =
+        duoxie::moderation::fingerprint::Fingerprint::decode(&stored).expect("stored form");
     for k in 0..35 {
         near.whole.hash.bits[k / 8] ^= 1 << (k % 8);
     }
@@ -808,7 +809,7 @@ async fn a_chat_photo_is_delivered_only_once_screening_passes(store: Store) {
         "INSERT INTO picture_blocklist (algorithm, version, pdq, quality, fingerprint, reason, \
          created_at) VALUES ('pdq', $1, $2, 90, $3, 'test', 1)",
     )
-    .bind(duoxie::media::fingerprint::VERSION)
+    .bind(duoxie::moderation::fingerprint::VERSION)
     .bind(near.whole.hash.to_hex())
     .bind(near.encode())
     .execute(&app.db)

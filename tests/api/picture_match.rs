@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use duoxie::media::fingerprint::{Closeness, Fingerprint};
+use duoxie::moderation::fingerprint::{Closeness, Fingerprint};
 use duoxie::moderation::policy::{screen_image, PictureMatch, Verdict};
 use duoxie::startup::App;
 use image::codecs::jpeg::JpegEncoder;
@@ -488,7 +488,10 @@ async fn a_blocklisted_product_shot_refuses_its_copies_and_nothing_else(store: S
         .await
         .expect("the picture is blocklisted");
     assert_eq!(row.get::<String, _>(0), "pdq");
-    assert_eq!(row.get::<String, _>(1), duoxie::media::fingerprint::VERSION);
+    assert_eq!(
+        row.get::<String, _>(1),
+        duoxie::moderation::fingerprint::VERSION
+    );
     assert_eq!(row.get::<String, _>(2).len(), 64, "a 256-bit PDQ in hex");
 
     // Other items, the same way: a green ring, a purple bracelet, and six more.
@@ -590,7 +593,7 @@ async fn the_old_blocklist_is_rehashed_from_its_pictures_at_start_up(store: Stor
     assert_eq!(rows.len(), 1, "the entry with a picture is rehashed");
     assert_eq!(
         rows[0].get::<String, _>(0),
-        duoxie::media::fingerprint::VERSION
+        duoxie::moderation::fingerprint::VERSION
     );
     assert_eq!(
         rows[0].get::<Option<String>, _>(1).as_deref(),

@@ -361,7 +361,7 @@ async fn a_login_during_the_cooling_off_period_cancels_the_deletion(store: Store
 async fn await_deleted(app: &TestApp, user_id: i64) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if duoxie::privacy::store::deleted_at(&app.db, user_id)
+        if duoxie::privacy::deleted_at(&app.db, user_id)
             .await
             .expect("read deleted_at")
             .is_some()
@@ -495,13 +495,13 @@ async fn the_retention_job_purges_what_is_past_its_time_and_only_that(store: Sto
     let old = now - 2_000_000;
     for (sql, at) in [
         (
-            "INSERT INTO login_codes (phone_lookup, code_hash, sent_at, expires_at, attempts_left) \
-             VALUES ('h1:expired', 'x', $1, $1, 5)",
+            "INSERT INTO one_time_codes (purpose, subject, code_hash, payload, sent_at, \
+             expires_at, attempts_left) VALUES ('login', 'h1:expired', 'x', '{}', $1, $1, 5)",
             old,
         ),
         (
-            "INSERT INTO login_codes (phone_lookup, code_hash, sent_at, expires_at, attempts_left) \
-             VALUES ('h1:fresh', 'x', $1, $1 + 3600000, 5)",
+            "INSERT INTO one_time_codes (purpose, subject, code_hash, payload, sent_at, \
+             expires_at, attempts_left) VALUES ('login', 'h1:fresh', 'x', '{}', $1, $1 + 3600000, 5)",
             now,
         ),
     ] {
@@ -545,7 +545,7 @@ async fn the_retention_job_purges_what_is_past_its_time_and_only_that(store: Sto
         }
     };
     let deadline = tokio::time::Instant::now() + WAIT;
-    let gone = "SELECT (SELECT COUNT(*) FROM login_codes WHERE phone_lookup = 'h1:expired') \
+    let gone = "SELECT (SELECT COUNT(*) FROM one_time_codes WHERE subject = 'h1:expired') \
          + (SELECT COUNT(*) FROM auth_tokens WHERE token_hash = 'old-revoked') \
          + (SELECT COUNT(*) FROM staff_access_log WHERE why = 'old')";
     while count(gone).await > 0 {
@@ -555,7 +555,7 @@ async fn the_retention_job_purges_what_is_past_its_time_and_only_that(store: Sto
         );
         tokio::time::sleep(POLL_INTERVAL).await;
     }
-    let kept = "SELECT (SELECT COUNT(*) FROM login_codes WHERE phone_lookup = 'h1:fresh') \
+    let kept = "SELECT (SELECT COUNT(*) FROM one_time_codes WHERE subject = 'h1:fresh') \
          + (SELECT COUNT(*) FROM auth_tokens WHERE token_hash = 'recently-revoked') \
          + (SELECT COUNT(*) FROM staff_access_log WHERE why = 'recent')";
     assert_eq!(count(kept).await, 3, "what is within its period stays");
@@ -579,10 +579,10 @@ async fn a_due_deletion_is_claimed_once_however_many_nodes_try(store: Store) {
     let mut first = app.db.acquire().await.expect("conn");
     let mut second = app.db.acquire().await.expect("conn");
     let now = now_ms();
-    let a = duoxie::privacy::store::claim_deletion(&mut first, user.id, now)
+    let a = duoxie::privacy::claim_deletion(&mut first, user.id, now)
         .await
         .expect("claim");
-    let b = duoxie::privacy::store::claim_deletion(&mut second, user.id, now)
+    let b = duoxie::privacy::claim_deletion(&mut second, user.id, now)
         .await
         .expect("claim");
     assert_eq!((a, b), (true, false), "exactly one claim wins");

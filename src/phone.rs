@@ -1,4 +1,8 @@
-//! Phone numbers at rest (policy: 个人信息的保存/安全): stored only sealed with
+//! Phone numbers, the one personal identifier several domains handle (accounts log in with
+//! one, a guardian is named by one): [`PhoneNumber`], which prints masked, and the
+//! [`PhoneVault`] that keeps them at rest.
+//!
+//! At rest (policy: 个人信息的保存/安全): stored only sealed with
 //! XChaCha20-Poly1305, and found by an HMAC-SHA256 keyed hash, so that a copy of the database
 //! alone reveals no number. Both keys are derived from the phone master key
 //! ([`crate::keys`]). The user id is bound into the seal as associated data, so a sealed
@@ -12,8 +16,70 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-use super::policy::PhoneNumber;
+use std::fmt;
+
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::keys::{derive, KeyBytes};
+
+/// A mainland-China mobile number, normalised to its 11 digits. `Debug` and `Display` print
+/// it masked, so that a stray `{:?}` cannot leak it into a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let digits = compact
+            .strip_prefix("+86")
+            .or_else(|| compact.strip_prefix("0086"))
+            .unwrap_or(&compact);
+        let bytes = digits.as_bytes();
+        let ok = bytes.len() == 11
+            && bytes.iter().all(u8::is_ascii_digit)
+            && bytes[0] == b'1'
+            && (b'3'..=b'9').contains(&bytes[1]);
+        if ok {
+            Ok(Self(digits.to_string()))
+        } else {
+            Err(AppError::new(
+                ErrorCode::InvalidPhone,
+                "not a mainland mobile number (11 digits starting 13-19)",
+            ))
+        }
+    }
+
+    /// The full number, for storage and for the code sender only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// `13812341234` → `138****1234`; anything shorter is fully starred.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
 
 const SEALED_PREFIX: &str = "x1:";
 const LOOKUP_PREFIX: &str = "h1:";
@@ -86,8 +152,8 @@ impl PhoneVault {
     }
 
     /// The number stored on an account; `None` once erased (or if it does not open).
-    pub fn phone_of(&self, user: &super::store::UserRow) -> Option<PhoneNumber> {
-        self.open(user.phone_sealed.as_deref()?, user.id).ok()
+    pub fn phone_of(&self, sealed: Option<&str>, user_id: i64) -> Option<PhoneNumber> {
+        self.open(sealed?, user_id).ok()
     }
 
     /// Whether a stored `phone_lookup` is still a legacy plain number (before sealing).
@@ -99,6 +165,43 @@ impl PhoneVault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn valid_phone_numbers_are_normalised() {
+        for (raw, want) in [
+            ("13812341234", "13812341234"),
+            ("+86 138 1234 1234", "13812341234"),
+            ("0086-19912341234", "19912341234"),
+        ] {
+            assert_eq!(PhoneNumber::parse(raw).expect(raw).expose(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn invalid_phone_numbers_are_refused() {
+        for raw in [
+            "",
+            "1381234123",
+            "138123412345",
+            "12812341234",
+            "23812341234",
+            "1381234123a",
+            "+1 2125551234",
+            "１３８１２３４１２３４",
+        ] {
+            assert!(
+                PhoneNumber::parse(raw).is_err(),
+                "{raw:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn phones_print_masked() {
+        let p = PhoneNumber::parse("13812341234").expect("valid");
+        assert_eq!(format!("{p}"), "138****1234");
+        assert_eq!(format!("{p:?}"), "PhoneNumber(138****1234)");
+    }
 
     #[test]
     fn sealed_numbers_open_only_with_the_key_and_the_owner() {
