@@ -34,6 +34,8 @@ pub enum Gate {
 pub struct Caller {
     pub user_id: i64,
     pub conn_id: u64,
+    /// The same connection as the bus addresses it from any node.
+    pub connection: crate::bus::ConnectionId,
 }
 
 /// A command's answer: the reply's `data`, serialised, and the stream positions that reply

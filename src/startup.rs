@@ -30,6 +30,8 @@ use crate::ws::WsServices;
 
 pub struct App {
     port: u16,
+    /// Publishes as a domain would (the tests address single connections with it).
+    bus: SharedBus,
     server: Server,
     db: Db,
     registry: Addr<Registry>,
@@ -41,6 +43,31 @@ pub struct App {
     command_names: Vec<&'static str>,
     /// The export's sections and the columns each answers for (for the schema test).
     data_sections: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
+}
+
+/// A node's live connections, by user (for operations and tests; a domain addresses one
+/// with the [`crate::commands::Caller`] it was handed).
+#[derive(Clone)]
+pub struct Connections {
+    registry: Addr<Registry>,
+    node: u64,
+}
+
+impl Connections {
+    /// The user's connections on this node, oldest first.
+    pub async fn of(&self, user_id: i64) -> Vec<crate::bus::ConnectionId> {
+        let ids = self
+            .registry
+            .send(crate::bus::registry::ConnectionsOf(user_id))
+            .await
+            .unwrap_or_default();
+        ids.into_iter()
+            .map(|conn| crate::bus::ConnectionId {
+                node: self.node,
+                conn,
+            })
+            .collect()
+    }
 }
 
 /// Triggers the same graceful shutdown as SIGTERM.
@@ -82,6 +109,8 @@ impl App {
             None => (Arc::new(LocalBus::new(registry.clone())), None),
         };
         registry.do_send(SetBus(bus.clone()));
+        let node_id = bus.node_id();
+        let app_bus = bus.clone();
         let standing = crate::auth::standing::StandingWatch::new(
             db.clone(),
             registry.clone(),
@@ -259,6 +288,7 @@ impl App {
             auth: Auth::clone(&auth),
             routes,
             registry: registry.clone(),
+            node_id,
             ws: settings.ws.clone(),
             policy_version,
         });
@@ -309,6 +339,7 @@ impl App {
         let (shutdown_tx, shutdown_rx) = mpsc::unbounded_channel();
         Ok(App {
             port,
+            bus: app_bus,
             server,
             db,
             registry,
@@ -333,6 +364,18 @@ impl App {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn bus(&self) -> SharedBus {
+        self.bus.clone()
+    }
+
+    /// This node's connections, as the bus addresses them.
+    pub fn connections(&self) -> Connections {
+        Connections {
+            registry: self.registry.clone(),
+            node: self.bus.node_id(),
+        }
     }
 
     pub fn db(&self) -> Db {

@@ -1,5 +1,5 @@
-//! The delivery bus: "deliver this to user U" (or to the members of a topic) without knowing
-//! where their sockets are.
+//! The delivery bus: "deliver this to user U" (or to the members of a topic, or to one
+//! connection) without knowing where their sockets are.
 //!
 //! Domain actors publish through [`Bus`]; they never reach into sessions. The node's
 //! connection [`registry::Registry`] knows every socket on the node, by user and by topic.
@@ -41,6 +41,14 @@ impl Topic {
     }
 }
 
+/// One connection (one device's socket), on whatever node holds it: the node's id on the
+/// bus and the connection's id on that node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnectionId {
+    pub node: u64,
+    pub conn: u64,
+}
+
 /// Who a delivery is for.
 #[derive(Clone, Debug)]
 pub enum Audience {
@@ -48,15 +56,17 @@ pub enum Audience {
     Users(Vec<i64>),
     /// Every connection that joined the topic, on any node.
     Topic(Topic),
+    /// One connection only (a call's signal goes to the device that took the call).
+    Connection(ConnectionId),
 }
 
 impl Audience {
-    /// The users addressed; none for a topic, which goes by membership.
+    /// The users addressed; none for a topic (it goes by membership) or a connection.
     pub fn user_ids(&self) -> &[i64] {
         match self {
             Audience::User(id) => std::slice::from_ref(id),
             Audience::Users(ids) => ids,
-            Audience::Topic(_) => &[],
+            Audience::Topic(_) | Audience::Connection(_) => &[],
         }
     }
 }
@@ -122,6 +132,11 @@ pub enum CallerUpdate {
 
 pub trait Bus: Send + Sync + 'static {
     fn publish(&self, audience: Audience, delivery: Delivery);
+
+    /// This node's id on the bus: the `node` of its connections' [`ConnectionId`]s.
+    fn node_id(&self) -> u64 {
+        0
+    }
 
     /// Which of `users` have at least one live socket, on any node.
     fn online(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>>;

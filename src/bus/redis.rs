@@ -3,7 +3,8 @@
 //! Routing is per user and per topic: a node subscribes to `<prefix>:u:<user_id>` only while
 //! it holds at least one socket of that user, and to `<prefix>:t:<topic>` only while one of
 //! its connections is a member, so an event goes only to the nodes that need it (not to
-//! every node). Publishing delivers to this node's registry directly and publishes for the
+//! every node). A delivery to one connection goes to its node's channel, `<prefix>:n:<node>`,
+//! which every node subscribes to from the start. Publishing delivers to this node's registry directly and publishes for the
 //! others; a node ignores its own publications (each carries the node id).
 //!
 //! One RESP3 `ConnectionManager` carries commands and subscriptions: it reconnects by itself
@@ -28,7 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Audience, Bus, CallerUpdate, Delivery, EventFrame, StreamPos, Topic};
+use super::{Audience, Bus, CallerUpdate, ConnectionId, Delivery, EventFrame, StreamPos, Topic};
 use crate::bus::registry::{BusRecovered, Deliver, OnlineAmong, Registry};
 use crate::metrics::{self, METRICS};
 use crate::store::now_ms;
@@ -92,6 +93,12 @@ impl RedisBus {
             .context("connect to Redis (REDIS_URL)")?;
         let node_id = rand::random::<u64>() >> 1;
         let prefix: Arc<str> = Arc::from(prefix);
+        // Deliveries to one of this node's connections come on the node's own channel.
+        let mut subscriber = conn.clone();
+        subscriber
+            .subscribe(node_channel(&prefix, node_id))
+            .await
+            .context("subscribe to the node's channel")?;
         let (ops, ops_rx) = mpsc::unbounded_channel();
         actix_web::rt::spawn(receive_loop(
             push_rx,
@@ -138,22 +145,46 @@ fn topic_channel(prefix: &str, topic: &Topic) -> String {
     format!("{prefix}:t:{}", topic.name())
 }
 
+fn node_channel(prefix: &str, node_id: u64) -> String {
+    format!("{prefix}:n:{node_id}")
+}
+
 fn presence_key(prefix: &str, user_id: i64) -> String {
     format!("{prefix}:p:{user_id}")
 }
 
 impl Bus for RedisBus {
+    fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
     fn publish(&self, audience: Audience, delivery: Delivery) {
-        let payload = encode(self.node_id, &delivery);
+        let mut payload = encode(self.node_id, &delivery);
+        // Connection ids are only unique on their node: another node's goes there alone.
+        let here = !matches!(&audience, Audience::Connection(id) if id.node != self.node_id);
         let channels: Vec<String> = match &audience {
             Audience::Topic(topic) => vec![topic_channel(&self.prefix, topic)],
+            // Another node's connection: its node's channel, the connection id first.
+            Audience::Connection(id) if id.node != self.node_id => {
+                let mut addressed = BytesMut::with_capacity(8 + payload.len());
+                addressed.put_u64(id.conn);
+                addressed.extend_from_slice(&payload);
+                payload = addressed.freeze();
+                vec![node_channel(&self.prefix, id.node)]
+            }
             other => other
                 .user_ids()
                 .iter()
                 .map(|u| user_channel(&self.prefix, *u))
                 .collect(),
         };
-        self.registry.do_send(Deliver { audience, delivery });
+        if here {
+            self.registry.do_send(Deliver { audience, delivery });
+        }
+        if channels.is_empty() {
+            // One of this node's own connections: delivered above.
+            return;
+        }
         let mut conn = self.conn.clone();
         actix_web::rt::spawn(async move {
             let mut pipe = redis::pipe();
@@ -382,6 +413,7 @@ async fn receive_loop(
 ) {
     let channel_prefix = format!("{prefix}:u:");
     let topic_prefix = format!("{prefix}:t:");
+    let own_channel = node_channel(&prefix, node_id);
     while let Some(push) = pushes.recv().await {
         match push.kind {
             PushKind::Message => {
@@ -391,7 +423,18 @@ async fn receive_loop(
                     continue;
                 };
                 let channel = std::str::from_utf8(channel).unwrap_or("");
-                let audience = if let Some(topic) = channel.strip_prefix(&topic_prefix) {
+                let mut payload: &[u8] = payload;
+                let audience = if channel == own_channel {
+                    if payload.len() < 8 {
+                        tracing::warn!("a connection's bus message without its id dropped");
+                        continue;
+                    }
+                    let conn = payload.get_u64();
+                    Audience::Connection(ConnectionId {
+                        node: node_id,
+                        conn,
+                    })
+                } else if let Some(topic) = channel.strip_prefix(&topic_prefix) {
                     Audience::Topic(Topic::new(topic))
                 } else {
                     let Some(user_id) = channel

@@ -452,6 +452,18 @@ impl Handler<Disconnect> for Registry {
 impl Handler<Deliver> for Registry {
     type Result = ();
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
+        if let Audience::Connection(id) = &msg.audience {
+            // The bus routes a connection's deliveries to its node only.
+            if let Some(conn) = self.conns.get(&id.conn) {
+                conn.recipient.do_send(match msg.delivery {
+                    Delivery::Event(frame) => Push::Event(frame),
+                    Delivery::CloseToken { code, reason, .. }
+                    | Delivery::CloseUser { code, reason } => Push::Close { code, reason },
+                    Delivery::Caller(update) => Push::Caller(update),
+                });
+            }
+            return;
+        }
         if let Audience::Topic(topic) = &msg.audience {
             // Topics carry events; closing and muting address users.
             if let (Delivery::Event(frame), Some(members)) =
@@ -539,6 +551,24 @@ impl Handler<BroadcastLocal> for Registry {
             sent += 1;
         }
         sent
+    }
+}
+
+/// The ids of a user's connections on this node, oldest first.
+#[derive(Message)]
+#[rtype(result = "Vec<u64>")]
+pub struct ConnectionsOf(pub i64);
+
+impl Handler<ConnectionsOf> for Registry {
+    type Result = MessageResult<ConnectionsOf>;
+    fn handle(&mut self, msg: ConnectionsOf, _: &mut Context<Self>) -> Self::Result {
+        let mut ids: Vec<u64> = self
+            .by_user
+            .get(&msg.0)
+            .map(|conns| conns.iter().copied().collect())
+            .unwrap_or_default();
+        ids.sort_unstable();
+        MessageResult(ids)
     }
 }
 

@@ -32,6 +32,8 @@ pub struct WsServices {
     /// Every domain's commands, by wire name.
     pub routes: Routes,
     pub registry: Addr<Registry>,
+    /// This node's id on the bus (the `node` of its connections' ids).
+    pub node_id: u64,
     pub ws: WsSettings,
     /// Sent in `session.ready`, so that a client learns at once when the policy changed.
     pub policy_version: crate::consent::PolicyVersion,

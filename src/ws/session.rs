@@ -21,6 +21,7 @@ use super::outbound::{OutboundGauge, CLOSE_SLOW_CONSUMER};
 use super::protocol::{self, Command};
 use super::WsServices;
 use crate::bus::registry::{Connect, Disconnect, Identify, Push};
+use crate::bus::ConnectionId;
 use crate::bus::{EventFrame, StreamPos};
 use crate::commands::{Caller, Gate, Route};
 use crate::domain::Identity;
@@ -366,6 +367,10 @@ impl WsSession {
         let caller = Caller {
             user_id,
             conn_id: self.conn_id,
+            connection: ConnectionId {
+                node: self.services.node_id,
+                conn: self.conn_id,
+            },
         };
         let holds_stream = route.holds_stream;
         if holds_stream {

@@ -1118,7 +1118,45 @@ async fn what_the_bus_lost_in_a_redis_outage_is_enforced_from_the_database(store
     assert_eq!(resync["data"]["reason"], json!("bus_recovered"), "{resync}");
 }
 
+/// A delivery to one connection crosses to the node that holds it and reaches that device
+/// alone: not the user's other device on the same node, not their device on the sender's.
+async fn an_event_for_one_connection_reaches_that_device_on_its_node(store: Store) {
+    let Some(mut cluster) = spawn_cluster(store, 2).await else {
+        return;
+    };
+    let user = cluster.nodes[1].new_user().await;
+    let again = cluster.nodes[1].login_again(&user).await;
+    let elsewhere = cluster.nodes[0].login_again(&user).await;
+    let (mut target, target_id) = crate::connections::device(&cluster.nodes[1], &user, &[]).await;
+    let (mut beside, _) = crate::connections::device(&cluster.nodes[1], &again, &[target_id]).await;
+    let (mut remote, _) = crate::connections::device(&cluster.nodes[0], &elsewhere, &[]).await;
+    cluster.await_subscribers(user.id, 2).await;
+
+    let bus = cluster.nodes[0].bus();
+    assert_ne!(
+        bus.node_id(),
+        target_id.node,
+        "the nodes have their own ids"
+    );
+    bus.publish(
+        duoxie::bus::Audience::Connection(target_id),
+        crate::connections::event("test.signal", 1),
+    );
+    let signal = target.next_event("test.signal").await;
+    assert_eq!(signal["data"]["n"], json!(1), "{signal}");
+    bus.publish(
+        duoxie::bus::Audience::User(user.id),
+        crate::connections::event("test.after", 2),
+    );
+    for (name, ws) in [("beside", &mut beside), ("remote", &mut remote)] {
+        ws.next_event("test.after").await;
+        let leaked = ws.take_buffered(|f| f["type"] == json!("test.signal"));
+        assert!(leaked.is_empty(), "{name} got the signal: {leaked:?}");
+    }
+}
+
 store_tests!(
+    an_event_for_one_connection_reaches_that_device_on_its_node,
     what_the_bus_lost_in_a_redis_outage_is_enforced_from_the_database,
     an_account_deletion_closes_its_sockets_on_every_node,
     a_consent_withdrawal_reaches_the_users_devices_on_other_nodes,

@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod chat;
 mod cluster;
+mod connections;
 mod consent;
 mod hardening;
 mod layout;

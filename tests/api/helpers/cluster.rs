@@ -127,6 +127,7 @@ impl Cluster {
                 http: http_client(),
                 next_device: 0,
                 data_sections: first.data_sections.clone(),
+                in_process: None,
                 _data_dir: self.data_dir.clone(),
             },
         };
@@ -254,6 +255,7 @@ pub async fn spawn_logging_process(store: Store, log: &std::path::Path) -> Proce
             next_device: 0,
             // A process node's sections are its own binary's; none are read from it.
             data_sections: Vec::new(),
+            in_process: None,
             _data_dir: data_dir,
         },
     };

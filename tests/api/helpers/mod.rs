@@ -224,6 +224,7 @@ pub async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
     let port = app.port();
     let db = app.db();
     let data_sections = app.data_sections().to_vec();
+    let (bus, connections) = (app.bus(), app.connections());
     let handle = app.shutdown_handle();
     actix_rt::spawn(app.run_until_stopped());
     TestApp {
@@ -234,6 +235,7 @@ pub async fn start_app(settings: Settings, data_dir: Arc<TempDir>) -> TestApp {
         http: http_client(),
         next_device: 0,
         data_sections,
+        in_process: Some((bus, connections)),
         _data_dir: data_dir,
     }
 }
@@ -257,6 +259,8 @@ pub struct TestApp {
     pub db: sqlx::AnyPool,
     /// The export's sections and the `users` columns each domain answers for.
     pub data_sections: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
+    /// Publishes as a domain would (`None` for a `duoxie serve` process).
+    in_process: Option<(duoxie::bus::SharedBus, duoxie::startup::Connections)>,
     shutdown: Box<dyn Fn()>,
     shut_down: bool,
     http: awc::Client,
@@ -372,6 +376,23 @@ impl Failures {
 }
 
 impl TestApp {
+    /// The node's bus, to publish as a domain would.
+    pub fn bus(&self) -> duoxie::bus::SharedBus {
+        self.in_process
+            .as_ref()
+            .map(|(bus, _)| bus.clone())
+            .expect("a `duoxie serve` process node has no bus in this process")
+    }
+
+    /// The user's live connections on this node, oldest first.
+    pub async fn connections_of(&self, user_id: i64) -> Vec<duoxie::bus::ConnectionId> {
+        let (_, connections) = self
+            .in_process
+            .as_ref()
+            .expect("a `duoxie serve` process node has no registry in this process");
+        connections.of(user_id).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
