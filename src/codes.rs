@@ -22,7 +22,6 @@ use rand::Rng;
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::config::AuthSettings;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::phone::PhoneNumber;
 use crate::store::rate::{self, Limit};
@@ -54,8 +53,21 @@ pub fn new_code() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
 }
 
-/// How long a code lives, how many tries it has, how soon another may be sent
-/// (`DUOXIE_AUTH_CODE_*`).
+/// What codes may do, from the `[auth]` settings (`DUOXIE_AUTH_CODE_*`,
+/// `DUOXIE_AUTH_CODES_*`, `DUOXIE_AUTH_DEV_CODES`), for every flow that sends one.
+#[derive(Clone, Copy, Debug)]
+pub struct CodePolicy {
+    /// Return the code in the API response (development only).
+    pub dev_codes: bool,
+    pub code_ttl_ms: i64,
+    pub code_max_attempts: i64,
+    pub code_resend_ms: i64,
+    pub codes_per_ip_per_hour: i64,
+    pub codes_per_phone_per_day: i64,
+    pub codes_global_per_minute: i64,
+}
+
+/// How long a code lives, how many tries it has, how soon another may be sent.
 #[derive(Clone, Copy, Debug)]
 pub struct Lifetime {
     pub ttl_ms: i64,
@@ -63,8 +75,8 @@ pub struct Lifetime {
     pub resend_ms: i64,
 }
 
-impl From<&AuthSettings> for Lifetime {
-    fn from(s: &AuthSettings) -> Self {
+impl From<&CodePolicy> for Lifetime {
+    fn from(s: &CodePolicy) -> Self {
         Self {
             ttl_ms: s.code_ttl_ms,
             attempts: s.code_max_attempts,
@@ -321,7 +333,7 @@ pub fn refused(what: &str, wait_ms: u64) -> AppError {
 /// had its share.
 pub async fn charge(
     db: &Db,
-    s: &AuthSettings,
+    s: &CodePolicy,
     ip: &ClientIp,
     destination_lookup: &str,
 ) -> AppResult<()> {

@@ -16,7 +16,7 @@ use rand::RngCore;
 use sha2::Sha256;
 use sqlx::Row;
 
-use crate::config::{Secret, Settings};
+use crate::config::Secret;
 use crate::store::{now_ms, Db};
 
 pub use crate::config::{decode_key, KeyBytes};
@@ -35,21 +35,22 @@ pub struct ServerKeys {
 }
 
 impl ServerKeys {
-    pub async fn load(settings: &Settings, db: &Db) -> anyhow::Result<ServerKeys> {
-        let dir = settings.data_dir.join("keys");
-        let p = &settings.privacy;
+    /// The keys given by settings (`DUOXIE_PRIVACY_RECEIPT_KEY`, `DUOXIE_PRIVACY_PHONE_KEY`),
+    /// or generated once into `<data_dir>/keys`.
+    pub async fn load(
+        data_dir: &Path,
+        receipt_key: Option<&Secret>,
+        phone_key: Option<&Secret>,
+        db: &Db,
+    ) -> anyhow::Result<ServerKeys> {
+        let dir = data_dir.join("keys");
         let receipt_seed = key_from(
-            p.receipt_key.as_ref(),
+            receipt_key,
             &dir,
             "receipt_signing",
             "DUOXIE_PRIVACY_RECEIPT_KEY",
         )?;
-        let phone_master = key_from(
-            p.phone_key.as_ref(),
-            &dir,
-            "phone",
-            "DUOXIE_PRIVACY_PHONE_KEY",
-        )?;
+        let phone_master = key_from(phone_key, &dir, "phone", "DUOXIE_PRIVACY_PHONE_KEY")?;
         check_fingerprint(
             db,
             "receipt_signing",

@@ -10,7 +10,8 @@
 //! (publish to a user, users or a [`bus::Topic`]'s members on any node; the node's connection
 //! [`bus::registry`]), [`error`] (the one error type whose codes both transports share),
 //! [`domain`] (the caller's [`domain::Identity`]: roles, standing, mute; `As<T>`; the
-//! [`domain::Accounts`] any domain may ask), [`config`] (settings), [`commands`] (the command
+//! [`domain::Accounts`] any domain may ask), [`config`] (the settings machinery: each domain
+//! owns its section in its `settings.rs`, and [`settings`] assembles them), [`commands`] (the command
 //! table a domain declares its WebSocket commands in), [`rights`] (the part a domain takes in
 //! the user's rights: export, erasure, retention), [`codes`] (one-time codes, for every flow
 //! that sends one), [`phone`] (phone numbers and their vault), [`keys`] and [`metrics`].
@@ -58,6 +59,7 @@ pub mod phone;
 pub mod privacy;
 pub mod relations;
 pub mod rights;
+pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod ws;

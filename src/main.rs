@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use duoxie::config::Settings;
+use duoxie::settings::Settings;
 use duoxie::startup::{raise_fd_limit, App};
 
 #[derive(Parser)]
@@ -85,7 +85,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             App::build(settings).await?.run_until_stopped().await
         }
         Command::Migrate => {
-            let (db, backend) = duoxie::store::connect(&settings).await?;
+            let (db, backend) = duoxie::store::connect(&settings.store()).await?;
             duoxie::store::migrate(&db, backend).await?;
             println!("migrations applied ({backend:?})");
             Ok(())
@@ -96,7 +96,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 
 async fn admin(task: AdminTask, settings: Settings) -> anyhow::Result<()> {
     use duoxie::auth::policy::{PhoneNumber, Role};
-    let (db, backend) = duoxie::store::connect(&settings).await?;
+    let (db, backend) = duoxie::store::connect(&settings.store()).await?;
     duoxie::store::migrate(&db, backend).await?;
     let (phone, role, grant) = match &task {
         AdminTask::GrantRole { phone, role } => (phone, role, true),
@@ -112,7 +112,7 @@ async fn admin(task: AdminTask, settings: Settings) -> anyhow::Result<()> {
     let phone = PhoneNumber::parse(phone).map_err(|e| anyhow::anyhow!(e.message))?;
     let role = Role::parse(role).map_err(|e| anyhow::anyhow!(e.message))?;
     // Accounts are found by the keyed hash of the number, so the CLI needs the phone key.
-    let keys = duoxie::keys::ServerKeys::load(&settings, &db).await?;
+    let keys = settings.keys(&db).await?;
     let vault = duoxie::phone::PhoneVault::new(&keys.phone_master);
     let user_id = duoxie::auth::account_by_phone(&db, &vault.lookup(&phone))
         .await?

@@ -15,16 +15,15 @@ use crate::bus::registry::{CountConnections, GoAway, Registry, SetBus, SetPresen
 use crate::bus::{local::LocalBus, redis::RedisBus, SharedBus};
 use crate::chat::{ChatServer, IsIdle};
 use crate::codes::OutboxCodeSender;
-use crate::config::Settings;
 use crate::consent::receipt::{Controller, ReceiptSigner};
 use crate::consent::{ConsentServer, PolicyVersion};
 use crate::domain::Accounts;
 use crate::http::{self, Readiness};
-use crate::keys::ServerKeys;
 use crate::minors::Minors;
 use crate::phone::PhoneVault;
 use crate::privacy::retention::RetentionJob;
 use crate::privacy::Privacy;
+use crate::settings::Settings;
 use crate::store::{self, Db};
 use crate::ws::WsServices;
 
@@ -84,9 +83,9 @@ impl ShutdownHandle {
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.validate()?;
-        let (db, backend) = store::connect(&settings).await?;
+        let (db, backend) = store::connect(&settings.store()).await?;
         store::migrate(&db, backend).await?;
-        let keys = ServerKeys::load(&settings, &db).await?;
+        let keys = settings.keys(&db).await?;
         let vault = Arc::new(PhoneVault::new(&keys.phone_master));
         crate::auth::seal_legacy_phones(&db, &vault).await?;
         let signer = Arc::new(ReceiptSigner::new(
@@ -244,7 +243,7 @@ impl App {
             vault.clone(),
             sender.clone(),
             bus.clone(),
-            settings.auth.clone(),
+            settings.auth.codes(),
             accounts.clone(),
         ));
         let auth = web::Data::new(Auth::new(

@@ -2,8 +2,8 @@
 //! [`crate::codes::charge`]). Counted in the database ([`crate::store::rate`]) so that every
 //! node shares them, and charged before anything else is looked at.
 
+use super::settings::AuthSettings;
 use crate::codes::{refused, ClientIp};
-use crate::config::AuthSettings;
 use crate::error::AppResult;
 use crate::store::rate::{self, Limit};
 use crate::store::{now_ms, Db};

@@ -25,7 +25,7 @@ impl Auth {
             )
             .retry_after(wait));
         }
-        codes::charge(&self.db, s, ip, &lookup).await?;
+        codes::charge(&self.db, &s.codes(), ip, &lookup).await?;
         let code = codes::new_code();
         let issued = codes::issue(
             &self.db,
@@ -35,7 +35,7 @@ impl Auth {
                 user_id: None,
                 code_hash: &policy::hash_secret(&[&lookup, &code]),
                 payload: &serde_json::json!({}),
-                lifetime: codes::Lifetime::from(&**s),
+                lifetime: codes::Lifetime::from(&s.codes()),
             },
         )
         .await?;

@@ -19,6 +19,7 @@ pub mod policy;
 mod profile;
 pub mod rights;
 mod sessions;
+pub mod settings;
 pub mod standing;
 mod store;
 
@@ -32,13 +33,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::bus::{Audience, Delivery, SharedBus};
 use crate::codes::{self, ClientIp, CodeSender, Purpose};
-use crate::config::AuthSettings;
 use crate::domain::Standing;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::minors::AgeDeclaration;
 use crate::phone::PhoneVault;
 use crate::store::{now_ms, Db};
 use policy::{Gender, Nickname, PhoneNumber, Role};
+use settings::AuthSettings;
 
 pub use crate::domain::Identity;
 

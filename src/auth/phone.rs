@@ -22,8 +22,20 @@ impl Auth {
             .ok_or_else(|| AppError::forbidden("this account has no phone number to change"))?;
         // Charged before the number is looked up: probing which numbers are registered costs
         // the same share as sending codes.
-        codes::charge(&self.db, &self.settings, ip, &self.vault.lookup(&new_phone)).await?;
-        codes::charge(&self.db, &self.settings, ip, &self.vault.lookup(&old_phone)).await?;
+        codes::charge(
+            &self.db,
+            &self.settings.codes(),
+            ip,
+            &self.vault.lookup(&new_phone),
+        )
+        .await?;
+        codes::charge(
+            &self.db,
+            &self.settings.codes(),
+            ip,
+            &self.vault.lookup(&old_phone),
+        )
+        .await?;
         if old_phone == new_phone {
             return Err(AppError::field(
                 "new_phone",
@@ -48,7 +60,7 @@ impl Auth {
                     "new_lookup": new_lookup,
                     "new_sealed": self.vault.seal(&new_phone, user_id),
                 }),
-                lifetime: codes::Lifetime::from(&**s),
+                lifetime: codes::Lifetime::from(&s.codes()),
             },
         )
         .await?;

@@ -21,21 +21,23 @@ pub struct UserRow {
 }
 
 const USER_COLUMNS: &str = "id, phone_sealed, nickname, avatar, gender, intro, \
-     CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, created_at, last_seen_at, \
-     CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END";
+     CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password, created_at, \
+     last_seen_at, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END AS deleted";
 
+/// By column name; the two flags are computed (0 or 1) so that both backends agree.
 fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
+    let flag = |name: &str| Ok::<_, sqlx::Error>(row.try_get::<i64, _>(name)? != 0);
     Ok(UserRow {
-        id: row.try_get(0)?,
-        phone_sealed: row.try_get(1)?,
-        nickname: row.try_get(2)?,
-        avatar: row.try_get(3)?,
-        gender: row.try_get(4)?,
-        intro: row.try_get(5)?,
-        has_password: row.try_get::<i64, _>(6)? != 0,
-        created_at: row.try_get(7)?,
-        last_seen_at: row.try_get(8)?,
-        deleted: row.try_get::<i64, _>(9)? != 0,
+        id: row.try_get("id")?,
+        phone_sealed: row.try_get("phone_sealed")?,
+        nickname: row.try_get("nickname")?,
+        avatar: row.try_get("avatar")?,
+        gender: row.try_get("gender")?,
+        intro: row.try_get("intro")?,
+        has_password: flag("has_password")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        deleted: flag("deleted")?,
     })
 }
 
@@ -396,6 +398,7 @@ pub async fn touch_token(db: &Db, token_id: i64, now: i64) -> Result<(), sqlx::E
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
 pub struct SessionRow {
     pub id: i64,
     pub device: String,
@@ -409,25 +412,14 @@ pub async fn live_sessions(
     user_id: i64,
     now: i64,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT id, device, created_at, last_used_at, expires_at FROM auth_tokens \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id",
     )
     .bind(user_id)
     .bind(now)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(SessionRow {
-            id: r.try_get(0)?,
-            device: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-            last_used_at: r.try_get(3)?,
-            expires_at: r.try_get(4)?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// Revokes one of the user's tokens; false when it is not theirs or already revoked.

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod moderated;
 pub mod policy;
 pub mod rights;
+pub mod settings;
 mod store;
 
 use std::collections::HashMap;
@@ -22,7 +23,6 @@ use tokio::sync::oneshot;
 
 use crate::bus::registry::PresenceChanged;
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus, StreamPos};
-use crate::config::ChatSettings;
 use crate::domain::{Accounts, ReplyBudget};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, METRICS};
@@ -30,6 +30,7 @@ use crate::moderation::policy::{screen_text, Keywords, Verdict};
 use crate::store::{begin_write, now_ms, Backend, Db};
 use messages::*;
 use policy::{ChatText, ClientId, Content};
+use settings::ChatSettings;
 
 /// Most conversations one `chat.sync` may name.
 const SYNC_MAX_CURSORS: usize = 100;

@@ -14,6 +14,7 @@ pub mod blob;
 pub mod moderated;
 pub mod pipeline;
 pub mod rights;
+pub mod settings;
 pub mod sniff;
 mod store;
 pub mod video;
@@ -27,7 +28,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::config::MediaSettings;
 use crate::consent::policy::{Feature, MediaSource};
 use crate::consent::PolicyVersion;
 use crate::domain::Identity;
@@ -36,6 +36,7 @@ use crate::metrics::{self, METRICS};
 use crate::store::{now_ms, Db};
 use blob::BlobStore;
 use pipeline::ImageLimits;
+use settings::MediaSettings;
 use sniff::Format;
 
 /// What an upload is for; decides the consent it needs and who may see it.

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
+use crate::codes::CodePolicy;
 use crate::codes::{self, ClientIp, CodeSender, Purpose};
-use crate::config::AuthSettings;
 use crate::domain::{Accounts, Identity};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::keys::hash_secret;
@@ -96,7 +96,7 @@ pub struct Minors {
     vault: Arc<PhoneVault>,
     sender: Arc<dyn CodeSender>,
     bus: SharedBus,
-    codes: Arc<AuthSettings>,
+    codes: CodePolicy,
     accounts: Arc<dyn Accounts>,
 }
 
@@ -148,7 +148,7 @@ impl Minors {
         vault: Arc<PhoneVault>,
         sender: Arc<dyn CodeSender>,
         bus: SharedBus,
-        codes: AuthSettings,
+        codes: CodePolicy,
         accounts: Arc<dyn Accounts>,
     ) -> Self {
         Self {
@@ -156,7 +156,7 @@ impl Minors {
             vault,
             sender,
             bus,
-            codes: Arc::new(codes),
+            codes,
             accounts,
         }
     }
@@ -247,7 +247,7 @@ impl Minors {
                     "guardian_lookup": lookup,
                     "guardian_sealed": self.vault.seal(&guardian, child.user_id),
                 }),
-                lifetime: codes::Lifetime::from(&**s),
+                lifetime: codes::Lifetime::from(s),
             },
         )
         .await?;

@@ -27,6 +27,7 @@ mod reports;
 pub mod rights;
 mod sanctions;
 mod screening;
+pub mod settings;
 mod store;
 
 pub use console::*;
@@ -44,13 +45,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
-use crate::config::ModerationSettings;
 use crate::domain::{Accounts, As, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store::{now_ms, Db};
 use content::{ContentKinds, StoredPictures};
 use fingerprint::Fingerprint;
 use policy::{Keywords, Verdict};
+use settings::ModerationSettings;
 
 pub struct ModerationServer {
     db: Db,

@@ -292,8 +292,8 @@ pub struct PictureMatch {
     pub max_colour_distance: u32,
 }
 
-impl From<&crate::config::ModerationSettings> for PictureMatch {
-    fn from(s: &crate::config::ModerationSettings) -> Self {
+impl From<&super::settings::ModerationSettings> for PictureMatch {
+    fn from(s: &super::settings::ModerationSettings) -> Self {
         PictureMatch {
             max_distance: s.blocklist_max_distance,
             review_distance: s.blocklist_review_distance,

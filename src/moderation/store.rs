@@ -8,14 +8,16 @@ use sqlx::Row;
 use crate::moderation::fingerprint::{self, Fingerprint};
 use crate::store::Db;
 
-#[derive(Clone, Debug, Serialize)]
+/// A queue item, read by column name (`sqlx::FromRow`); [`COLUMNS`] names them.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Item {
     pub id: i64,
     pub kind: String,
     pub subject_id: i64,
     pub content_ref: String,
     pub content: String,
-    pub reasons: Vec<String>,
+    #[sqlx(try_from = "String")]
+    pub reasons: Reasons,
     pub priority: i64,
     pub state: String,
     pub claimed_by: Option<i64>,
@@ -28,23 +30,15 @@ pub struct Item {
 const COLUMNS: &str = "id, kind, subject_id, content_ref, content, reasons, priority, state, \
      claimed_by, claim_expires_at, decision, decision_reason, created_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
-    let reasons: String = r.try_get(5)?;
-    Ok(Item {
-        id: r.try_get(0)?,
-        kind: r.try_get(1)?,
-        subject_id: r.try_get(2)?,
-        content_ref: r.try_get(3)?,
-        content: r.try_get(4)?,
-        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-        priority: r.try_get(6)?,
-        state: r.try_get(7)?,
-        claimed_by: r.try_get(8)?,
-        claim_expires_at: r.try_get(9)?,
-        decision: r.try_get(10)?,
-        decision_reason: r.try_get(11)?,
-        created_at: r.try_get(12)?,
-    })
+/// Why an item is queued, stored as a JSON list (an unreadable one reads as none).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct Reasons(pub Vec<String>);
+
+impl From<String> for Reasons {
+    fn from(stored: String) -> Self {
+        Reasons(serde_json::from_str(&stored).unwrap_or_default())
+    }
 }
 
 pub struct NewItem<'a> {
@@ -61,7 +55,7 @@ pub struct NewItem<'a> {
 
 pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     let reasons = serde_json::to_string(n.reasons).unwrap_or_else(|_| "[]".into());
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, \
          state, created_at, reporter_id) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8) \
          RETURNING {COLUMNS}"
@@ -75,8 +69,7 @@ pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     .bind(n.now)
     .bind(n.reporter_id)
     .fetch_one(db)
-    .await?;
-    from_row(&row)
+    .await
 }
 
 /// The open item a reporter already has on this content, if any.
@@ -100,29 +93,23 @@ pub async fn open_report(
 }
 
 pub async fn item(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
-    sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM moderation_items WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(db)
-    .await?
-    .as_ref()
-    .map(from_row)
-    .transpose()
+    .await
 }
 
 /// Open items (queued or claimed), most urgent and oldest first.
 pub async fn open_items(db: &Db, limit: i64) -> Result<Vec<Item>, sqlx::Error> {
-    sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM moderation_items WHERE state IN ('queued', 'claimed') \
          ORDER BY priority, id LIMIT $1"
     ))
     .bind(limit)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+    .await
 }
 
 /// Takes the lease if the item is queued, or its lease ran out; exactly one of several
@@ -262,6 +249,7 @@ pub async fn block_picture(
 }
 
 /// A blocklist entry that an older hash made.
+#[derive(sqlx::FromRow)]
 pub struct OldEntry {
     pub id: i64,
     /// The old hash (the dHash hex of a legacy entry).
@@ -273,20 +261,12 @@ pub struct OldEntry {
 
 /// The 64-bit dHash entries made before fingerprints.
 pub async fn legacy_blocklist(db: &Db) -> Result<Vec<OldEntry>, sqlx::Error> {
-    sqlx::query("SELECT phash, reason, created_at FROM media_hash_blocklist")
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(OldEntry {
-                id: 0,
-                hash: r.try_get(0)?,
-                media_id: None,
-                reason: r.try_get(1)?,
-                created_at: r.try_get(2)?,
-            })
-        })
-        .collect()
+    sqlx::query_as(
+        "SELECT CAST(0 AS BIGINT) AS id, phash AS hash, NULL AS media_id, reason, created_at \
+         FROM media_hash_blocklist",
+    )
+    .fetch_all(db)
+    .await
 }
 
 pub async fn forget_legacy(db: &Db, phash: &str) -> Result<(), sqlx::Error> {
@@ -299,23 +279,13 @@ pub async fn forget_legacy(db: &Db, phash: &str) -> Result<(), sqlx::Error> {
 
 /// Entries of another fingerprint version than this build's.
 pub async fn stale_blocklist(db: &Db) -> Result<Vec<OldEntry>, sqlx::Error> {
-    sqlx::query(
-        "SELECT id, pdq, media_id, reason, created_at FROM picture_blocklist WHERE version <> $1",
+    sqlx::query_as(
+        "SELECT id, pdq AS hash, media_id, reason, created_at FROM picture_blocklist \
+         WHERE version <> $1",
     )
     .bind(fingerprint::VERSION)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(OldEntry {
-            id: r.try_get(0)?,
-            hash: r.try_get(1)?,
-            media_id: r.try_get(2)?,
-            reason: r.try_get(3)?,
-            created_at: r.try_get(4)?,
-        })
-    })
-    .collect()
+    .await
 }
 
 pub async fn forget_blocklisted(db: &Db, id: i64) -> Result<(), sqlx::Error> {
@@ -328,15 +298,12 @@ pub async fn forget_blocklisted(db: &Db, id: i64) -> Result<(), sqlx::Error> {
 
 /// The decisions about a user's content, for their export.
 pub async fn items_about(db: &Db, subject_id: i64) -> Result<Vec<Item>, sqlx::Error> {
-    sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM moderation_items WHERE subject_id = $1 ORDER BY id"
     ))
     .bind(subject_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+    .await
 }
 
 pub async fn erase_items_about(
@@ -350,7 +317,7 @@ pub async fn erase_items_about(
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Sanction {
     pub id: i64,
     pub user_id: i64,
@@ -431,26 +398,13 @@ pub async fn suspended_until(db: &Db, user_id: i64, now: i64) -> Result<Option<i
 }
 
 pub async fn sanctions_of(db: &Db, user_id: i64) -> Result<Vec<Sanction>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT id, user_id, kind, until, reason, created_by, created_at FROM user_sanctions \
          WHERE user_id = $1 ORDER BY id",
     )
     .bind(user_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Sanction {
-            id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            kind: r.try_get(2)?,
-            until: r.try_get(3)?,
-            reason: r.try_get(4)?,
-            created_by: r.try_get(5)?,
-            created_at: r.try_get(6)?,
-        })
-    })
-    .collect()
+    .await
 }
 
 pub async fn erase_sanctions(
@@ -464,7 +418,7 @@ pub async fn erase_sanctions(
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub actor_id: i64,
     pub action: String,
@@ -475,25 +429,13 @@ pub struct AuditEntry {
 }
 
 pub async fn recent_audit(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    sqlx::query(
-        "SELECT actor_id, action, item_id, target_user_id, reason, created_at \
+    sqlx::query_as(
+        "SELECT actor_id, action, item_id, target_user_id, reason, created_at AS at \
          FROM moderation_audit ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AuditEntry {
-            actor_id: r.try_get(0)?,
-            action: r.try_get(1)?,
-            item_id: r.try_get(2)?,
-            target_user_id: r.try_get(3)?,
-            reason: r.try_get(4)?,
-            at: r.try_get(5)?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// When an item was decided, and whether an appeal of it exists already.
@@ -520,7 +462,7 @@ pub async fn appeal_exists(db: &Db, item_id: i64) -> Result<bool, sqlx::Error> {
 }
 
 /// A rejection of a user's content: one they may still appeal, or one under appeal.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Appealable {
     pub item_id: i64,
     pub kind: String,
@@ -546,9 +488,9 @@ pub async fn appealable(
         "NOT EXISTS (SELECT 1 FROM moderation_items a \
            WHERE a.kind = 'appeal' AND a.content_ref = CAST(i.id AS TEXT))"
     };
-    sqlx::query(&format!(
-        "SELECT i.id, i.kind, i.content_ref, i.content, COALESCE(i.decision_reason, ''), \
-         i.decided_at FROM moderation_items i \
+    sqlx::query_as(&format!(
+        "SELECT i.id AS item_id, i.kind, i.content_ref, i.content, \
+         COALESCE(i.decision_reason, '') AS reason, i.decided_at FROM moderation_items i \
          WHERE i.subject_id = $1 AND i.kind <> 'appeal' \
          AND i.decision IN ('reject', 'reject_and_block') AND i.decided_at >= $2 \
          AND {appeal} ORDER BY i.decided_at DESC, i.id DESC LIMIT $3"
@@ -557,19 +499,7 @@ pub async fn appealable(
     .bind(since)
     .bind(limit)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Appealable {
-            item_id: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            content_ref: r.try_get(2)?,
-            content: r.try_get(3)?,
-            reason: r.try_get(4)?,
-            decided_at: r.try_get(5)?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// Reports a user made are not theirs to erase with their account, but stop naming them.

@@ -13,6 +13,7 @@
 
 pub mod export;
 pub mod retention;
+pub mod settings;
 /// Public only for the tests that race two claims on one account; other domains call the
 /// functions re-exported below.
 mod store;
@@ -33,10 +34,10 @@ use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
 use crate::bus::{Audience, Delivery, SharedBus};
-use crate::config::PrivacySettings;
 use crate::error::{AppError, AppResult};
 use crate::rights::DataDomain;
 use crate::store::{begin_write, now_ms, Backend, Db};
+use settings::PrivacySettings;
 
 /// Close code for sockets of an account being deleted.
 pub const CLOSE_ACCOUNT_CLOSED: u16 = 4003;

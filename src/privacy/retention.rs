@@ -17,8 +17,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde::Serialize;
 
+use super::settings::PrivacySettings;
 use super::{store, Privacy};
-use crate::config::PrivacySettings;
 use crate::error::AppResult;
 use crate::rights::Retention;
 use crate::store::now_ms;

@@ -14,7 +14,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 
-use crate::config::{Settings, SqliteSynchronous};
+use crate::config::SqliteSynchronous;
 
 pub type Db = AnyPool;
 
@@ -44,11 +44,22 @@ impl Backend {
     }
 }
 
+/// Where the database is and how it is opened (the top-level settings `database_url`,
+/// `data_dir`, `db_max_connections`, `sqlite_synchronous`).
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    /// The database URL in force: the configured one, or SQLite in the data folder.
+    pub url: String,
+    pub data_dir: std::path::PathBuf,
+    pub max_connections: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
 /// Opens the pool. SQLite gets WAL, the configured `synchronous` mode, foreign keys and a
 /// busy timeout on every connection; its folder is created when missing.
-pub async fn connect(settings: &Settings) -> anyhow::Result<(Db, Backend)> {
+pub async fn connect(settings: &StoreSettings) -> anyhow::Result<(Db, Backend)> {
     sqlx::any::install_default_drivers();
-    let url = settings.effective_database_url();
+    let url = settings.url.clone();
     let backend = Backend::of_url(&url);
     // Every backend needs the data folder: SQLite keeps its database there, and all keep the
     // code outbox (and later uploaded files).
@@ -59,7 +70,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(Db, Backend)> {
         SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
     };
     let pool = AnyPoolOptions::new()
-        .max_connections(settings.db_max_connections)
+        .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {

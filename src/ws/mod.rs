@@ -6,6 +6,7 @@
 pub mod outbound;
 pub mod protocol;
 pub mod session;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -17,9 +18,9 @@ use actix_web_actors::ws::{self as actix_ws, WebsocketContext};
 use crate::auth::Auth;
 use crate::bus::registry::Registry;
 use crate::commands::Routes;
-use crate::config::WsSettings;
 use outbound::{Gauged, OutboundGauge};
 use session::WsSession;
+use settings::WsSettings;
 
 /// The subprotocol the server speaks; echoed in the handshake.
 pub const SUBPROTOCOL: &str = "duoxie.v1";

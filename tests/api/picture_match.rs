@@ -320,7 +320,7 @@ fn listed_print_of(picture: &RgbImage) -> Fingerprint {
 }
 
 fn thresholds() -> PictureMatch {
-    PictureMatch::from(&duoxie::config::Settings::default().moderation)
+    PictureMatch::from(&duoxie::settings::Settings::default().moderation)
 }
 
 fn refused(upload: &Fingerprint, listed: &Fingerprint) -> bool {

@@ -16,7 +16,7 @@ use awc::error::WsProtocolError;
 use awc::http::Method;
 use awc::ws::{CloseCode, Frame, Message};
 use bytes::Bytes;
-use duoxie::config::Settings;
+use duoxie::settings::Settings;
 use duoxie::startup::App;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde_json::{json, Value};
