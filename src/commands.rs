@@ -27,6 +27,10 @@ pub enum Gate {
     FullStanding,
     /// Full standing and not muted by a moderator: saying something to someone.
     Speaking,
+    /// Staff (a moderator or an admin). The session checks the roles it holds and reads them
+    /// afresh when they say no (a role granted since the socket authenticated); the domain
+    /// checks the current roles again, so a role taken away mid-session stops at once.
+    Staff,
 }
 
 /// The caller: the authenticated user and the connection the command came on.

@@ -241,7 +241,8 @@ impl Auth {
         ClientIp::of(req, self.settings.trust_forwarded_for)
     }
 
-    async fn roles(&self, user_id: i64) -> AppResult<Vec<Role>> {
+    /// The account's roles as they are now.
+    pub async fn roles(&self, user_id: i64) -> AppResult<Vec<Role>> {
         Ok(parse_roles(&store::roles_of(&self.db, user_id).await?))
     }
 

@@ -63,22 +63,33 @@ const fn row(
     }
 }
 
+/// A command of the moderators' console.
+const fn staff(
+    name: &'static str,
+    run: crate::commands::Run<ModerationCommands>,
+) -> CommandSpec<ModerationCommands> {
+    CommandSpec {
+        gate: Gate::Staff,
+        ..row(name, run)
+    }
+}
+
 pub const COMMANDS: &[CommandSpec<ModerationCommands>] = &[
-    row("mod.subscribe", subscribe),
-    row("mod.queue", |h, c, d| {
+    staff("mod.subscribe", subscribe),
+    staff("mod.queue", |h, c, d| {
         ask::<_, QueueSnapshot, _>(&h.moderation, c, d)
     }),
-    row("mod.claim", |h, c, d| {
+    staff("mod.claim", |h, c, d| {
         ask::<_, Claim, _>(&h.moderation, c, d)
     }),
-    row("mod.release", |h, c, d| {
+    staff("mod.release", |h, c, d| {
         ask::<_, Release, _>(&h.moderation, c, d)
     }),
-    row("mod.decide", |h, c, d| {
+    staff("mod.decide", |h, c, d| {
         ask::<_, Decide, _>(&h.moderation, c, d)
     }),
-    row("mod.act", |h, c, d| ask::<_, Act, _>(&h.moderation, c, d)),
-    row("mod.audit", |h, c, d| {
+    staff("mod.act", |h, c, d| ask::<_, Act, _>(&h.moderation, c, d)),
+    staff("mod.audit", |h, c, d| {
         ask::<_, AuditLog, _>(&h.moderation, c, d)
     }),
     row("report.create", |h, c, d| {

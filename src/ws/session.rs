@@ -203,7 +203,11 @@ impl WsSession {
             identity.standing == Standing::Full,
             identity.muted_until,
         );
-        if route.gate != Gate::User && !full {
+        if route.gate == Gate::Staff {
+            if !identity.is_staff() {
+                return self.recheck_roles(command, route, ctx);
+            }
+        } else if route.gate != Gate::User && !full {
             return self.recheck_standing(command, route, ctx);
         }
         let now = crate::store::now_ms();
@@ -213,6 +217,38 @@ impl WsSession {
             return self.reply_error(ctx, Some(&command.id), &e);
         }
         self.dispatch(user_id, command, route, ctx)
+    }
+
+    /// A socket without a staff role trying a staff command: the role may have been granted
+    /// since the socket authenticated, so read the roles afresh (in order, like the standing).
+    fn recheck_roles(
+        &mut self,
+        command: Command,
+        route: Route,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let Some(user_id) = self.identity.as_ref().map(|i| i.user_id) else {
+            return;
+        };
+        let auth = self.services.auth.clone();
+        let check = async move { auth.roles(user_id).await };
+        ctx.wait(
+            check
+                .into_actor(self)
+                .map(move |roles, act, ctx| match roles {
+                    Ok(roles) if roles.iter().any(|r| r.is_staff()) => {
+                        if let Some(identity) = act.identity.as_mut() {
+                            identity.roles = roles;
+                        }
+                        act.gated(command, route, ctx);
+                    }
+                    Ok(_) => {
+                        let e = AppError::forbidden("only moderators and admins may do this");
+                        act.reply_error(ctx, Some(&command.id), &e);
+                    }
+                    Err(e) => act.reply_error(ctx, Some(&command.id), &e),
+                }),
+        );
     }
 
     /// A restricted socket trying a restricted command: the restriction may have been lifted

@@ -103,6 +103,13 @@ async fn only_moderators_may_open_the_console(store: Store) {
         let refused = ws.request_err(kind, data).await;
         assert_eq!(refused["code"], json!("forbidden"), "{kind}: {refused}");
     }
+    // A role granted while the socket is open counts at once: the session reads the roles
+    // again before it refuses.
+    duoxie::auth::grant_role(&app.db, buyer.id, "moderator")
+        .await
+        .expect("grant");
+    let queue = ws.request_ok("mod.queue", json!({})).await;
+    assert!(queue["items"].is_array(), "{queue}");
     let mod_user = moderator(&mut app).await;
     let (_console, queue) = console(&app, &mod_user).await;
     assert!(queue["items"].is_array(), "{queue}");
