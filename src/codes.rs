@@ -133,13 +133,11 @@ pub async fn issue(db: &Db, c: &NewCode<'_>) -> AppResult<Issued> {
         return Ok(Issued::Stored);
     }
     let sent_at: Option<i64> =
-        sqlx::query("SELECT sent_at FROM one_time_codes WHERE purpose = $1 AND subject = $2")
+        sqlx::query_scalar("SELECT sent_at FROM one_time_codes WHERE purpose = $1 AND subject = $2")
             .bind(c.purpose.as_str())
             .bind(c.subject)
             .fetch_optional(db)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+            .await?;
     let wait = sent_at.unwrap_or(now) + c.lifetime.resend_ms - now;
     Ok(Issued::TooSoon {
         retry_after_ms: wait.max(1) as u64,

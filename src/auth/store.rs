@@ -53,12 +53,10 @@ pub async fn user_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error
 }
 
 pub async fn user_id_by_phone(db: &Db, phone: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("SELECT id FROM users WHERE phone_lookup = $1")
+    sqlx::query_scalar("SELECT id FROM users WHERE phone_lookup = $1")
         .bind(phone)
         .fetch_optional(db)
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()
+        .await
 }
 
 /// Creates the account for `phone` unless it exists; returns its id either way.
@@ -254,13 +252,10 @@ pub async fn set_last_seen(db: &Db, user_id: i64, at: i64) -> Result<(), sqlx::E
 }
 
 pub async fn roles_of(db: &Db, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+    sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
         .bind(user_id)
         .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect()
+        .await
 }
 
 pub async fn grant_role(db: &Db, user_id: i64, role: &str, now: i64) -> Result<(), sqlx::Error> {
@@ -441,27 +436,26 @@ pub async fn revoke_token(
     Ok(done.rows_affected() > 0)
 }
 
+/// A device token in its owner's export.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct ExportedSession {
+    pub id: i64,
+    pub device: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 /// Every device token of the user, ended ones too (for the export).
-pub async fn all_sessions(db: &Db, user_id: i64) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-    sqlx::query(
+pub async fn all_sessions(db: &Db, user_id: i64) -> Result<Vec<ExportedSession>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT id, device, created_at, last_used_at, expires_at, revoked_at \
          FROM auth_tokens WHERE user_id = $1 ORDER BY id",
     )
     .bind(user_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(serde_json::json!({
-            "id": r.try_get::<i64, _>(0)?,
-            "device": r.try_get::<String, _>(1)?,
-            "created_at": r.try_get::<i64, _>(2)?,
-            "last_used_at": r.try_get::<i64, _>(3)?,
-            "expires_at": r.try_get::<i64, _>(4)?,
-            "revoked_at": r.try_get::<Option<i64>, _>(5)?,
-        }))
-    })
-    .collect()
+    .await
 }
 
 /// Revokes every live token of the user; returns how many.

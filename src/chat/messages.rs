@@ -60,7 +60,7 @@ pub struct ListHeld {
     pub conversation_id: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct HeldText {
     pub client_id: String,
     pub text: String,

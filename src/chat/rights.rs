@@ -14,10 +14,6 @@ use crate::store::Db;
 
 pub struct ChatRights;
 
-fn json_i64(value: &Value, key: &str) -> i64 {
-    value[key].as_i64().unwrap_or(0)
-}
-
 impl DataDomain for ChatRights {
     fn name(&self) -> &'static str {
         "chat"
@@ -42,7 +38,7 @@ impl DataDomain for ChatRights {
             loop {
                 let page = chat::export_messages_after(db, user_id, after, 1000).await?;
                 let Some(last) = page.last() else { break };
-                after = (json_i64(last, "conversation_id"), json_i64(last, "seq"));
+                after = (last.conversation_id, last.seq);
                 messages.extend(page);
             }
             Ok(json!({
@@ -69,7 +65,7 @@ impl DataDomain for ChatRights {
             loop {
                 let page = chat::export_messages_after(db, user_id, after, 500).await?;
                 let Some(last) = page.last() else { break };
-                after = (json_i64(last, "conversation_id"), json_i64(last, "seq"));
+                after = (last.conversation_id, last.seq);
                 for message in &page {
                     if !first {
                         out.raw(",");

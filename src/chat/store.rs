@@ -222,13 +222,17 @@ pub async fn open_conversation(
     Ok((id, false))
 }
 
-/// The conversation list as `user_id` sees it; presence is filled in by the caller.
+/// The conversation list as `user_id` sees it; presence is filled in by the caller. The last
+/// message's columns are `last_*` (all NULL when there is none yet).
 const CONVERSATION_SELECT: &str = "SELECT c.id, c.listing_ref, c.created_at, c.last_message_at, \
-     c.last_seq, me.last_read_seq, peer.user_id, peer.last_read_seq, u.nickname, u.avatar, \
-     u.last_seen_at, \
+     c.last_seq, me.last_read_seq AS my_last_read_seq, peer.user_id AS peer_id, \
+     peer.last_read_seq AS peer_last_read_seq, u.nickname AS peer_nickname, \
+     u.avatar AS peer_avatar, u.last_seen_at AS peer_last_seen_at, \
      (SELECT COUNT(*) FROM messages um WHERE um.conversation_id = c.id \
-        AND um.seq > me.last_read_seq AND um.sender_id <> me.user_id), \
-     m.seq, m.sender_id, m.client_id, m.kind, m.body, m.created_at, m.removed_item_id \
+        AND um.seq > me.last_read_seq AND um.sender_id <> me.user_id) AS unread, \
+     m.seq AS last_message_seq, m.sender_id AS last_sender_id, m.client_id AS last_client_id, \
+     m.kind AS last_kind, m.body AS last_body, m.created_at AS last_created_at, \
+     m.removed_item_id AS last_removed_item_id \
      FROM conversation_members me \
      JOIN conversations c ON c.id = me.conversation_id \
      JOIN conversation_members peer ON peer.conversation_id = c.id AND peer.user_id <> me.user_id \
@@ -237,36 +241,35 @@ const CONVERSATION_SELECT: &str = "SELECT c.id, c.listing_ref, c.created_at, c.l
      WHERE me.user_id = $1";
 
 fn conversation_from_row(r: &AnyRow) -> Result<ConversationView, sqlx::Error> {
-    let id: i64 = r.try_get(0)?;
-    let last_seq: Option<i64> = r.try_get(12)?;
-    let last_message = match last_seq {
+    let id: i64 = r.try_get("id")?;
+    let last_message = match r.try_get::<Option<i64>, _>("last_message_seq")? {
         Some(seq) => Some(MessageView {
             conversation_id: id,
             seq,
-            sender_id: r.try_get(13)?,
-            client_id: r.try_get(14)?,
-            kind: r.try_get(15)?,
-            text: r.try_get(16)?,
-            created_at: r.try_get(17)?,
-            removed_item_id: r.try_get(18)?,
+            sender_id: r.try_get("last_sender_id")?,
+            client_id: r.try_get("last_client_id")?,
+            kind: r.try_get("last_kind")?,
+            text: r.try_get("last_body")?,
+            created_at: r.try_get("last_created_at")?,
+            removed_item_id: r.try_get("last_removed_item_id")?,
         }),
         None => None,
     };
     Ok(ConversationView {
         id,
-        listing_ref: r.try_get(1)?,
-        created_at: r.try_get(2)?,
-        last_message_at: r.try_get(3)?,
-        last_seq: r.try_get(4)?,
-        my_last_read_seq: r.try_get(5)?,
+        listing_ref: r.try_get("listing_ref")?,
+        created_at: r.try_get("created_at")?,
+        last_message_at: r.try_get("last_message_at")?,
+        last_seq: r.try_get("last_seq")?,
+        my_last_read_seq: r.try_get("my_last_read_seq")?,
         peer: PeerView {
-            id: r.try_get(6)?,
-            nickname: r.try_get(8)?,
-            avatar: r.try_get(9)?,
+            id: r.try_get("peer_id")?,
+            nickname: r.try_get("peer_nickname")?,
+            avatar: r.try_get("peer_avatar")?,
         },
-        peer_last_read_seq: r.try_get(7)?,
-        peer_last_seen_at: r.try_get(10)?,
-        unread: r.try_get(11)?,
+        peer_last_read_seq: r.try_get("peer_last_read_seq")?,
+        peer_last_seen_at: r.try_get("peer_last_seen_at")?,
+        unread: r.try_get("unread")?,
         last_message,
         peer_online: false,
     })
@@ -400,7 +403,7 @@ pub async fn mark_read(
 
 /// Everyone `user_id` has a conversation with: the audience of their presence changes.
 pub async fn partners(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_scalar(
         "SELECT DISTINCT peer.user_id FROM conversation_members me \
          JOIN conversation_members peer ON peer.conversation_id = me.conversation_id \
            AND peer.user_id <> me.user_id \
@@ -408,10 +411,7 @@ pub async fn partners(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     )
     .bind(user_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect()
+    .await
 }
 
 pub async fn last_seen(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
@@ -430,28 +430,41 @@ pub async fn last_seen(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, Option<i64
 
 /// Everything chat holds about the user, for the export: their conversations, every message
 /// in them, and whom they block.
+/// A conversation in its member's export.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct ExportedConversation {
+    pub id: i64,
+    pub peer_id: i64,
+    pub listing_ref: String,
+    pub created_at: i64,
+    pub my_last_read_seq: i64,
+}
+
 /// The export's conversations of `user_id` (one row each: bounded by how many they have).
-pub async fn export_conversations(db: &Db, user_id: i64) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query(
-        "SELECT c.id, c.user_a, c.user_b, c.listing_ref, c.created_at, m.last_read_seq \
+pub async fn export_conversations(
+    db: &Db,
+    user_id: i64,
+) -> Result<Vec<ExportedConversation>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.id, CASE WHEN c.user_a = $1 THEN c.user_b ELSE c.user_a END AS peer_id, \
+         c.listing_ref, c.created_at, m.last_read_seq AS my_last_read_seq \
          FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id \
          WHERE m.user_id = $1 ORDER BY c.id",
     )
     .bind(user_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        let (a, b): (i64, i64) = (r.try_get(1)?, r.try_get(2)?);
-        Ok(json!({
-            "id": r.try_get::<i64, _>(0)?,
-            "peer_id": if a == user_id { b } else { a },
-            "listing_ref": r.try_get::<String, _>(3)?,
-            "created_at": r.try_get::<i64, _>(4)?,
-            "my_last_read_seq": r.try_get::<i64, _>(5)?,
-        }))
-    })
-    .collect()
+    .await
+}
+
+/// A message in the export of either participant.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct ExportedMessage {
+    pub conversation_id: i64,
+    pub seq: i64,
+    pub sender_id: i64,
+    pub kind: String,
+    pub body: String,
+    pub created_at: i64,
 }
 
 /// One page of the export's messages: those of `user_id`'s conversations after
@@ -461,8 +474,8 @@ pub async fn export_messages_after(
     user_id: i64,
     after: (i64, i64),
     limit: i64,
-) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query(
+) -> Result<Vec<ExportedMessage>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT conversation_id, seq, sender_id, kind, body, created_at FROM messages \
          WHERE conversation_id IN \
            (SELECT conversation_id FROM conversation_members WHERE user_id = $1) \
@@ -474,19 +487,7 @@ pub async fn export_messages_after(
     .bind(after.1)
     .bind(limit)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(json!({
-            "conversation_id": r.try_get::<i64, _>(0)?,
-            "seq": r.try_get::<i64, _>(1)?,
-            "sender_id": r.try_get::<i64, _>(2)?,
-            "kind": r.try_get::<String, _>(3)?,
-            "body": r.try_get::<String, _>(4)?,
-            "created_at": r.try_get::<i64, _>(5)?,
-        }))
-    })
-    .collect()
+    .await
 }
 
 /// One message, for a report (the reporter must be a participant: checked by the caller).
@@ -643,7 +644,7 @@ pub async fn take_held_text(
     sender_id: i64,
     client_id: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_scalar(
         "DELETE FROM held_texts WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3 \
          RETURNING body",
     )
@@ -651,9 +652,7 @@ pub async fn take_held_text(
     .bind(sender_id)
     .bind(client_id)
     .fetch_optional(db)
-    .await?
-    .map(|r| r.try_get(0))
-    .transpose()
+    .await
 }
 
 /// The sender's texts in one conversation waiting for a moderator, oldest first.
@@ -662,44 +661,37 @@ pub async fn held_texts_in(
     conversation_id: i64,
     sender_id: i64,
 ) -> Result<Vec<super::messages::HeldText>, sqlx::Error> {
-    sqlx::query(
-        "SELECT client_id, body, created_at FROM held_texts \
+    sqlx::query_as(
+        "SELECT client_id, body AS text, created_at FROM held_texts \
          WHERE conversation_id = $1 AND sender_id = $2 ORDER BY created_at, client_id",
     )
     .bind(conversation_id)
     .bind(sender_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(super::messages::HeldText {
-            client_id: r.try_get(0)?,
-            text: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-        })
-    })
-    .collect()
+    .await
+}
+
+/// A text held for a moderator, in its sender's export.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct ExportedHeldText {
+    pub conversation_id: i64,
+    pub client_id: String,
+    pub body: String,
+    pub created_at: i64,
 }
 
 /// The sender's texts waiting for a moderator, for their export.
-pub async fn export_held_texts(db: &Db, sender_id: i64) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query(
+pub async fn export_held_texts(
+    db: &Db,
+    sender_id: i64,
+) -> Result<Vec<ExportedHeldText>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT conversation_id, client_id, body, created_at FROM held_texts \
          WHERE sender_id = $1 ORDER BY created_at",
     )
     .bind(sender_id)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(json!({
-            "conversation_id": r.try_get::<i64, _>(0)?,
-            "client_id": r.try_get::<String, _>(1)?,
-            "body": r.try_get::<String, _>(2)?,
-            "created_at": r.try_get::<i64, _>(3)?,
-        }))
-    })
-    .collect()
+    .await
 }
 
 pub async fn erase_held_texts(conn: &mut AnyConnection, sender_id: i64) -> Result<(), sqlx::Error> {

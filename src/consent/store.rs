@@ -84,9 +84,7 @@ pub async fn publish_policy_version(db: &Db, version: &str, now: i64) -> Result<
 
 /// The version in force: the latest published.
 pub async fn current_policy_version(db: &Db) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query("SELECT version FROM policy_versions ORDER BY id DESC LIMIT 1")
+    sqlx::query_scalar("SELECT version FROM policy_versions ORDER BY id DESC LIMIT 1")
         .fetch_optional(db)
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()
+        .await
 }

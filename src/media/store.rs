@@ -63,13 +63,10 @@ pub async fn insert(db: &Db, m: &MediaRow) -> Result<(), sqlx::Error> {
 /// Pictures whose 64-bit dHash (written before fingerprints) was `phash`: where an old
 /// blocklist entry's picture is found again to rehash it.
 pub async fn ids_with_legacy_hash(db: &Db, phash: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query("SELECT id FROM media WHERE phash = $1 ORDER BY created_at")
+    sqlx::query_scalar("SELECT id FROM media WHERE phash = $1 ORDER BY created_at")
         .bind(phash)
         .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect()
+        .await
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<MediaRow>, sqlx::Error> {

@@ -163,15 +163,12 @@ pub async fn unguarded_children(
                       u.age_declared_at) <= $2 \
          ORDER BY u.id LIMIT $3"
     );
-    sqlx::query(&sql)
+    sqlx::query_scalar(&sql)
         .bind(latest_14_birth_date)
         .bind(restricted_before)
         .bind(limit)
         .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect()
+        .await
 }
 
 /// Part of the account-deletion transaction.

@@ -79,7 +79,7 @@ pub async fn open_report(
     kind: &str,
     content_ref: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_scalar(
         "SELECT id FROM moderation_items WHERE reporter_id = $1 AND kind = $2 \
          AND content_ref = $3 AND state IN ('queued', 'claimed') ORDER BY id LIMIT 1",
     )
@@ -87,9 +87,7 @@ pub async fn open_report(
     .bind(kind)
     .bind(content_ref)
     .fetch_optional(db)
-    .await?
-    .map(|r| r.try_get(0))
-    .transpose()
+    .await
 }
 
 pub async fn item(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
@@ -149,16 +147,13 @@ pub async fn release(db: &Db, id: i64, moderator: i64) -> Result<bool, sqlx::Err
 
 /// Returns every item whose lease ran out to the queue; their ids.
 pub async fn expire_leases(db: &Db, now: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_scalar(
         "UPDATE moderation_items SET state = 'queued', claimed_by = NULL, claim_expires_at = NULL \
          WHERE state = 'claimed' AND claim_expires_at <= $1 RETURNING id",
     )
     .bind(now)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect()
+    .await
 }
 
 /// Records the decision if `moderator` holds a live claim on the item.

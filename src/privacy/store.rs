@@ -51,17 +51,14 @@ pub async fn cancel_deletion(db: &Db, user_id: i64) -> Result<bool, sqlx::Error>
 
 /// Accounts whose cooling-off period has ended.
 pub async fn due_deletions(db: &Db, now: i64, limit: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_scalar(
         "SELECT id FROM users WHERE deletion_due_at IS NOT NULL AND deletion_due_at <= $1 \
          AND deleted_at IS NULL ORDER BY deletion_due_at LIMIT $2",
     )
     .bind(now)
     .bind(limit)
     .fetch_all(db)
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect()
+    .await
 }
 
 /// Marks the account deleted if it still is due; false when another node (or a login)

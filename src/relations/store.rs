@@ -66,13 +66,10 @@ pub async fn unblock(db: &Db, blocker: i64, blocked: i64) -> Result<(), sqlx::Er
 }
 
 pub async fn blocked_by(db: &Db, blocker: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query("SELECT blocked_id FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id")
+    sqlx::query_scalar("SELECT blocked_id FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id")
         .bind(blocker)
         .fetch_all(db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect()
+        .await
 }
 
 /// The export's blocks made by `user_id`.
