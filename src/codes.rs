@@ -132,12 +132,13 @@ pub async fn issue(db: &Db, c: &NewCode<'_>) -> AppResult<Issued> {
     if done.rows_affected() > 0 {
         return Ok(Issued::Stored);
     }
-    let sent_at: Option<i64> =
-        sqlx::query_scalar("SELECT sent_at FROM one_time_codes WHERE purpose = $1 AND subject = $2")
-            .bind(c.purpose.as_str())
-            .bind(c.subject)
-            .fetch_optional(db)
-            .await?;
+    let sent_at: Option<i64> = sqlx::query_scalar(
+        "SELECT sent_at FROM one_time_codes WHERE purpose = $1 AND subject = $2",
+    )
+    .bind(c.purpose.as_str())
+    .bind(c.subject)
+    .fetch_optional(db)
+    .await?;
     let wait = sent_at.unwrap_or(now) + c.lifetime.resend_ms - now;
     Ok(Issued::TooSoon {
         retry_after_ms: wait.max(1) as u64,
