@@ -137,8 +137,7 @@ impl Auth {
         })
         .await?;
         redeemed.map_err(|r| r.error(&LOGIN_CODE))?;
-        let nickname = format!("用户{}", &codes::new_code()[..4]);
-        let user_id = store::ensure_user(db, &lookup, &nickname, now_ms()).await?;
+        let user_id = store::ensure_user(db, &lookup, now_ms()).await?;
         store::set_phone_sealed_if_missing(db, user_id, &self.vault.seal(phone, user_id)).await?;
         // Owning the phone proves enough to lift a password lock.
         store::clear_wrong_passwords(db, user_id).await?;

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Longest nickname search, characters (a nickname is at most 24).
+const SEARCH_MAX_CHARS: usize = 24;
+
 impl Auth {
     pub async fn me(&self, user_id: i64) -> AppResult<Me> {
         let u = store::user_by_id(&self.db, user_id)
@@ -87,6 +90,49 @@ impl Auth {
             out.push(self.public_view(u, None).await?);
         }
         Ok(out)
+    }
+
+    /// `GET /api/users?q=`: accounts by nickname (a seller or appraiser only, with `role`),
+    /// newest first; accounts that block the viewer are not found. `more` when the page was
+    /// full.
+    pub async fn search(
+        &self,
+        viewer: i64,
+        q: &str,
+        role: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<(Vec<PublicUser>, bool)> {
+        let q = q.trim();
+        let chars = q.chars().count();
+        if chars == 0 || chars > SEARCH_MAX_CHARS {
+            return Err(AppError::field("q", "1 to 24 characters of a nickname"));
+        }
+        let role = match role {
+            Some(raw) => {
+                let role = Role::parse(raw)?;
+                if !matches!(role, Role::Seller | Role::Appraiser) {
+                    return Err(AppError::field(
+                        "role",
+                        "only seller and appraiser are listed",
+                    ));
+                }
+                Some(role.as_str())
+            }
+            None => None,
+        };
+        let limit = limit.clamp(1, 100);
+        let rows =
+            store::search_users(&self.db, q, role, before_id.unwrap_or(i64::MAX), limit).await?;
+        let more = rows.len() as i64 == limit;
+        let hidden = crate::relations::hidden_presence(&self.db, viewer).await?;
+        let mut out = Vec::new();
+        for u in rows {
+            if !hidden.contains(&u.id) {
+                out.push(self.public_view(u, None).await?);
+            }
+        }
+        Ok((out, more))
     }
 
     pub(super) async fn public_view(

@@ -60,24 +60,30 @@ pub async fn user_id_by_phone(db: &Db, phone: &str) -> Result<Option<i64>, sqlx:
 }
 
 /// Creates the account for `phone` unless it exists; returns its id either way.
-pub async fn ensure_user(
-    db: &Db,
-    phone: &str,
-    nickname: &str,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO users (phone_lookup, nickname, created_at) VALUES ($1, $2, $3) \
+/// A new account's nickname is `用户<id>`: it names the account until its owner picks one
+/// (and no user may pick a name of that form).
+pub async fn ensure_user(db: &Db, phone: &str, now: i64) -> Result<i64, sqlx::Error> {
+    let created = sqlx::query(
+        "INSERT INTO users (phone_lookup, nickname, created_at) VALUES ($1, '用户', $2) \
          ON CONFLICT (phone_lookup) DO NOTHING",
     )
     .bind(phone)
-    .bind(nickname)
     .bind(now)
     .execute(db)
-    .await?;
-    user_id_by_phone(db, phone)
+    .await?
+    .rows_affected()
+        > 0;
+    let id = user_id_by_phone(db, phone)
         .await?
-        .ok_or(sqlx::Error::RowNotFound)
+        .ok_or(sqlx::Error::RowNotFound)?;
+    if created {
+        sqlx::query("UPDATE users SET nickname = $1 WHERE id = $2")
+            .bind(format!("用户{id}"))
+            .bind(id)
+            .execute(db)
+            .await?;
+    }
+    Ok(id)
 }
 
 /// Stores the sealed number of an account that has none yet (just registered).
@@ -278,6 +284,40 @@ pub async fn revoke_role(db: &Db, user_id: i64, role: &str) -> Result<bool, sqlx
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Live accounts whose nickname contains `needle` (case-insensitive; `%`, `_` and `\\` are
+/// literal), holding `role` if given, newest first, below `before_id`.
+pub async fn search_users(
+    db: &Db,
+    needle: &str,
+    role: Option<&str>,
+    before_id: i64,
+    limit: i64,
+) -> Result<Vec<UserRow>, sqlx::Error> {
+    let escaped: String = needle
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL AND id < $1 \
+         AND LOWER(nickname) LIKE '%' || LOWER($2) || '%' ESCAPE '\\' \
+         AND (CAST($3 AS TEXT) IS NULL OR id IN (SELECT user_id FROM user_roles WHERE role = $3)) \
+         ORDER BY id DESC LIMIT $4"
+    );
+    sqlx::query(&sql)
+        .bind(before_id)
+        .bind(escaped)
+        .bind(role)
+        .bind(limit)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
 }
 
 pub async fn users_with_role(db: &Db, role: &str, limit: i64) -> Result<Vec<UserRow>, sqlx::Error> {

@@ -337,16 +337,27 @@ async fn peer_in(db: &Db, user_id: i64, conversation_id: i64) -> AppResult<i64> 
     policy::peer_of(user_id, pair).ok_or_else(|| AppError::forbidden("not your conversation"))
 }
 
+/// The peers' presence, as `viewer` may see it: nothing of a peer either of them blocks.
 async fn with_presence(
+    db: &Db,
     bus: &SharedBus,
+    viewer: i64,
     mut conversations: Vec<ConversationView>,
-) -> Vec<ConversationView> {
-    let peers: Vec<i64> = conversations.iter().map(|c| c.peer.id).collect();
+) -> AppResult<Vec<ConversationView>> {
+    let hidden = crate::relations::hidden_presence(db, viewer).await?;
+    let peers: Vec<i64> = conversations
+        .iter()
+        .map(|c| c.peer.id)
+        .filter(|p| !hidden.contains(p))
+        .collect();
     let online = bus.online(peers).await;
     for c in &mut conversations {
         c.peer_online = online.contains(&c.peer.id);
+        if hidden.contains(&c.peer.id) {
+            c.peer_last_seen_at = None;
+        }
     }
-    conversations
+    Ok(conversations)
 }
 
 impl Actor for ChatServer {
@@ -670,8 +681,8 @@ impl Handler<As<Open>> for ChatServer {
             let view = store::conversation_for(&db, me, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("conversation"))?;
-            let conversation = with_presence(&bus, vec![view])
-                .await
+            let conversation = with_presence(&db, &bus, me, vec![view])
+                .await?
                 .pop()
                 .ok_or_else(|| AppError::not_found("conversation"))?;
             Ok(Opened {
@@ -696,7 +707,7 @@ impl Handler<As<List>> for ChatServer {
                 store::conversations_for(&db, msg.user_id, (before, before_id), limit + 1).await?;
             let mut more = list.len() as i64 > limit;
             list.truncate(limit as usize);
-            let mut conversations = with_presence(&bus, list).await;
+            let mut conversations = with_presence(&db, &bus, msg.user_id, list).await?;
             if let Some(fits) = conversations.iter().position(|c| !budget.take(c)) {
                 conversations.truncate(fits);
                 more = true;
@@ -891,14 +902,21 @@ impl Handler<As<PresenceQuery>> for ChatServer {
             }
             ids.sort_unstable();
             ids.dedup();
-            let online = bus.online(ids.clone()).await;
+            // Someone either side blocks shows as offline, never seen.
+            let hidden = crate::relations::hidden_presence(&db, msg.user_id).await?;
+            let visible: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|u| !hidden.contains(u))
+                .collect();
+            let online = bus.online(visible).await;
             let presence = store::last_seen(&db, &ids)
                 .await?
                 .into_iter()
                 .map(|(user_id, last_seen_at)| PresenceView {
                     user_id,
                     online: online.contains(&user_id),
-                    last_seen_at,
+                    last_seen_at: last_seen_at.filter(|_| !hidden.contains(&user_id)),
                 })
                 .collect();
             Ok(Presences { presence })
@@ -941,7 +959,11 @@ impl ChatServer {
                         .await
                         .map_err(|e| anyhow::anyhow!(e.message))?;
                 }
-                let partners = store::partners(&db, user_id).await?;
+                let hidden = crate::relations::hidden_presence(&db, user_id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                let mut partners = store::partners(&db, user_id).await?;
+                partners.retain(|p| !hidden.contains(p));
                 if partners.is_empty() {
                     return Ok(());
                 }

@@ -150,19 +150,39 @@ pub(super) async fn confirm_phone_change(
 
 #[derive(Deserialize)]
 pub(super) struct DirectoryQuery {
-    role: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    before_id: Option<i64>,
     #[serde(default)]
     limit: Option<i64>,
 }
 
-/// GET /api/users?role=seller: the directory of sellers or appraisers.
+/// GET /api/users?role=seller: the directory of sellers or appraisers; with `q`, a search by
+/// nickname (of sellers or appraisers only, with `role`).
 pub(super) async fn directory(
     auth: web::Data<Auth>,
-    _who: Authenticated,
+    who: Authenticated,
     query: web::Query<DirectoryQuery>,
 ) -> AppResult<HttpResponse> {
-    let users = auth
-        .directory(&query.role, query.limit.unwrap_or(50))
-        .await?;
+    let limit = query.limit.unwrap_or(50);
+    if let Some(q) = &query.q {
+        let (users, more) = auth
+            .search(
+                who.0.user_id,
+                q,
+                query.role.as_deref(),
+                query.before_id,
+                limit,
+            )
+            .await?;
+        return Ok(HttpResponse::Ok().json(json!({ "users": users, "more": more })));
+    }
+    let Some(role) = &query.role else {
+        return Err(AppError::field("role", "give a role or a search (q)"));
+    };
+    let users = auth.directory(role, limit).await?;
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }

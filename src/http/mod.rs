@@ -103,7 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/", web::head().to(index))
     .route("/console", web::get().to(console))
     .route("/console", web::head().to(console))
-    .route("/static/{file}", web::get().to(static_file));
+    .route("/static/{path:.*}", web::get().to(static_file));
 }
 
 /// A JSON body whose shape errors name the field (`invalid_field` with `field`), unlike

@@ -4,12 +4,44 @@
 use super::content::Reported;
 use super::*;
 
-/// `report.create`: what is reported and why.
+/// What kind of wrong a report names (举报类型), shown on the moderator's card.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportCategory {
+    /// 假货: counterfeit or misdescribed goods.
+    FakeGoods,
+    /// 诈骗.
+    Fraud,
+    /// 骚扰.
+    Harassment,
+    /// 站外交易: taking the trade off the platform.
+    OffPlatform,
+    /// 其他.
+    #[default]
+    Other,
+}
+
+impl ReportCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportCategory::FakeGoods => "fake_goods",
+            ReportCategory::Fraud => "fraud",
+            ReportCategory::Harassment => "harassment",
+            ReportCategory::OffPlatform => "off_platform",
+            ReportCategory::Other => "other",
+        }
+    }
+}
+
+/// `report.create`: what is reported, what kind of wrong, and why.
 #[derive(Debug, Deserialize)]
 pub struct Report {
     /// Which kind of content: each content domain declares its target (`message`, `user`,
     /// `media`, see [`super::content::ModeratedContent::report_target`]).
     pub target: String,
+    /// `other` when not given.
+    #[serde(default)]
+    pub category: ReportCategory,
     pub reason: String,
     /// The target's own fields (`conversation_id` and `seq`, `user_id`, `media_id`).
     #[serde(flatten)]
@@ -119,6 +151,7 @@ impl Handler<As<Report>> for ModerationServer {
             let reporter = msg.user_id;
             let reason = bounded_reason(&msg.body.reason)?;
             let As { body, .. } = msg;
+            let category = body.category;
             let fields = serde_json::Value::Object(body.fields);
             let Reported {
                 kind,
@@ -154,6 +187,7 @@ impl Handler<As<Report>> for ModerationServer {
                     priority: REPORT_PRIORITY,
                     now: now_ms(),
                     reporter_id: Some(reporter),
+                    category: Some(category.as_str()),
                 },
             )
             .await?;
@@ -207,6 +241,7 @@ impl Handler<As<Appeal>> for ModerationServer {
                     priority: 1,
                     now: now_ms(),
                     reporter_id: None,
+                    category: None,
                 },
             )
             .await?;

@@ -96,6 +96,7 @@ pub(super) async fn queue_for_review(
             priority: 1,
             now: now_ms(),
             reporter_id: None,
+            category: None,
         },
     )
     .await?;

@@ -25,10 +25,12 @@ pub struct Item {
     pub decision: Option<String>,
     pub decision_reason: Option<String>,
     pub created_at: i64,
+    /// A report's category (`fake_goods`, `fraud`, `harassment`, `off_platform`, `other`).
+    pub category: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, subject_id, content_ref, content, reasons, priority, state, \
-     claimed_by, claim_expires_at, decision, decision_reason, created_at";
+     claimed_by, claim_expires_at, decision, decision_reason, created_at, category";
 
 /// Why an item is queued, stored as a JSON list (an unreadable one reads as none).
 #[derive(Clone, Debug, Default, Serialize)]
@@ -51,14 +53,16 @@ pub struct NewItem<'a> {
     pub now: i64,
     /// Who reported it, for a report.
     pub reporter_id: Option<i64>,
+    /// What kind of wrong the reporter named, for a report.
+    pub category: Option<&'a str>,
 }
 
 pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     let reasons = serde_json::to_string(n.reasons).unwrap_or_else(|_| "[]".into());
     sqlx::query_as(&format!(
         "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, \
-         state, created_at, reporter_id) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8) \
-         RETURNING {COLUMNS}"
+         state, created_at, reporter_id, category) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING {COLUMNS}"
     ))
     .bind(n.kind)
     .bind(n.subject_id)
@@ -68,6 +72,7 @@ pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     .bind(n.priority)
     .bind(n.now)
     .bind(n.reporter_id)
+    .bind(n.category)
     .fetch_one(db)
     .await
 }

@@ -18,6 +18,7 @@ mod layout;
 mod media;
 mod minors;
 mod moderation;
+mod people;
 mod picture_match;
 mod privacy;
 mod routing;
