@@ -36,6 +36,7 @@ pub enum ErrorCode {
     InvalidReceipt,
     ContentRejected,
     Conflict,
+    RecallExpired,
     Muted,
     Suspended,
     FileTooLarge,
@@ -75,6 +76,7 @@ impl ErrorCode {
             Self::InvalidReceipt => "invalid_receipt",
             Self::ContentRejected => "content_rejected",
             Self::Conflict => "conflict",
+            Self::RecallExpired => "recall_expired",
             Self::Muted => "muted",
             Self::Suspended => "suspended",
             Self::FileTooLarge => "file_too_large",
@@ -109,7 +111,7 @@ impl ErrorCode {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::ContentRejected => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::RecallExpired => StatusCode::CONFLICT,
             Self::Muted | Self::Suspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMedia | Self::MediaTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized

@@ -126,6 +126,8 @@ impl App {
         let empty = crate::moderation::policy::Keywords::parse("")
             .map_err(|e| anyhow::anyhow!("an empty keyword list: {e}"))?;
         let (keywords_out, keywords_in) = tokio::sync::watch::channel(Arc::new(empty));
+        let blobs: Arc<dyn crate::media::blob::BlobStore> =
+            Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         let chat = ChatServer::new(
             db.clone(),
             backend,
@@ -133,7 +135,10 @@ impl App {
             settings.chat.clone(),
             settings.ws.max_reply_bytes,
             keywords_in,
-            accounts.clone(),
+            crate::chat::Reach {
+                accounts: accounts.clone(),
+                blobs: blobs.clone(),
+            },
         )
         .start();
         registry.do_send(SetPresenceSink(chat.clone().recipient()));
@@ -152,8 +157,6 @@ impl App {
         )
         .start();
 
-        let blobs: Arc<dyn crate::media::blob::BlobStore> =
-            Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         // The content moderation decides on, each kind owned by its domain; chat is also
         // where pictures are used.
         let chat_content = Arc::new(crate::chat::moderated::ChatUnderModeration {

@@ -135,6 +135,10 @@ pub const COMMANDS: &[CommandSpec<ChatCommands>] = &[
     row("chat.read", Gate::FullStanding, |h, c, d| {
         ask::<_, MarkRead, _>(&h.chat, c, d)
     }),
+    // Taking one's own words back is not speaking: a muted user may recall.
+    row("chat.recall", Gate::FullStanding, |h, c, d| {
+        ask::<_, Recall, _>(&h.chat, c, d)
+    }),
     row("chat.typing", Gate::Speaking, typing),
     CommandSpec {
         name: "chat.sync",

@@ -82,6 +82,20 @@ pub struct Sync {
     pub limit: Option<i64>,
 }
 
+/// `chat.recall` (撤回): the sender takes a message back within the recall window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recall {
+    pub conversation_id: i64,
+    pub seq: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Recalled {
+    pub conversation_id: i64,
+    pub seq: i64,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
@@ -212,5 +226,6 @@ crate::command!(History => Page);
 crate::command!(ListHeld => HeldTexts);
 crate::command!(Sync => Synced);
 crate::command!(MarkRead => ReadUpTo);
+crate::command!(Recall => Recalled);
 crate::command!(Typing => TypingRelayed);
 crate::command!(PresenceQuery => Presences);

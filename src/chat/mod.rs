@@ -44,6 +44,14 @@ const PRESENCE_MAX_USERS: usize = 200;
 /// Mailbox size: sessions beyond it wait for room (back-pressure), they are never refused.
 const MAILBOX_CAPACITY: usize = 4096;
 
+/// What chat reaches through the other domains, handed over at start-up.
+pub struct Reach {
+    /// Whether a peer exists; when a user was last seen.
+    pub accounts: Arc<dyn Accounts>,
+    /// Where a recalled photo's bytes are deleted from.
+    pub blobs: Arc<dyn crate::media::blob::BlobStore>,
+}
+
 pub struct ChatServer {
     db: Db,
     backend: Backend,
@@ -57,6 +65,8 @@ pub struct ChatServer {
     moderation: Option<Addr<crate::moderation::ModerationServer>>,
     /// Whether a peer exists; when a user was last seen (the accounts are `auth`'s).
     accounts: Arc<dyn Accounts>,
+    /// Where a recalled photo's bytes are deleted from.
+    blobs: Arc<dyn crate::media::blob::BlobStore>,
     pending: Vec<PendingSend>,
     committing: bool,
 }
@@ -83,8 +93,9 @@ impl ChatServer {
         settings: ChatSettings,
         reply_max_bytes: usize,
         keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
-        accounts: Arc<dyn Accounts>,
+        reach: Reach,
     ) -> Self {
+        let Reach { accounts, blobs } = reach;
         Self {
             db,
             backend,
@@ -94,6 +105,7 @@ impl ChatServer {
             keywords,
             moderation: None,
             accounts,
+            blobs,
             pending: Vec::new(),
             committing: false,
         }
@@ -864,6 +876,62 @@ impl Handler<As<MarkRead>> for ChatServer {
                 );
             }
             Ok(ReadUpTo { last_read_seq })
+        })
+    }
+}
+
+impl Handler<As<Recall>> for ChatServer {
+    type Result = ResponseFuture<AppResult<Recalled>>;
+
+    /// The message becomes a `recalled` notice for both sides at once (`chat.recalled` to
+    /// every device); its text, and a photo's picture, are deleted from storage.
+    fn handle(&mut self, msg: As<Recall>, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus, blobs) = (self.db.clone(), self.bus.clone(), self.blobs.clone());
+        let window = self.settings.recall_window_ms;
+        Box::pin(async move {
+            let Recall {
+                conversation_id,
+                seq,
+            } = msg.body;
+            let peer = peer_in(&db, msg.user_id, conversation_id).await?;
+            let target = store::recall_target(&db, conversation_id, seq)
+                .await?
+                .ok_or_else(|| AppError::not_found("message"))?;
+            if target.sender_id != msg.user_id {
+                return Err(AppError::forbidden(
+                    "only your own messages can be recalled",
+                ));
+            }
+            let gone = || {
+                AppError::new(
+                    ErrorCode::Conflict,
+                    "this message is already recalled or taken down",
+                )
+            };
+            if !matches!(target.kind.as_str(), "text" | "photo") {
+                return Err(gone());
+            }
+            if now_ms() - target.created_at > window {
+                return Err(AppError::new(
+                    ErrorCode::RecallExpired,
+                    "the time to recall this message has passed",
+                ));
+            }
+            if !store::recall(&db, conversation_id, seq).await? {
+                return Err(gone());
+            }
+            if target.kind == "photo" && !store::photo_in_use(&db, &target.body).await? {
+                crate::media::discard(&db, &blobs, &target.body).await?;
+            }
+            let data = serde_json::json!({ "conversation_id": conversation_id, "seq": seq });
+            bus.publish(
+                Audience::Users(vec![msg.user_id, peer]),
+                Delivery::Event(EventFrame::new("chat.recalled", &data, None)),
+            );
+            Ok(Recalled {
+                conversation_id,
+                seq,
+            })
         })
     }
 }

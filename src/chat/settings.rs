@@ -27,6 +27,9 @@ pub struct ChatSettings {
     /// Most messages committed in one group-commit transaction.
     /// env `DUOXIE_CHAT_COMMIT_BATCH_MAX`; default: 256.
     pub commit_batch_max: usize,
+    /// How long after sending a message its sender may recall it (撤回), ms.
+    /// env `DUOXIE_CHAT_RECALL_WINDOW_MS`; default: 120000 (2 min).
+    pub recall_window_ms: i64,
 }
 
 impl Default for ChatSettings {
@@ -39,6 +42,7 @@ impl Default for ChatSettings {
             presence_grace_ms: 5000,
             new_conversations_per_hour: 30,
             commit_batch_max: 256,
+            recall_window_ms: 2 * 60 * 1000,
         }
     }
 }
@@ -58,7 +62,8 @@ impl Section for ChatSettings {
                 typing_interval_ms,
                 presence_grace_ms,
                 new_conversations_per_hour,
-                commit_batch_max
+                commit_batch_max,
+                recall_window_ms
             ]
         );
         Ok(())
@@ -90,6 +95,11 @@ impl Section for ChatSettings {
             (1..=10000).contains(&c.commit_batch_max),
             "DUOXIE_CHAT_COMMIT_BATCH_MAX",
             "must be between 1 and 10000",
+        )?;
+        check(
+            c.recall_window_ms >= 0,
+            "DUOXIE_CHAT_RECALL_WINDOW_MS",
+            "must be >= 0",
         )?;
         Ok(())
     }

@@ -527,6 +527,55 @@ pub async fn remove_message(
     Ok(())
 }
 
+/// A message as a recall needs it.
+#[derive(sqlx::FromRow)]
+pub struct RecallTarget {
+    pub sender_id: i64,
+    pub kind: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+pub async fn recall_target(
+    db: &Db,
+    conversation_id: i64,
+    seq: i64,
+) -> Result<Option<RecallTarget>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT sender_id, kind, body, created_at FROM messages \
+         WHERE conversation_id = $1 AND seq = $2",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .fetch_optional(db)
+    .await
+}
+
+/// The message becomes a `recalled` notice, its words gone; false when it was recalled or
+/// taken down meanwhile.
+pub async fn recall(db: &Db, conversation_id: i64, seq: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE messages SET kind = 'recalled', body = '' \
+         WHERE conversation_id = $1 AND seq = $2 AND kind IN ('text', 'photo')",
+    )
+    .bind(conversation_id)
+    .bind(seq)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether any message still shows this picture.
+pub async fn photo_in_use(db: &Db, media_id: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 FROM messages WHERE kind = 'photo' AND body = $1 LIMIT 1")
+            .bind(media_id)
+            .fetch_optional(db)
+            .await?
+            .is_some(),
+    )
+}
+
 /// Takes down every photo message carrying this picture: `(conversation, seq)` of each.
 pub async fn remove_photo_messages(
     db: &Db,

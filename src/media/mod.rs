@@ -574,6 +574,18 @@ fn file_too_large(limit: usize) -> AppError {
     )
 }
 
+/// Deletes an upload and its bytes (unless the same bytes are another upload): a recalled
+/// photo message's picture.
+pub async fn discard(db: &Db, blobs: &Arc<dyn BlobStore>, media_id: &str) -> AppResult<()> {
+    let Some(row) = store::by_id(db, media_id).await? else {
+        return Ok(());
+    };
+    let mut held = vec![row.blob.clone()];
+    held.extend(thumbnail_blobs(&row.thumbnails));
+    store::delete(db, media_id).await?;
+    delete_unreferenced_blobs(db, blobs, held).await
+}
+
 /// Deletes those of `candidates` (blob names) that no upload refers to any more: the bytes of
 /// an erased account's or a purged upload, unless the same bytes are someone else's upload.
 pub async fn delete_unreferenced_blobs(

@@ -21,6 +21,7 @@ mod moderation;
 mod people;
 mod picture_match;
 mod privacy;
+mod recall;
 mod routing;
 mod schema;
 mod screening;
