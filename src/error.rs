@@ -31,6 +31,7 @@ pub enum ErrorCode {
     NotFound,
     Blocked,
     ConsentRequired,
+    PolicyNotAccepted,
     AgeRequired,
     GuardianRequired,
     InvalidReceipt,
@@ -73,6 +74,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Blocked => "blocked",
             Self::ConsentRequired => "consent_required",
+            Self::PolicyNotAccepted => "policy_not_accepted",
             Self::InvalidReceipt => "invalid_receipt",
             Self::ContentRejected => "content_rejected",
             Self::Conflict => "conflict",
@@ -122,6 +124,7 @@ impl ErrorCode {
             Self::Forbidden
             | Self::Blocked
             | Self::ConsentRequired
+            | Self::PolicyNotAccepted
             | Self::AgeRequired
             | Self::GuardianRequired => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,

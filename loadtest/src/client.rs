@@ -54,16 +54,33 @@ impl Phones {
     }
 }
 
+/// The policy version in force, which a code login accepts: asked once per run.
+async fn policy_version(addr: SocketAddr) -> anyhow::Result<String> {
+    static VERSION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    VERSION
+        .get_or_try_init(|| async {
+            let policy = http::get_json(addr, "/api/legal/privacy_policy").await?;
+            policy["version"]
+                .as_str()
+                .map(str::to_owned)
+                .context("no version in GET /api/legal/privacy_policy")
+        })
+        .await
+        .cloned()
+}
+
 /// Registers (or logs in) a user through the dev-code login: two HTTP requests.
 pub async fn login(addr: SocketAddr, phone: &str) -> anyhow::Result<User> {
     let sent = http::post_json(addr, "/api/auth/code", &json!({ "phone": phone })).await?;
     let code = sent["dev_code"]
         .as_str()
         .context("no dev_code in the reply: run the server with DUOXIE_AUTH_DEV_CODES=true")?;
+    let version = policy_version(addr).await?;
     let login = http::post_json(
         addr,
         "/api/auth/login",
-        &json!({ "phone": phone, "code": code, "device": "loadtest", "birth_date": "1990-01-01" }),
+        &json!({ "phone": phone, "code": code, "device": "loadtest", "birth_date": "1990-01-01",
+                 "accepted_policy_version": version }),
     )
     .await?;
     Ok(User {

@@ -1,5 +1,5 @@
-//! The two REST calls the load generator needs (code, login), over a plain HTTP/1.1
-//! connection: not worth an HTTP client dependency.
+//! The REST calls the load generator needs (the policy in force, code, login), over a plain
+//! HTTP/1.1 connection: not worth an HTTP client dependency.
 
 use std::net::SocketAddr;
 
@@ -15,6 +15,20 @@ pub async fn post_json(addr: SocketAddr, path: &str, body: &Value) -> anyhow::Re
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    exchange(addr, "POST", path, &request).await
+}
+
+pub async fn get_json(addr: SocketAddr, path: &str) -> anyhow::Result<Value> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    exchange(addr, "GET", path, &request).await
+}
+
+async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    request: &str,
+) -> anyhow::Result<Value> {
     let mut stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connect {addr}"))?;
@@ -38,7 +52,7 @@ pub async fn post_json(addr: SocketAddr, path: &str, body: &Value) -> anyhow::Re
     }
     let value: Value = serde_json::from_str(payload).context("response is not JSON")?;
     if status != 200 {
-        bail!("POST {path}: HTTP {status}: {}", value["error"]);
+        bail!("{method} {path}: HTTP {status}: {}", value["error"]);
     }
     Ok(value)
 }

@@ -74,6 +74,25 @@ impl Auth {
         } else {
             None
         };
+        // A code login may register: the agreement and the policy in force are accepted
+        // first (asked of every code login, so the answer says nothing of whether the number
+        // has an account), before the code is spent.
+        let accepting = match &req.code {
+            Some(_) => {
+                let in_force = crate::consent::policy_version_in_force(&self.db).await?;
+                if req.accepted_policy_version.as_deref().map(str::trim) != Some(&in_force) {
+                    return Err(AppError::new(
+                        ErrorCode::PolicyNotAccepted,
+                        format!(
+                            "accept the user agreement and the privacy policy (version \
+                             {in_force}) to log in with a code"
+                        ),
+                    ));
+                }
+                Some(in_force)
+            }
+            None => None,
+        };
         let user_id = match (req.code, req.password) {
             (Some(code), None) => self.check_code(&phone, code.trim()).await?,
             (None, Some(password)) => self.check_password(&phone, password).await?,
@@ -86,6 +105,9 @@ impl Auth {
         };
         if let Some(d) = &declared {
             crate::minors::declare_at_registration(&self.db, user_id, d).await?;
+        }
+        if let Some(version) = &accepting {
+            crate::consent::accept_documents(&self.db, user_id, version, &device).await?;
         }
         if let Some(until) = crate::moderation::suspended_until(&self.db, user_id).await? {
             let mut e = AppError::new(

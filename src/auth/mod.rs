@@ -109,6 +109,10 @@ pub struct LoginRequest {
     pub birth_date: Option<String>,
     #[serde(default)]
     pub age_bracket: Option<String>,
+    /// A login with a code (which registers a new account) accepts the user agreement and the
+    /// privacy policy: the version in force, as `GET /api/legal/...` showed it.
+    #[serde(default)]
+    pub accepted_policy_version: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

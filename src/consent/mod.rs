@@ -7,6 +7,7 @@
 //! granting; refusing a permission never blocks features that do not need it.
 
 pub mod commands;
+pub mod legal;
 pub mod messages;
 pub mod policy;
 pub mod receipt;
@@ -184,6 +185,40 @@ pub async fn require(
     Err(AppError::consent_required(&names))
 }
 
+/// The version in force (the latest published), read fresh.
+pub async fn policy_version_in_force(db: &Db) -> AppResult<String> {
+    store::current_policy_version(db)
+        .await?
+        .ok_or_else(|| AppError::unavailable("no privacy policy version is published"))
+}
+
+/// Records that the user accepted the privacy policy and the user agreement of `version`
+/// (registration, or a login after a new version), each document not already accepted under
+/// it; the receipts are derived from these rows like any consent's.
+pub async fn accept_documents(db: &Db, user_id: i64, version: &str, device: &str) -> AppResult<()> {
+    let history = store::history(db, user_id).await?;
+    let accepted = in_force(&history, version);
+    for document in Permission::DOCUMENTS {
+        if accepted.contains(&document) {
+            continue;
+        }
+        store::append(
+            db,
+            &store::NewConsent {
+                user_id,
+                permission: document.as_str(),
+                granted: true,
+                policy_version: version,
+                actor: "user",
+                device,
+                at: now_ms(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Appends the change unless the permission already is in that state; publishes it.
 #[allow(clippy::too_many_arguments)]
 async fn change(
@@ -197,6 +232,13 @@ async fn change(
     grant: bool,
 ) -> AppResult<Changed> {
     let permission = Permission::parse(permission)?;
+    if !grant && permission.is_document() {
+        return Err(AppError::field(
+            "permission",
+            "an accepted agreement is not withdrawn; delete the account instead \
+             (POST /api/me/deletion)",
+        ));
+    }
     let history = store::history(db, user_id).await?;
     let current = latest(&history).get(permission.as_str()).copied().cloned();
     let currently_granted = current.as_ref().is_some_and(|r| r.granted);

@@ -20,10 +20,14 @@ pub enum Permission {
     Notifications,
     PersonalizedRecommendation,
     Marketing,
+    /// Acceptance of the privacy policy (《多些隐私政策》) of the version in force.
+    PrivacyPolicy,
+    /// Acceptance of the user agreement (《多些用户协议》) of the version in force.
+    UserAgreement,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 10] = [
         Permission::Camera,
         Permission::Microphone,
         Permission::PhotoAlbum,
@@ -32,7 +36,18 @@ impl Permission {
         Permission::Notifications,
         Permission::PersonalizedRecommendation,
         Permission::Marketing,
+        Permission::PrivacyPolicy,
+        Permission::UserAgreement,
     ];
+
+    /// The documents registration accepts, asked again under each new policy version.
+    pub const DOCUMENTS: [Permission; 2] = [Permission::PrivacyPolicy, Permission::UserAgreement];
+
+    /// An accepted document, not a device permission: it is not withdrawn (the account is
+    /// deleted instead).
+    pub fn is_document(self) -> bool {
+        matches!(self, Permission::PrivacyPolicy | Permission::UserAgreement)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,6 +59,8 @@ impl Permission {
             Permission::Notifications => "notifications",
             Permission::PersonalizedRecommendation => "personalized_recommendation",
             Permission::Marketing => "marketing",
+            Permission::PrivacyPolicy => "privacy_policy",
+            Permission::UserAgreement => "user_agreement",
         }
     }
 
@@ -61,6 +78,12 @@ impl Permission {
                 "a feed personalised from your activity (a non-personalised feed otherwise)"
             }
             Permission::Marketing => "promotional messages",
+            Permission::PrivacyPolicy => {
+                "accepting the privacy policy of this version (多些隐私政策)"
+            }
+            Permission::UserAgreement => {
+                "accepting the user agreement of this version (多些用户协议)"
+            }
         }
     }
 
@@ -72,7 +95,8 @@ impl Permission {
                 AppError::field(
                     "permission",
                     "expected camera, microphone, photo_album, location, clipboard, \
-                     notifications, personalized_recommendation or marketing",
+                     notifications, personalized_recommendation, marketing, privacy_policy or \
+                     user_agreement",
                 )
             })
     }

@@ -1,4 +1,5 @@
-//! Consents: the caller's ledger and changes, the receipt keys and receipt verification.
+//! Consents: the caller's ledger and changes, the receipt keys and receipt verification, and
+//! the legal texts a user accepts.
 
 use super::*;
 
@@ -63,4 +64,26 @@ pub(super) async fn verify_receipt(
         .await
         .map_err(|_| AppError::unavailable("consent service unavailable"))??;
     Ok(HttpResponse::Ok().json(verdict))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LegalQuery {
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// GET /api/legal/{document}?version=: the privacy policy or the user agreement, of the
+/// version in force unless another is asked for. No login needed: the login page shows them.
+pub(super) async fn legal_text(
+    ready: web::Data<Readiness>,
+    document: web::Path<String>,
+    query: web::Query<LegalQuery>,
+) -> AppResult<HttpResponse> {
+    let document = crate::consent::legal::document(&document)?;
+    let version = match &query.version {
+        Some(v) => v.clone(),
+        None => crate::consent::policy_version_in_force(&ready.db).await?,
+    };
+    Ok(HttpResponse::Ok().json(crate::consent::legal::text(document, &version)?))
 }

@@ -92,6 +92,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/consents", web::get().to(list_consents))
     .route("/api/me/consents", web::post().to(change_consent))
     .route("/api/consent/keys", web::get().to(receipt_keys))
+    .route("/api/legal/{document}", web::get().to(legal_text))
     .route(
         "/api/consent/receipts/verify",
         web::post().to(verify_receipt),

@@ -303,7 +303,7 @@ async fn logins_are_limited_per_ip(store: Store) {
             .post(
                 "/api/auth/login",
                 None,
-                &json!({ "phone": user.phone, "code": "000000" }),
+                &json!({ "phone": user.phone, "code": "000000", "accepted_policy_version": "1" }),
             )
             .await;
         codes.push(answer.code().to_string());
@@ -798,7 +798,7 @@ async fn a_nul_character_is_an_invalid_field_on_both_stores(store: Store) {
         .post(
             "/api/auth/login",
             None,
-            &json!({ "phone": user.phone, "code": code, "device": "phone\u{0}x" }),
+            &json!({ "phone": user.phone, "code": code, "device": "phone\u{0}x", "accepted_policy_version": "1" }),
         )
         .await;
     failures.check(
@@ -811,7 +811,7 @@ async fn a_nul_character_is_an_invalid_field_on_both_stores(store: Store) {
         .post(
             "/api/auth/login",
             None,
-            &json!({ "phone": user.phone, "code": code }),
+            &json!({ "phone": user.phone, "code": code, "accepted_policy_version": "1" }),
         )
         .await;
     failures.check("the code was not spent", 200, again.status, &again);

@@ -15,6 +15,7 @@ mod connections;
 mod consent;
 mod hardening;
 mod layout;
+mod legal;
 mod media;
 mod minors;
 mod moderation;

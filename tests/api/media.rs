@@ -210,7 +210,7 @@ async fn uploads_need_the_consent_for_their_declared_source(store: Store) {
             .post(
                 "/api/auth/login",
                 None,
-                &json!({ "phone": phone, "code": code, "age_bracket": "under_14" }),
+                &json!({ "phone": phone, "code": code, "age_bracket": "under_14", "accepted_policy_version": "1" }),
             )
             .await
             .ok("register a child");

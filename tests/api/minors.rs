@@ -20,7 +20,7 @@ fn born_years_ago(years: i32) -> String {
 async fn register(app: &mut TestApp, age: Value) -> TestUser {
     let phone = random_phone();
     let code = app.request_code(&phone).await;
-    let mut body = json!({ "phone": phone, "code": code, "device": "kid's tablet" });
+    let mut body = json!({ "phone": phone, "code": code, "device": "kid's tablet", "accepted_policy_version": "1" });
     if let (Some(body), Some(age)) = (body.as_object_mut(), age.as_object()) {
         body.extend(age.clone());
     }
@@ -365,7 +365,7 @@ async fn a_deletion_the_guardian_asked_for_is_not_cancelled_by_the_childs_login(
     app.post(
         "/api/auth/login",
         None,
-        &json!({ "phone": child.phone, "code": code }),
+        &json!({ "phone": child.phone, "code": code, "accepted_policy_version": "1" }),
     )
     .await
     .assert_error(403, "forbidden", "the child logging in again");

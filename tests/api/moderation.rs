@@ -550,7 +550,7 @@ async fn a_suspension_closes_sockets_on_every_node_and_refuses_logins_until_lift
         .post(
             "/api/auth/login",
             None,
-            &json!({ "phone": user.phone, "code": code }),
+            &json!({ "phone": user.phone, "code": code, "accepted_policy_version": "1" }),
         )
         .await
         .assert_error(403, "suspended", "logging in while suspended");

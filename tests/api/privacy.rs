@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use duoxie::startup::App;
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::Row;
 use tempfile::TempDir;
 
@@ -126,7 +126,7 @@ async fn no_phone_number_code_or_token_reaches_the_log(store: Store) {
         .post(
             "/api/auth/login",
             None,
-            &json!({ "phone": user.phone, "code": "000000" }),
+            &json!({ "phone": user.phone, "code": "000000", "accepted_policy_version": "1" }),
         )
         .await;
     assert_eq!(wrong_code.status, 401, "{wrong_code:?}");
@@ -277,8 +277,22 @@ async fn the_export_holds_everything_held_about_the_user(store: Store) {
         "{account}"
     );
     let history = &sections["consents"]["history"];
-    assert_eq!(history[0]["permission"], json!("camera"), "{history}");
-    assert!(history[0]["receipt"]["jws"].is_string(), "{history}");
+    let permissions: Vec<&Value> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|r| &r["permission"])
+        .collect();
+    assert_eq!(
+        permissions,
+        vec![
+            &json!("privacy_policy"),
+            &json!("user_agreement"),
+            &json!("camera")
+        ],
+        "registration's acceptances, then the grant: {history}"
+    );
+    assert!(history[2]["receipt"]["jws"].is_string(), "{history}");
     let chat = &sections["chat"];
     assert_eq!(
         chat["conversations"][0]["peer_id"],
@@ -339,7 +353,7 @@ async fn a_login_during_the_cooling_off_period_cancels_the_deletion(store: Store
         .post(
             "/api/auth/login",
             None,
-            &json!({ "phone": user.phone, "code": code }),
+            &json!({ "phone": user.phone, "code": code, "accepted_policy_version": "1" }),
         )
         .await
         .ok("log in again");

@@ -533,12 +533,16 @@ impl TestApp {
         let code = self.request_code(phone).await;
         self.next_device += 1;
         let device = format!("test device {}", self.next_device);
+        // A code login accepts the user agreement and the privacy policy in force.
+        let version = duoxie::consent::policy_version_in_force(&self.db)
+            .await
+            .expect("a policy version in force");
         let body = self
             .post(
                 "/api/auth/login",
                 None,
                 // An adult: registration records the age (see `minors` for the other cases).
-                &json!({ "phone": phone, "code": code, "device": device, "birth_date": ADULT_BIRTH_DATE }),
+                &json!({ "phone": phone, "code": code, "device": device, "birth_date": ADULT_BIRTH_DATE, "accepted_policy_version": version }),
             )
             .await
             .ok("log in with a code");
