@@ -33,7 +33,7 @@
     { id: 'location', label: '位置 Location',
       purpose: '显示附近的卖家和鉴定师 Showing nearby sellers and appraisers' },
     { id: 'clipboard', label: '剪贴板 Clipboard',
-      purpose: '读取分享的多谢口令以打开商品 Reading a shared Duoxie code to open the shared item' },
+      purpose: '读取分享的多些口令以打开商品 Reading a shared Duoxie code to open the shared item' },
     { id: 'notifications', label: '通知 Notifications',
       purpose: '消息和直播间动态推送 Push notifications of messages and room activity' },
     { id: 'personalized_recommendation', label: '个性化推荐 Personalized recommendations',
@@ -41,6 +41,18 @@
     { id: 'marketing', label: '营销信息 Marketing messages',
       purpose: '促销信息 Promotional messages' },
   ];
+
+  // The two documents every account accepts (registration, then each new policy version). The
+  // ledger lists them with the permissions, but they are accepted, never switched off: the
+  // server refuses a withdrawal (the account is deleted instead). Never shown as toggles.
+  const DOCUMENTS = [
+    { id: 'user_agreement', label: '用户协议 User agreement', title: '多些用户协议', link: '《用户协议》' },
+    { id: 'privacy_policy', label: '隐私政策 Privacy policy', title: '多些隐私政策', link: '《隐私政策》' },
+  ];
+  const isDocument = (id) => DOCUMENTS.some((d) => d.id === id);
+  // Shown when a login is tried without the box ticked, and for the server's policy_not_accepted.
+  const POLICY_HINT = '请先阅读并同意《用户协议》和《隐私政策》';
+  const POLICY_HINT_FULL = POLICY_HINT + ' Please read and accept the User Agreement and the Privacy Policy first.';
 
   // ---------------------------------------------------------------- small helpers
 
@@ -150,6 +162,7 @@
 
   function errorText(err) {
     if (!err) return '未知错误 unknown error';
+    if (err.code === 'policy_not_accepted') return POLICY_HINT_FULL;
     if (RESTRICTION_TEXT[err.code]) return RESTRICTION_TEXT[err.code] + ` [${err.code}]`;
     // Sanctions last minutes to days: name the moment, not a count of seconds.
     if (err.code === 'muted') {
@@ -248,7 +261,11 @@
   }
 
   function permissionInfo(id) {
-    return PERMISSIONS.find((p) => p.id === id) || { id, label: id, purpose: '' };
+    return PERMISSIONS.find((p) => p.id === id) || DOCUMENTS.find((d) => d.id === id) || { id, label: id, purpose: '' };
+  }
+
+  function docInfo(id) {
+    return DOCUMENTS.find((d) => d.id === id) || DOCUMENTS[1];
   }
 
   // The JOSE header of a compact JWS (base64url JSON), or null when it does not decode.
@@ -620,6 +637,9 @@
     peerProfileOpen: false, // the peer's profile card in the conversation header
     peerProfiles: new Map(), // user id → {user} | {error} | {loading: true}
     stickToBottom: true, // the message list was scrolled to its end (pictures that load keep it there)
+    acceptingDocs: false, // the 同意 of the policy banner is being sent
+    acceptDocsError: null,
+    loginAccepted: null, // the policy version ticked on the login page of a password login
   };
 
   function resetState() {
@@ -658,7 +678,11 @@
     state.peerProfileOpen = false;
     state.peerProfiles = new Map();
     state.stickToBottom = true;
+    state.acceptingDocs = false;
+    state.acceptDocsError = null;
+    state.loginAccepted = null;
     closeLightbox();
+    closeLegal();
   }
 
   function convFor(id) {
@@ -1770,7 +1794,7 @@
   // policy version in force; an earlier grant must be accepted again.
   function deriveCurrent(history, policyVersion) {
     const latest = latestRecords(history);
-    return PERMISSIONS.map(({ id }) => {
+    return [...PERMISSIONS, ...DOCUMENTS].map(({ id }) => {
       const r = latest.get(id);
       const granted = !!r && r.granted && r.policy_version === policyVersion;
       return {
@@ -1801,6 +1825,7 @@
         current: later.length || !res.current ? deriveCurrent(history, res.policy_version) : res.current,
       };
       state.consentsError = null;
+      acceptTickedAtLogin();
     } catch (err) {
       if (token !== state.token || gen !== consentsGen) return;
       if (err.code === 'unauthorized') return;
@@ -2545,8 +2570,241 @@
       warn: true,
       action: { label: '查看权限 Review permissions', onclick: openSettings },
     });
-    if (state.settingsOpen) loadConsents();
+    // The agreement and the policy must be accepted again: the banner needs a fresh list.
+    loadConsents();
     schedule('settings');
+  }
+
+  // ---- the user agreement and the privacy policy (用户协议, 隐私政策)
+
+  const legal = {
+    version: null, // the version in force, from GET /api/legal/privacy_policy on the login page
+    error: null, // that fetch failed: no login can be sent
+    gen: 0,
+    texts: new Map(), // "<document>@<version>" → {document, version, title, text}
+    dialogGen: 0,
+    accept: null, // the dialog's 同意 action (opened from the policy banner), else null
+    returnFocus: null,
+  };
+
+  // A text of a named version never changes, so it is fetched once; without a version the
+  // server answers the one in force, which may move on.
+  async function fetchLegal(doc, version) {
+    const key = doc + '@' + (version || '');
+    if (version && legal.texts.has(key)) return legal.texts.get(key);
+    const res = await api('GET', '/api/legal/' + encodeURIComponent(doc) +
+      (version ? '?version=' + encodeURIComponent(version) : ''));
+    legal.texts.set(res.document + '@' + res.version, res);
+    return res;
+  }
+
+  // Each time the login page shows: a code login sends this version as accepted_policy_version.
+  async function loadLoginPolicy() {
+    const gen = ++legal.gen;
+    legal.error = null;
+    renderLoginPolicy();
+    try {
+      const res = await fetchLegal('privacy_policy');
+      if (gen !== legal.gen) return;
+      // A box ticked for another version agreed to other texts.
+      if (legal.version && legal.version !== res.version) $('policy-agree').checked = false;
+      legal.version = res.version;
+    } catch (err) {
+      if (gen !== legal.gen) return;
+      legal.version = null;
+      legal.error = err;
+    }
+    renderLoginPolicy();
+  }
+
+  function renderLoginPolicy() {
+    const ready = !!legal.version;
+    for (const form of [$('code-form'), $('password-form')]) {
+      const submit = form.querySelector('button[type=submit]');
+      submit.disabled = !ready;
+      submit.title = ready ? '' : (legal.error ? '无法加载《用户协议》和《隐私政策》 Could not load the agreement and the policy'
+        : '正在加载《用户协议》和《隐私政策》 Loading the agreement and the policy…');
+    }
+    $('policy-agree-row').dataset.version = legal.version || '';
+    $('policy-agree-error').hidden = !legal.error;
+    $('policy-agree-error-text').textContent = legal.error
+      ? '无法加载《用户协议》和《隐私政策》，暂时不能登录。 Could not load the User Agreement and the Privacy Policy: ' +
+        'you cannot log in until they load. (' + errorText(legal.error) + ')'
+      : '';
+  }
+
+  // The version a title link shows: the login page's, or after login the one in force.
+  function legalVersionNow() {
+    if (!state.me) return legal.version;
+    return (state.consents && state.consents.policy_version) || state.policyVersion || null;
+  }
+
+  async function openLegal(doc, { version = legalVersionNow(), accept = null } = {}) {
+    const box = $('legal-dialog');
+    const info = docInfo(doc);
+    if (box.hidden) legal.returnFocus = document.activeElement;
+    const gen = ++legal.dialogGen;
+    legal.accept = accept;
+    $('legal-title').textContent = info.title;
+    $('legal-version').textContent = version ? '版本 Version ' + version : '';
+    $('legal-body').textContent = '加载中 Loading…';
+    $('legal-body').scrollTop = 0;
+    $('legal-error').hidden = true;
+    renderLegalAccept();
+    box.dataset.doc = doc;
+    box.hidden = false;
+    document.body.classList.add('legal-open');
+    box.querySelector('.legal-card').focus();
+    try {
+      const res = await fetchLegal(doc, version);
+      if (gen !== legal.dialogGen || box.hidden) return;
+      $('legal-title').textContent = res.title || info.title;
+      $('legal-version').textContent = '版本 Version ' + res.version;
+      // Verbatim, but without the blank lines some texts open with.
+      $('legal-body').textContent = (res.text || '').replace(/^\s*\n/, '');
+      $('legal-body').scrollTop = 0;
+    } catch (err) {
+      if (gen !== legal.dialogGen || box.hidden) return;
+      $('legal-body').textContent = '';
+      $('legal-error').replaceChildren(
+        `无法加载${info.link} Could not load the text: ${errorText(err)} `,
+        el('button', { type: 'button', class: 'link', text: '重试 Retry', onclick: () => openLegal(doc, { version, accept }) }));
+      $('legal-error').hidden = false;
+    }
+  }
+
+  function closeLegal() {
+    const box = $('legal-dialog');
+    if (!box || box.hidden) return;
+    legal.dialogGen += 1;
+    legal.accept = null;
+    box.hidden = true;
+    document.body.classList.remove('legal-open');
+    const back = legal.returnFocus;
+    legal.returnFocus = null;
+    if (back && document.contains(back) && typeof back.focus === 'function') back.focus();
+  }
+
+  function renderLegalAccept() {
+    const btn = $('legal-accept');
+    btn.hidden = !legal.accept;
+    btn.disabled = state.acceptingDocs;
+    btn.textContent = state.acceptingDocs ? '提交中 Sending…' : '同意 Accept';
+  }
+
+  // The keyboard stays in the dialog while it is open; Escape closes it.
+  function onLegalKeydown(e) {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      closeLegal();
+      return;
+    }
+    if (e.key !== 'Tab') return;
+    const box = $('legal-dialog');
+    const stops = [...box.querySelectorAll('button, [tabindex="0"]')]
+      .filter((n) => !n.disabled && n.getClientRects().length);
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    if (e.shiftKey && (document.activeElement === first || !box.contains(document.activeElement) ||
+        document.activeElement === box.querySelector('.legal-card'))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  }
+
+  function wireLegal() {
+    // Every 《用户协议》 / 《隐私政策》 title (login page, policy banner, settings) opens the text.
+    document.addEventListener('click', (e) => {
+      const link = e.target.closest && e.target.closest('.legal-link');
+      if (!link) return;
+      e.preventDefault();
+      const fromBanner = !!link.closest('#policy-banner');
+      openLegal(link.dataset.doc, { accept: fromBanner ? acceptFromDialog : null });
+    });
+    $('legal-close').addEventListener('click', closeLegal);
+    $('legal-accept').addEventListener('click', acceptFromDialog);
+    $('legal-dialog').addEventListener('click', (e) => {
+      if (e.target === $('legal-dialog')) closeLegal();
+    });
+    $('legal-dialog').addEventListener('keydown', onLegalKeydown);
+  }
+
+  // The documents not accepted under the version in force: a new version was published, or the
+  // account predates them. Empty until the ledger is known (and from a server without them).
+  function documentsToAccept(cs) {
+    if (!cs || !cs.current) return [];
+    return cs.current.filter((c) => isDocument(c.permission) && !c.granted);
+  }
+
+  function renderPolicyBanner() {
+    const todo = documentsToAccept(state.consents);
+    $('policy-banner').hidden = !todo.length;
+    const btn = $('policy-accept-btn');
+    btn.disabled = state.acceptingDocs;
+    btn.textContent = state.acceptingDocs ? '提交中 Sending…' : '同意 Accept';
+    const err = state.acceptDocsError;
+    $('policy-banner-error').hidden = !err;
+    $('policy-banner-error').textContent = err ? errorText(err) : '';
+    if (!$('legal-dialog').hidden) renderLegalAccept();
+  }
+
+  // 同意: accepts both documents of the version in force (consent grants; a document already
+  // accepted under it is left as it is by the server).
+  async function acceptDocuments() {
+    if (state.acceptingDocs) return false;
+    const token = state.token;
+    state.acceptingDocs = true;
+    state.acceptDocsError = null;
+    schedule('settings');
+    let ok = false;
+    try {
+      for (const d of DOCUMENTS) {
+        const res = await api('POST', '/api/me/consents', { permission: d.id, granted: true, device: deviceLabel() });
+        if (token !== state.token) return false;
+        if (res.record) mergeConsentRecord(res.record);
+      }
+      ok = true;
+    } catch (err) {
+      if (token !== state.token || err.code === 'unauthorized') return false;
+      state.acceptDocsError = err;
+    } finally {
+      if (token === state.token) {
+        state.acceptingDocs = false;
+        schedule('settings');
+      }
+    }
+    loadConsents(); // the state as the server now sees it
+    return ok;
+  }
+
+  async function acceptFromDialog() {
+    if (await acceptDocuments()) closeLegal();
+  }
+
+  // A password login sends no acceptance; the box ticked on the login page for the version in
+  // force is recorded once the ledger shows it is not accepted yet.
+  function acceptTickedAtLogin() {
+    const version = state.loginAccepted;
+    if (!version || !state.consents) return;
+    state.loginAccepted = null;
+    if (state.consents.policy_version === version && documentsToAccept(state.consents).length) acceptDocuments();
+  }
+
+  // The settings page: whether the agreement and the policy in force are accepted.
+  function renderLegalStatus(cs) {
+    const node = $('legal-status');
+    const current = new Map((cs.current || []).map((c) => [c.permission, c]));
+    const docs = DOCUMENTS.map((d) => current.get(d.id)).filter(Boolean);
+    node.hidden = !docs.length;
+    if (!docs.length) return;
+    node.className = 'small ' + (docs.every((c) => c.granted) ? 'muted' : 'attention');
+    node.textContent = docs.map((c) => docInfo(c.permission).link + ' ' + (c.granted
+      ? `已同意 accepted · v${c.policy_version}` + (c.since ? ' · ' + fmtTime(c.since) : '')
+      : `待同意版本 ${cs.policy_version} not accepted yet (version ${cs.policy_version})`)).join('；');
   }
 
   // ---------------------------------------------------------------- socket events
@@ -2591,8 +2849,9 @@
         const changed = state.policyVersion && d.policy_version && d.policy_version !== state.policyVersion;
         state.policyVersion = d.policy_version || null;
         if (changed) onPolicyChanged(d.policy_version);
-        // Changes made while this socket was away reach it only through a fresh list.
-        if (state.settingsOpen) loadConsents();
+        // Changes made while this socket was away reach it only through a fresh list; the
+        // policy banner needs it even with the settings closed (a version published meanwhile).
+        loadConsents();
         schedule('settings');
       })
       .on('consent.changed', onConsentChanged)
@@ -2639,7 +2898,10 @@
       if (parts.has('pane')) renderPane();
       if (parts.has('messages')) renderMessages();
       if (parts.has('sellers')) renderSellers();
-      if (parts.has('settings')) renderSettings();
+      if (parts.has('settings')) {
+        renderPolicyBanner();
+        renderSettings();
+      }
     }, 0);
   }
 
@@ -2705,7 +2967,7 @@
     $('conv-empty').hidden = items.length > 0;
     $('conv-more-btn').hidden = !state.listMore;
     const unread = items.reduce((n, c) => n + (c.info.unread || 0), 0);
-    document.title = (unread ? `(${unread}) ` : '') + '多谢 Duoxie';
+    document.title = (unread ? `(${unread}) ` : '') + '多些 Duoxie';
   }
 
   function convItem(c, now) {
@@ -2917,6 +3179,7 @@
     if (!cs) {
       note.hidden = true;
       live.hidden = true;
+      $('legal-status').hidden = true;
       const err = state.consentsError;
       list.replaceChildren(el('li', { class: 'small ' + (err ? 'error' : 'muted') },
         err ? errorText(err) + ' ' : '加载中 Loading…',
@@ -2928,14 +3191,16 @@
       ? document.activeElement.getAttribute('data-permission') : null;
     const current = new Map((cs.current || []).map((c) => [c.permission, c]));
     const latest = latestRecords(cs.history);
+    // The agreement and the policy are not switches: only the device permissions are listed.
     list.replaceChildren(...PERMISSIONS.map((p) =>
       consentItem(p, current.get(p.id), latest.get(p.id), cs.policy_version)));
+    renderLegalStatus(cs);
     if (focused) {
       const again = list.querySelector(`input[data-permission="${focused}"]`);
       if (again) again.focus();
     }
 
-    const stale = (cs.current || []).filter((c) => c.needs_acceptance).length;
+    const stale = (cs.current || []).filter((c) => c.needs_acceptance && !isDocument(c.permission)).length;
     note.hidden = !stale;
     note.textContent = `隐私政策已更新至版本 ${cs.policy_version}：${stale} 项权限需要您重新同意后才会生效。 ` +
       `The privacy policy changed (version ${cs.policy_version}): ${stale} permission(s) must be ` +
@@ -2947,7 +3212,7 @@
       const r = remote.record;
       live.textContent = `其他设备刚刚更改 Changed on another device (${fmtTime(remote.at)}): ` +
         `${permissionInfo(r.permission).label} ` +
-        (r.granted ? '已授权 granted' : '已撤回 withdrawn') + ` · ${r.device}`;
+        (isDocument(r.permission) ? '已同意 accepted' : r.granted ? '已授权 granted' : '已撤回 withdrawn') + ` · ${r.device}`;
     }
   }
 
@@ -3014,7 +3279,10 @@
     return el('li', { class: 'history-item' },
       el('div', { class: 'history-line' },
         el('strong', { text: permissionInfo(r.permission).label }),
-        el('span', { class: 'tag ' + (r.granted ? 'granted' : 'withdrawn'), text: r.granted ? '授权 granted' : '撤回 withdrawn' }),
+        el('span', {
+          class: 'tag ' + (r.granted ? 'granted' : 'withdrawn'),
+          text: isDocument(r.permission) && r.granted ? '同意 accepted' : r.granted ? '授权 granted' : '撤回 withdrawn',
+        }),
         el('time', { class: 'history-time muted small', text: fmtFull(r.at) })),
       el('div', { class: 'small muted', text: `设备 device: ${r.device || '—'} · 政策版本 policy v${r.policy_version}` +
         (r.actor && r.actor !== 'user' ? ` · ${r.actor}` : '') }),
@@ -3161,8 +3429,9 @@
     $('login-view').hidden = false;
     document.body.classList.remove('conv-open', 'settings-open', 'overlay-open');
     $('standing-overlay').hidden = true;
-    document.title = '多谢 Duoxie';
+    document.title = '多些 Duoxie';
     setLoginError(message ? { message } : null);
+    loadLoginPolicy();
   }
 
   function setLoginError(err) {
@@ -3193,6 +3462,9 @@
     setLoginError(null);
     setLoginInfo(null);
     $('dev-code-note').hidden = true;
+    // The next login page asks again (the box is never ticked in advance).
+    $('policy-agree').checked = false;
+    $('policy-agree-row').classList.remove('attention');
     $('profile-msg').hidden = true;
     $('session-list').replaceChildren();
     // A login ends any deletion this browser asked for (the server cancels it).
@@ -3214,13 +3486,16 @@
     resetGuardianForms();
     renderProfile();
     renderStanding();
-    schedule('convs', 'pane', 'messages', 'sellers');
+    // 'settings' also repaints the policy banner: hidden until this account's ledger is read.
+    schedule('convs', 'pane', 'messages', 'sellers', 'settings');
 
     const socket = new Socket(wsUrl(), token);
     state.socket = socket;
     bindSocket(socket);
     socket.start();
     loadSellers();
+    // The policy banner's ledger (session.ready reads it again on every connection).
+    loadConsents();
     if ($('sessions-panel').open) loadSessions();
   }
 
@@ -3316,12 +3591,21 @@
       }
     }));
 
+    $('policy-agree').addEventListener('change', () => {
+      if (!$('policy-agree').checked) return;
+      $('policy-agree-row').classList.remove('attention');
+      if ($('login-error').textContent === POLICY_HINT_FULL) setLoginError(null);
+    });
+    $('policy-retry-btn').addEventListener('click', loadLoginPolicy);
+
     const codeForm = $('code-form');
     const codeSubmit = codeForm.querySelector('button[type=submit]');
     codeForm.addEventListener('submit', (e) => {
       e.preventDefault();
       busy(codeSubmit, async () => {
         setLoginError(null);
+        // Nothing is sent before the box is ticked and the version in force is known.
+        if (!policyAgreed()) return;
         const phone = normalizePhone($('code-phone').value);
         const code = $('code-code').value.trim();
         if (!code) {
@@ -3336,17 +3620,18 @@
           return;
         }
         try {
-          const res = await api('POST', '/api/auth/login',
-            Object.assign({ phone, code, device: deviceLabel() }, age.value));
+          // A code login may register: it carries the acceptance of the version shown.
+          const res = await api('POST', '/api/auth/login', Object.assign(
+            { phone, code, device: deviceLabel(), accepted_policy_version: legal.version }, age.value));
           $('code-code').value = '';
           $('code-birth-date').value = '';
           $('code-age-bracket').value = '';
           startSession(res.token, res.user);
           if (res.deletion_cancelled) showDeletionCancelled();
         } catch (err) {
-          setLoginError(err);
+          onLoginRefused(err);
         }
-      })();
+      })().then(renderLoginPolicy);
     });
 
     const pwForm = $('password-form');
@@ -3355,18 +3640,55 @@
       e.preventDefault();
       busy(pwSubmit, async () => {
         setLoginError(null);
+        if (!policyAgreed()) return;
         const phone = normalizePhone($('pw-phone').value);
         const password = $('pw-password').value;
+        const accepted = legal.version;
         try {
+          // The server asks nothing of a password login; the box ticked for this version is
+          // recorded after it if the account has not accepted that version yet.
           const res = await api('POST', '/api/auth/login', { phone, password, device: deviceLabel() });
           $('pw-password').value = '';
           startSession(res.token, res.user);
+          state.loginAccepted = accepted;
           if (res.deletion_cancelled) showDeletionCancelled();
         } catch (err) {
-          setLoginError(err);
+          onLoginRefused(err);
         }
-      })();
+      })().then(renderLoginPolicy);
     });
+  }
+
+  // The login page's agreement box: ticked, and the version in force known. Otherwise says why.
+  function policyAgreed() {
+    if (!legal.version) {
+      renderLoginPolicy();
+      setLoginError({ message: '《用户协议》和《隐私政策》尚未加载，暂时不能登录 ' +
+        'The User Agreement and the Privacy Policy are not loaded yet: you cannot log in yet' });
+      return false;
+    }
+    if ($('policy-agree').checked) return true;
+    askToAgree();
+    return false;
+  }
+
+  function askToAgree() {
+    setLoginError({ code: 'policy_not_accepted' });
+    $('policy-agree-row').classList.remove('attention');
+    void $('policy-agree-row').offsetWidth; // restarts the highlight
+    $('policy-agree-row').classList.add('attention');
+    $('policy-agree').focus();
+  }
+
+  function onLoginRefused(err) {
+    if (err.code !== 'policy_not_accepted') {
+      setLoginError(err);
+      return;
+    }
+    // A version published since the page loaded (or none sent): read and tick again.
+    $('policy-agree').checked = false;
+    askToAgree();
+    loadLoginPolicy();
   }
 
   function showDeletionCancelled() {
@@ -3479,6 +3801,7 @@
     $('profile-settings-btn').addEventListener('click', openSettings);
     $('settings-close').addEventListener('click', closeSettings);
     $('app-notice-close').addEventListener('click', () => { $('app-notice').hidden = true; });
+    $('policy-accept-btn').addEventListener('click', () => { acceptDocuments(); });
     $('app-notice-action').addEventListener('click', () => {
       const action = noticeAction;
       $('app-notice').hidden = true;
@@ -3630,6 +3953,7 @@
   }
 
   function boot() {
+    wireLegal();
     wireLogin();
     wireApp();
     wireWindow();

@@ -60,6 +60,10 @@
     lift: '解除处罚 Lift',
   };
   const NOT_AVAILABLE = '此服务器尚不支持此功能 Not available on this server';
+  // A login with a code accepts the user agreement and the privacy policy of the version in force.
+  const DOC_TITLES = { user_agreement: '多些用户协议', privacy_policy: '多些隐私政策' };
+  const POLICY_HINT = '请先阅读并同意《用户协议》和《隐私政策》';
+  const POLICY_HINT_FULL = POLICY_HINT + ' Please read and accept the User Agreement and the Privacy Policy first.';
 
   // ---------------------------------------------------------------- small helpers
 
@@ -157,6 +161,7 @@
   // The server's `message` is always shown: it says what exactly went wrong.
   function errorText(err) {
     if (!err) return '未知错误 unknown error';
+    if (err.code === 'policy_not_accepted') return POLICY_HINT_FULL;
     let text = err.message || err.code || String(err);
     if (ERROR_ZH[err.code]) text = ERROR_ZH[err.code] + ' · ' + text;
     if (err.field) text += ` [${err.field}]`;
@@ -510,6 +515,151 @@
     showView('login');
     setLoginInfo(message || null);
     $('login-phone').focus();
+    loadLoginPolicy();
+  }
+
+  // ---------------------------------------------------------------- 用户协议 and 隐私政策
+
+  const legal = {
+    version: null, // the version in force, from GET /api/legal/privacy_policy on the login page
+    error: null, // that fetch failed: no login can be sent
+    gen: 0,
+    texts: new Map(), // "<document>@<version>" → {document, version, title, text}
+    dialogGen: 0,
+    returnFocus: null,
+  };
+
+  async function fetchLegal(doc, version) {
+    const key = doc + '@' + (version || '');
+    if (version && legal.texts.has(key)) return legal.texts.get(key);
+    const res = await api('GET', '/api/legal/' + encodeURIComponent(doc) +
+      (version ? '?version=' + encodeURIComponent(version) : ''));
+    legal.texts.set(res.document + '@' + res.version, res);
+    return res;
+  }
+
+  // Each time the login page shows: the login sends this version as accepted_policy_version.
+  async function loadLoginPolicy() {
+    const gen = ++legal.gen;
+    legal.error = null;
+    renderLoginPolicy();
+    try {
+      const res = await fetchLegal('privacy_policy');
+      if (gen !== legal.gen) return;
+      if (legal.version && legal.version !== res.version) $('policy-agree').checked = false;
+      legal.version = res.version;
+    } catch (err) {
+      if (gen !== legal.gen) return;
+      legal.version = null;
+      legal.error = err;
+    }
+    renderLoginPolicy();
+  }
+
+  function renderLoginPolicy() {
+    const ready = !!legal.version;
+    const submit = $('login-form').querySelector('button[type=submit]');
+    submit.disabled = !ready;
+    submit.title = ready ? '' : (legal.error ? '无法加载《用户协议》和《隐私政策》 Could not load the agreement and the policy'
+      : '正在加载《用户协议》和《隐私政策》 Loading the agreement and the policy…');
+    $('policy-agree-row').dataset.version = legal.version || '';
+    $('policy-agree-error').hidden = !legal.error;
+    $('policy-agree-error-text').textContent = legal.error
+      ? '无法加载《用户协议》和《隐私政策》，暂时不能登录。 Could not load the User Agreement and the Privacy Policy: ' +
+        'you cannot log in until they load. (' + errorText(legal.error) + ')'
+      : '';
+  }
+
+  function askToAgree() {
+    setLoginError({ code: 'policy_not_accepted' });
+    $('policy-agree-row').classList.remove('attention');
+    void $('policy-agree-row').offsetWidth; // restarts the highlight
+    $('policy-agree-row').classList.add('attention');
+    $('policy-agree').focus();
+  }
+
+  async function openLegal(doc) {
+    const box = $('legal-dialog');
+    const title = DOC_TITLES[doc] || DOC_TITLES.privacy_policy;
+    const version = legal.version;
+    if (box.hidden) legal.returnFocus = document.activeElement;
+    const gen = ++legal.dialogGen;
+    $('legal-title').textContent = title;
+    $('legal-version').textContent = version ? '版本 Version ' + version : '';
+    $('legal-body').textContent = '加载中 Loading…';
+    $('legal-body').scrollTop = 0;
+    $('legal-error').hidden = true;
+    box.dataset.doc = doc;
+    box.hidden = false;
+    document.body.classList.add('legal-open');
+    box.querySelector('.legal-card').focus();
+    try {
+      const res = await fetchLegal(doc, version);
+      if (gen !== legal.dialogGen || box.hidden) return;
+      $('legal-title').textContent = res.title || title;
+      $('legal-version').textContent = '版本 Version ' + res.version;
+      // Verbatim, but without the blank lines some texts open with.
+      $('legal-body').textContent = (res.text || '').replace(/^\s*\n/, '');
+      $('legal-body').scrollTop = 0;
+    } catch (err) {
+      if (gen !== legal.dialogGen || box.hidden) return;
+      $('legal-body').textContent = '';
+      $('legal-error').replaceChildren('无法加载 Could not load the text: ' + errorText(err) + ' ',
+        el('button', { type: 'button', class: 'link-btn', text: '重试 Retry', onclick: () => openLegal(doc) }));
+      $('legal-error').hidden = false;
+    }
+  }
+
+  function closeLegal() {
+    const box = $('legal-dialog');
+    if (!box || box.hidden) return;
+    legal.dialogGen += 1;
+    box.hidden = true;
+    document.body.classList.remove('legal-open');
+    const back = legal.returnFocus;
+    legal.returnFocus = null;
+    if (back && document.contains(back) && typeof back.focus === 'function') back.focus();
+  }
+
+  function wireLegal() {
+    document.addEventListener('click', (e) => {
+      const link = e.target.closest && e.target.closest('.legal-link');
+      if (!link) return;
+      e.preventDefault();
+      openLegal(link.dataset.doc);
+    });
+    $('legal-close').addEventListener('click', closeLegal);
+    $('legal-dialog').addEventListener('click', (e) => {
+      if (e.target === $('legal-dialog')) closeLegal();
+    });
+    // The keyboard stays in the dialog; Escape closes it.
+    $('legal-dialog').addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closeLegal();
+        return;
+      }
+      if (e.key !== 'Tab') return;
+      const stops = [...$('legal-dialog').querySelectorAll('button, [tabindex="0"]')]
+        .filter((n) => !n.disabled && n.getClientRects().length);
+      if (!stops.length) return;
+      const first = stops[0];
+      const last = stops[stops.length - 1];
+      const at = document.activeElement;
+      if (e.shiftKey && (at === first || at === $('legal-dialog').querySelector('.legal-card'))) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && at === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    });
+    $('policy-agree').addEventListener('change', () => {
+      if (!$('policy-agree').checked) return;
+      $('policy-agree-row').classList.remove('attention');
+      if ($('login-error').textContent === POLICY_HINT_FULL) setLoginError(null);
+    });
+    $('policy-retry-btn').addEventListener('click', loadLoginPolicy);
   }
 
   let flashTimer = null;
@@ -584,8 +734,12 @@
     state.me = me;
     tokenStore.set(token);
     showView('app');
+    closeLegal();
     setLoginError(null);
     setLoginInfo(null);
+    // The next login page asks again (the box is never ticked in advance).
+    $('policy-agree').checked = false;
+    $('policy-agree-row').classList.remove('attention');
     $('me-label').textContent = `${me.nickname || ''} · #${me.id}` +
       (me.phone_masked ? ' · ' + me.phone_masked : '') +
       (me.roles && me.roles.length ? ' · ' + me.roles.join(', ') : '');
@@ -1273,7 +1427,7 @@
         c.claimed ? ' 处理中 claimed' : null));
     $('h-priorities').replaceChildren(...chips);
     tickHealth();
-    document.title = (queued.length ? `(${queued.length}) ` : '') + '审核台 Moderation console · 多谢 Duoxie';
+    document.title = (queued.length ? `(${queued.length}) ` : '') + '审核台 Moderation console · 多些 Duoxie';
   }
 
   function tickHealth() {
@@ -1522,6 +1676,17 @@
       e.preventDefault();
       busy(submit, async () => {
         setLoginError(null);
+        // Nothing is sent before the box is ticked and the version in force is known.
+        if (!legal.version) {
+          renderLoginPolicy();
+          setLoginError({ message: '《用户协议》和《隐私政策》尚未加载，暂时不能登录 ' +
+            'The User Agreement and the Privacy Policy are not loaded yet: you cannot log in yet' });
+          return;
+        }
+        if (!$('policy-agree').checked) {
+          askToAgree();
+          return;
+        }
         const phone = normalizePhone($('login-phone').value);
         const code = $('login-code').value.trim();
         if (!code) {
@@ -1529,14 +1694,22 @@
           return;
         }
         try {
-          const res = await api('POST', '/api/auth/login', { phone, code, device: deviceLabel() });
+          const res = await api('POST', '/api/auth/login',
+            { phone, code, device: deviceLabel(), accepted_policy_version: legal.version });
           $('login-code').value = '';
           $('dev-code-note').hidden = true;
           startSession(res.token, res.user);
         } catch (err) {
-          setLoginError(err);
+          if (err.code === 'policy_not_accepted') {
+            // A version published since the page loaded: read and tick again.
+            $('policy-agree').checked = false;
+            askToAgree();
+            loadLoginPolicy();
+          } else {
+            setLoginError(err);
+          }
         }
-      })();
+      })().then(renderLoginPolicy);
     });
   }
 
@@ -1579,6 +1752,7 @@
   }
 
   function init() {
+    wireLegal();
     wireLogin();
     wireApp();
     const token = tokenStore.get();

@@ -12,12 +12,16 @@ macro_rules! static_files {
 }
 
 pub(super) const STATIC_FILES: &[(&str, &str)] = static_files![
-    "index.html",
-    "app.js",
     "app.css",
+    "app.js",
+    "console.css",
     "console.html",
     "console.js",
-    "console.css",
+    "index.html",
+    "js/client.js",
+    "js/i18n.js",
+    "js/locales/en.js",
+    "js/locales/zh-CN.js",
     "legal/README.md",
     "legal/privacy-policy-1.txt",
     "legal/user-agreement-1.txt",

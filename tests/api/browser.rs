@@ -104,3 +104,22 @@ async fn the_web_client_shows_held_and_rejected_texts_with_their_appeal() {
     )
     .await;
 }
+
+/// The client library (`static/js/client.js`) in the page, over the real server: acks by
+/// command id, every message once and in order across a dropped connection (recovered with
+/// `chat.sync`), error codes shown in both languages.
+#[actix_rt::test]
+async fn the_client_library_delivers_every_message_once_in_order_across_a_reconnect() {
+    let mut app = spawn_app(Store::Sqlite).await;
+    let buyer = app.new_user().await;
+    let seller = app.new_user().await;
+    run_scenario(
+        "client_library.mjs",
+        vec![
+            ("DUOXIE_BASE_URL", format!("http://127.0.0.1:{}", app.port)),
+            ("DUOXIE_BUYER_PHONE", buyer.phone.clone()),
+            ("DUOXIE_SELLER_PHONE", seller.phone.clone()),
+        ],
+    )
+    .await;
+}

@@ -3,7 +3,7 @@
 // reload with its appeal, and is appealed once. See README.md for the environment it needs.
 import {
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, loginConsole, waitConnected,
-  handleStanding, checkNoHorizontalScroll, englishOnlyErrors, visibleText,
+  handleStanding, checkNoHorizontalScroll, englishOnlyErrors, visibleText, oneLine, POLICY_HINT,
 } from './lib.mjs';
 
 const BASE = env('DUOXIE_BASE_URL').replace(/\/+$/, '');
@@ -15,6 +15,8 @@ const ARTIFACTS = env('DUOXIE_ARTIFACTS', { required: false });
 const TEXT = '加我微信 jade888，私下交易便宜';
 const REJECT_REASON = '请勿在聊天中留联系方式或引导私下交易';
 const APPEAL_REASON = '我只是问问';
+// A number no step logs in with: the unticked login below must never reach a real account.
+const VISITOR_PHONE = '13800138000';
 
 const run = new Run({ artifacts: ARTIFACTS });
 
@@ -77,6 +79,87 @@ try {
   const mod = await run.newPhonePage('moderator', { onDialog: answerDialogs });
   const bp = buyer.page;
   let sellerInfo = null;
+
+  // 0a: before anyone logs in, on a page of its own (closed afterwards).
+  const jsDialogs = [];
+  const visitor = await run.newPhonePage('visitor', { onDialog: (d) => { jsDialogs.push(d.type()); return false; } });
+  await run.check('0a. login page: an unticked code login is refused (请先阅读并同意…); 《用户协议》 opens in a dialog that fits 390 px and closes', async () => {
+    const vp = visitor.page;
+    const logins = [];
+    vp.on('request', (req) => {
+      if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/auth/login') logins.push(req);
+    });
+    await vp.goto(BASE + '/', { waitUntil: 'domcontentloaded' });
+    await waitVisible(vp.locator('#login-view'), 'the login form (#login-view)');
+    const box = vp.locator('#policy-agree');
+    await waitVisible(box, 'the agreement checkbox (#policy-agree)');
+    const label = oneLine(await vp.locator('#policy-agree-row').innerText());
+    if (!label.includes('我已阅读并同意《用户协议》和《隐私政策》')) fail(`the agreement box says "${label}"`);
+    if (await box.isChecked()) fail('the agreement box is ticked in advance');
+    const submit = vp.locator('#code-form button[type=submit]');
+    await waitUntil('the login button to be enabled (GET /api/legal/privacy_policy answered)',
+      () => submit.isEnabled(), { describe: () => visibleText(vp, '#policy-agree-error, #login-error') });
+
+    // Unticked: the hint, and no login (nothing sent, or the server's policy_not_accepted shown).
+    await vp.locator('#code-phone').fill(VISITOR_PHONE);
+    await vp.locator('#code-code').fill('000000');
+    await submit.click();
+    await waitUntil(`the hint "${POLICY_HINT}" (#login-error)`,
+      async () => (await visibleText(vp, '#login-error')).includes(POLICY_HINT),
+      { describe: async () => 'shown: ' + (await visibleText(vp, '#login-error, #login-info, #policy-agree-error')) });
+    await settle(vp);
+    for (const req of logins) {
+      const res = await req.response();
+      const body = res ? await res.json().catch(() => null) : null;
+      const code = body && body.error && body.error.code;
+      if (!res || res.status() !== 403 || code !== 'policy_not_accepted') {
+        fail(`the unticked login was sent and answered ${res ? res.status() : 'nothing'} ${code || ''} ` +
+          `(body ${oneLine(req.postData() || '')})`);
+      }
+    }
+    console.log(`  unticked login: ${logins.length ? `sent ${logins.length}, refused policy_not_accepted` : 'not sent'}`);
+    if (await vp.locator('#app-view').isVisible()) fail('the app opened without the agreement ticked');
+
+    // The agreement, in full, in the page: readable at 390×844, scrolls inside itself, closes.
+    await vp.locator('#login-view .legal-link[data-doc="user_agreement"]').click();
+    const dialog = vp.locator('#legal-dialog');
+    await waitVisible(dialog, 'the agreement dialog (#legal-dialog)');
+    await waitUntil('the agreement text (多些用户协议) in the dialog (#legal-body)',
+      async () => (await vp.locator('#legal-body').innerText()).includes('多些用户协议'),
+      { describe: () => visibleText(vp, '#legal-dialog') });
+    await settle(vp);
+    const r = await checkNoHorizontalScroll(vp, 'agreement dialog');
+    const fit = await vp.evaluate(() => {
+      const rect = (n) => { const b = n.getBoundingClientRect(); return { left: b.left, top: b.top, right: b.right, bottom: b.bottom }; };
+      const body = document.getElementById('legal-body');
+      const before = body.scrollTop;
+      body.scrollTop = body.scrollHeight;
+      const scrolled = body.scrollTop > before;
+      body.scrollTop = before;
+      return {
+        card: rect(document.querySelector('#legal-dialog .legal-card')),
+        close: rect(document.getElementById('legal-close')),
+        closeText: document.getElementById('legal-close').innerText.trim(),
+        tall: body.scrollHeight > body.clientHeight + 1,
+        scrolled,
+        wide: body.scrollWidth > body.clientWidth + 1,
+        vw: window.innerWidth,
+        vh: window.innerHeight,
+      };
+    });
+    const outside = (b) => b.left < -0.5 || b.top < -0.5 || b.right > Math.min(fit.vw, r.deviceWidth) + 0.5 || b.bottom > fit.vh + 0.5;
+    const px = (b) => `${Math.round(b.left)},${Math.round(b.top)}–${Math.round(b.right)},${Math.round(b.bottom)}`;
+    if (outside(fit.card)) fail(`the dialog (${px(fit.card)}) does not fit the ${r.deviceWidth}×${fit.vh} screen`);
+    if (outside(fit.close)) fail(`the close button (${px(fit.close)}) is off the ${r.deviceWidth}×${fit.vh} screen`);
+    if (!/关闭/.test(fit.closeText)) fail(`the close button says "${fit.closeText}", not 关闭`);
+    if (fit.wide) fail('the agreement text is wider than the dialog');
+    if (fit.tall && !fit.scrolled) fail('the agreement text is taller than the dialog but does not scroll');
+    await run.screenshot(visitor, 'agreement');
+    await vp.locator('#legal-close').click();
+    await waitVisible(dialog, 'the agreement dialog to close', { state: 'hidden' });
+    if (jsDialogs.length) fail(`the page used window dialogs (${jsDialogs.join(', ')}) instead of an in-page dialog`);
+  });
+  await visitor.page.context().close().catch(() => {});
 
   await run.step('seller logs in (to learn the id and nickname the buyer sees)', async () => {
     await loginApp(seller, BASE, SELLER_PHONE);

@@ -275,9 +275,24 @@ export async function settle(page) {
 
 // ---------------------------------------------------------------- the main client (index.html)
 
-// Logs in through the code form: send code, the client pre-fills res.dev_code, submit. Then
-// handles what the app shows before one can chat: the age declaration of an account that has
-// none (as an adult user would: 18 or older). A guardian step (an under-14 account) fails.
+// The login pages' 我已阅读并同意《用户协议》和《隐私政策》 box (#policy-agree, the same id in the
+// app and the console): ticks it, then waits for the login button to be enabled, which it is
+// once GET /api/legal/privacy_policy gave the version a code login sends as accepted_policy_version.
+export const POLICY_HINT = '请先阅读并同意《用户协议》和《隐私政策》';
+
+export async function acceptPolicy(page, submitSelector) {
+  const box = page.locator('#policy-agree');
+  await waitVisible(box, 'the agreement checkbox (#policy-agree)');
+  await box.check();
+  await waitUntil(`the login button (${submitSelector}) to be enabled (the policy version loaded)`,
+    () => page.locator(submitSelector).isEnabled(),
+    { describe: () => visibleText(page, '#policy-agree-error, #login-error') });
+}
+
+// Logs in through the code form: send code, the client pre-fills res.dev_code, tick the
+// agreement, submit. Then handles what the app shows before one can chat: the age declaration
+// of an account that has none (as an adult user would: 18 or older). A guardian step (an
+// under-14 account) fails.
 export async function loginApp(entry, base, phone) {
   const { page } = entry;
   await page.goto(base + '/', { waitUntil: 'domcontentloaded' });
@@ -287,6 +302,7 @@ export async function loginApp(entry, base, phone) {
   await waitUntil('the client to pre-fill the dev code (#code-code)',
     async () => /^\d{4,8}$/.test(await page.locator('#code-code').inputValue()),
     { describe: () => visibleText(page, '#login-error, #login-info') });
+  await acceptPolicy(page, '#code-form button[type=submit]');
   await page.locator('#code-form button[type=submit]').click();
   await waitVisible(page.locator('#app-view'), 'the app view after login',
     { timeout: WAIT_MS }).catch(async (err) => {
@@ -332,6 +348,7 @@ export async function loginConsole(entry, base, phone) {
   await waitUntil('the console to pre-fill the dev code (#login-code)',
     async () => /^\d{4,8}$/.test(await page.locator('#login-code').inputValue()),
     { describe: () => visibleText(page, '#login-error, #login-info') });
+  await acceptPolicy(page, '#login-form button[type=submit]');
   await page.locator('#login-form button[type=submit]').click();
   await waitUntil('the moderation console (#console-view) after login', async () => {
     if (await page.locator('#forbidden-view').isVisible()) {
