@@ -18,6 +18,11 @@
   const SYNC_MAX_CURSORS = 100; // per chat.sync request, from the protocol limits
   const PRESENCE_QUERY_MAX = 200;
   const MAX_TEXT_CHARS = 4000;
+  // The server's default DUOXIE_CHAT_RECALL_WINDOW_MS: 撤回 is offered this long after sending
+  // (the server is the judge: it answers recall_expired after its own window).
+  const RECALL_WINDOW_MS = 2 * 60 * 1000;
+  // Reasons of reports and appeals: the server keeps the first 500 characters.
+  const REASON_MAX_CHARS = 500;
   // due_at of a deletion this browser asked for, so every tab can name the date (see logoutDeleted).
   const DELETION_KEY = 'duoxie.deletion_due';
 
@@ -148,6 +153,12 @@
     media_type_mismatch: '文件类型与内容不符',
     invalid_media: '文件已损坏或不完整',
     conflict: '冲突',
+    blocked: '对方不接收你的消息',
+    text_too_long: '消息太长',
+    quota_exceeded: '存储空间已满',
+    recall_expired: '已超过可撤回时间',
+    unavailable: '服务暂时不可用，请稍后再试',
+    internal: '服务器出错，请稍后再试',
   };
   const RESTRICTION_TEXT = {
     age_required: '需要先填写年龄：未填写出生日期的账号不能聊天或修改资料。 ' +
@@ -166,9 +177,9 @@
     if (RESTRICTION_TEXT[err.code]) return RESTRICTION_TEXT[err.code] + ` [${err.code}]`;
     // Sanctions last minutes to days: name the moment, not a count of seconds.
     if (err.code === 'muted') {
-      if (!err.retry_after_ms) return '您已被审核员禁言。 A moderator muted you.';
-      const at = fmtUntil(Date.now() + err.retry_after_ms);
-      return `您已被审核员禁言，${at} 后可再发言。 A moderator muted you: you can talk again at ${at}.`;
+      if (!err.retry_after_ms) return '你已被禁言 A moderator muted you.';
+      const at = fmtChinaTime(Date.now() + err.retry_after_ms);
+      return `你已被禁言，${at} 后可发言 A moderator muted you until ${at}.`;
     }
     if (err.code === 'suspended') return suspendedText(err.retry_after_ms);
     let text = err.message || err.code || String(err);
@@ -185,6 +196,27 @@
     if (days === 0) return hm;
     if (days === 1) return '明天 tomorrow ' + hm;
     return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) + ' ' + hm;
+  }
+
+  // A moment in China time (the platform's clock, whatever the device's zone): "15:30" today,
+  // "12月2日 09:00" on another day, with the year when it is not this one.
+  const CHINA_TZ = 'Asia/Shanghai';
+  function fmtChinaTime(ms) {
+    try {
+      const dayOf = (t) => new Intl.DateTimeFormat('en-CA', { timeZone: CHINA_TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(t);
+      const opts = { timeZone: CHINA_TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+      const [day, today] = [dayOf(ms), dayOf(Date.now())];
+      if (day !== today) {
+        opts.month = 'long';
+        opts.day = 'numeric';
+        if (day.slice(0, 4) !== today.slice(0, 4)) opts.year = 'numeric';
+      }
+      const text = new Intl.DateTimeFormat('zh-CN', opts).format(ms);
+      const local = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return local && local !== CHINA_TZ && local !== 'Asia/Chongqing' && local !== 'PRC' ? '北京时间 ' + text : text;
+    } catch (_) {
+      return fmtUntil(ms); // no time-zone data: the device's own clock
+    }
   }
 
   function suspendedText(retryAfterMs) {
@@ -302,11 +334,21 @@
   }
 
   const REMOVED_TEXT = '消息已被审核移除 Message removed by moderation';
+  const RECALLED_MINE = '你撤回了一条消息';
+  const RECALLED_PEER = '对方撤回了一条消息';
+  const RECALL_EXPIRED_TEXT = '已超过可撤回时间 The time to recall this message has passed';
+  const ONLY_IMAGES_TEXT = '只能发送图片 Only pictures can be sent';
+
+  // A recalled message is a notice, the same in the list and in the conversation.
+  function recalledText(m) {
+    return m.sender_id === meId() ? RECALLED_MINE : RECALLED_PEER;
+  }
 
   // For previews: a photo message's text is its media id, not something to show.
   function messageText(m) {
     if (m.kind === 'photo') return '[图片 Photo]';
     if (m.kind === 'removed') return '[' + REMOVED_TEXT + ']';
+    if (m.kind === 'recalled') return recalledText(m);
     if (m.kind === 'text' || m.text != null) return m.text || '';
     return '[' + m.kind + ']';
   }
@@ -640,6 +682,8 @@
     acceptingDocs: false, // the 同意 of the policy banner is being sent
     acceptDocsError: null,
     loginAccepted: null, // the policy version ticked on the login page of a password login
+    recalling: new Set(), // "<conversation>:<seq>" with a chat.recall in flight
+    clockOffset: 0, // server clock minus this device's, from our own messages' created_at
   };
 
   function resetState() {
@@ -681,8 +725,13 @@
     state.acceptingDocs = false;
     state.acceptDocsError = null;
     state.loginAccepted = null;
+    state.recalling = new Set();
+    state.clockOffset = 0;
+    clearTimeout(recallTimer);
     closeLightbox();
     closeLegal();
+    closeFormDialog();
+    hideToast();
   }
 
   function convFor(id) {
@@ -762,15 +811,33 @@
       next.last_message_at = next.last_message.created_at;
     }
     c.info = next;
+    // Recalled or removed while we were away: the list knows, the message we hold does not.
+    if (next.last_message) replaceTombstone(c, next.last_message);
     if (prev && next.my_last_read_seq > (info.my_last_read_seq || 0)) recomputeUnread(c);
     if (info.peer) setPresence(info.peer.id, info.peer_online, info.peer_last_seen_at);
     return c;
   }
 
+  const isTombstone = (m) => m.kind === 'recalled' || m.kind === 'removed';
+
+  // A message we hold that the server now shows recalled or removed (a history page, a sync, the
+  // list) takes that form: those are the only changes a message ever goes through.
+  function replaceTombstone(c, m) {
+    const had = c.msgs.get(m.seq);
+    if (!had || !isTombstone(m) || had.kind === m.kind || isTombstone(had)) return false;
+    if (had.kind === 'photo') forgetMedia(had.text);
+    c.msgs.set(m.seq, m);
+    if (c.info && c.info.last_message && c.info.last_message.seq === m.seq) c.info.last_message = m;
+    return true;
+  }
+
   // Returns true when the message was new to us.
   function mergeMessage(m) {
     const c = convFor(m.conversation_id);
-    if (c.msgs.has(m.seq)) return false;
+    if (c.msgs.has(m.seq)) {
+      replaceTombstone(c, m);
+      return false;
+    }
     c.msgs.set(m.seq, m);
     c.maxSeq = Math.max(c.maxSeq, m.seq);
     c.minSeq = c.minSeq ? Math.min(c.minSeq, m.seq) : m.seq;
@@ -928,6 +995,10 @@
   async function onConnected() {
     // Snapshot before chat.list can move last_seq forward, or the sync would skip messages.
     const cursors = heldCursors();
+    // A sync brings only newer seqs: messages recalled or removed meanwhile come with the next
+    // history page, so every conversation reads its newest page again when it is shown (the
+    // open one below).
+    for (const c of state.convs.values()) c.historyLoaded = false;
     try {
       await refreshList();
       // Allowed after all: the restriction was lifted elsewhere (age declared in another tab).
@@ -1104,6 +1175,7 @@
         afterMessagesChanged(c.id);
         return;
       }
+      noteServerTime(res.message);
       // On a gap the message comes back through the sync, which also clears the pending entry.
       if (acceptMessage(res.message)) c.pending = c.pending.filter((x) => x !== p);
       afterMessagesChanged(c.id);
@@ -1123,6 +1195,24 @@
       if (c.id === state.activeId) schedule('messages');
     }
   }
+
+  // Failures worth a 重试: the network, a busy or broken server. Anything else is the server's
+  // answer about this message (refused content, a block, a mute, a bad file) and would only be
+  // refused again: the bubble shows why and offers 删除.
+  const TRANSIENT_CODES = new Set(['network', 'disconnected', 'timeout', 'unavailable', 'rate_limited', 'internal']);
+  function isTransient(err) {
+    if (!err || !err.code) return true;
+    return TRANSIENT_CODES.has(err.code) || /^http_5\d\d$/.test(err.code);
+  }
+
+  // The server stamps created_at; the recall window is counted on its clock, not the device's.
+  function noteServerTime(m) {
+    if (!m || !m.created_at || !m.seq) return;
+    const offset = m.created_at - Date.now();
+    state.clockOffset = Math.abs(offset) > 2000 ? offset : 0;
+  }
+
+  const serverNow = () => Date.now() + state.clockOffset;
 
   // After a reconnect: what was waiting for the socket goes out (held, rejected and failed
   // entries wait for the server or for the user).
@@ -1178,6 +1268,11 @@
     input.value = '';
     const c = activeConv();
     if (!file || !c) return;
+    // "All files" in the picker: a document would only show as a broken picture, then be refused.
+    if (!/^image\//i.test(file.type || '')) {
+      showConvError({ message: ONLY_IMAGES_TEXT });
+      return;
+    }
     hideConvError();
     const p = {
       kind: 'photo', client_id: newClientId(), file, localUrl: URL.createObjectURL(file),
@@ -1213,8 +1308,9 @@
         // No seq, nothing delivered: it becomes a message when a moderator approves the photo.
         p.state = 'held';
         rememberHeld(c, p);
-      } else if (acceptMessage(res.message)) {
-        c.pending = c.pending.filter((x) => x !== p);
+      } else {
+        noteServerTime(res.message);
+        if (acceptMessage(res.message)) c.pending = c.pending.filter((x) => x !== p);
       }
       afterMessagesChanged(c.id);
     } catch (err) {
@@ -1458,6 +1554,11 @@
     if (state.stickToBottom) $('messages').scrollTop = $('messages').scrollHeight;
   }
 
+  // In place of a picture the browser cannot draw (a file that is not an image after all).
+  function photoPlaceholder(text) {
+    return el('span', { class: 'photo-btn photo-error photo-placeholder', text });
+  }
+
   // A picture in a bubble: the 256 px thumbnail (or the local file while it uploads); a click
   // opens the 1080 px one.
   function photoView(mediaId, localUrl) {
@@ -1465,6 +1566,9 @@
     img.addEventListener('load', onPhotoLoaded);
     const btn = el('button', { type: 'button', class: 'photo-btn', title: '查看大图 View full size',
       onclick: () => openLightbox(mediaId, localUrl) }, img);
+    img.addEventListener('error', () => {
+      if (img.getAttribute('src')) btn.replaceWith(photoPlaceholder('图片无法显示 The picture cannot be shown'));
+    });
     if (localUrl) {
       img.src = localUrl;
       return btn;
@@ -1523,49 +1627,404 @@
   }
 
   // ---------------------------------------------------------------- reports and appeals
+  // Both are in-page dialogs (never window.prompt): a report names the kind of wrong (one of
+  // the protocol's categories, none chosen in advance) and what happened; an appeal says why.
 
-  function askReason(title) {
-    const answer = window.prompt(title + '\n请说明原因 Say what is wrong:', '');
-    if (answer == null) return null;
-    const reason = answer.trim();
-    if (!reason) showAppError({ message: '需要填写原因 A reason is required' });
-    return reason || null;
+  // The categories are the radio chips of #report-dialog (index.html): fake_goods 假货, fraud 诈骗,
+  // harassment 骚扰, off_platform 站外交易, other 其他.
+
+  // What report.create and appeal.create can answer, in words for the person who sent it.
+  const REPORT_ERROR_ZH = {
+    invalid_field: '无法举报：不能举报自己的内容，或填写的内容有误',
+    not_found: '要举报的内容不存在或已被删除',
+    rate_limited: '举报太频繁，请稍后再试',
+    conflict: '这项举报已在处理中',
+    forbidden: '无权举报这项内容',
+  };
+  const APPEAL_ERROR_ZH = {
+    invalid_field: '这项决定已超过申诉期限，或不能申诉',
+    not_found: '找不到这项审核决定',
+    rate_limited: '操作太频繁，请稍后再试',
+    conflict: '这项决定已经申诉过了',
+    forbidden: '无权申诉这项决定',
+  };
+  const DIALOG_FALLBACK = '操作失败，请稍后再试';
+
+  function dialogErrorText(err, table) {
+    const code = err && err.code;
+    if (code && table[code]) return table[code];
+    if (code === 'disconnected' || code === 'timeout' || code === 'network') return '网络连接不稳定，请稍后再试';
+    if (isRestriction(err)) return RESTRICTION_TEXT[code];
+    return DIALOG_FALLBACK;
   }
 
-  async function reportMessage(m) {
-    const reason = askReason('举报这条消息 Report this message');
-    if (!reason) return;
-    try {
-      const res = await rpc('report.create', { target: 'message', conversation_id: m.conversation_id, seq: m.seq, reason });
-      showAppNotice(`已举报，审核员会尽快处理（编号 #${res.item_id}）。 Reported: a moderator will look at it soon (#${res.item_id}).`);
-    } catch (err) {
-      showConvError(err);
+  // The one form dialog open (report or appeal): its overlay, where the focus goes back to, a
+  // command in flight, and a generation that a close moves on (a late reply then leaves it be).
+  const formDialog = { box: null, returnFocus: null, busy: false, gen: 0, onClose: null };
+
+  function openFormDialog(box, { onClose = null } = {}) {
+    closeFormDialog();
+    formDialog.box = box;
+    formDialog.returnFocus = document.activeElement;
+    formDialog.busy = false;
+    formDialog.gen += 1;
+    formDialog.onClose = onClose;
+    box.hidden = false;
+    document.body.classList.add('dialog-open');
+    // The dialog itself takes the focus: on a phone a text box would pop the keyboard up at once.
+    box.querySelector('[role=dialog]').focus();
+    return formDialog.gen;
+  }
+
+  function closeFormDialog() {
+    const box = formDialog.box;
+    if (!box) return;
+    formDialog.box = null;
+    formDialog.gen += 1;
+    formDialog.busy = false;
+    box.hidden = true;
+    document.body.classList.remove('dialog-open');
+    const onClose = formDialog.onClose;
+    formDialog.onClose = null;
+    if (onClose) onClose();
+    const back = formDialog.returnFocus;
+    formDialog.returnFocus = null;
+    if (back && document.contains(back) && typeof back.focus === 'function' && back.getClientRects().length) back.focus();
+  }
+
+  // Tab and Shift+Tab go round the dialog's controls; a radio group is one stop, as the browser
+  // has it.
+  function trapTab(box, e) {
+    const stops = [...box.querySelectorAll('button, input, textarea, select, [tabindex="0"]')]
+      .filter((n) => !n.disabled && n.getClientRects().length && !(n.type === 'radio' && !radioStop(n, box)));
+    if (!stops.length) {
+      e.preventDefault();
+      return;
+    }
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const active = document.activeElement;
+    const at = (n) => active === n || (n.type === 'radio' && active && active.type === 'radio' && active.name === n.name);
+    if (e.shiftKey && (at(first) || !box.contains(active) || active === box.querySelector('[role=dialog]'))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (at(last) || !box.contains(active))) {
+      e.preventDefault();
+      first.focus();
     }
   }
 
-  async function reportUser(userId, nickname) {
-    const reason = askReason(`举报用户 Report user ${nickname || ''} #${userId}`);
-    if (!reason) return;
-    try {
-      const res = await rpc('report.create', { target: 'user', user_id: userId, reason });
-      showAppNotice(`已举报该用户，审核员会尽快处理（编号 #${res.item_id}）。 User reported: a moderator will look at it soon (#${res.item_id}).`);
-    } catch (err) {
-      showConvError(err);
+  // The radio a Tab lands on: the checked one of its group, else the first.
+  function radioStop(n, box) {
+    const group = [...box.querySelectorAll(`input[type=radio][name="${n.name}"]`)];
+    const checked = group.find((x) => x.checked);
+    return n === (checked || group[0]);
+  }
+
+  function onFormDialogKeydown(e) {
+    const box = formDialog.box;
+    if (!box) return;
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      closeFormDialog();
+    } else if (e.key === 'Tab') {
+      trapTab(box, e);
     }
   }
 
-  async function appealDecision(itemId) {
-    const reason = askReason('对这项审核决定提出申诉（每项决定只能申诉一次） Appeal this decision (once per decision)');
-    if (!reason) return;
+  function showDialogError(node, text) {
+    node.textContent = text;
+    node.hidden = !text;
+  }
+
+  function updateCounter(textarea, counter) {
+    const n = [...textarea.value].length;
+    counter.textContent = `${n}/${REASON_MAX_CHARS}`;
+    counter.classList.toggle('error', n > REASON_MAX_CHARS);
+  }
+
+  // A reason as the server takes it: trimmed, at most 500 characters; null when empty.
+  function readReason(textarea) {
+    const reason = textarea.value.trim();
+    return reason ? reason : null;
+  }
+
+  // ---- 举报
+
+  let reportTarget = null; // {data: the report.create fields without category and reason}
+
+  function openReport({ title, subject, data }) {
+    reportTarget = { data };
+    $('report-title').textContent = title;
+    $('report-subject').textContent = subject || '';
+    $('report-subject').hidden = !subject;
+    for (const r of document.querySelectorAll('input[name="report-category"]')) r.checked = false;
+    $('report-reason').value = '';
+    markInvalid($('report-reason'), false);
+    updateCounter($('report-reason'), $('report-count'));
+    showDialogError($('report-error'), '');
+    renderReportSubmit();
+    openFormDialog($('report-dialog'), { onClose: () => { reportTarget = null; } });
+  }
+
+  function reportCategory() {
+    const checked = document.querySelector('input[name="report-category"]:checked');
+    return checked ? checked.value : null;
+  }
+
+  function renderReportSubmit() {
+    const btn = $('report-submit');
+    btn.disabled = formDialog.busy || !reportCategory();
+    btn.textContent = formDialog.busy ? '提交中…' : '提交';
+  }
+
+  async function submitReport() {
+    if (!reportTarget || formDialog.busy) return;
+    const category = reportCategory();
+    const box = $('report-reason');
+    const reason = readReason(box);
+    if (!category) {
+      showDialogError($('report-error'), '请选择举报类型');
+      return;
+    }
+    if (!reason) {
+      markInvalid(box, true);
+      showDialogError($('report-error'), '请填写详细说明');
+      box.focus();
+      return;
+    }
+    if ([...reason].length > REASON_MAX_CHARS) {
+      markInvalid(box, true);
+      showDialogError($('report-error'), `详细说明最多 ${REASON_MAX_CHARS} 个字`);
+      return;
+    }
+    markInvalid(box, false);
+    showDialogError($('report-error'), '');
+    const gen = formDialog.gen;
+    formDialog.busy = true;
+    renderReportSubmit();
+    try {
+      await rpc('report.create', Object.assign({}, reportTarget.data, { category, reason }));
+      // Sent even if the dialog was closed meanwhile: the toast says so either way.
+      if (gen === formDialog.gen) closeFormDialog();
+      showToast('已提交，我们会尽快处理');
+    } catch (err) {
+      if (gen !== formDialog.gen) return;
+      formDialog.busy = false;
+      renderReportSubmit();
+      if (isRestriction(err)) noteRestriction(err);
+      showDialogError($('report-error'), dialogErrorText(err, REPORT_ERROR_ZH));
+    }
+  }
+
+  function reportMessage(m) {
+    const photo = m.kind === 'photo';
+    const excerpt = photo ? '' : [...(m.text || '')].slice(0, 60).join('') + ([...(m.text || '')].length > 60 ? '…' : '');
+    openReport({
+      title: photo ? '举报这张图片 Report this photo' : '举报这条消息 Report this message',
+      subject: photo ? '聊天中的图片 A photo in this chat' : `“${excerpt}”`,
+      data: { target: 'message', conversation_id: m.conversation_id, seq: m.seq },
+    });
+  }
+
+  function reportUser(userId, nickname) {
+    openReport({
+      title: '举报用户 Report user',
+      subject: `${nickname || ''} #${userId}`.trim(),
+      data: { target: 'user', user_id: userId },
+    });
+  }
+
+  // ---- 申诉
+
+  let appealItem = null;
+
+  function appealDecision(itemId) {
+    if (itemId == null) return;
+    appealItem = itemId;
+    $('appeal-reason').value = '';
+    markInvalid($('appeal-reason'), false);
+    updateCounter($('appeal-reason'), $('appeal-count'));
+    showDialogError($('appeal-error'), '');
+    renderAppealSubmit();
+    openFormDialog($('appeal-dialog'), { onClose: () => { appealItem = null; } });
+  }
+
+  function renderAppealSubmit() {
+    const btn = $('appeal-submit');
+    btn.disabled = formDialog.busy;
+    btn.textContent = formDialog.busy ? '提交中…' : '提交';
+  }
+
+  async function submitAppeal() {
+    if (appealItem == null || formDialog.busy) return;
+    const itemId = appealItem;
+    const box = $('appeal-reason');
+    const reason = readReason(box);
+    if (!reason) {
+      markInvalid(box, true);
+      showDialogError($('appeal-error'), '请填写申诉理由');
+      box.focus();
+      return;
+    }
+    if ([...reason].length > REASON_MAX_CHARS) {
+      markInvalid(box, true);
+      showDialogError($('appeal-error'), `申诉理由最多 ${REASON_MAX_CHARS} 个字`);
+      return;
+    }
+    markInvalid(box, false);
+    showDialogError($('appeal-error'), '');
+    const gen = formDialog.gen;
+    formDialog.busy = true;
+    renderAppealSubmit();
     try {
       const res = await rpc('appeal.create', { item_id: itemId, reason });
+      if (gen === formDialog.gen) closeFormDialog();
       noteAppealed(itemId);
       showAppNotice(`申诉已提交，审核员会重新查看（编号 #${res.item_id}）。 Appeal sent: a moderator will look again (#${res.item_id}).`);
     } catch (err) {
-      // Appealed already (another tab, before a reload): the button goes, the notice says why.
+      // Appealed already (another tab, before a reload): the button goes, the dialog says why.
       if (err.code === 'conflict') noteAppealed(itemId);
-      showAppError(err);
+      if (gen !== formDialog.gen) return;
+      formDialog.busy = false;
+      renderAppealSubmit();
+      if (isRestriction(err)) noteRestriction(err);
+      showDialogError($('appeal-error'), dialogErrorText(err, APPEAL_ERROR_ZH));
     }
+  }
+
+  function wireFormDialogs() {
+    for (const r of document.querySelectorAll('input[name="report-category"]')) {
+      r.addEventListener('change', () => {
+        if ($('report-error').textContent === '请选择举报类型') showDialogError($('report-error'), '');
+        renderReportSubmit();
+      });
+    }
+    for (const [box, counter] of [['report-reason', 'report-count'], ['appeal-reason', 'appeal-count']]) {
+      $(box).addEventListener('input', () => {
+        updateCounter($(box), $(counter));
+        if ($(box).value.trim()) markInvalid($(box), false);
+      });
+    }
+    $('report-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      submitReport();
+    });
+    $('appeal-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      submitAppeal();
+    });
+    $('report-cancel').addEventListener('click', closeFormDialog);
+    $('appeal-cancel').addEventListener('click', closeFormDialog);
+    // On the document: a key pressed while the focus is nowhere in particular counts too.
+    document.addEventListener('keydown', onFormDialogKeydown);
+    for (const id of ['report-dialog', 'appeal-dialog']) {
+      // A tap on the shade around the sheet does not take the focus out of it (nor close it:
+      // what was typed stays).
+      $(id).addEventListener('mousedown', (e) => { if (e.target === $(id)) e.preventDefault(); });
+    }
+    // Focus that leaves an open dialog anyway is brought back.
+    document.addEventListener('focusin', (e) => {
+      const box = formDialog.box;
+      if (box && !box.contains(e.target)) box.querySelector('[role=dialog]').focus();
+    });
+  }
+
+  // ---- a short confirmation that goes by itself
+
+  let toastTimer = null;
+  function showToast(text) {
+    const node = $('toast');
+    node.textContent = text;
+    node.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(hideToast, 4000);
+  }
+
+  function hideToast() {
+    clearTimeout(toastTimer);
+    const node = $('toast');
+    if (node) node.hidden = true;
+  }
+
+  // ---------------------------------------------------------------- recall (撤回)
+
+  let recallTimer = null;
+
+  // One's own text or photo, while the server's window lasts (by its clock).
+  function canRecall(m) {
+    return m.sender_id === meId() && (m.kind === 'text' || m.kind === 'photo') && !m.recallExpired &&
+      serverNow() - m.created_at < RECALL_WINDOW_MS;
+  }
+
+  // The 撤回 buttons go when their window ends, without waiting for some other repaint.
+  function scheduleRecallExpiry(c) {
+    clearTimeout(recallTimer);
+    recallTimer = null;
+    let next = Infinity;
+    for (const m of c.msgs.values()) {
+      if (!canRecall(m)) continue;
+      next = Math.min(next, m.created_at + RECALL_WINDOW_MS - serverNow());
+    }
+    if (next < Infinity) recallTimer = setTimeout(() => schedule('messages'), Math.max(0, next) + 100);
+  }
+
+  async function recallMessage(m) {
+    const key = m.conversation_id + ':' + m.seq;
+    if (state.recalling.has(key)) return;
+    state.recalling.add(key);
+    hideConvError();
+    schedule('messages');
+    try {
+      await rpc('chat.recall', { conversation_id: m.conversation_id, seq: m.seq });
+      // chat.recalled reaches this device too; whichever comes first shows the notice.
+      applyRecalled(m.conversation_id, m.seq);
+    } catch (err) {
+      const c = state.convs.get(m.conversation_id);
+      const cur = c && c.msgs.get(m.seq);
+      if (err.code === 'recall_expired') {
+        if (cur) cur.recallExpired = true;
+        showConvError({ message: RECALL_EXPIRED_TEXT });
+      } else if (err.code === 'conflict') {
+        if (cur) cur.recallExpired = true;
+        showConvError({ message: '这条消息已撤回或已被移除 The message was already recalled or removed' });
+      } else {
+        showConvError(err);
+      }
+    } finally {
+      state.recalling.delete(key);
+      schedule('messages');
+    }
+  }
+
+  // From our own reply or chat.recalled (every device of both sides): the message becomes a
+  // notice, its picture is dropped from this page.
+  function applyRecalled(conversationId, seq) {
+    const c = state.convs.get(conversationId);
+    if (!c) return;
+    const gone = (m) => Object.assign({}, m, { kind: 'recalled', text: '' });
+    const m = c.msgs.get(seq);
+    if (m && m.kind !== 'recalled') {
+      if (m.kind === 'photo') forgetMedia(m.text);
+      c.msgs.set(seq, gone(m));
+    }
+    if (c.info && c.info.last_message && c.info.last_message.seq === seq && c.info.last_message.kind !== 'recalled') {
+      c.info.last_message = gone(c.info.last_message);
+    }
+    schedule('convs');
+    if (c.id === state.activeId) schedule('messages');
+  }
+
+  // A picture that is no longer to be shown: its fetched copies go, and the lightbox if open.
+  function forgetMedia(mediaId) {
+    if (!mediaId) return;
+    for (const size of [256, 1080]) {
+      const e = state.mediaCache.get(mediaId + ':' + size);
+      if (!e) continue;
+      if (e.url) URL.revokeObjectURL(e.url);
+      state.mediaCache.delete(e.key);
+    }
+    if (!$('lightbox').hidden && $('lightbox').dataset.media === mediaId) closeLightbox();
   }
 
   function noteAppealed(itemId) {
@@ -1604,16 +2063,44 @@
     check();
   }
 
+  // The server is the judge (Me.muted_until, moderation.muted / moderation.lifted, a refused
+  // send's retry_after_ms); meanwhile nothing can be typed, sent or picked.
   function renderMute() {
     const banner = $('mute-banner');
     const muted = isMuted();
     banner.hidden = !muted;
+    const box = $('composer-text');
+    box.disabled = muted;
     $('composer-send').disabled = muted;
     $('photo-btn').disabled = muted;
-    if (!muted) return;
-    const at = fmtUntil(state.mute.until);
-    banner.textContent = `您已被审核员禁言，${at} 后可再次发言。 A moderator muted you: you can talk again at ${at}.` +
-      (state.mute.reason ? ` 原因 Reason: ${state.mute.reason}` : '');
+    $('composer').classList.toggle('is-muted', muted);
+    if (!box.dataset.placeholder) box.dataset.placeholder = box.placeholder;
+    box.placeholder = muted ? '你已被禁言 Muted' : box.dataset.placeholder;
+    if (!muted) {
+      banner.replaceChildren();
+      return;
+    }
+    const at = fmtChinaTime(state.mute.until);
+    banner.replaceChildren(
+      el('span', { id: 'mute-banner-text', text: `你已被禁言，${at} 后可发言` +
+        (state.mute.reason ? `（原因：${state.mute.reason}）` : '') }),
+      ' ',
+      el('span', { class: 'muted', text: `A moderator muted you until ${at}.` }));
+  }
+
+  // What Me says now: muted_until while a mute lasts, nothing once it is over or lifted.
+  function applyMeMute(me) {
+    if (!me) return;
+    // On this device's clock: the server's moment less the offset seen on our own messages.
+    const until = me.muted_until ? me.muted_until - state.clockOffset : 0;
+    if (until > Date.now()) noteMuted(until);
+    else if (state.mute) liftMute();
+  }
+
+  function liftMute() {
+    state.mute = null;
+    clearTimeout(muteTimer);
+    renderMute();
   }
 
   // What a refused command teaches us about this account.
@@ -2034,6 +2521,7 @@
       if (token !== state.token || !state.me) return;
       const standing = me.standing;
       state.me = Object.assign({}, me, { standing: state.me.standing });
+      applyMeMute(me);
       renderProfile();
       setStanding(standing);
       schedule('settings');
@@ -2861,18 +3349,18 @@
         refreshMe();
       })
       .on('chat.removed', onMessageRemoved)
+      .on('chat.recalled', (d) => applyRecalled(d.conversation_id, d.seq))
       .on('moderation.warning', (d) => {
         showAppNotice('审核员警告 Warning from a moderator: ' + (d.reason || ''), { warn: true });
       })
       .on('moderation.muted', (d) => {
-        noteMuted(d.until, d.reason);
-        showAppNotice(`您已被审核员禁言，${fmtUntil(d.until)} 后可再次发言。 A moderator muted you until ${fmtUntil(d.until)}.` +
+        const until = d.until - state.clockOffset;
+        noteMuted(until, d.reason);
+        showAppNotice(`你已被禁言，${fmtChinaTime(until)} 后可发言。 A moderator muted you until ${fmtChinaTime(until)}.` +
           (d.reason ? ' 原因 Reason: ' + d.reason : ''), { warn: true });
       })
       .on('moderation.lifted', (d) => {
-        state.mute = null;
-        clearTimeout(muteTimer);
-        renderMute();
+        liftMute();
         showAppNotice('审核员解除了对您的处罚，您可以正常使用了。 A moderator lifted your sanction.' +
           (d.reason ? ' 原因 Reason: ' + d.reason : ''));
       })
@@ -2976,6 +3464,7 @@
     const last = info.last_message;
     let preview;
     if (c.typingUntil > now) preview = '正在输入 typing…';
+    else if (last && last.kind === 'recalled') preview = recalledText(last);
     else if (last) preview = (last.sender_id === meId() ? '我 Me: ' : '') + messageText(last);
     else preview = '暂无消息 no messages';
     const open = () => openConv(c.id);
@@ -3061,10 +3550,16 @@
     if (intent === 'keep') box.scrollTop = box.scrollHeight - fromBottom;
     else if (intent === 'bottom' || nearBottom) box.scrollTop = box.scrollHeight;
     state.stickToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    scheduleRecallExpiry(c);
   }
 
   function messageItem(m, peerRead) {
     const mine = m.sender_id === meId();
+    // Recalled: a centred line in place of the message, on both sides; nothing else is left.
+    if (m.kind === 'recalled') {
+      return el('li', { class: 'msg notice recalled', 'data-seq': m.seq },
+        el('span', { class: 'notice-text', text: recalledText(m), title: fmtFull(m.created_at) }));
+    }
     let bubble;
     if (m.kind === 'photo') bubble = el('div', { class: 'bubble photo-bubble' }, photoView(m.text));
     else if (m.kind === 'removed') bubble = el('div', { class: 'bubble removed', text: REMOVED_TEXT });
@@ -3073,6 +3568,13 @@
     const report = !mine && m.kind !== 'removed'
       ? el('button', { type: 'button', class: 'link report-link', text: '举报 Report',
         title: '举报这条消息 Report this message to moderators', onclick: () => reportMessage(m) })
+      : null;
+    // 撤回: one's own text or photo, within the recall window.
+    const recalling = state.recalling.has(m.conversation_id + ':' + m.seq);
+    const recall = canRecall(m)
+      ? el('button', { type: 'button', class: 'link recall-link', text: recalling ? '撤回中…' : '撤回 Recall',
+        title: '撤回这条消息（发送后 2 分钟内） Recall this message (within 2 minutes of sending)',
+        disabled: recalling, onclick: () => recallMessage(m) })
       : null;
     // One's own removed message carries the decision: the appeal is offered on it, also after
     // a reload (the server refuses it once the window has passed, or once appealed).
@@ -3088,7 +3590,7 @@
       el('div', { class: 'meta' },
         el('time', { text: fmtTime(m.created_at), title: fmtFull(m.created_at) }),
         mine && m.seq <= peerRead ? el('span', { class: 'read', text: '已读 read' }) : null,
-        report, appeal));
+        recall, report, appeal));
   }
 
   function pendingItem(c, p) {
@@ -3102,8 +3604,9 @@
     labels.rejected = '未通过审核，未发送 Rejected by moderation, not sent' +
       (p.error && p.error.message ? ': ' + p.error.message : '');
     const retry = () => sendPending(c, p);
-    // Held and rejected texts wait for the moderator or the user: a retry would change nothing.
-    const retryable = !['sending', 'held', 'rejected'].includes(p.state);
+    // Held and rejected texts wait for the moderator or the user, and a refusal (blocked, muted,
+    // refused content…) would only come again: a retry is for the network and the server's hiccups.
+    const retryable = p.state === 'waiting' || (p.state === 'failed' && isTransient(p.error));
     return el('li', { class: 'msg mine pending ' + p.state },
       el('div', { class: 'bubble', text: p.text },
         p.state === 'held' ? el('span', { class: 'review-tag', text: '审核中 In review' }) : null),
@@ -3151,9 +3654,13 @@
         break;
       default:
         status = '发送失败 failed: ' + errorText(p.error);
-        actions = [link('重试 Retry', () => sendPhoto(c, p)), discard];
+        actions = [isTransient(p.error) ? link('重试 Retry', () => sendPhoto(c, p)) : null, discard];
     }
-    const picture = p.localUrl || p.media_id ? photoView(p.media_id, p.localUrl) : null;
+    // A file the server does not take as a picture is not drawn as a broken one.
+    const notImage = p.state === 'failed' && p.error &&
+      ['unsupported_media', 'media_type_mismatch', 'invalid_media'].includes(p.error.code);
+    const picture = notImage ? photoPlaceholder(ONLY_IMAGES_TEXT)
+      : p.localUrl || p.media_id ? photoView(p.media_id, p.localUrl) : null;
     return el('li', { class: 'msg mine pending photo ' + p.state },
       el('div', { class: 'bubble photo-bubble' }, picture,
         p.state === 'held' ? el('span', { class: 'review-tag', text: '审核中 In review' }) : null,
@@ -3486,6 +3993,7 @@
     resetGuardianForms();
     renderProfile();
     renderStanding();
+    applyMeMute(me);
     // 'settings' also repaints the policy banner: hidden until this account's ledger is read.
     schedule('convs', 'pane', 'messages', 'sellers', 'settings');
 
@@ -3954,6 +4462,7 @@
 
   function boot() {
     wireLegal();
+    wireFormDialogs();
     wireLogin();
     wireApp();
     wireWindow();

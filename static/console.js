@@ -17,53 +17,88 @@
   // Only these same-origin paths ever get the bearer token attached (never a URL from elsewhere).
   const MEDIA_PATH = /^\/api\/media\/[0-9A-Za-z_-]+(\/content)?(\?size=\d+)?$/;
 
+  // Every label the operators see is Chinese (zh-CN); unknown server codes are shown as sent.
   const KIND_LABELS = {
-    nickname: '昵称 Nickname',
-    intro: '简介 Intro',
-    media: '媒体 Media',
-    report_message: '举报消息 Reported message',
-    report_user: '举报用户 Reported user',
-    report_media: '举报图片 Reported picture',
-    chat_text: '聊天消息 Chat message',
-    appeal: '申诉 Appeal',
+    nickname: '昵称',
+    intro: '简介',
+    media: '图片',
+    report_message: '举报消息',
+    report_user: '举报用户',
+    report_media: '举报图片',
+    chat_text: '聊天文字',
+    appeal: '申诉',
   };
+  // A report's kind of wrong (ModItem.category, set by report.create), in filter order.
+  const CATEGORIES = [
+    ['fake_goods', '假货'],
+    ['fraud', '诈骗'],
+    ['harassment', '骚扰'],
+    ['off_platform', '站外交易'],
+    ['other', '其他'],
+  ];
+  const CATEGORY_LABELS = Object.fromEntries(CATEGORIES);
+  // The finding "contact: <kind>" of the contact-details rule (src/moderation/policy.rs).
+  const CONTACT_LABELS = {
+    wechat: '微信',
+    phone: '手机号',
+    'phone number': '手机号',
+    mobile: '手机号',
+    qq: 'QQ',
+    link: '链接',
+    url: '链接',
+  };
+  const ROLE_LABELS = {
+    buyer: '买家',
+    seller: '卖家',
+    appraiser: '鉴定师',
+    moderator: '审核员',
+    admin: '管理员',
+  };
+  const MEDIA_PURPOSE_LABELS = {
+    chat_photo: '聊天图片',
+    post_photo: '商品图片',
+    post_video: '商品视频',
+    avatar: '头像',
+    image_search: '以图搜图',
+  };
+  const MEDIA_SOURCE_LABELS = { camera: '拍摄', album: '相册' };
+  const MEDIA_STATUS_LABELS = { approved: '已通过', in_review: '审核中', rejected: '未通过' };
   const MEDIA_ID = /^[0-9a-f]{32}$/i;
   const MEDIA_CONTENT = /^\/api\/media\/([0-9a-f]{32})\/content$/i;
   // What approve and reject mean depends on the item: for a report, approving dismisses it and
   // rejecting upholds it (the content goes); for an appeal, approving restores the original.
   const DECISION_LABELS = {
     report_message: {
-      approve: '驳回举报（消息保留） Dismiss report (message stays)',
-      reject: '举报成立：删除消息 Uphold: take the message down',
+      approve: '驳回举报（消息保留）',
+      reject: '举报成立：删除消息',
     },
     report_user: {
-      approve: '驳回举报（资料保留） Dismiss report (profile stays)',
-      reject: '举报成立：重置资料 Uphold: reset nickname, avatar, intro',
+      approve: '驳回举报（资料保留）',
+      reject: '举报成立：重置昵称、头像和简介',
     },
     media_report: {
-      approve: '驳回举报（保留） Dismiss report (it stays)',
-      reject: '举报成立：隐藏 Uphold: hide it',
-      reject_and_block: '隐藏并拉黑图片 Hide + blocklist picture',
+      approve: '驳回举报（图片保留）',
+      reject: '举报成立：隐藏',
+      reject_and_block: '隐藏并拉黑图片',
     },
     appeal: {
-      approve: '申诉成立：恢复原内容 Grant: apply the original content',
-      reject: '驳回申诉：维持原决定 Deny: the decision stands',
+      approve: '申诉成立：恢复原内容',
+      reject: '驳回申诉：维持原决定',
     },
   };
   const ACTION_LABELS = {
-    approve: '通过 Approve',
-    reject: '拒绝 Reject',
-    reject_and_block: '拒绝并拉黑图片 Reject + blocklist',
-    warn: '警告 Warn',
-    mute: '禁言 Mute',
-    suspend: '封禁 Suspend',
-    lift: '解除处罚 Lift',
+    approve: '通过',
+    reject: '拒绝',
+    reject_and_block: '拒绝并拉黑图片',
+    warn: '警告',
+    mute: '禁言',
+    suspend: '封禁',
+    lift: '解除处罚',
   };
-  const NOT_AVAILABLE = '此服务器尚不支持此功能 Not available on this server';
+  const NOT_AVAILABLE = '此服务器尚不支持此功能';
   // A login with a code accepts the user agreement and the privacy policy of the version in force.
   const DOC_TITLES = { user_agreement: '多些用户协议', privacy_policy: '多些隐私政策' };
   const POLICY_HINT = '请先阅读并同意《用户协议》和《隐私政策》';
-  const POLICY_HINT_FULL = POLICY_HINT + ' Please read and accept the User Agreement and the Privacy Policy first.';
 
   // ---------------------------------------------------------------- small helpers
 
@@ -90,15 +125,15 @@
     return String(n).padStart(2, '0');
   }
 
-  // 45s, 3m 20s, 2h 5m, 3d 4h.
+  // 45秒, 3分20秒, 2小时05分, 3天4小时.
   function fmtDuration(ms) {
     const s = Math.max(0, Math.floor(ms / 1000));
-    if (s < 60) return s + 's';
+    if (s < 60) return s + '秒';
     const m = Math.floor(s / 60);
-    if (m < 60) return m + 'm ' + pad2(s % 60) + 's';
+    if (m < 60) return m + '分' + pad2(s % 60) + '秒';
     const h = Math.floor(m / 60);
-    if (h < 24) return h + 'h ' + pad2(m % 60) + 'm';
-    return Math.floor(h / 24) + 'd ' + (h % 24) + 'h';
+    if (h < 24) return h + '小时' + pad2(m % 60) + '分';
+    return Math.floor(h / 24) + '天' + (h % 24) + '小时';
   }
 
   // A lease countdown: 4:05.
@@ -134,38 +169,80 @@
       /Edg\//.test(ua) ? 'Edge' :
       /Firefox\//.test(ua) ? 'Firefox' :
       /Chrome\//.test(ua) ? 'Chrome' :
-      /Safari\//.test(ua) ? 'Safari' : 'Browser';
-    return browser + ' (moderation console)';
+      /Safari\//.test(ua) ? 'Safari' : '浏览器';
+    return browser + '（多些审核台）';
   }
 
   function normalizePhone(raw) {
     return raw.replace(/[\s-]/g, '');
   }
 
+  // Every code of the closed list (docs/protocol.md, "Error codes"), plus the client's own.
   const ERROR_ZH = {
+    bad_request: '请求格式有误',
     invalid_field: '输入有误',
     invalid_phone: '手机号无效',
+    text_too_long: '文字太长',
+    frame_too_large: '内容太多，无法发送',
+    binary_not_supported: '不支持的数据格式',
+    unknown_type: '此服务器不支持该操作',
+    unauthorized: '登录已失效',
+    auth_required: '请先登录',
+    already_authenticated: '已登录',
     invalid_code: '验证码错误',
     code_expired: '验证码已过期，请重新获取',
     too_many_attempts: '尝试次数过多，请重新获取验证码',
-    code_cooldown: '发送太频繁，请稍后再试',
-    rate_limited: '操作太频繁，请稍后再试',
+    code_cooldown: '验证码发送太频繁，请稍后再试',
+    invalid_credentials: '手机号或密码错误',
     forbidden: '无权操作',
-    not_found: '不存在',
-    conflict: '冲突',
-    unauthorized: '登录已失效',
-    disconnected: '未连接',
-    timeout: '超时',
+    not_found: '不存在或已删除',
+    blocked: '已被对方屏蔽',
+    age_required: '此账号尚未填写年龄',
+    guardian_required: '需要监护人同意',
+    content_rejected: '内容未通过审核规则',
+    muted: '此账号已被禁言',
+    suspended: '此账号已被封禁',
+    conflict: '状态已变化（已被他人认领或处理）',
+    recall_expired: '已超过撤回时间',
+    file_too_large: '文件太大',
+    quota_exceeded: '存储空间已满',
+    headers_too_large: '请求头过大',
+    image_too_large: '图片尺寸太大',
+    unsupported_media: '不支持的文件格式',
+    media_type_mismatch: '文件类型与内容不符',
+    invalid_media: '文件已损坏或不完整',
+    invalid_receipt: '回执无效',
+    consent_required: '需要用户授权',
+    rate_limited: '操作太频繁，请稍后再试',
+    unavailable: '服务暂时不可用，请稍后再试',
+    internal: '服务器出错了，请稍后再试',
+    network: '无法连接服务器',
+    disconnected: '连接已断开',
+    timeout: '服务器未响应',
   };
 
-  // The server's `message` is always shown: it says what exactly went wrong.
+  // Codes whose Chinese says it all: the server's English message is not repeated after them.
+  const ERROR_ZH_COMPLETE = new Set(['invalid_phone', 'unauthorized', 'auth_required', 'invalid_code',
+    'code_expired', 'too_many_attempts', 'code_cooldown', 'invalid_credentials', 'rate_limited',
+    'unavailable', 'internal', 'network', 'disconnected', 'timeout', 'muted', 'suspended']);
+  const FIELD_ZH = {
+    phone: '手机号', code: '验证码', reason: '原因', user_id: '用户 ID', item_id: '条目',
+    duration_ms: '时长', action: '操作', decision: '处理结果', limit: '条数', category: '举报类型',
+  };
+
+  // Chinese first. Where the server's own `message` says more than the Chinese for its code
+  // (which field, whose item, why it is forbidden) it follows in brackets; an unknown code is
+  // shown as it came.
   function errorText(err) {
-    if (!err) return '未知错误 unknown error';
-    if (err.code === 'policy_not_accepted') return POLICY_HINT_FULL;
-    let text = err.message || err.code || String(err);
-    if (ERROR_ZH[err.code]) text = ERROR_ZH[err.code] + ' · ' + text;
-    if (err.field) text += ` [${err.field}]`;
-    if (err.retry_after_ms) text += ` (${Math.ceil(err.retry_after_ms / 1000)} s)`;
+    if (!err) return '未知错误';
+    if (err.code === 'policy_not_accepted') return POLICY_HINT;
+    const http = /^http_(\d+)$/.exec(err.code || '');
+    const zh = ERROR_ZH[err.code] || (http ? `服务器错误（HTTP ${http[1]}）` : '');
+    const detail = err.message && err.message !== err.code && err.message !== zh &&
+      !ERROR_ZH_COMPLETE.has(err.code) && !/^HTTP \d+$/.test(err.message) ? err.message : '';
+    let text = zh ? (detail ? `${zh}（${detail}）` : zh) : (detail || err.code || String(err));
+    if (err.field) text += `［${FIELD_ZH[err.field] || '字段 ' + err.field}］`;
+    if (err.retry_after_ms) text += `（${Math.ceil(err.retry_after_ms / 1000)} 秒后可重试）`;
     return text;
   }
 
@@ -221,12 +298,12 @@
         cache: 'no-store',
       });
     } catch (_) {
-      throw new ApiError({ code: 'network', message: '无法连接服务器 cannot reach the server' }, 0);
+      throw new ApiError({ code: 'network', message: '' }, 0);
     }
     if (!res.ok) {
       const err = await readError(res);
       if (err.code === 'unauthorized' && token && token === state.token) {
-        logoutLocal('登录已失效，请重新登录 Session ended, please log in again');
+        logoutLocal('登录已失效，请重新登录');
       }
       throw err;
     }
@@ -237,12 +314,12 @@
 
   // The bytes of a media path, with the bearer token (an <img src> could not send it).
   async function fetchMediaBlob(path) {
-    if (!MEDIA_PATH.test(path)) throw new ApiError({ code: 'invalid_field', message: 'unexpected media URL: ' + path }, 0);
+    if (!MEDIA_PATH.test(path)) throw new ApiError({ code: 'invalid_field', message: '无法识别的媒体地址 ' + path }, 0);
     let res;
     try {
       res = await fetch(path, { headers: { Authorization: 'Bearer ' + state.token }, cache: 'no-store' });
     } catch (_) {
-      throw new ApiError({ code: 'network', message: '无法连接服务器 cannot reach the server' }, 0);
+      throw new ApiError({ code: 'network', message: '' }, 0);
     }
     if (!res.ok) throw await readError(res);
     return res.blob();
@@ -389,7 +466,7 @@
       this.waiting = new Map();
       for (const w of waiting.values()) {
         clearTimeout(w.timer);
-        w.reject(wsError('disconnected', '连接已断开 connection lost'));
+        w.reject(wsError('disconnected', ''));
       }
     }
 
@@ -397,12 +474,12 @@
       return new Promise((resolve, reject) => {
         const ws = this.ws;
         if (!ws || ws.readyState !== WebSocket.OPEN || (!this.ready && !beforeReady)) {
-          reject(wsError('disconnected', '未连接 not connected'));
+          reject(wsError('disconnected', ''));
           return;
         }
         const id = 'c' + this.nextId++;
         const timer = setTimeout(() => {
-          if (this.waiting.delete(id)) reject(wsError('timeout', '服务器未响应 no reply from server'));
+          if (this.waiting.delete(id)) reject(wsError('timeout', ''));
         }, timeoutMs);
         this.waiting.set(id, { resolve, reject, timer });
         try {
@@ -410,7 +487,7 @@
         } catch (_) {
           clearTimeout(timer);
           this.waiting.delete(id);
-          reject(wsError('disconnected', '连接已断开 connection lost'));
+          reject(wsError('disconnected', ''));
         }
       });
     }
@@ -431,7 +508,7 @@
         this.waiting.delete(frame.re);
         clearTimeout(w.timer);
         if (frame.ok) w.resolve(frame.data || {});
-        else w.reject(frame.error || wsError('internal', 'error without details'));
+        else w.reject(frame.error || wsError('internal', ''));
         return;
       }
       if (frame && frame.type) this.emit(frame.type, frame.data || {}, frame.seq);
@@ -465,6 +542,7 @@
     auditUnavailable: false,
     auditLoaded: false,
     acted: [],
+    category: '', // the category filter: '' (全部) or a category code
   };
 
   function meId() {
@@ -560,13 +638,12 @@
     const ready = !!legal.version;
     const submit = $('login-form').querySelector('button[type=submit]');
     submit.disabled = !ready;
-    submit.title = ready ? '' : (legal.error ? '无法加载《用户协议》和《隐私政策》 Could not load the agreement and the policy'
-      : '正在加载《用户协议》和《隐私政策》 Loading the agreement and the policy…');
+    submit.title = ready ? '' : (legal.error ? '无法加载《用户协议》和《隐私政策》'
+      : '正在加载《用户协议》和《隐私政策》…');
     $('policy-agree-row').dataset.version = legal.version || '';
     $('policy-agree-error').hidden = !legal.error;
     $('policy-agree-error-text').textContent = legal.error
-      ? '无法加载《用户协议》和《隐私政策》，暂时不能登录。 Could not load the User Agreement and the Privacy Policy: ' +
-        'you cannot log in until they load. (' + errorText(legal.error) + ')'
+      ? '无法加载《用户协议》和《隐私政策》，加载成功前暂时不能登录。（' + errorText(legal.error) + '）'
       : '';
   }
 
@@ -585,8 +662,8 @@
     if (box.hidden) legal.returnFocus = document.activeElement;
     const gen = ++legal.dialogGen;
     $('legal-title').textContent = title;
-    $('legal-version').textContent = version ? '版本 Version ' + version : '';
-    $('legal-body').textContent = '加载中 Loading…';
+    $('legal-version').textContent = version ? '版本 ' + version : '';
+    $('legal-body').textContent = '加载中…';
     $('legal-body').scrollTop = 0;
     $('legal-error').hidden = true;
     box.dataset.doc = doc;
@@ -597,15 +674,15 @@
       const res = await fetchLegal(doc, version);
       if (gen !== legal.dialogGen || box.hidden) return;
       $('legal-title').textContent = res.title || title;
-      $('legal-version').textContent = '版本 Version ' + res.version;
+      $('legal-version').textContent = '版本 ' + res.version;
       // Verbatim, but without the blank lines some texts open with.
       $('legal-body').textContent = (res.text || '').replace(/^\s*\n/, '');
       $('legal-body').scrollTop = 0;
     } catch (err) {
       if (gen !== legal.dialogGen || box.hidden) return;
       $('legal-body').textContent = '';
-      $('legal-error').replaceChildren('无法加载 Could not load the text: ' + errorText(err) + ' ',
-        el('button', { type: 'button', class: 'link-btn', text: '重试 Retry', onclick: () => openLegal(doc) }));
+      $('legal-error').replaceChildren('无法加载全文：' + errorText(err) + ' ',
+        el('button', { type: 'button', class: 'link-btn', text: '重试', onclick: () => openLegal(doc) }));
       $('legal-error').hidden = false;
     }
   }
@@ -657,7 +734,7 @@
     $('policy-agree').addEventListener('change', () => {
       if (!$('policy-agree').checked) return;
       $('policy-agree-row').classList.remove('attention');
-      if ($('login-error').textContent === POLICY_HINT_FULL) setLoginError(null);
+      if ($('login-error').textContent === POLICY_HINT) setLoginError(null);
     });
     $('policy-retry-btn').addEventListener('click', loadLoginPolicy);
   }
@@ -673,14 +750,26 @@
     flashTimer = setTimeout(() => { f.hidden = true; }, 8000);
   }
 
+  // The status keeps its words at every width (the dot is drawn by CSS, .conn::before).
   function setConn(kind, delay) {
     const c = $('conn-status');
     c.classList.toggle('open', kind === 'open');
     c.classList.toggle('down', kind === 'waiting');
-    if (kind === 'open') c.textContent = '● 实时 Live';
-    else if (kind === 'connecting') c.textContent = '连接中… Connecting…';
-    else if (kind === 'waiting') c.textContent = `已断开，${Math.ceil(delay / 1000)} 秒后重连 Reconnecting in ${Math.ceil(delay / 1000)} s`;
-    else c.textContent = kind;
+    c.classList.toggle('idle', kind !== 'open' && kind !== 'connecting' && kind !== 'waiting');
+    c.dataset.state = kind;
+    if (kind === 'open') {
+      c.textContent = '已连接';
+      c.title = '实时连接正常';
+    } else if (kind === 'connecting') {
+      c.textContent = '连接中…';
+      c.title = '正在连接服务器';
+    } else if (kind === 'waiting') {
+      c.textContent = '重新连接中…';
+      c.title = `连接已断开，${Math.ceil(delay / 1000)} 秒后自动重连；点击立即重连`;
+    } else {
+      c.textContent = kind;
+      c.title = '';
+    }
     const stale = kind !== 'open' && state.subscribed;
     $('queue-stale').hidden = !stale;
     $('queue').classList.toggle('stale', stale);
@@ -742,7 +831,7 @@
     $('policy-agree-row').classList.remove('attention');
     $('me-label').textContent = `${me.nickname || ''} · #${me.id}` +
       (me.phone_masked ? ' · ' + me.phone_masked : '') +
-      (me.roles && me.roles.length ? ' · ' + me.roles.join(', ') : '');
+      (me.roles && me.roles.length ? ' · ' + rolesText(me.roles) : '');
     setConn('connecting');
 
     const socket = new Socket(wsUrl(), token);
@@ -777,12 +866,12 @@
       if (err.code === 'unauthorized' || err.status === 401) {
         tokenStore.clear();
         state.token = null;
-        showLogin('登录已失效，请重新登录 Session ended, please log in again');
+        showLogin('登录已失效，请重新登录');
         return;
       }
       showLogin();
       const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** attempt);
-      setLoginInfo(`${errorText(err)} — ${Math.ceil(delay / 1000)} s 后重试 retrying`);
+      setLoginInfo(`${errorText(err)}，${Math.ceil(delay / 1000)} 秒后重试`);
       setTimeout(() => {
         if (state.token === token && !state.me) resume(token, attempt + 1);
       }, delay);
@@ -810,10 +899,10 @@
       .on('$revoked', (code) => {
         if (!live()) return;
         logoutLocal(code === 4003
-          ? '账号正在注销，已退出 The account is being deleted: logged out'
+          ? '账号正在注销，已退出登录'
           : code === 4005
-            ? '此账号已被封禁，已退出 This account was suspended: logged out'
-            : '登录已失效，请重新登录 Session ended, please log in again');
+            ? '此账号已被封禁，已退出登录'
+            : '登录已失效，请重新登录');
       })
       // A refused handshake looks like a plain close; a dead token shows on a REST call.
       .on('$refused', () => { if (live()) api('GET', '/api/me').catch(() => {}); });
@@ -867,7 +956,7 @@
       $('console-view').hidden = false;
       showBanner(null);
       setConn(socket.ready ? 'open' : 'connecting');
-      $('h-updated').textContent = '队列同步于 Synced at ' + fmtFull(Date.now());
+      $('h-updated').textContent = '队列同步于 ' + fmtFull(Date.now());
       if (type === 'mod.subscribe' && (first || state.auditLoaded) && !state.auditUnavailable) loadAudit();
     } catch (err) {
       if (socket !== state.socket) return;
@@ -876,7 +965,7 @@
       } else if (err.code === 'disconnected') {
         // The reconnect subscribes again.
       } else {
-        showBanner('无法读取队列 Could not load the queue: ' + errorText(err));
+        showBanner('无法读取队列：' + errorText(err));
         if (type === 'mod.subscribe') state.subscribedConn = false;
         setTimeout(maybeSubscribe, 3000);
       }
@@ -901,7 +990,7 @@
     $('forbidden-view').hidden = false;
     $('forbidden-detail').textContent = `${state.me ? '#' + state.me.id + ' ' + (state.me.phone_masked || '') : ''} — ${errorText(err)}`;
     setConn('—');
-    $('conn-status').textContent = '未订阅 Not subscribed';
+    $('conn-status').textContent = '未订阅';
   }
 
   let resyncTimer = null;
@@ -956,8 +1045,8 @@
         it.claim_expires_at = null;
         if (d.why === 'lease expired') {
           setMsg(d.item_id, wasMine
-            ? '你的租约已到期，条目已回到队列 Your lease ran out: the item is back in the queue'
-            : '租约已到期，条目已回到队列 Lease ran out: the item is back in the queue', wasMine ? 'error' : 'info');
+            ? '你的租约已到期，条目已回到队列'
+            : '租约已到期，条目已回到队列', wasMine ? 'error' : 'info');
         } else if (!wasMine) {
           setMsg(d.item_id, null);
         }
@@ -967,8 +1056,7 @@
         state.decided.add(d.item_id);
         const it = state.items.get(d.item_id);
         if (it && d.by !== meId()) {
-          flash(`#${d.item_id} 已由审核员 #${d.by} 处理：${ACTION_LABELS[d.decision] || d.decision} · ` +
-            `decided by moderator #${d.by}`);
+          flash(`#${d.item_id} 已由审核员 #${d.by} 处理：${ACTION_LABELS[d.decision] || d.decision}`);
         }
         state.items.delete(d.item_id);
         forgetItem(d.item_id);
@@ -1023,10 +1111,10 @@
       const it = r.item;
       if (it && state.leaseMs && typeof it.claim_expires_at === 'number') noteServerTime(it.claim_expires_at - state.leaseMs);
       if (it && !state.decided.has(id) && state.items.has(id)) state.items.set(id, it);
-      setMsg(id, '已认领：请在租约到期前处理 Claimed: decide before the lease runs out', 'ok');
+      setMsg(id, '已认领：请在租约到期前处理', 'ok');
     } catch (err) {
       if (err.code === 'conflict') {
-        setMsg(id, '认领失败：其他审核员已认领或已处理 Someone else got it (or it was decided) — ' + errorText(err), 'error');
+        setMsg(id, '认领失败：其他审核员已认领或已处理。' + errorText(err), 'error');
         // The mod.claimed / mod.decided event normally follows; resync if it does not.
         setTimeout(() => {
           const it = state.items.get(id);
@@ -1035,9 +1123,9 @@
       } else if (err.code === 'not_found') {
         state.items.delete(id);
         forgetItem(id);
-        flash(`#${id} 已不存在 no longer exists`, true);
+        flash(`#${id} 已不存在`, true);
       } else {
-        setMsg(id, '认领失败 Claim failed: ' + errorText(err), 'error');
+        setMsg(id, '认领失败：' + errorText(err), 'error');
       }
     } finally {
       state.pending.delete(id);
@@ -1053,9 +1141,9 @@
     try {
       const r = await socket.request('mod.release', { item_id: id });
       if (r.item && state.items.has(id)) state.items.set(id, r.item);
-      setMsg(id, '已放回队列 Released back to the queue', 'info');
+      setMsg(id, '已放回队列', 'info');
     } catch (err) {
-      setMsg(id, '放回失败 Release failed: ' + errorText(err), 'error');
+      setMsg(id, '放回失败：' + errorText(err), 'error');
     } finally {
       state.pending.delete(id);
       render();
@@ -1068,7 +1156,7 @@
     if (!socket || !card) return;
     const reason = (state.drafts.get(id) || '').trim();
     if (decision !== 'approve' && !reason) {
-      setMsg(id, '拒绝必须填写原因 A reason is required to reject', 'error');
+      setMsg(id, isReport(state.items.get(id) || {}) ? '举报成立必须填写原因' : '拒绝必须填写原因', 'error');
       card.reason.focus();
       return;
     }
@@ -1083,12 +1171,12 @@
       state.decided.add(id);
       state.items.delete(id);
       forgetItem(id);
-      flash(`#${id} 已处理 decided: ${label}`);
+      flash(`#${id} 已处理（${label}）`);
       auditSoon();
     } catch (err) {
       const hint = err.code === 'conflict'
-        ? '你的认领已失效（租约到期或被放回） Your claim is gone (lease ran out?) — '
-        : '处理失败 Decision failed: ';
+        ? '你的认领已失效（租约到期或被放回）。'
+        : '处理失败：';
       setMsg(id, hint + errorText(err), 'error');
     } finally {
       state.pending.delete(id);
@@ -1107,9 +1195,9 @@
   function decisionLabels(item) {
     const key = item.kind === 'report_media' || (item.kind === 'media' && isReport(item)) ? 'media_report' : item.kind;
     return Object.assign({
-      approve: '通过 Approve',
-      reject: '拒绝 Reject',
-      reject_and_block: '拒绝并拉黑图片 Reject + blocklist picture',
+      approve: '通过',
+      reject: '拒绝',
+      reject_and_block: '拒绝并拉黑图片',
     }, DECISION_LABELS[key] || {});
   }
 
@@ -1122,12 +1210,12 @@
     let snap = null;
     try { snap = JSON.parse(item.content); } catch (_) { snap = null; }
     if (!snap || typeof snap !== 'object') {
-      return [el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+      return [el('p', { class: 'content-text', text: item.content || '（空）' })];
     }
     const nodes = [el('dl', { class: 'snapshot' },
-      ...fact('昵称 Nickname', snap.nickname || ''),
-      ...fact('简介 Intro', snap.intro || '（无 none）', snap.intro ? 'content-text' : 'muted'),
-      ...fact('头像 Avatar', snap.avatar || '（无 none）', snap.avatar ? '' : 'muted'))];
+      ...fact('昵称', snap.nickname || ''),
+      ...fact('简介', snap.intro || '（无）', snap.intro ? 'content-text' : 'muted'),
+      ...fact('头像', snap.avatar || '（无）', snap.avatar ? '' : 'muted'))];
     const avatarId = typeof snap.avatar === 'string' &&
       (MEDIA_ID.test(snap.avatar) ? snap.avatar : (snap.avatar.match(MEDIA_CONTENT) || [])[1]);
     if (avatarId) nodes.push(mediaBox(item, avatarId));
@@ -1143,25 +1231,102 @@
         return [mediaBox(item, item.content_ref)];
       case 'report_message': {
         const [conv, seq] = (item.content_ref || '').split(':');
-        ref.textContent = `会话 Conversation #${conv || '?'} · 第 ${seq || '?'} 条 message seq ${seq || '?'} · 发送者 sender #${item.subject_id}`;
+        ref.textContent = `会话 #${conv || '?'} · 第 ${seq || '?'} 条消息 · 发送者 #${item.subject_id}`;
         // A photo message's text is its media id: show the picture (staff may see it).
         if (MEDIA_ID.test(item.content || '')) {
-          return [ref, el('p', { class: 'small muted', text: '图片消息 Photo message' }), mediaBox(item, item.content)];
+          return [ref, el('p', { class: 'small muted', text: '图片消息' }), mediaBox(item, item.content)];
         }
-        return [ref, el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+        return [ref, el('p', { class: 'content-text', text: item.content || '（空）' })];
       }
       case 'report_user':
-        ref.textContent = '被举报时的资料 The profile as it was when reported';
+        ref.textContent = '被举报时的资料';
         return [ref, ...profileSnapshot(item)];
       case 'appeal': {
-        ref.textContent = `申诉针对条目 Appeal against item #${item.content_ref} · 被拒绝的内容 the rejected content:`;
+        ref.textContent = `申诉针对条目 #${item.content_ref} · 被拒绝的内容：`;
         const m = (item.content || '').match(MEDIA_CONTENT);
         if (m) return [ref, mediaBox(item, m[1])];
-        return [ref, el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+        return [ref, el('p', { class: 'content-text', text: item.content || '（空）' })];
       }
       default:
-        return [el('p', { class: 'content-text', text: item.content || '(空 empty)' })];
+        return [el('p', { class: 'content-text', text: item.content || '（空）' })];
     }
+  }
+
+  // ---------------------------------------------------------------- categories and reasons
+
+  function rolesText(roles) {
+    return roles.map((r) => ROLE_LABELS[r] || r).join('、');
+  }
+
+  // What a card is filed under in the category filter: a report's category; '' for a report
+  // queued before categories existed (shown as 未分类, listed under 全部 only); null otherwise.
+  function categoryOf(item) {
+    if (item.category) return item.category;
+    return isReport(item) ? '' : null;
+  }
+
+  function categoryChip(code) {
+    return el('span', { class: 'category-chip', 'data-category': code || 'none', title: '举报类型',
+      text: code ? CATEGORY_LABELS[code] || code : '未分类' });
+  }
+
+  const CONTENT_KIND = /^[a-z_]+$/;
+
+  // One finding of the server (ModItem.reasons: src/moderation/policy.rs, reports.rs,
+  // media) as a Chinese tag and what follows it; a form not known here is shown as it came.
+  function parseReason(raw) {
+    const text = String(raw == null ? '' : raw).trim();
+    let m = /^keyword\s*[:：]\s*([\s\S]*)$/i.exec(text);
+    if (m) return { kind: 'keyword', tag: '关键词', detail: m[1] };
+    m = /^contact\s*[:：]\s*([\s\S]*)$/i.exec(text);
+    if (m) {
+      const what = m[1].trim();
+      const label = CONTACT_LABELS[what.toLowerCase()] || what;
+      return { kind: 'contact', tag: label ? '联系方式·' + label : '联系方式', detail: '' };
+    }
+    m = /^report\s*[:：]\s*([\s\S]*)$/i.exec(text);
+    if (m) return { kind: 'report', tag: '举报', detail: m[1] };
+    m = /^appeal of an? (\S+) decision\s*[:：]\s*([\s\S]*)$/i.exec(text);
+    if (m) {
+      const of = CONTENT_KIND.test(m[1]) ? KIND_LABELS[m[1]] || m[1] : m[1];
+      return { kind: 'appeal', tag: '申诉', note: `针对「${of}」的审核决定`, detail: m[2] };
+    }
+    m = /^appeal\s*[:：]\s*([\s\S]*)$/i.exec(text);
+    if (m) return { kind: 'appeal', tag: '申诉', detail: m[1] };
+    // "resembles a blocklisted image (34 of 256 bits apart)", "matches … but is too plain …".
+    m = /^(?:matches|resembles) a blocklisted (?:image|picture) \((\d+) of (\d+) bits apart\)([\s\S]*)$/i.exec(text);
+    if (m) {
+      return { kind: 'blocklist', tag: '疑似黑名单图片',
+        detail: `相差 ${m[1]}/${m[2]} 位` + (/too plain/i.test(m[3]) ? '（画面过于简单，指纹无法确认）' : '') };
+    }
+    m = /^blocklist\s*[:：]\s*([\s\S]*)$/i.exec(text);
+    if (m) {
+      const near = /^near\s+(\d+)\s*bits?\b\s*([\s\S]*)$/i.exec(m[1]);
+      return { kind: 'blocklist', tag: '疑似黑名单图片', detail: near ? `相差 ${near[1]} 位` + (near[2] ? ' ' + near[2] : '') : m[1] };
+    }
+    if (/^blocklisted (?:image|picture)$/i.test(text)) return { kind: 'blocklist', tag: '黑名单图片', detail: '' };
+    if (/^videos? (?:are|is) always reviewed$/i.test(text)) return { kind: 'video', tag: '视频', detail: '视频一律人工审核' };
+    return { kind: 'unknown', tag: '', detail: text };
+  }
+
+  // The upload screening joins its findings with "; " into one reason; a reporter's or an
+  // appellant's own words are never split.
+  function splitReasons(reasons) {
+    const out = [];
+    for (const raw of reasons || []) {
+      const text = String(raw == null ? '' : raw);
+      if (/^(report|appeal)\b/i.test(text.trim())) out.push(text);
+      else out.push(...text.split(/;\s+/).filter((part) => part.trim()));
+    }
+    return out;
+  }
+
+  function reasonChip(raw) {
+    const r = parseReason(raw);
+    return el('span', { class: 'reason-chip', 'data-reason': r.kind, 'data-raw': raw },
+      r.tag ? el('span', { class: 'reason-tag', text: r.tag }) : null,
+      r.note ? el('span', { class: 'reason-note', text: r.note }) : null,
+      r.detail ? el('span', { class: 'reason-detail', text: r.detail }) : null);
   }
 
   // ---------------------------------------------------------------- media
@@ -1177,9 +1342,9 @@
   // mediaId: the picture or video to show (a media item's content_ref, a reported photo
   // message's text, an appealed media item's URL).
   function mediaBox(item, mediaId) {
-    const box = el('div', { class: 'media-box' }, el('div', { class: 'media-meta', text: '加载中… Loading…' }));
+    const box = el('div', { class: 'media-box' }, el('div', { class: 'media-meta', text: '加载中…' }));
     if (!MEDIA_ID.test(mediaId || '')) {
-      box.replaceChildren(el('p', { class: 'media-error', text: '无法识别的媒体 Unknown media reference: ' + (mediaId || item.content || '') }));
+      box.replaceChildren(el('p', { class: 'media-error', text: '无法识别的媒体：' + (mediaId || item.content || '') }));
       return box;
     }
     const entry = { url: null, disposed: false };
@@ -1202,6 +1367,10 @@
       // A video has no picture hash: blocklisting it would do nothing.
       const card = state.cards.get(item.id);
       if (view && view.kind === 'video' && card && card.blockBtn) card.blockBtn.hidden = true;
+      if (view && view.kind === 'video' && card && card.kindBadge) {
+        if (item.kind === 'media') card.kindBadge.textContent = '视频';
+        else if (item.kind === 'report_media') card.kindBadge.textContent = '举报视频';
+      }
       let path = `/api/media/${mediaId}/content`;
       if (view && view.kind === 'image' && Array.isArray(view.thumbnails)) {
         const big = view.thumbnails.find((t) => t.size === 1080);
@@ -1209,7 +1378,7 @@
       }
       if (view && view.kind === 'video' && view.byte_size > AUTO_VIDEO_BYTES) {
         const btn = el('button', { type: 'button', class: 'secondary small-btn',
-          text: `加载视频 Load video (${fmtBytes(view.byte_size)})` });
+          text: `加载视频（${fmtBytes(view.byte_size)}）` });
         btn.addEventListener('click', busy(btn, () => showMedia(path, box, entry, view)));
         box.replaceChildren(btn, metaLine(view));
         return;
@@ -1217,7 +1386,7 @@
       await showMedia(path, box, entry, view);
     } catch (err) {
       if (entry.disposed) return;
-      box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体 Cannot load the media: ' + errorText(err) }),
+      box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体：' + errorText(err) }),
         el('div', { class: 'media-meta', text: mediaId }));
     }
   }
@@ -1225,8 +1394,9 @@
   function metaLine(view) {
     if (!view) return null;
     const parts = [view.content_type, view.width && view.height ? `${view.width}×${view.height}` : null,
-      fmtBytes(view.byte_size), view.source ? '来源 source: ' + view.source : null,
-      view.purpose, view.status ? '状态 status: ' + view.status : null];
+      fmtBytes(view.byte_size), view.source ? '来源：' + (MEDIA_SOURCE_LABELS[view.source] || view.source) : null,
+      view.purpose ? MEDIA_PURPOSE_LABELS[view.purpose] || view.purpose : null,
+      view.status ? '状态：' + (MEDIA_STATUS_LABELS[view.status] || view.status) : null];
     return el('div', { class: 'media-meta', text: parts.filter(Boolean).join(' · ') });
   }
 
@@ -1240,13 +1410,13 @@
       const isVideo = (view && view.kind === 'video') || type.startsWith('video/');
       const node = isVideo
         ? el('video', { src: entry.url, controls: true, preload: 'metadata', playsinline: true,
-          'aria-label': '待审核视频 Video under review' })
-        : el('img', { src: entry.url, alt: '待审核图片 Picture under review' });
+          'aria-label': '待审核视频' })
+        : el('img', { src: entry.url, alt: '待审核图片' });
       if (isVideo) node.muted = true;
       box.replaceChildren(node, metaLine(view) || el('div', { class: 'media-meta', text: type }));
     } catch (err) {
       if (entry.disposed) return;
-      box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体 Cannot load the media: ' + errorText(err) }));
+      box.replaceChildren(el('p', { class: 'media-error', text: '无法加载媒体：' + errorText(err) }));
     }
   }
 
@@ -1262,10 +1432,10 @@
 
   function userLine(u) {
     if (!u) return '';
-    if (u.deleted) return '已注销用户 deleted account';
+    if (u.deleted) return '已注销用户';
     const parts = [u.nickname];
-    if (u.roles && u.roles.length) parts.push(u.roles.join(', '));
-    if (u.created_at) parts.push('注册 joined ' + fmtFull(u.created_at).slice(0, 10));
+    if (u.roles && u.roles.length) parts.push(rolesText(u.roles));
+    if (u.created_at) parts.push('注册于 ' + fmtFull(u.created_at).slice(0, 10));
     return parts.filter(Boolean).join(' · ');
   }
 
@@ -1280,23 +1450,23 @@
     card.age = el('span', { class: 'age small muted' });
     card.nick = el('span', { class: 'small muted' });
     const actOn = el('button', { type: 'button', class: 'link-btn',
-      text: '处理此用户 Act on this user', onclick: () => pickUser(item.subject_id) });
+      text: '处理此用户', onclick: () => pickUser(item.subject_id) });
     const content = itemContent(item);
     const labels = decisionLabels(item);
     const report = isReport(item);
-    const reasons = el('div', { class: 'reasons' },
-      ...(item.reasons || []).map((r) => el('span', { class: 'reason-chip', text: r })));
+    const category = categoryOf(item);
+    const reasons = el('div', { class: 'reasons' }, ...splitReasons(item.reasons).map(reasonChip));
     card.holder = el('div', { class: 'holder small' });
     card.msg = el('p', { class: 'item-msg small', hidden: true, role: 'status' });
-    card.claimBtn = el('button', { type: 'button', class: 'primary small-btn', text: '认领 Claim',
+    card.claimBtn = el('button', { type: 'button', class: 'primary small-btn', text: '认领',
       onclick: () => claim(id) });
-    card.releaseBtn = el('button', { type: 'button', class: 'secondary small-btn', text: '放回队列 Release',
+    card.releaseBtn = el('button', { type: 'button', class: 'secondary small-btn', text: '放回队列',
       onclick: () => release(id) });
     card.actions = el('div', { class: 'actions' }, card.claimBtn, card.releaseBtn);
     card.reason = el('textarea', { rows: 2, maxlength: 500,
       placeholder: report
-        ? '原因（举报成立时必填，被举报人会看到） Reason (required to uphold; the reported user sees it)'
-        : '原因（拒绝时必填，作者会看到） Reason (required to reject; the author sees it)' });
+        ? '原因（举报成立时必填，被举报人会看到）'
+        : '原因（拒绝时必填，作者会看到）' });
     card.reason.value = state.drafts.get(id) || '';
     card.reason.addEventListener('input', () => state.drafts.set(id, card.reason.value));
     card.approveBtn = el('button', { type: 'button', class: 'approve small-btn', text: labels.approve,
@@ -1306,21 +1476,26 @@
     card.blockBtn = item.kind === 'media' || item.kind === 'report_media' ||
       (item.kind === 'report_message' && MEDIA_ID.test(item.content || ''))
       ? el('button', { type: 'button', class: 'block small-btn', text: labels.reject_and_block,
-        title: '拒绝，并把这张图片加入黑名单（相似图片今后会被自动拒绝） Reject and add the picture to the blocklist (similar pictures are refused from now on)',
+        title: '拒绝，并把这张图片加入黑名单（相似图片今后会被自动拒绝）',
         onclick: () => decide(id, 'reject_and_block') })
       : null;
     card.decide = el('div', { class: 'decide' }, card.reason,
       el('div', { class: 'actions' }, card.approveBtn, card.rejectBtn, card.blockBtn));
-    card.root = el('article', { class: 'card item' + (report ? ' report' : ''), 'data-id': id, 'data-kind': item.kind },
+    const reportKind = /^report_/.test(item.kind);
+    card.kindBadge = el('span', { class: 'badge kind' + (reportKind ? ' report' : ''), text: KIND_LABELS[item.kind] || item.kind });
+    card.root = el('article', { class: 'card item' + (report ? ' report' : ''), 'data-id': id, 'data-kind': item.kind,
+      'data-category': category == null ? null : category || 'none' },
       el('div', { class: 'item-head' },
         el('span', { class: 'item-id', text: '#' + id }),
-        el('span', { class: 'badge kind', text: KIND_LABELS[item.kind] || item.kind }),
-        report ? el('span', { class: 'badge report', text: '用户举报 User report' }) : null,
-        el('span', { class: 'badge' + (item.priority === 0 ? ' p0' : ''), text: '优先级 P' + item.priority }),
+        category != null ? categoryChip(category) : null,
+        card.kindBadge,
+        report && !reportKind ? el('span', { class: 'badge report', text: '用户举报' }) : null,
+        el('span', { class: 'badge' + (item.priority === 0 ? ' p0' : ''), title: `优先级 ${item.priority}（0 最紧急）`,
+          text: item.priority === 0 ? 'P0 紧急' : 'P' + item.priority }),
         card.stateBadge,
         card.age),
       el('div', { class: 'subject small' },
-        el('span', { text: (report ? '被举报用户 Reported user' : item.kind === 'appeal' ? '申诉人 Appellant' : '作者 Author') +
+        el('span', { text: (report ? '被举报用户' : item.kind === 'appeal' ? '申诉人' : '作者') +
           ` #${item.subject_id}` }), card.nick, actOn),
       ...content,
       reasons,
@@ -1340,8 +1515,8 @@
     card.root.classList.toggle('claimed', claimed && !mine);
     card.root.classList.toggle('mine', mine);
     card.stateBadge.className = 'badge ' + (mine ? 'state-mine' : claimed ? 'state-claimed' : '');
-    card.stateBadge.textContent = mine ? '我已认领 Claimed by me'
-      : claimed ? '处理中 Claimed' : '待处理 Queued';
+    card.stateBadge.textContent = mine ? '我已认领'
+      : claimed ? '处理中' : '待处理';
     card.claimBtn.hidden = mine;
     card.releaseBtn.hidden = !mine;
     card.decide.hidden = !mine;
@@ -1357,28 +1532,28 @@
   // The parts that change with the clock: age, lease countdown, claimability.
   function tickCard(card, item) {
     const now = serverNow();
-    card.age.textContent = '等待 waiting ' + fmtDuration(now - item.created_at);
-    card.age.title = '提交于 Submitted ' + fmtFull(item.created_at);
+    card.age.textContent = '已等待 ' + fmtDuration(now - item.created_at);
+    card.age.title = '提交于 ' + fmtFull(item.created_at);
     if (item.state === 'claimed') {
       const left = (item.claim_expires_at || 0) - now;
-      const who = isMine(item) ? '你 you' : `审核员 moderator #${item.claimed_by}`;
+      const who = isMine(item) ? '你' : `审核员 #${item.claimed_by}`;
       // The last fifth of the lease (at most a minute) shows red.
       const low = Math.min(LEASE_LOW_MS, (state.leaseMs || 300000) / 5);
       const countdown = el('span', { class: 'countdown' + (left < low ? ' low' : ''),
-        text: left > 0 ? fmtClock(left) : '已到期 expired' });
-      card.holder.replaceChildren(`认领人 Held by ${who} · 租约剩余 lease left `, countdown,
-        el('span', { class: 'muted', text: ` (至 until ${fmtFull(item.claim_expires_at).slice(11)})` }));
+        text: left > 0 ? fmtClock(left) : '已到期' });
+      card.holder.replaceChildren(`认领人：${who} · 租约剩余 `, countdown,
+        el('span', { class: 'muted', text: `（至 ${fmtFull(item.claim_expires_at).slice(11)}）` }));
       card.holder.hidden = false;
       if (!isMine(item)) {
         // Someone else's live lease: claiming would only answer conflict.
         const expired = left <= 0;
         card.claimBtn.disabled = card.claimBtn.disabled || !expired;
-        card.claimBtn.textContent = expired ? '租约已到期，认领 Lease ran out: claim' : '认领 Claim';
+        card.claimBtn.textContent = expired ? '租约已到期，认领' : '认领';
       }
     } else {
       card.holder.hidden = true;
       card.holder.replaceChildren();
-      card.claimBtn.textContent = '认领 Claim';
+      card.claimBtn.textContent = '认领';
     }
   }
 
@@ -1386,11 +1561,44 @@
     return [...state.items.values()].sort((a, b) => (a.priority - b.priority) || (a.id - b.id));
   }
 
+  // The category filter above the queue: 全部 and the five categories, each with how many
+  // cards it would show (under 只看我认领的 too). Purely client-side.
+  function renderFilter(items) {
+    const box = $('category-filter');
+    if (!box.childElementCount) {
+      for (const [code, label] of [['', '全部'], ...CATEGORIES]) {
+        box.append(el('button', { type: 'button', class: 'filter-chip', 'data-filter': code || 'all',
+          'aria-pressed': 'false', onclick: () => setCategoryFilter(code) },
+        el('span', { class: 'filter-label', text: label }), el('span', { class: 'filter-count', text: '0' })));
+      }
+    }
+    const counts = new Map([['', items.length]]);
+    for (const it of items) {
+      const c = categoryOf(it);
+      if (c) counts.set(c, (counts.get(c) || 0) + 1);
+    }
+    for (const btn of box.children) {
+      const code = btn.dataset.filter === 'all' ? '' : btn.dataset.filter;
+      const n = counts.get(code) || 0;
+      btn.setAttribute('aria-pressed', String(code === state.category));
+      btn.classList.toggle('none', n === 0);
+      btn.querySelector('.filter-count').textContent = String(n);
+      btn.title = code ? `只看「${CATEGORY_LABELS[code]}」类举报（${n} 条）` : `显示全部条目（${n} 条）`;
+    }
+  }
+
+  function setCategoryFilter(code) {
+    state.category = code;
+    render();
+  }
+
   function render() {
     const queue = $('queue');
     const onlyMine = $('only-mine').checked;
     const items = sortedItems();
-    const visible = onlyMine ? items.filter(isMine) : items;
+    const mineOrAll = onlyMine ? items.filter(isMine) : items;
+    renderFilter(mineOrAll);
+    const visible = state.category ? mineOrAll.filter((it) => categoryOf(it) === state.category) : mineOrAll;
     const shown = new Set(visible.map((it) => it.id));
     for (const [id, card] of state.cards) {
       if (!shown.has(id) && card.root.parentNode) card.root.remove();
@@ -1402,8 +1610,9 @@
       if (queue.children[i] !== card.root) queue.insertBefore(card.root, queue.children[i] || null);
     });
     $('queue-empty').hidden = !state.subscribed || visible.length > 0;
-    $('queue-empty').textContent = onlyMine && items.length
-      ? '你没有认领中的条目 You hold no items.' : '队列为空 🎉 The queue is empty.';
+    $('queue-empty').textContent = state.category && mineOrAll.length
+      ? `没有「${CATEGORY_LABELS[state.category] || state.category}」类的举报` + (onlyMine ? '（只看我认领的）' : '')
+      : onlyMine && items.length ? '你没有认领中的条目' : '队列为空 🎉';
     renderHealth();
   }
 
@@ -1421,13 +1630,13 @@
       byPrio.set(it.priority, p);
     }
     const chips = [...byPrio.entries()].sort((a, b) => a[0] - b[0]).map(([prio, c]) =>
-      el('span', { class: 'prio-chip' }, 'P' + prio + (prio === 0 ? ' 紧急 urgent' : '') + ': ',
-        el('b', { text: String(c.queued) }), ' 待处理 queued',
+      el('span', { class: 'prio-chip' + (prio === 0 ? ' p0' : '') }, (prio === 0 ? '紧急 P0' : 'P' + prio) + '：',
+        el('b', { text: String(c.queued) }), ' 条待处理',
         c.claimed ? ' · ' : null, c.claimed ? el('b', { text: String(c.claimed) }) : null,
-        c.claimed ? ' 处理中 claimed' : null));
+        c.claimed ? ' 条处理中' : null));
     $('h-priorities').replaceChildren(...chips);
     tickHealth();
-    document.title = (queued.length ? `(${queued.length}) ` : '') + '审核台 Moderation console · 多些 Duoxie';
+    document.title = (queued.length ? `(${queued.length}) ` : '') + '多些审核台';
   }
 
   function tickHealth() {
@@ -1444,7 +1653,7 @@
     }
     const age = serverNow() - oldest;
     node.textContent = fmtDuration(age);
-    node.title = '提交于 Submitted ' + fmtFull(oldest);
+    node.title = '提交于 ' + fmtFull(oldest);
     node.className = 'stat-num' + (age > 3600000 ? ' alert' : age > 900000 ? ' warning' : '');
   }
 
@@ -1480,7 +1689,7 @@
     info.textContent = '…';
     const u = await lookupUser(id);
     if (parseInt($('act-user').value, 10) !== id) return;
-    info.textContent = u ? `#${id} · ${userLine(u)}` : `#${id} · 找不到此用户 no such user`;
+    info.textContent = u ? `#${id} · ${userLine(u)}` : `#${id} · 找不到此用户`;
   }
 
   // A mute always has an end; a suspension may last until it is lifted.
@@ -1503,9 +1712,9 @@
   // {"id","user_id","kind","until","reason","created_by","created_at"}
   function describeSanction(s) {
     if (!s || typeof s !== 'object') return '';
-    const parts = [`处罚 sanction #${s.id}`, ACTION_LABELS[s.kind] || s.kind];
-    if (s.kind !== 'warn') parts.push(s.until ? `至 until ${fmtFull(s.until)}` : '直到解除 until lifted');
-    if (s.reason) parts.push(`原因 reason: ${s.reason}`);
+    const parts = [`处罚 #${s.id}`, ACTION_LABELS[s.kind] || s.kind];
+    if (s.kind !== 'warn') parts.push(s.until ? `至 ${fmtFull(s.until)}` : '直到解除');
+    if (s.reason) parts.push(`原因：${s.reason}`);
     return parts.join(' · ');
   }
 
@@ -1513,7 +1722,7 @@
     actMsg(null);
     const userId = parseInt($('act-user').value, 10);
     if (!(userId > 0)) {
-      actMsg('请输入用户 ID Enter a user id', 'error');
+      actMsg('请输入用户 ID', 'error');
       $('act-user').focus();
       return;
     }
@@ -1521,19 +1730,19 @@
     const reason = $('act-reason').value.trim();
     // Every action, a lift too, is audited with its reason (the server refuses none).
     if (!reason) {
-      actMsg('请填写原因 Enter a reason', 'error');
+      actMsg('请填写原因', 'error');
       $('act-reason').focus();
       return;
     }
     if (userId === meId()) {
-      actMsg('不能处理自己的账号 You cannot act on your own account', 'error');
+      actMsg('不能处理自己的账号', 'error');
       return;
     }
     const data = { user_id: userId, action, reason };
     const duration = $('act-duration').value;
     if (action === 'mute' || (action === 'suspend' && duration !== '')) data.duration_ms = Number(duration);
     if (!state.socket || !state.socket.ready) {
-      actMsg('未连接 Not connected', 'error');
+      actMsg('未连接服务器', 'error');
       return;
     }
     try {
@@ -1543,18 +1752,18 @@
       if (r.sanction) detail = ' — ' + describeSanction(r.sanction);
       else if (typeof r.lifted === 'number') {
         detail = r.lifted
-          ? ` — 解除了 ${r.lifted} 项处罚 lifted ${r.lifted} sanction${r.lifted === 1 ? '' : 's'}`
-          : ' — 没有生效中的禁言或封禁 no active mute or suspension to lift';
+          ? ` — 解除了 ${r.lifted} 项处罚`
+          : ' — 没有生效中的禁言或封禁';
       }
-      actMsg(`已执行 Done: ${ACTION_LABELS[action]} → #${userId}${detail}`, r.lifted === 0 ? 'info' : 'ok');
+      actMsg(`已执行：${ACTION_LABELS[action]} → #${userId}${detail}`, r.lifted === 0 ? 'info' : 'ok');
       $('act-reason').value = '';
       auditSoon();
     } catch (err) {
       if (err.code === 'unknown_type') {
         state.actUnavailable = true;
-        actMsg(`${NOT_AVAILABLE} (mod.act)`, 'unavailable');
+        actMsg(`${NOT_AVAILABLE}（mod.act）`, 'unavailable');
       } else {
-        actMsg('执行失败 Failed: ' + errorText(err), 'error');
+        actMsg('执行失败：' + errorText(err), 'error');
       }
     }
   }
@@ -1564,9 +1773,9 @@
     state.acted.unshift(d);
     state.acted.length = Math.min(state.acted.length, ACTED_KEEP);
     const list = $('acted-list');
-    const line = `${fmtFull(Date.now()).slice(11)} · 审核员 moderator #${d.by} → 用户 user #${d.user_id}: ` +
-      (ACTION_LABELS[d.action] || d.action) + (d.until ? ` · 至 until ${fmtFull(d.until)}`
-        : d.action === 'suspend' ? ' · 直到解除 until lifted' : '');
+    const line = `${fmtFull(Date.now()).slice(11)} · 审核员 #${d.by} → 用户 #${d.user_id}：` +
+      (ACTION_LABELS[d.action] || d.action) + (d.until ? ` · 至 ${fmtFull(d.until)}`
+        : d.action === 'suspend' ? ' · 直到解除' : '');
     list.prepend(el('li', { text: line }));
     while (list.children.length > ACTED_KEEP) list.lastChild.remove();
   }
@@ -1590,7 +1799,7 @@
   async function loadAudit() {
     const socket = state.socket;
     if (!socket || !socket.ready) {
-      auditMsg('未连接 Not connected', 'error');
+      auditMsg('未连接服务器', 'error');
       return;
     }
     const limit = Number($('audit-limit').value) || 50;
@@ -1600,23 +1809,24 @@
       state.auditUnavailable = false;
       state.auditLoaded = true;
       const entries = r.entries || [];
+      // data-label: the column name, shown before each cell where the rows stack (phone width).
       $('audit-body').replaceChildren(...entries.map((e) => el('tr', {},
-        el('td', { class: 'when', text: fmtShort(e.at), title: fmtFull(e.at) }),
-        el('td', { text: e.actor_id != null ? '#' + e.actor_id : '' }),
-        el('td', { text: ACTION_LABELS[e.action] || e.action || '' }),
-        el('td', { text: e.item_id != null ? '#' + e.item_id : '' }),
-        el('td', { text: e.target_user_id != null ? '#' + e.target_user_id : '' }),
-        el('td', { class: 'reason', text: e.reason || '' }))));
+        el('td', { class: 'when', 'data-label': '时间', text: fmtShort(e.at), title: fmtFull(e.at) }),
+        el('td', { class: 'actor', 'data-label': '审核员', text: e.actor_id != null ? '#' + e.actor_id : '' }),
+        el('td', { class: 'action', 'data-label': '操作', text: ACTION_LABELS[e.action] || e.action || '' }),
+        el('td', { class: 'item-ref', 'data-label': '条目', text: e.item_id != null ? '#' + e.item_id : '' }),
+        el('td', { class: 'target', 'data-label': '用户', text: e.target_user_id != null ? '#' + e.target_user_id : '' }),
+        el('td', { class: 'reason', 'data-label': '原因', text: e.reason || '' }))));
       $('audit-table').hidden = entries.length === 0;
-      auditMsg(entries.length ? `${entries.length} 条 entries · ${fmtFull(Date.now()).slice(11)}` : '暂无记录 No entries yet', 'muted');
+      auditMsg(entries.length ? `${entries.length} 条 · 更新于 ${fmtFull(Date.now()).slice(11)}` : '暂无记录', 'muted');
     } catch (err) {
       if (socket !== state.socket) return;
       if (err.code === 'unknown_type') {
         state.auditUnavailable = true;
         $('audit-table').hidden = true;
-        auditMsg(`${NOT_AVAILABLE} (mod.audit)`, 'unavailable');
+        auditMsg(`${NOT_AVAILABLE}（mod.audit）`, 'unavailable');
       } else {
-        auditMsg('无法读取审计日志 Could not load the audit log: ' + errorText(err), 'error');
+        auditMsg('无法读取审计日志：' + errorText(err), 'error');
       }
     }
   }
@@ -1639,7 +1849,7 @@
           return;
         }
         sendBtn.disabled = true;
-        sendBtn.textContent = `${left} s`;
+        sendBtn.textContent = `${left} 秒后重发`;
       };
       step();
       cooldownTimer = setInterval(step, 1000);
@@ -1651,16 +1861,16 @@
       $('dev-code-note').hidden = true;
       const phone = normalizePhone($('login-phone').value);
       if (!phone) {
-        setLoginError({ message: '请输入手机号 Enter your phone number' });
+        setLoginError({ message: '请输入手机号' });
         return;
       }
       try {
         const res = await api('POST', '/api/auth/code', { phone });
         const minutes = res.expires_in_ms ? Math.round(res.expires_in_ms / 60000) : null;
-        setLoginInfo('验证码已发送 Code sent' + (minutes ? ` (${minutes} min)` : ''));
+        setLoginInfo('验证码已发送' + (minutes ? `，${minutes} 分钟内有效` : ''));
         if (res.dev_code) {
           $('login-code').value = res.dev_code;
-          $('dev-code-note').textContent = `开发验证码 dev code ${res.dev_code} (server runs with DUOXIE_AUTH_DEV_CODES)`;
+          $('dev-code-note').textContent = `开发验证码 ${res.dev_code}（服务器开启了 DUOXIE_AUTH_DEV_CODES）`;
           $('dev-code-note').hidden = false;
         }
         $('login-code').focus();
@@ -1679,8 +1889,7 @@
         // Nothing is sent before the box is ticked and the version in force is known.
         if (!legal.version) {
           renderLoginPolicy();
-          setLoginError({ message: '《用户协议》和《隐私政策》尚未加载，暂时不能登录 ' +
-            'The User Agreement and the Privacy Policy are not loaded yet: you cannot log in yet' });
+          setLoginError({ message: '《用户协议》和《隐私政策》尚未加载，暂时不能登录' });
           return;
         }
         if (!$('policy-agree').checked) {
@@ -1690,7 +1899,7 @@
         const phone = normalizePhone($('login-phone').value);
         const code = $('login-code').value.trim();
         if (!code) {
-          setLoginError({ message: '请输入验证码 Enter the code' });
+          setLoginError({ message: '请输入验证码' });
           return;
         }
         try {
@@ -1715,7 +1924,7 @@
 
   function wireApp() {
     $('logout-btn').addEventListener('click', logout);
-    $('logout-btn').title = '退出此浏览器的登录（主客户端同样退出） Logs this browser out (the main client too)';
+    $('logout-btn').title = '退出此浏览器的登录（多些主客户端同样退出）';
     $('forbidden-logout').addEventListener('click', logout);
     $('conn-status').addEventListener('click', () => { if (state.socket) state.socket.reconnectNow(); });
     $('only-mine').addEventListener('change', render);
@@ -1740,7 +1949,7 @@
       if (e.key !== TOKEN_KEY && e.key !== null) return;
       const token = tokenStore.get();
       if (token === state.token) return;
-      if (!token) logoutLocal('已在其他页面退出 Logged out in another tab');
+      if (!token) logoutLocal('已在其他页面退出登录');
       else {
         if (state.socket) state.socket.stop();
         state.socket = null;

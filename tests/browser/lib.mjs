@@ -3,8 +3,11 @@
 // No fixed sleeps anywhere: every wait is on a selector, a text or a polled condition, bounded
 // by WAIT_MS (15 s), and a wait that runs out fails the step that was waiting.
 import { chromium } from 'playwright-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'static');
 
 export const WAIT_MS = 15000;
 
@@ -58,17 +61,27 @@ export class Run {
   }
 
   async launch() {
-    this.browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+    // A page whose document page.route answered has no address space of its own, so Chrome's
+    // local-network checks refuse its WebSocket to 127.0.0.1: off when serving from disk.
+    const args = staticFromDisk() ? [...CHROMIUM_ARGS, '--disable-features=LocalNetworkAccessChecks'] : CHROMIUM_ARGS;
+    this.browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
     return this.browser;
   }
 
   // A fresh phone-sized context (its own localStorage, so its own login) with one page.
+  // With DUOXIE_STATIC_FROM_DISK=1 its pages load /, /console and /static/* from this
+  // checkout's static/ folder instead of the copies compiled into the server (to try edits of
+  // the client before the server is rebuilt); a comma-separated list of paths under static/
+  // (`index.html,app.js,app.css`) takes only those from disk. Everything else still goes to
+  // the server.
   async newPhonePage(label, { onDialog } = {}) {
     const context = await this.browser.newContext(PHONE);
     context.setDefaultTimeout(WAIT_MS);
     context.setDefaultNavigationTimeout(WAIT_MS);
+    const fromDisk = staticFromDisk();
+    if (fromDisk) await serveStaticFromDisk(context, fromDisk);
     const page = await context.newPage();
-    const entry = { label, page, errors: [], ws: new WsLog() };
+    const entry = { label, page, errors: [], ws: new WsLog(), dialogs: [] };
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warning') {
         entry.errors.push(`[console.${msg.type()}] ${msg.text()}`);
@@ -82,6 +95,8 @@ export class Run {
     });
     page.on('websocket', (ws) => entry.ws.attach(ws));
     page.on('dialog', async (dialog) => {
+      // Every window dialog (alert, confirm, prompt) is kept: the client should need none.
+      entry.dialogs.push(`${dialog.type()}: ${oneLine(dialog.message())}`);
       const answer = onDialog ? onDialog(dialog) : undefined;
       console.log(`  ${label}: ${dialog.type()} dialog "${oneLine(dialog.message())}" -> ${answer === false ? 'dismiss' : 'accept'}`);
       try {
@@ -172,6 +187,43 @@ export class Run {
   }
 }
 
+// null (the server's files), 'all', or the Set of paths under static/ to take from disk.
+export function staticFromDisk() {
+  const v = (process.env.DUOXIE_STATIC_FROM_DISK || '').trim();
+  if (!v || /^(0|false|no)$/i.test(v)) return null;
+  if (/^(1|true|yes|all)$/i.test(v)) return 'all';
+  return new Set(v.split(',').map((x) => x.trim()).filter(Boolean));
+}
+
+const CONTENT_TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8',
+  html: 'text/html; charset=utf-8', txt: 'text/plain; charset=utf-8', md: 'text/plain; charset=utf-8' };
+
+// The server's routes for the client's files (src/http/client.rs), answered from static/.
+function staticPath(pathname) {
+  if (pathname === '/') return 'index.html';
+  if (pathname === '/console') return 'console.html';
+  if (pathname.startsWith('/static/')) return decodeURIComponent(pathname.slice('/static/'.length));
+  return null;
+}
+
+async function serveStaticFromDisk(context, which) {
+  const wanted = (url) => {
+    const rel = staticPath(url.pathname);
+    return rel != null && (which === 'all' || which.has(rel));
+  };
+  await context.route(wanted,
+    async (route) => {
+      const rel = staticPath(new URL(route.request().url()).pathname);
+      const file = normalize(join(STATIC_DIR, rel));
+      const ext = rel.includes('.') ? rel.slice(rel.lastIndexOf('.') + 1) : '';
+      if (!file.startsWith(STATIC_DIR + sep) || !existsSync(file) || !CONTENT_TYPES[ext]) {
+        await route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"not_found","message":"file"}}' });
+        return;
+      }
+      await route.fulfill({ status: 200, contentType: CONTENT_TYPES[ext], body: readFileSync(file) });
+    });
+}
+
 export function oneLine(text) {
   return String(text).replace(/\s+/g, ' ').trim().slice(0, 600);
 }
@@ -202,7 +254,7 @@ class WsLog {
     let frame;
     try { frame = JSON.parse(String(payload)); } catch (_) { return; }
     if (!frame || !frame.id) return;
-    const r = { id: frame.id, type: frame.type, at: Date.now(), reply: null };
+    const r = { id: frame.id, type: frame.type, data: frame.data || {}, at: Date.now(), reply: null };
     // Ids restart at c1 on every page load: the newest request with an id wins.
     this.byId.set(frame.id, r);
     this.requests.push(r);
@@ -215,7 +267,7 @@ class WsLog {
     if (!frame) return;
     if (Object.prototype.hasOwnProperty.call(frame, 're')) {
       const r = this.byId.get(frame.re);
-      if (r && !r.reply) r.reply = { ok: !!frame.ok, error: frame.error || null, at: Date.now() };
+      if (r && !r.reply) r.reply = { ok: !!frame.ok, data: frame.data || null, error: frame.error || null, at: Date.now() };
       this.lines.push(`${Date.now()} < re ${frame.re} ${frame.ok ? 'ok' : 'ERR ' + JSON.stringify(frame.error)}`);
     } else if (frame.type) {
       this.events.push({ type: frame.type, at: Date.now(), data: frame.data });
@@ -411,4 +463,40 @@ export async function englishOnlyErrors(page) {
     }
     return [...out];
   });
+}
+
+// The element's box lies inside the phone's screen (width: the device's 390 px).
+export async function checkInsideScreen(page, selector, what) {
+  const device = page.viewportSize();
+  const r = await page.evaluate((sel) => {
+    const n = document.querySelector(sel);
+    if (!n || !n.getClientRects().length) return null;
+    const b = n.getBoundingClientRect();
+    return { left: b.left, top: b.top, right: b.right, bottom: b.bottom, vw: window.innerWidth, vh: window.innerHeight };
+  }, selector);
+  if (!r) fail(`${what} (${selector}) is not shown`);
+  const w = Math.min(r.vw, device.width);
+  if (r.left < -0.5 || r.top < -0.5 || r.right > w + 0.5 || r.bottom > r.vh + 0.5) {
+    fail(`${what} (${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}) ` +
+      `does not fit the ${w}×${r.vh} screen`);
+  }
+  return r;
+}
+
+// Keyboard focus after each of `presses` (e.g. ['Tab', 'Tab', 'Shift+Tab']) stays inside the
+// element `selector` (an open modal dialog); fails naming the first key that let it out.
+export async function checkFocusStaysIn(page, selector, presses) {
+  const inside = () => page.evaluate((sel) => {
+    const box = document.querySelector(sel);
+    const a = document.activeElement;
+    return { inside: !!box && !!a && box.contains(a),
+      active: a ? `${a.tagName.toLowerCase()}${a.id ? '#' + a.id : ''}${a.name ? '[name=' + a.name + ']' : ''}` : '(none)' };
+  }, selector);
+  let at = await inside();
+  if (!at.inside) fail(`the focus is not in ${selector} when it opens (it is on ${at.active})`);
+  for (const [i, key] of presses.entries()) {
+    await page.keyboard.press(key);
+    at = await inside();
+    if (!at.inside) fail(`key ${i + 1} (${key}) moved the focus out of ${selector}, to ${at.active}`);
+  }
 }
