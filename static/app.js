@@ -3396,15 +3396,16 @@
   function renderStatus(s, delay) {
     const node = $('conn-status');
     node.className = 'conn-status ' + s;
+    // Chinese only: a phone's top bar has room for a few characters (the English is the title).
     if (s === 'open') {
-      node.textContent = '● 已连接 connected';
-      node.title = '';
+      node.textContent = '● 已连接';
+      node.title = 'connected';
     } else if (s === 'connecting') {
-      node.textContent = '○ 连接中 connecting…';
-      node.title = '';
+      node.textContent = '○ 连接中…';
+      node.title = 'connecting';
     } else {
-      node.textContent = `○ 已断开 offline · ${Math.ceil(delay / 1000)} s 后重连 retrying (点击 click to retry now)`;
-      node.title = 'reconnect now';
+      node.textContent = `○ 已断开 · ${Math.ceil(delay / 1000)} 秒后重连`;
+      node.title = '点击立即重连 (offline: click to reconnect now)';
     }
   }
 
