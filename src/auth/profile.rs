@@ -93,7 +93,7 @@ impl Auth {
     }
 
     /// `GET /api/users?q=`: accounts by nickname (a seller or appraiser only, with `role`),
-    /// newest first; accounts that block the viewer are not found. `more` when the page was
+    /// newest first; accounts either side blocks are not found. `more` when the page was
     /// full.
     pub async fn search(
         &self,

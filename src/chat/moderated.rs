@@ -72,6 +72,12 @@ impl ChatUnderModeration {
     }
 }
 
+/// A held text's `conversation:client_id`.
+fn held_ref(content_ref: &str) -> Option<(i64, &str)> {
+    let (conv, client_id) = content_ref.split_once(':')?;
+    Some((conv.parse().ok()?, client_id))
+}
+
 /// `conversation:seq`.
 fn message_ref(content_ref: &str) -> Option<(i64, i64)> {
     let (conv, seq) = content_ref.split_once(':')?;
@@ -95,10 +101,7 @@ impl ModeratedContent for ChatUnderModeration {
             if item.kind != "chat_text" {
                 return Ok(());
             }
-            let Some((conversation, client_id)) = item.content_ref.split_once(':') else {
-                return Ok(());
-            };
-            let Ok(conversation_id) = conversation.parse::<i64>() else {
+            let Some((conversation_id, client_id)) = held_ref(&item.content_ref) else {
                 return Ok(());
             };
             let held = store::take_held_text(&self.db, conversation_id, item.subject_id, client_id)
@@ -117,16 +120,9 @@ impl ModeratedContent for ChatUnderModeration {
     fn hide<'a>(&'a self, item: &'a Decided) -> BoxFuture<'a, AppResult<Hidden>> {
         Box::pin(async move {
             if item.kind == "chat_text" {
-                if let Some((conversation, client_id)) = item.content_ref.split_once(':') {
-                    if let Ok(conversation_id) = conversation.parse::<i64>() {
-                        store::take_held_text(
-                            &self.db,
-                            conversation_id,
-                            item.subject_id,
-                            client_id,
-                        )
+                if let Some((conversation_id, client_id)) = held_ref(&item.content_ref) {
+                    store::take_held_text(&self.db, conversation_id, item.subject_id, client_id)
                         .await?;
-                    }
                 }
                 return Ok(Hidden::default());
             }

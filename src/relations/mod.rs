@@ -28,10 +28,10 @@ pub use store::{blocks_against, erase_blocks, export_blocks, is_blocked};
 /// Whom `user_id` blocks and who blocks `user_id`: neither side sees the other's presence
 /// (policy: a blocked user must not learn when the blocker is online).
 pub async fn hidden_presence(db: &Db, user_id: i64) -> AppResult<std::collections::HashSet<i64>> {
-    let mut hidden: std::collections::HashSet<i64> =
-        store::blocked_by(db, user_id).await?.into_iter().collect();
-    hidden.extend(store::blockers_of(db, user_id).await?);
-    Ok(hidden)
+    Ok(store::blocked_either_way(db, user_id)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 #[derive(Debug, Deserialize)]

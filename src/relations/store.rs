@@ -65,12 +65,15 @@ pub async fn unblock(db: &Db, blocker: i64, blocked: i64) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// Who blocks `blocked`: they see nothing of each other's presence.
-pub async fn blockers_of(db: &Db, blocked: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT blocker_id FROM blocks WHERE blocked_id = $1 ORDER BY blocker_id")
-        .bind(blocked)
-        .fetch_all(db)
-        .await
+/// Everyone `user_id` blocks or is blocked by, in one statement (each side has its index).
+pub async fn blocked_either_way(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT blocked_id FROM blocks WHERE blocker_id = $1 \
+         UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
 }
 
 pub async fn blocked_by(db: &Db, blocker: i64) -> Result<Vec<i64>, sqlx::Error> {
