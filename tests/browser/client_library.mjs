@@ -430,11 +430,13 @@ export async function libraryChecks(clientUrl) {
     const c = client(clients, w, { rateBurst: 5, ratePerSec: 400 });
     c.connect();
     await until('synced', () => c.log.includes('synced'));
-    await new Promise((r) => setTimeout(r, 30)); // let the bucket refill after the sync
+    // No timing: however full the bucket is after the sync's own frames, twenty commands
+    // issued at once never go out beyond the burst, and all of them are answered in the end.
     const before = w.sentOf('echo').length;
     const all = Promise.all(Array.from({ length: 20 }, (_, n) => c.request('echo', { n })));
     all.catch(() => {}); // a failed check below must not leave it unhandled
-    eq(w.sentOf('echo').length - before, 5, 'sent at once');
+    const atOnce = w.sentOf('echo').length - before;
+    assert(atOnce <= 5, `sent at once: got ${atOnce}, want at most the burst of 5`);
     eq((await all).length, 20, 'all answered');
   });
 
