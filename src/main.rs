@@ -106,6 +106,15 @@ async fn admin(task: AdminTask, settings: Settings) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("privacy policy version in force: {in_force}");
+            let missing = duoxie::consent::legal::missing_texts(&in_force);
+            if !missing.is_empty() {
+                eprintln!(
+                    "warning: this build ships no text of {} for version {in_force}: users are asked \
+                     to accept it but cannot read it (add static/legal/<document>-{in_force}.txt \
+                     and src/consent/legal.rs, then deploy)",
+                    missing.join(" and ")
+                );
+            }
             return Ok(());
         }
     };

@@ -147,6 +147,15 @@ impl App {
                 .await
                 .map_err(|e| anyhow::anyhow!("publish the policy version: {}", e.message))?,
         );
+        let in_force = policy_version.get();
+        let missing = crate::consent::legal::missing_texts(&in_force);
+        if !missing.is_empty() {
+            tracing::warn!(
+                version = %in_force,
+                missing = ?missing,
+                "the policy version in force has no shipped text: users cannot read what they accept"
+            );
+        }
         let consent = ConsentServer::new(
             db.clone(),
             bus.clone(),

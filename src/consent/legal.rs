@@ -60,6 +60,16 @@ pub fn text(document: Permission, version: &str) -> AppResult<LegalText> {
         .ok_or_else(|| AppError::not_found("document version"))
 }
 
+/// The documents this build has no text of for `version` (empty when it ships both): a version
+/// published without them asks users to accept texts nobody can read, so the operator is told.
+pub fn missing_texts(version: &str) -> Vec<&'static str> {
+    [Permission::PrivacyPolicy, Permission::UserAgreement]
+        .into_iter()
+        .filter(|d| text(*d, version).is_err())
+        .map(|d| d.as_str())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +84,8 @@ mod tests {
             "the agreement text"
         );
         assert!(text(Permission::UserAgreement, "2").is_err());
+        assert!(missing_texts("1").is_empty());
+        assert_eq!(missing_texts("2"), ["privacy_policy", "user_agreement"]);
         assert!(document("camera").is_err());
     }
 }

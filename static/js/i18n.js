@@ -15,6 +15,10 @@
  */
 import zhCN from './locales/zh-CN.js';
 import en from './locales/en.js';
+import meZhCN from './locales/me.zh-CN.js';
+import meEn from './locales/me.en.js';
+import consoleZhCN from './locales/console.zh-CN.js';
+import consoleEn from './locales/console.en.js';
 
 // The global object, also on engines without globalThis (older mini-program runtimes).
 const G = typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : typeof window !== 'undefined' ? window : {};
@@ -46,7 +50,25 @@ export const PROTOCOL_ERROR_CODES = Object.freeze([
 /** Codes the client library produces itself (client.js CLIENT_ERROR_CODES). */
 export const CLIENT_ERROR_CODES = Object.freeze(['network', 'offline', 'timeout', 'disconnected', 'http_error']);
 
-const TABLES = { 'zh-CN': zhCN, en };
+// Each language's table is the core one plus a table per page that owns many texts (so a page's
+// words stay beside each other); a key is in one part only.
+function merge(locale, parts) {
+  const table = {};
+  for (const part of parts) {
+    for (const key of Object.keys(part)) {
+      if (Object.prototype.hasOwnProperty.call(table, key) && typeof console !== 'undefined') {
+        console.error(`i18n: ${locale} has the key ${key} twice`);
+      }
+      table[key] = part[key];
+    }
+  }
+  return Object.freeze(table);
+}
+
+const TABLES = {
+  'zh-CN': merge('zh-CN', [zhCN, meZhCN, consoleZhCN]),
+  en: merge('en', [en, meEn, consoleEn]),
+};
 
 // A storage with the Web Storage shape; a mini-program passes its own (configureI18n).
 let storage = (() => {
@@ -119,6 +141,11 @@ function lookup(key, l = locale) {
   if (table && Object.prototype.hasOwnProperty.call(table, key)) return table[key];
   if (Object.prototype.hasOwnProperty.call(TABLES[DEFAULT_LOCALE], key)) return TABLES[DEFAULT_LOCALE][key];
   return undefined;
+}
+
+/** The whole table of a language (all its parts merged), for tests and tools. */
+export function tableOf(l) {
+  return TABLES[normalizeLocale(l)] || null;
 }
 
 /** True when a text exists for `key` (in the language in force or the default one). */

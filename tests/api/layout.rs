@@ -45,7 +45,7 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let modules: BTreeSet<String> = files
         .iter()
         .map(|f| module_of(f))
-        .filter(|m| m != "lib" && m != "main")
+        .filter(|m| m != "lib" && m != "main" && m != "build")
         .collect();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &files {

@@ -6,7 +6,7 @@
 import {
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, loginConsole, waitConnected,
   handleStanding, checkNoHorizontalScroll, englishOnlyErrors, visibleText, oneLine, POLICY_HINT,
-  checkInsideScreen, checkFocusStaysIn,
+  checkInsideScreen, checkFocusStaysIn, readMe as readAccount,
 } from './lib.mjs';
 
 const BASE = env('DUOXIE_BASE_URL').replace(/\/+$/, '');
@@ -50,15 +50,11 @@ async function noteEnglish(entry, where) {
 const bubbles = (page) => page.locator('#message-list li.msg.mine').filter({ hasText: TEXT });
 const buttonIn = (loc, name) => loc.getByRole('button', { name: new RegExp(name) });
 
-// The account shown in the profile panel (present, if folded away, on every page of the app).
+// The logged-in account ({id, nickname}): the app shows no ids, so it is read from GET /api/me.
 async function readMe(page) {
-  await waitUntil('the profile (#me-id, #me-nickname)', async () =>
-    /^\d+$/.test((await page.locator('#me-id').textContent()) || '') &&
-    ((await page.locator('#me-nickname').textContent()) || '').trim());
-  return {
-    id: Number(await page.locator('#me-id').textContent()),
-    nickname: (await page.locator('#me-nickname').textContent()).trim(),
-  };
+  const me = await readAccount(page);
+  if (!me || !me.id) fail('GET /api/me did not answer the account');
+  return { id: me.id, nickname: me.nickname, roles: me.roles || [] };
 }
 
 // The row of message `seq` in the open conversation (a bubble, or the recall notice).
@@ -100,14 +96,16 @@ async function describeBubbles(page) {
 // (phone) conversation list.
 async function openConversation(entry, seller) {
   const { page } = entry;
+  const pane = page.locator(`#pane-conv[data-peer-id="${seller.id}"]`);
+  await settle(page);
+  // After a reload the address (#/messages/conversation:N) may have opened it already.
+  if (await pane.isVisible()) return;
   const item = page.locator('#conv-list li.conv-item').filter({
     has: page.locator('.conv-name', { hasText: seller.nickname }),
   });
   await waitVisible(item, `the conversation with ${seller.nickname} in the list`);
-  await item.first().click();
-  await waitVisible(page.locator('#pane-conv'), 'the conversation pane');
-  await waitUntil(`the pane to show the seller (#peer-id #${seller.id})`,
-    async () => (await page.locator('#peer-id').textContent()) === '#' + seller.id);
+  await item.first().locator('.conv-row').click();
+  await waitVisible(pane, `the conversation pane with #${seller.id} (#pane-conv[data-peer-id])`);
 }
 
 // After page.reload(): logged in again, connected, the conversation open, and the replies that
@@ -126,8 +124,7 @@ async function reloadAndReopen(entry, seller) {
   await settle(page);
 }
 
-try {
-  await run.launch();
+await run.main('chat_moderation', async () => {
   const buyer = await run.newPhonePage('buyer', { onDialog: answerDialogs });
   const seller = await run.newPhonePage('seller', { onDialog: answerDialogs });
   const mod = await run.newPhonePage('moderator', { onDialog: answerDialogs });
@@ -217,15 +214,8 @@ try {
 
   await run.step('seller logs in (to learn the id and nickname the buyer sees)', async () => {
     await loginApp(seller, BASE, SELLER_PHONE);
-    await waitUntil('the seller profile (#me-id, #me-nickname)', async () =>
-      /^\d+$/.test((await seller.page.locator('#me-id').textContent()) || '') &&
-      ((await seller.page.locator('#me-nickname').textContent()) || '').trim());
-    sellerInfo = {
-      id: Number(await seller.page.locator('#me-id').textContent()),
-      nickname: (await seller.page.locator('#me-nickname').textContent()).trim(),
-      roles: (await seller.page.locator('#me-roles').textContent()).trim(),
-    };
-    if (!/\bseller\b/.test(sellerInfo.roles)) fail(`the seller account lacks the seller role (roles: ${sellerInfo.roles})`);
+    sellerInfo = await readMe(seller.page);
+    if (!sellerInfo.roles.includes('seller')) fail(`the seller account lacks the seller role (roles: ${sellerInfo.roles.join(', ')})`);
     console.log(`  seller is #${sellerInfo.id} ${sellerInfo.nickname}`);
   });
 
@@ -237,22 +227,20 @@ try {
 
   // 2
   await run.step('2. buyer opens a chat with the seller from the seller directory', async () => {
-    const panel = bp.locator('#sellers-panel');
-    await waitVisible(panel, 'the sellers panel');
-    if (!(await panel.evaluate((d) => d.open))) await panel.locator('summary').click();
-    await bp.locator('#sellers-refresh').click();
-    const row = bp.locator('#seller-list li.user-item').filter({ hasText: '#' + sellerInfo.id });
+    // With no conversation yet the directory is the first screen; otherwise 找卖家 leads to it.
+    await waitUntil('the 消息 tab (the directory or the conversation list)', async () =>
+      (await bp.locator('#seller-list li.user-item').count()) > 0 || (await bp.locator('#conv-list li.conv-item').count()) > 0);
+    if (await bp.locator('#find-btn').isVisible()) await bp.locator('#find-btn').click();
+    const row = bp.locator(`#seller-list li.user-item[data-user-id="${sellerInfo.id}"]`);
     await waitVisible(row, `seller #${sellerInfo.id} in the directory`).catch(async (err) => {
       fail(err.message + ' — directory: ' + (await visibleText(bp, '#seller-list, #seller-empty, #app-error')));
     });
     await buttonIn(row.first(), '聊天').click();
-    await waitVisible(bp.locator('#pane-conv'), 'the conversation pane').catch(async (err) => {
-      fail(err.message + ' — ' + (await visibleText(bp, '#app-error, #app-notice')));
+    await waitVisible(bp.locator(`#pane-conv[data-peer-id="${sellerInfo.id}"]`), 'the conversation pane').catch(async (err) => {
+      fail(err.message + ' — ' + (await visibleText(bp, '#people-error, #app-notice')));
     });
-    await waitUntil(`the pane to name the seller (#peer-id #${sellerInfo.id})`,
-      async () => (await bp.locator('#peer-id').textContent()) === '#' + sellerInfo.id);
     // On a phone the conversation replaces the list.
-    if (await bp.locator('aside.sidebar').isVisible()) run.note('the sidebar stays visible beside an open conversation at 390 px');
+    if (await bp.locator('#conv-list').isVisible()) run.note('the conversation list stays visible beside an open conversation at 390 px');
   });
 
   // 3
@@ -352,8 +340,8 @@ try {
     await waitUntil('已申诉 in place of the 申诉 button', async () =>
       (await b.locator('.review-tag', { hasText: '已申诉' }).count()) === 1 && (await buttonIn(b, '申诉').count()) === 0,
     { describe: () => describeBubbles(bp) });
-    await waitUntil('the appeal notice (#app-notice)',
-      async () => /申诉已提交/.test((await visibleText(bp, '#app-notice')) || ''),
+    await waitUntil('the appeal confirmation (#toast)',
+      async () => /申诉已提交/.test((await visibleText(bp, '#toast, #app-notice')) || ''),
       { describe: async () => 'notice: ' + (await visibleText(bp, '#app-notice, #app-error')) });
     await run.screenshot(buyer, 'appealed');
     await noteEnglish(buyer, 'appealed');
@@ -565,19 +553,7 @@ try {
   for (const e of [buyer, seller, mod]) {
     if (e.errors.length) run.note(`${e.label} console errors: ${e.errors.map((x) => x.replace(/\s+/g, ' ')).join(' | ')}`);
   }
-  await run.close();
-  if (run.failed.length) {
-    console.log(`FAILED: chat_moderation: ${run.failed.length} check(s) failed: ${run.failed.join('; ')}`);
-    process.exit(1);
-  }
-  console.log('PASS: chat_moderation');
-  process.exit(0);
-} catch (err) {
-  console.log(`FAIL: ${run.current || 'setup'}: ${(err && err.message) || err}`);
-  await run.saveFailure(run.current || 'setup');
-  await run.close();
-  process.exit(1);
-}
+});
 
 function oneLineList(list) {
   return list.length ? list.map((t) => t.replace(/\s+/g, ' ')).join(' || ') : '(none)';

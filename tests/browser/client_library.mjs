@@ -499,7 +499,7 @@ function installHarness({ reconnectBaseMs, reconnectMaxMs }) {
       net.opened += 1;
       return proxy;
     };
-    const client = m.getClient({ socketFactory: factory, reconnectBaseMs, reconnectMaxMs });
+    const client = m.createClient({ socketFactory: factory, reconnectBaseMs, reconnectMaxMs });
     const t = { m, i18n, client, net, msgs: [], states: [] };
     client.on('chat.message', (msg, meta) => t.msgs.push({
       conversation_id: msg.conversation_id, seq: msg.seq, text: msg.text, client_id: msg.client_id,
@@ -604,9 +604,10 @@ export async function run({ base, buyerPhone, sellerPhone, artifacts = null, fro
         if (state !== 'idle') fail(`a fresh client is ${state}, not idle`);
       }
       const tables = await dx(bp, async (errorCodes) => {
-        const zh = (await import('/static/js/locales/zh-CN.js')).default;
-        const en = (await import('/static/js/locales/en.js')).default;
         const { i18n } = window.__dx;
+        // The merged tables: the core one and every page's part (locales/*.js).
+        const zh = i18n.tableOf('zh-CN');
+        const en = i18n.tableOf('en');
         const zk = Object.keys(zh);
         const ek = Object.keys(en).filter((k) => !k.includes('#'));
         const cjk = /[\u3400-\u9fff]/;

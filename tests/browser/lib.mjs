@@ -25,6 +25,15 @@ export const PHONE = {
   locale: 'zh-CN',
 };
 
+// A desktop browser window (the two-pane layout of the web client).
+export const DESKTOP = {
+  viewport: { width: 1280, height: 800 },
+  deviceScaleFactor: 1,
+  isMobile: false,
+  hasTouch: false,
+  locale: 'zh-CN',
+};
+
 // ---------------------------------------------------------------- environment
 
 export function env(name, { required = true } = {}) {
@@ -72,10 +81,10 @@ export class Run {
   // With DUOXIE_STATIC_FROM_DISK=1 its pages load /, /console and /static/* from this
   // checkout's static/ folder instead of the copies compiled into the server (to try edits of
   // the client before the server is rebuilt); a comma-separated list of paths under static/
-  // (`index.html,app.js,app.css`) takes only those from disk. Everything else still goes to
+  // (`index.html,app.css,js/pages/login.js`) takes only those from disk. Everything else still goes to
   // the server.
-  async newPhonePage(label, { onDialog } = {}) {
-    const context = await this.browser.newContext(PHONE);
+  async newPhonePage(label, { onDialog, device = PHONE } = {}) {
+    const context = await this.browser.newContext(device);
     context.setDefaultTimeout(WAIT_MS);
     context.setDefaultNavigationTimeout(WAIT_MS);
     const fromDisk = staticFromDisk();
@@ -108,9 +117,35 @@ export class Run {
     return entry;
   }
 
+  // The same with a 1280×800 desktop window.
+  async newDesktopPage(label, options = {}) {
+    return this.newPhonePage(label, Object.assign({}, options, { device: DESKTOP }));
+  }
+
   note(text) {
     this.notes.push(text);
     console.log(`note: ${text}`);
+  }
+
+  // A whole scenario: launches the browser, runs `body`, closes, prints `PASS: <name>` or what
+  // failed, and exits 0 or 1. A thrown failure saves what every page shows first.
+  async main(name, body) {
+    try {
+      await this.launch();
+      await body();
+      await this.close();
+    } catch (err) {
+      console.log(`FAIL: ${this.current || 'setup'}: ${(err && err.message) || err}`);
+      await this.saveFailure(this.current || 'setup');
+      await this.close();
+      process.exit(1);
+    }
+    if (this.failed.length) {
+      console.log(`FAILED: ${name}: ${this.failed.length} check(s) failed: ${this.failed.join('; ')}`);
+      process.exit(1);
+    }
+    console.log(`PASS: ${name}`);
+    process.exit(0);
   }
 
   async step(name, fn) {
@@ -379,6 +414,16 @@ export async function handleStanding(entry) {
     fail(err.message + ' — ' + (await visibleText(page, '#age-error')));
   });
   await waitVisible(page.locator('#standing-banner'), 'the restriction banner to go', { state: 'hidden' });
+}
+
+// The logged-in account ({id, nickname, roles}) of the page, from GET /api/me with the token the
+// page keeps (the app shows no user ids; 我的 is another tab).
+export async function readMe(page) {
+  return page.evaluate(async () => {
+    const token = localStorage.getItem('duoxie.token');
+    const res = await fetch('/api/me', { headers: { Authorization: 'Bearer ' + token } });
+    return res.json();
+  });
 }
 
 export async function waitConnected(page) {

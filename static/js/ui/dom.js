@@ -1,0 +1,77 @@
+/**
+ * The element helper every page uses. Server and user data go in as text nodes or attribute
+ * values, never as markup: there is no innerHTML anywhere in the pages.
+ *
+ *   el('button', { class: 'primary', type: 'button', onclick: send, 'data-i18n': 'action.send' }, t('action.send'))
+ *
+ * @module ui/dom
+ */
+
+/** document.getElementById. */
+export const $ = (id) => document.getElementById(id);
+
+/**
+ * A new element. `props`: `class`, `text` (textContent), `on<event>` (a listener), `dataset`
+ * (an object), anything else an attribute (`true` → present and empty; null/false → absent).
+ * Children: nodes, strings (as text), null/false (skipped), arrays (flattened).
+ */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value == null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child == null || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child);
+  }
+}
+
+/** Removes every child; with `children`, puts those in instead. */
+export function clear(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+/** Shows or hides (the `hidden` attribute). */
+export function show(node, visible = true) {
+  if (node) node.hidden = !visible;
+  return node;
+}
+
+/**
+ * Runs `fn` with `button` disabled until it settles (a double tap sends one request).
+ * Returns what `fn` returned, or undefined when the button was already busy.
+ */
+export async function busy(button, fn) {
+  if (button.disabled && button.dataset.busy === '1') return undefined;
+  button.disabled = true;
+  button.dataset.busy = '1';
+  try {
+    return await fn();
+  } finally {
+    button.disabled = false;
+    delete button.dataset.busy;
+  }
+}
+
+/** Offers `text` as a file download (receipts, the data export). */
+export function downloadFile(name, text, type = 'application/json') {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = el('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
+}
