@@ -8,7 +8,7 @@
  */
 import { getClient } from '/static/js/client.js';
 import { t, errorText, applyI18n, onLocaleChange, formatUntil } from '/static/js/i18n.js';
-import { el, $, show } from '/static/js/ui/dom.js';
+import { el, $, show, clear } from '/static/js/ui/dom.js';
 import { closeAllDialogs } from '/static/js/ui/dialog.js';
 import { hideToast } from '/static/js/ui/toast.js';
 import { forgetAllPhotos } from '/static/js/ui/photo.js';
@@ -60,7 +60,7 @@ function renderNotice() {
   box.hidden = !notice;
   if (!notice) return;
   box.classList.toggle('warn', !!notice.warn);
-  box.replaceChildren(
+  clear(box,
     el('span', { id: 'app-notice-text', text: t(notice.key, notice.params) }),
     notice.action ? el('button', { type: 'button', class: 'link', text: t(notice.action.key), onclick: () => { const a = notice.action; notice = null; renderNotice(); a.fn(); } }) : null,
     el('button', { type: 'button', class: 'icon-btn notice-close', 'aria-label': t('action.close'), text: '×', onclick: () => { notice = null; renderNotice(); } }));

@@ -1,8 +1,9 @@
 /**
  * What every page of the web client shares: the signed-in account (`Me` of docs/protocol.md)
  * and a few app-wide facts, with change events. Pages read `store.me` and listen with
- * `onStore('me', fn)`; only the module that fetched a fresh `Me` (GET /api/me, PATCH /api/me)
- * calls `setMe`. The connection itself is the client library's (`getClient()`), not here.
+ * `onStore('me', fn)`; the module that fetched a whole `Me` (GET /api/me, PATCH /api/me)
+ * calls `setMe`, one that learnt a few fields (an event) calls `patchMe`. The connection
+ * itself is the client library's (`getClient()`), not here.
  *
  *   import { store, setMe, onStore } from '/static/js/app/store.js';
  *   onStore('me', (me) => renderAvatar(me.avatar));
@@ -41,9 +42,19 @@ export function emit(name, value) {
   }
 }
 
-/** A fresh `Me` from the server (merged over the one held: events carry only what changed). */
+/**
+ * A whole `Me` from the server (GET or PATCH /api/me, a login): it replaces the one held, so a
+ * field the server leaves out (`muted_until` once a mute is lifted) is gone here too.
+ */
 export function setMe(me) {
-  store.me = me ? { ...(store.me || {}), ...me } : null;
+  store.me = me ? { ...me } : null;
+  emit('me', store.me);
+}
+
+/** Some fields of `Me` that an event or a reply carried (`{standing}`), over the one held. */
+export function patchMe(fields) {
+  if (!store.me) return;
+  store.me = { ...store.me, ...fields };
   emit('me', store.me);
 }
 

@@ -8,7 +8,7 @@
  * @module pages/chat-list
  */
 import { t, errorText, onLocaleChange, formatRelative } from '/static/js/i18n.js';
-import { el } from '/static/js/ui/dom.js';
+import { el, clear } from '/static/js/ui/dom.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
 import { chat, onChat, sortedConvs, presenceOf, loadMoreList, refreshList, isTransient } from '/static/js/pages/chat-data.js';
@@ -56,7 +56,7 @@ export function mountChatList(root, { onOpen }) {
     const err = chat.error;
     error.hidden = !err;
     if (err) {
-      error.replaceChildren(el('span', { text: errorText(err) }),
+      clear(error, el('span', { text: errorText(err) }),
         isTransient(err) ? el('button', { type: 'button', class: 'link', text: t('action.retry'), onclick: refreshList }) : null);
     }
   };

@@ -10,7 +10,7 @@
 import { el, busy } from '/static/js/ui/dom.js';
 import { t, errorText, formatDateTime, formatRelative, formatDate } from '/static/js/i18n.js';
 import { getClient, normalizePhone } from '/static/js/client.js';
-import { store, setMe } from '/static/js/app/store.js';
+import { store, setMe, patchMe } from '/static/js/app/store.js';
 import { openDialog, confirmDialog } from '/static/js/ui/dialog.js';
 import { showToast } from '/static/js/ui/toast.js';
 import { openStandingPanel } from '/static/js/pages/standing.js';
@@ -145,7 +145,7 @@ async function savePassword(form, msg) {
     next.value = '';
     if (current) current.value = '';
     passwordMsg = { text: t('settings.password_saved'), kind: 'ok' };
-    setMe({ has_password: true });
+    patchMe({ has_password: true });
     showToast(t('settings.password_saved'));
   } catch (err) {
     passwordMsg = null;

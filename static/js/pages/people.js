@@ -10,7 +10,7 @@
  */
 import { getClient } from '/static/js/client.js';
 import { t, errorText, onLocaleChange } from '/static/js/i18n.js';
-import { el, busy } from '/static/js/ui/dom.js';
+import { el, busy, clear } from '/static/js/ui/dom.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { icon } from '/static/js/ui/icons.js';
 import { store } from '/static/js/app/store.js';
@@ -73,7 +73,7 @@ export function mountPeople(root, { onChat }) {
   };
 
   function showError(err) {
-    error.replaceChildren(el('span', { text: errorText(err) }),
+    clear(error, el('span', { text: errorText(err) }),
       isTransient(err) ? el('button', { type: 'button', class: 'link', text: t('action.retry'), onclick: () => load(false) }) : null);
     error.hidden = false;
   }

@@ -12,7 +12,7 @@ import { t, errorText, onLocaleChange } from '/static/js/i18n.js';
 import { el, $, busy } from '/static/js/ui/dom.js';
 import { openDialog } from '/static/js/ui/dialog.js';
 import { showToast } from '/static/js/ui/toast.js';
-import { store, setMe, onStore } from '/static/js/app/store.js';
+import { store, setMe, patchMe, onStore } from '/static/js/app/store.js';
 
 const client = getClient();
 let dialog = null;
@@ -52,7 +52,7 @@ export function noteRestriction(err) {
   const standing = err.code === 'age_required' ? 'age_undeclared' : 'awaiting_guardian';
   if (standingOf() === standing) return;
   dismissed = false;
-  setMe({ standing });
+  patchMe({ standing });
   refreshMe();
 }
 
@@ -65,7 +65,7 @@ async function refreshMe() {
 
 function applyAge(st) {
   const prev = standingOf();
-  setMe({ birth_date: st.birth_date ?? null, age_bracket: st.age_bracket ?? null, standing: st.standing });
+  patchMe({ birth_date: st.birth_date ?? null, age_bracket: st.age_bracket ?? null, standing: st.standing });
   if (st.standing === 'full' && prev !== 'full') {
     showToast(t(prev === 'awaiting_guardian' ? 'guardian.consented' : 'age.recorded'));
   }
@@ -224,6 +224,6 @@ export function startStanding() {
     renderBanner();
     if (dialog) { const s = dialog.standing; close(); dismissed = false; if (s) render(); }
   });
-  client.on('account.standing', (d) => { if (d.standing) setMe({ standing: d.standing }); refreshMe(); });
-  client.on('restricted', () => { dismissed = false; setMe({ standing: 'awaiting_guardian' }); refreshMe(); });
+  client.on('account.standing', (d) => { if (d.standing) patchMe({ standing: d.standing }); refreshMe(); });
+  client.on('restricted', () => { dismissed = false; patchMe({ standing: 'awaiting_guardian' }); refreshMe(); });
 }
