@@ -97,6 +97,26 @@ where
     })
 }
 
+/// The usual way a command runs on a service (no actor): `data` parsed as `B`, `f` run with
+/// the caller, the answer serialised.
+pub fn call<H, B, R, F, Fut>(
+    handle: &Arc<H>,
+    caller: Caller,
+    data: Value,
+    f: F,
+) -> BoxFuture<'static, AppResult<Answer>>
+where
+    H: Send + Sync + 'static,
+    B: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: FnOnce(Arc<H>, Caller, B) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AppResult<R>> + Send + 'static,
+{
+    let body = crate::error::parse_value::<B>(data);
+    let handle = handle.clone();
+    Box::pin(async move { Answer::of(&f(handle, caller, body?).await?) })
+}
+
 /// What the caller is told when a domain actor has stopped (shutdown).
 pub fn mailbox_gone() -> AppError {
     AppError::unavailable("service unavailable; retry")

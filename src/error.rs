@@ -48,6 +48,12 @@ pub enum ErrorCode {
     InvalidMedia,
     ImageTooLarge,
     RateLimited,
+    RoomEnded,
+    RoomBanned,
+    RoomKicked,
+    RoomMuted,
+    RoomBusy,
+    TooManyRooms,
     Unavailable,
     Internal,
 }
@@ -91,6 +97,12 @@ impl ErrorCode {
             Self::AgeRequired => "age_required",
             Self::GuardianRequired => "guardian_required",
             Self::RateLimited => "rate_limited",
+            Self::RoomEnded => "room_ended",
+            Self::RoomBanned => "room_banned",
+            Self::RoomKicked => "room_kicked",
+            Self::RoomMuted => "room_muted",
+            Self::RoomBusy => "room_busy",
+            Self::TooManyRooms => "too_many_rooms",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -113,7 +125,10 @@ impl ErrorCode {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::ContentRejected => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict | Self::RecallExpired => StatusCode::CONFLICT,
+            Self::Conflict | Self::RecallExpired | Self::RoomEnded | Self::TooManyRooms => {
+                StatusCode::CONFLICT
+            }
+            Self::RoomBanned | Self::RoomKicked | Self::RoomMuted => StatusCode::FORBIDDEN,
             Self::Muted | Self::Suspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMedia | Self::MediaTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized
@@ -128,7 +143,7 @@ impl ErrorCode {
             | Self::AgeRequired
             | Self::GuardianRequired => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::TooManyAttempts | Self::CodeCooldown | Self::RateLimited => {
+            Self::TooManyAttempts | Self::CodeCooldown | Self::RateLimited | Self::RoomBusy => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

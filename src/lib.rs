@@ -51,6 +51,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod minors;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub use crate::auth::settings::AuthSettings;
 pub use crate::chat::settings::ChatSettings;
 use crate::config::{check, Env, Section, SqliteSynchronous};
+pub use crate::live::settings::LiveSettings;
 pub use crate::media::settings::MediaSettings;
 pub use crate::moderation::settings::ModerationSettings;
 pub use crate::privacy::settings::PrivacySettings;
@@ -64,6 +65,7 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     pub media: MediaSettings,
     pub moderation: ModerationSettings,
+    pub live: LiveSettings,
 }
 
 impl Default for Settings {
@@ -88,6 +90,7 @@ impl Default for Settings {
             privacy: PrivacySettings::default(),
             media: MediaSettings::default(),
             moderation: ModerationSettings::default(),
+            live: LiveSettings::default(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Settings {
         self.moderation.apply_env(&env)?;
         self.media.apply_env(&env)?;
         self.privacy.apply_env(&env)?;
+        self.live.apply_env(&env)?;
         Ok(())
     }
 
@@ -214,6 +218,7 @@ impl Settings {
         self.moderation.validate()?;
         self.media.validate()?;
         self.privacy.validate()?;
+        self.live.validate()?;
         Ok(())
     }
 
@@ -274,7 +279,11 @@ mod tests {
             ) else {
                 continue;
             };
-            if env.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !key.contains(' ') {
+            if env
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && !key.contains(' ')
+            {
                 documented.insert(env.to_string(), key.to_string());
             }
         }

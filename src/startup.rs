@@ -126,6 +126,7 @@ impl App {
         let empty = crate::moderation::policy::Keywords::parse("")
             .map_err(|e| anyhow::anyhow!("an empty keyword list: {e}"))?;
         let (keywords_out, keywords_in) = tokio::sync::watch::channel(Arc::new(empty));
+        let live_keywords = keywords_in.clone();
         let blobs: Arc<dyn crate::media::blob::BlobStore> =
             Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         let chat = ChatServer::new(
@@ -228,6 +229,7 @@ impl App {
                 blobs: blobs.clone(),
             }),
             Arc::new(crate::moderation::rights::ModerationRights),
+            Arc::new(crate::live::rights::LiveRights),
             Arc::new(crate::auth::rights::AccountRights {
                 vault: vault.clone(),
             }),
@@ -293,6 +295,18 @@ impl App {
                 registry: registry.clone(),
             }),
             crate::moderation::commands::COMMANDS,
+        )?;
+        routes.add(
+            Arc::new(crate::live::Live::new(
+                db.clone(),
+                backend,
+                app_bus.clone(),
+                registry.clone(),
+                settings.live.clone(),
+                live_keywords,
+                accounts.clone(),
+            )),
+            crate::live::commands::COMMANDS,
         )?;
         let command_names = routes.names();
         let ws = web::Data::new(WsServices {

@@ -90,6 +90,17 @@ pub struct EventFrame {
 }
 
 impl EventFrame {
+    /// `{"type":..,"seq":..,"data":..}` for an event of a numbered stream the session does
+    /// not order (a live room's: its clients drop what they already hold).
+    pub fn numbered(kind: &str, data: &impl Serialize, seq: i64) -> Self {
+        let frame = json!({ "type": kind, "seq": seq, "data": data });
+        Self {
+            text: ByteString::from(frame.to_string()),
+            pos: None,
+            published_at_us: now_us(),
+        }
+    }
+
     /// `{"type":..,"seq":..,"data":..}`; `seq` only for events of an ordered stream.
     pub fn new(kind: &str, data: &impl Serialize, pos: Option<StreamPos>) -> Self {
         let mut frame = json!({ "type": kind, "data": data });
@@ -121,6 +132,12 @@ pub enum Delivery {
     /// A change to the state every socket of the audience holds about its caller (the
     /// identity the session checks gates against), applied without a reconnect.
     Caller(CallerUpdate),
+    /// Every socket of the audience that is in `topic` leaves it and gets `event` (a kick or
+    /// ban out of a live room, on whatever node the sockets are; a hidden room empties).
+    LeaveTopic {
+        topic: Topic,
+        event: EventFrame,
+    },
 }
 
 /// What changed in a caller's state.

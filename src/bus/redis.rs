@@ -469,6 +469,7 @@ const KIND_EVENT_AT: u8 = 2;
 const KIND_CLOSE_TOKEN: u8 = 3;
 const KIND_CLOSE_USER: u8 = 4;
 const KIND_MUTED: u8 = 5;
+const KIND_LEAVE_TOPIC: u8 = 6;
 
 /// Binary layout: node id (u64) · kind (u8) · fields (events: publication time, position,
 /// text). The event text is carried as is, so a
@@ -482,6 +483,7 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
         Delivery::CloseToken { .. } => KIND_CLOSE_TOKEN,
         Delivery::CloseUser { .. } => KIND_CLOSE_USER,
         Delivery::Caller(CallerUpdate::MutedUntil(_)) => KIND_MUTED,
+        Delivery::LeaveTopic { .. } => KIND_LEAVE_TOPIC,
     });
     match delivery {
         Delivery::Event(frame) => {
@@ -506,6 +508,14 @@ fn encode(node_id: u64, delivery: &Delivery) -> Bytes {
             buf.put_slice(reason.as_bytes());
         }
         Delivery::Caller(CallerUpdate::MutedUntil(until)) => buf.put_i64(*until),
+        Delivery::LeaveTopic { topic, event } => {
+            // Topic names are the server's own (`room:12`), far below u16::MAX bytes.
+            let name = topic.name().as_bytes();
+            buf.put_u16(name.len() as u16);
+            buf.put_slice(name);
+            buf.put_i64(event.published_at_us);
+            buf.put_slice(event.text.as_bytes());
+        }
     }
     buf.freeze()
 }
@@ -567,6 +577,26 @@ fn decode(raw: &[u8]) -> anyhow::Result<(u64, Delivery)> {
             }
             Delivery::Caller(CallerUpdate::MutedUntil(buf.get_i64()))
         }
+        KIND_LEAVE_TOPIC => {
+            if buf.remaining() < 2 {
+                bail!("bus leave too short");
+            }
+            let len = usize::from(buf.get_u16());
+            if buf.remaining() < len + 8 {
+                bail!("bus leave too short");
+            }
+            let topic = Topic::new(text(&buf[..len])?);
+            buf.advance(len);
+            let published_at_us = buf.get_i64();
+            Delivery::LeaveTopic {
+                topic,
+                event: EventFrame {
+                    text: ByteString::from(text(buf)?),
+                    pos: None,
+                    published_at_us,
+                },
+            }
+        }
         other => bail!("unknown bus message kind {other}"),
     };
     Ok((node_id, delivery))
@@ -602,6 +632,14 @@ mod tests {
                 reason: "account deleted".into(),
             },
             Delivery::Caller(CallerUpdate::MutedUntil(1_795_000_000_000)),
+            Delivery::LeaveTopic {
+                topic: Topic::new("room:7"),
+                event: EventFrame {
+                    text: ByteString::from("{\"type\":\"room.removed\"}"),
+                    pos: None,
+                    published_at_us: 3,
+                },
+            },
         ];
         for delivery in cases {
             let (node, back) = decode(&encode(42, &delivery)).expect("decodes");

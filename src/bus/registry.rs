@@ -169,18 +169,28 @@ impl Handler<Join> for Registry {
         if !conn.topics.insert(msg.topic.clone()) {
             return Box::pin(async { true });
         }
-        let members = self.by_topic.entry(msg.topic.clone()).or_default();
-        members.insert(msg.conn_id);
+        let routed = self.add_member(msg.conn_id, &msg.topic);
+        Box::pin(async move {
+            routed.await;
+            true
+        })
+    }
+}
+
+impl Registry {
+    /// Adds the connection (its own `topics` already updated) to the topic's members; resolves
+    /// once the topic's deliveries reach this node.
+    fn add_member(
+        &mut self,
+        conn_id: u64,
+        topic: &Topic,
+    ) -> futures_util::future::BoxFuture<'static, ()> {
+        let members = self.by_topic.entry(topic.clone()).or_default();
+        members.insert(conn_id);
         let first = members.len() == 1;
         match &self.bus {
-            Some(bus) => {
-                let joined = bus.topic_joined(&msg.topic, first);
-                Box::pin(async move {
-                    joined.await;
-                    true
-                })
-            }
-            None => Box::pin(async { true }),
+            Some(bus) => bus.topic_joined(topic, first),
+            None => Box::pin(async {}),
         }
     }
 }
@@ -449,9 +459,44 @@ impl Handler<Disconnect> for Registry {
     }
 }
 
+impl Registry {
+    /// The sockets of the audience that are in `topic` leave it and get `event`.
+    fn leave_topic(&mut self, audience: &Audience, topic: &Topic, event: &EventFrame) {
+        let conns: Vec<u64> = match audience {
+            Audience::Connection(id) => vec![id.conn],
+            Audience::Topic(t) if t == topic => self
+                .by_topic
+                .get(topic)
+                .map(|m| m.iter().copied().collect())
+                .unwrap_or_default(),
+            Audience::Topic(_) => Vec::new(),
+            other => other
+                .user_ids()
+                .iter()
+                .filter_map(|u| self.by_user.get(u))
+                .flatten()
+                .copied()
+                .collect(),
+        };
+        for conn_id in conns {
+            let Some(conn) = self.conns.get_mut(&conn_id) else {
+                continue;
+            };
+            if conn.topics.remove(topic) {
+                conn.recipient.do_send(Push::Event(event.clone()));
+                self.left_topic(conn_id, topic);
+            }
+        }
+    }
+}
+
 impl Handler<Deliver> for Registry {
     type Result = ();
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
+        if let Delivery::LeaveTopic { topic, event } = &msg.delivery {
+            self.leave_topic(&msg.audience, topic, event);
+            return;
+        }
         if let Audience::Connection(id) = &msg.audience {
             // The bus routes a connection's deliveries to its node only.
             if let Some(conn) = self.conns.get(&id.conn) {
@@ -460,6 +505,7 @@ impl Handler<Deliver> for Registry {
                     Delivery::CloseToken { code, reason, .. }
                     | Delivery::CloseUser { code, reason } => Push::Close { code, reason },
                     Delivery::Caller(update) => Push::Caller(update),
+                    Delivery::LeaveTopic { .. } => return,
                 });
             }
             return;
@@ -503,6 +549,7 @@ impl Handler<Deliver> for Registry {
                         reason: reason.clone(),
                     },
                     Delivery::Caller(update) => Push::Caller(*update),
+                    Delivery::LeaveTopic { .. } => continue,
                 };
                 conn.recipient.do_send(push);
             }
@@ -576,5 +623,76 @@ impl Handler<CountConnections> for Registry {
     type Result = usize;
     fn handle(&mut self, _: CountConnections, _: &mut Context<Self>) -> usize {
         self.conns.len()
+    }
+}
+
+/// The connections on this node in a topic, each with its user (a live room's members, read
+/// by the room's actor once a second: sockets that closed are simply gone).
+#[derive(Message)]
+#[rtype(result = "Vec<(u64, i64)>")]
+pub struct TopicMembers(pub Topic);
+
+impl Handler<TopicMembers> for Registry {
+    type Result = MessageResult<TopicMembers>;
+    fn handle(&mut self, msg: TopicMembers, _: &mut Context<Self>) -> Self::Result {
+        let members = self
+            .by_topic
+            .get(&msg.0)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| {
+                        let who = self.conns.get(id)?.who?;
+                        Some((*id, who.0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        MessageResult(members)
+    }
+}
+
+/// Joins the topic unless the connection already holds `max` topics whose names start with
+/// `kind` (live rooms per socket). Answers once the topic's deliveries reach this node.
+#[derive(Message)]
+#[rtype(result = "JoinOutcome")]
+pub struct JoinLimited {
+    pub conn_id: u64,
+    pub topic: Topic,
+    pub kind: &'static str,
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Joined,
+    AlreadyIn,
+    TooMany,
+    /// The connection closed meanwhile.
+    Gone,
+}
+
+impl Handler<JoinLimited> for Registry {
+    type Result = ResponseFuture<JoinOutcome>;
+    fn handle(&mut self, msg: JoinLimited, _: &mut Context<Self>) -> Self::Result {
+        let Some(conn) = self.conns.get_mut(&msg.conn_id) else {
+            return Box::pin(async { JoinOutcome::Gone });
+        };
+        if conn.topics.contains(&msg.topic) {
+            return Box::pin(async { JoinOutcome::AlreadyIn });
+        }
+        let held = conn
+            .topics
+            .iter()
+            .filter(|t| t.name().starts_with(msg.kind))
+            .count();
+        if held >= msg.max {
+            return Box::pin(async { JoinOutcome::TooMany });
+        }
+        conn.topics.insert(msg.topic.clone());
+        let routed = self.add_member(msg.conn_id, &msg.topic);
+        Box::pin(async move {
+            routed.await;
+            JoinOutcome::Joined
+        })
     }
 }

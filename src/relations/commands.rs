@@ -26,9 +26,9 @@ where
     F: FnOnce(Arc<Relations>, i64, B) -> Fut + Send + 'static,
     Fut: Future<Output = AppResult<R>> + Send + 'static,
 {
-    let body = crate::error::parse_value::<B>(data);
-    let relations = relations.clone();
-    Box::pin(async move { Answer::of(&f(relations, caller.user_id, body?).await?) })
+    crate::commands::call(relations, caller, data, move |r, c: Caller, b| {
+        f(r, c.user_id, b)
+    })
 }
 
 const fn row(name: &'static str, run: crate::commands::Run<Relations>) -> CommandSpec<Relations> {

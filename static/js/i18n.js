@@ -19,6 +19,8 @@ import meZhCN from './locales/me.zh-CN.js';
 import meEn from './locales/me.en.js';
 import consoleZhCN from './locales/console.zh-CN.js';
 import consoleEn from './locales/console.en.js';
+import liveZhCN from './locales/live.zh-CN.js';
+import liveEn from './locales/live.en.js';
 
 // The global object, also on engines without globalThis (older mini-program runtimes).
 const G = typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : typeof window !== 'undefined' ? window : {};
@@ -46,6 +48,7 @@ export const PROTOCOL_ERROR_CODES = Object.freeze([
   'quota_exceeded', 'headers_too_large', 'image_too_large', 'unsupported_media',
   'media_type_mismatch', 'invalid_media', 'invalid_receipt', 'consent_required', 'rate_limited',
   'unavailable', 'internal',
+  'room_ended', 'room_banned', 'room_kicked', 'room_muted', 'room_busy', 'too_many_rooms',
 ]);
 /** Codes the client library produces itself (client.js CLIENT_ERROR_CODES). */
 export const CLIENT_ERROR_CODES = Object.freeze(['network', 'offline', 'timeout', 'disconnected', 'http_error']);
@@ -66,8 +69,8 @@ function merge(locale, parts) {
 }
 
 const TABLES = {
-  'zh-CN': merge('zh-CN', [zhCN, meZhCN, consoleZhCN]),
-  en: merge('en', [en, meEn, consoleEn]),
+  'zh-CN': merge('zh-CN', [zhCN, meZhCN, consoleZhCN, liveZhCN]),
+  en: merge('en', [en, meEn, consoleEn, liveEn]),
 };
 
 // A storage with the Web Storage shape; a mini-program passes its own (configureI18n).

@@ -256,3 +256,26 @@ async fn the_web_client_asks_again_for_a_new_policy_version() {
         output.join("\n")
     );
 }
+
+/// The live rooms' pages (`static/js/pages/live*.js`): a host opens a room and goes live, two
+/// spectators find it and open it; a comment and likes reach the other pages; recovery after a
+/// dropped connection; pin, pause, a helper removing a comment; a mute disables a composer; a
+/// kick and a ban take effect on the removed pages; the host ends the room.
+#[actix_rt::test]
+async fn live_rooms_work_for_a_host_and_two_spectators() {
+    let mut app = spawn_app(Store::Sqlite).await;
+    let host = app.new_user().await;
+    app.grant_role(host.id, "appraiser").await;
+    let viewer1 = app.new_user().await;
+    let viewer2 = app.new_user().await;
+    run_scenario(
+        "live_room.mjs",
+        vec![
+            ("DUOXIE_BASE_URL", format!("http://127.0.0.1:{}", app.port)),
+            ("DUOXIE_HOST_PHONE", host.phone.clone()),
+            ("DUOXIE_VIEWER1_PHONE", viewer1.phone.clone()),
+            ("DUOXIE_VIEWER2_PHONE", viewer2.phone.clone()),
+        ],
+    )
+    .await;
+}

@@ -16,6 +16,7 @@ mod consent;
 mod hardening;
 mod layout;
 mod legal;
+mod live;
 mod media;
 mod minors;
 mod moderation;

@@ -247,7 +247,7 @@ async function scenario(kind) {
     await run.screenshot(buyer, 'recalled');
   });
 
-  await run.step(`${kind} 11. the tab bar: 直播 and 社区 say what is coming; back to 消息; 我的 opens`, async () => {
+  await run.step(`${kind} 11. the tab bar: 直播 shows its list, 社区 says what is coming; back to 消息; 我的 opens`, async () => {
     if (phone) {
       await bp.locator('#back-btn').click();
       await waitVisible(bp.locator('#tabbar'), 'the tab bar after leaving the conversation');
@@ -259,7 +259,7 @@ async function scenario(kind) {
       const bb = await b.boundingBox();
       if (bb.height < 44 || bb.width < 44) fail(`a tab button is ${Math.round(bb.width)}×${Math.round(bb.height)} px, under 44`);
     }
-    for (const [tab, sel, text] of [['live', '#live-coming', '直播功能即将上线'], ['community', '#community-coming', '社区功能即将上线']]) {
+    for (const [tab, sel, text] of [['live', '#live-title', '直播'], ['community', '#community-coming', '社区功能即将上线']]) {
       await bp.locator(`#tab-btn-${tab}`).click();
       await waitVisible(bp.locator(sel), `the ${tab} tab`);
       if (!(await bp.locator(sel).innerText()).includes(text)) fail(`the ${tab} tab says "${await bp.locator(sel).innerText()}"`);

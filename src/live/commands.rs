@@ -1,0 +1,65 @@
+//! The live domain's WebSocket commands (`room.*`), routed by the session (docs/live.md).
+
+use super::Live;
+use crate::commands::{call, CommandSpec, Gate, Run};
+
+const fn row(name: &'static str, gate: Gate, run: Run<Live>) -> CommandSpec<Live> {
+    CommandSpec {
+        name,
+        gate,
+        holds_stream: false,
+        run,
+    }
+}
+
+pub const COMMANDS: &[CommandSpec<Live>] = &[
+    row("room.create", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::create)
+    }),
+    row("room.start", Gate::User, |h, c, d| {
+        call(h, c, d, Live::start)
+    }),
+    row("room.pause", Gate::User, |h, c, d| {
+        call(h, c, d, Live::pause)
+    }),
+    row("room.end", Gate::User, |h, c, d| call(h, c, d, Live::end)),
+    row("room.list", Gate::User, |h, c, d| call(h, c, d, Live::list)),
+    row("room.mine", Gate::User, |h, c, d| call(h, c, d, Live::mine)),
+    row("room.join", Gate::User, |h, c, d| call(h, c, d, Live::join)),
+    row("room.leave", Gate::User, |h, c, d| {
+        call(h, c, d, Live::leave)
+    }),
+    // Saying something to a room: full standing (minors' rules) and no platform mute.
+    row("room.comment", Gate::Speaking, |h, c, d| {
+        call(h, c, d, Live::comment)
+    }),
+    row("room.like", Gate::User, |h, c, d| call(h, c, d, Live::like)),
+    row("room.mute", Gate::User, |h, c, d| call(h, c, d, Live::mute)),
+    row("room.unmute", Gate::User, |h, c, d| {
+        call(h, c, d, Live::unmute)
+    }),
+    row("room.kick", Gate::User, |h, c, d| call(h, c, d, Live::kick)),
+    row("room.ban", Gate::User, |h, c, d| call(h, c, d, Live::ban)),
+    row("room.unban", Gate::User, |h, c, d| {
+        call(h, c, d, Live::unban)
+    }),
+    row("room.bans", Gate::User, |h, c, d| call(h, c, d, Live::bans)),
+    row("room.remove_comment", Gate::User, |h, c, d| {
+        call(h, c, d, Live::remove_comment)
+    }),
+    row("room.pin", Gate::Speaking, |h, c, d| {
+        call(h, c, d, Live::pin)
+    }),
+    row("room.helpers", Gate::User, |h, c, d| {
+        call(h, c, d, Live::helpers)
+    }),
+    row("room.helper.add", Gate::User, |h, c, d| {
+        call(h, c, d, Live::add_helper)
+    }),
+    row("room.helper.remove", Gate::User, |h, c, d| {
+        call(h, c, d, Live::remove_helper)
+    }),
+    row("room.moderate", Gate::Staff, |h, c, d| {
+        call(h, c, d, Live::moderate)
+    }),
+];

@@ -1,0 +1,50 @@
+//! The live domain's part in the user's rights: the rooms one hosted, one's comments, bans and
+//! mutes one received or gave. Erased with the account: one's comments leave every room (the
+//! rows stay, empty and removed, so that the rooms' numbering has no holes), one's rooms end
+//! and lose their titles and notices, helpers, bans and restrictions naming one go.
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use crate::error::AppResult;
+use crate::rights::DataDomain;
+use crate::store::{now_ms, Db};
+
+pub struct LiveRights;
+
+impl DataDomain for LiveRights {
+    fn name(&self) -> &'static str {
+        "live"
+    }
+
+    fn personal_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("live_rooms", "host_id"),
+            ("live_events", "user_id"),
+            ("live_helpers", "host_id"),
+            ("live_helpers", "user_id"),
+            ("live_bans", "host_id"),
+            ("live_bans", "user_id"),
+            ("live_bans", "by_id"),
+            ("live_restrictions", "user_id"),
+            ("live_restrictions", "by_id"),
+            // Who used a power in a room, and on whom (`target_user_id`, not a foreign key,
+            // as in moderation's audit), stays on record for accountability; the accounts are
+            // anonymous shells by then.
+            ("live_audit", "actor_id"),
+        ]
+    }
+
+    fn export<'a>(&'a self, db: &'a Db, user_id: i64) -> BoxFuture<'a, AppResult<Value>> {
+        Box::pin(async move { Ok(super::store::export_user(db, user_id).await?) })
+    }
+
+    fn erase<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        user_id: i64,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(super::store::erase_user(conn, user_id, now_ms()))
+    }
+}
