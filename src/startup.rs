@@ -174,7 +174,22 @@ impl App {
             bus: bus.clone(),
             chat: chat.clone(),
         });
+        let live = Arc::new(crate::live::Live::new(
+            db.clone(),
+            backend,
+            bus.clone(),
+            registry.clone(),
+            settings.live.clone(),
+            live_keywords,
+            accounts.clone(),
+        ));
         let mut contents = crate::moderation::content::ContentKinds::default();
+        contents.add(Arc::new(crate::live::moderated::CommentsUnderModeration(
+            live.clone(),
+        )))?;
+        contents.add(Arc::new(crate::live::moderated::RoomsUnderModeration(
+            live.clone(),
+        )))?;
         contents.add(chat_content.clone())?;
         contents.add(Arc::new(crate::media::moderated::MediaUnderModeration {
             db: db.clone(),
@@ -296,18 +311,7 @@ impl App {
             }),
             crate::moderation::commands::COMMANDS,
         )?;
-        routes.add(
-            Arc::new(crate::live::Live::new(
-                db.clone(),
-                backend,
-                app_bus.clone(),
-                registry.clone(),
-                settings.live.clone(),
-                live_keywords,
-                accounts.clone(),
-            )),
-            crate::live::commands::COMMANDS,
-        )?;
+        routes.add(live.clone(), crate::live::commands::COMMANDS)?;
         let command_names = routes.names();
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),

@@ -9,6 +9,7 @@
 
 pub mod commands;
 pub mod messages;
+pub mod moderated;
 pub mod policy;
 pub mod rights;
 pub mod room;
@@ -961,6 +962,71 @@ impl Live {
             }
             _ => Err(AppError::field("action", "end, hide or unhide")),
         }
+    }
+
+    // ---------------------------------------------------------------- reports (moderated.rs)
+
+    /// A comment the reporter may see (the room is visible to them): its author and text.
+    async fn reportable_comment(
+        &self,
+        reporter: i64,
+        room_id: i64,
+        seq: i64,
+    ) -> AppResult<(i64, String)> {
+        self.visible_room(room_id, reporter).await?;
+        store::comment(self.db(), room_id, seq)
+            .await?
+            .ok_or_else(|| AppError::not_found("comment"))
+    }
+
+    /// A room the reporter may see: its host, and its title and notice as they are now.
+    async fn reportable_room(&self, reporter: i64, room_id: i64) -> AppResult<(i64, String)> {
+        let room = self.visible_room(room_id, reporter).await?;
+        let preview = match &room.view.pinned {
+            Some(pinned) => format!("{}\n{pinned}", room.view.title),
+            None => room.view.title.clone(),
+        };
+        Ok((room.host_id, preview))
+    }
+
+    /// An upheld report of a comment: gone from every screen, as a host's removal.
+    async fn take_down_comment(&self, room_id: i64, seq: i64) -> AppResult<()> {
+        let now = now_ms();
+        let mut tx = begin_write(self.db(), self.cx.backend).await?;
+        if !store::remove_comment(&mut tx, room_id, seq, now).await? {
+            return Ok(()); // the host removed it already
+        }
+        let event = NewEvent {
+            kind: "comment_removed",
+            user_id: None,
+            client_id: None,
+            body: seq.to_string(),
+        };
+        let at = store::append_events(&mut tx, self.cx.backend, room_id, &[event], now)
+            .await?
+            .pop();
+        tx.commit().await?;
+        if let Some(at) = at {
+            self.publish_numbered(
+                room_id,
+                "room.comment_removed",
+                json!({ "room_id": room_id, "removed_seq": seq }),
+                at,
+            );
+        }
+        Ok(())
+    }
+
+    /// An upheld report of a room: hidden, its members removed on every node.
+    async fn hide_reported_room(&self, room_id: i64) -> AppResult<()> {
+        store::set_hidden(self.db(), room_id, Some(now_ms())).await?;
+        self.remove_from_room(
+            Audience::Topic(room::topic(room_id)),
+            room_id,
+            "hidden",
+            None,
+        );
+        Ok(())
     }
 
     /// Rooms with an actor on this node (tests, metrics).

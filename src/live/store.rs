@@ -364,6 +364,24 @@ pub async fn comments_by_client(
     Ok(found)
 }
 
+/// A comment not removed: its author and text.
+pub async fn comment(
+    db: &Db,
+    room_id: i64,
+    seq: i64,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT user_id, body FROM live_events WHERE room_id = $1 AND seq = $2 \
+         AND kind = 'comment' AND removed_at IS NULL AND user_id IS NOT NULL",
+    )
+    .bind(room_id)
+    .bind(seq)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("body")?)))
+        .transpose()
+}
+
 /// Marks a comment removed; false when there is no such comment or it was removed already.
 pub async fn remove_comment(
     conn: &mut AnyConnection,

@@ -841,6 +841,216 @@ async fn spectators_on_every_node_see_the_room_and_a_ban_reaches_them(store: Sto
     );
 }
 
+async fn reported_comments_and_rooms_go_when_a_moderator_upholds_the_report(store: Store) {
+    let mut app = spawn_app(store).await;
+    let host = appraiser(&mut app).await;
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    let moderator = app.new_user().await;
+    app.grant_role(moderator.id, "moderator").await;
+    let mut wh = app.ws(&host).await;
+    let room = open_room(&mut wh, "翡翠原石直播", "jade").await;
+    let mut wa = app.ws(&a).await;
+    let mut wb = app.ws(&b).await;
+    join(&mut wa, room).await;
+    join(&mut wb, room).await;
+    let mut console = app.ws(&moderator).await;
+    console.request_ok("mod.subscribe", json!({})).await;
+    let said = say(&mut wa, room, "私信我有更便宜的").await;
+    let seq = said["seq"].as_i64().expect("seq");
+
+    let own = wa
+        .request_err(
+            "report.create",
+            json!({ "target": "room_comment", "room_id": room, "seq": seq, "category": "off_platform", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(code(&own), "invalid_field", "not one's own: {own}");
+    let report = wb
+        .request_ok(
+            "report.create",
+            json!({ "target": "room_comment", "room_id": room, "seq": seq,
+                    "category": "off_platform", "reason": "引导私下交易" }),
+        )
+        .await;
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["kind"], json!("report_room_comment"), "{item}");
+    assert_eq!(item["data"]["content"], json!("私信我有更便宜的"));
+    assert_eq!(item["data"]["category"], json!("off_platform"));
+    crate::moderation::claim_and_decide(&mut console, &report["item_id"], "reject", "站外交易")
+        .await;
+    for ws in [&mut wa, &mut wb] {
+        let gone = ws.next_event("room.comment_removed").await;
+        assert_eq!(gone["data"]["removed_seq"], json!(seq), "{gone}");
+    }
+
+    let by_host = wh
+        .request_err(
+            "report.create",
+            json!({ "target": "room", "room_id": room, "category": "other", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(
+        code(&by_host),
+        "invalid_field",
+        "not one's own room: {by_host}"
+    );
+    let report = wb
+        .request_ok(
+            "report.create",
+            json!({ "target": "room", "room_id": room, "category": "fake_goods", "reason": "卖假货" }),
+        )
+        .await;
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["kind"], json!("report_room"), "{item}");
+    assert_eq!(item["data"]["subject_id"], json!(host.id));
+    crate::moderation::claim_and_decide(&mut console, &report["item_id"], "reject", "售假").await;
+    for ws in [&mut wa, &mut wb] {
+        let removed = ws.next_event("room.removed").await;
+        assert_eq!(removed["data"]["reason"], json!("hidden"));
+    }
+    let gone = wa
+        .request_err("room.join", json!({ "room_id": room }))
+        .await;
+    assert_eq!(code(&gone), "not_found");
+}
+
+async fn joins_are_announced_only_in_small_rooms(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.live.announce_up_to = 1).await;
+    let host = appraiser(&mut app).await;
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    let mut wh = app.ws(&host).await;
+    let room = open_room(&mut wh, "小房间", "other").await;
+    join(&mut wh, room).await;
+    let mut wa = app.ws(&a).await;
+    join(&mut wa, room).await;
+    wh.next_event_where("a's join announced", |e| {
+        e["type"] == json!("room.joined") && e["data"]["user"]["id"] == json!(a.id)
+    })
+    .await;
+    // Once the counts say two watch, the room is past the setting: joins go unannounced.
+    wh.next_event_where("room.stats with two viewers", |e| {
+        e["type"] == json!("room.stats") && e["data"]["viewers"] == json!(2)
+    })
+    .await;
+    let mut wb = app.ws(&b).await;
+    join(&mut wb, room).await;
+    say(&mut wh, room, "之后的评论").await;
+    next_comment(&mut wa, room, "之后的评论").await;
+    let announced = wa.take_buffered(|f| {
+        f["type"] == json!("room.joined") && f["data"]["user"]["id"] == json!(b.id)
+    });
+    assert!(announced.is_empty(), "{announced:?}");
+}
+
+async fn an_account_without_full_standing_watches_but_does_not_comment(store: Store) {
+    let mut app = spawn_app(store).await;
+    let host = appraiser(&mut app).await;
+    let mut wh = app.ws(&host).await;
+    let room = open_room(&mut wh, "未成年人规则", "other").await;
+    let child = crate::minors::register(&mut app, json!({ "age_bracket": "under_14" })).await;
+    let mut wc = app.ws(&child).await;
+    join(&mut wc, room).await;
+    let refused = wc
+        .request_err(
+            "room.comment",
+            json!({ "room_id": room, "text": "我也想说", "client_id": "c-1" }),
+        )
+        .await;
+    assert_eq!(code(&refused), "guardian_required", "{refused}");
+}
+
+/// A node killed with SIGKILL mid-burst loses no acknowledged comment: its spectators rejoin on
+/// another node with `since_seq` and get every acknowledged comment, once, gap-free; retried
+/// unacknowledged comments are never stored twice.
+async fn a_killed_node_loses_no_acknowledged_comment(store: Store) {
+    const ACKED_FIRST: usize = 20;
+    const IN_FLIGHT: usize = 30;
+    let Some(mut cluster) = spawn_cluster(store, 1).await else {
+        return;
+    };
+    let mut doomed = cluster.spawn_process().await;
+    let host = cluster.nodes[0].new_user().await;
+    cluster.nodes[0].grant_role(host.id, "appraiser").await;
+    let viewer = cluster.nodes[0].new_user().await;
+    let mut wh = doomed.app.ws(&host).await;
+    let room = open_room(&mut wh, "断电测试", "jade").await;
+    join(&mut wh, room).await;
+    let mut wv = doomed.app.ws(&viewer).await;
+    let first = join(&mut wv, room).await;
+    let held = first["room"]["seq"].as_i64().expect("seq");
+    let comment = |i: usize| json!({ "room_id": room, "text": format!("第{i}条"), "client_id": format!("k-{i}") });
+    let mut acked: Vec<(usize, i64)> = Vec::new();
+    for i in 0..ACKED_FIRST {
+        let reply = wh.request_ok("room.comment", comment(i)).await;
+        acked.push((i, reply["comment"]["seq"].as_i64().expect("seq")));
+    }
+    // Command ids are c1, c2, … per socket: c1 create, c2 start, c3 join, then c4 on.
+    let first_burst_command = 4 + ACKED_FIRST;
+    for i in ACKED_FIRST..ACKED_FIRST + IN_FLIGHT {
+        wh.send_command("room.comment", comment(i)).await;
+    }
+    wh.read_arrived().await;
+    for reply in wh.take_buffered(|f| f.get("re").is_some()) {
+        let n: usize = reply["re"]
+            .as_str()
+            .and_then(|r| r.strip_prefix('c'))
+            .and_then(|n| n.parse().ok())
+            .expect("a command id");
+        if reply["ok"] == json!(true) && n >= first_burst_command {
+            acked.push((
+                n - first_burst_command + ACKED_FIRST,
+                reply["data"]["comment"]["seq"].as_i64().expect("seq"),
+            ));
+        }
+    }
+    doomed.kill();
+    drop(wh);
+    drop(wv);
+
+    let mut wv = cluster.nodes[0].ws(&viewer).await;
+    let back = wv
+        .request_ok("room.join", json!({ "room_id": room, "since_seq": held }))
+        .await;
+    assert_eq!(back["recovered"], json!(true), "{back}");
+    let missed: Vec<i64> = back["missed"]
+        .as_array()
+        .expect("missed")
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(
+        missed,
+        ((held + 1)..=back["room"]["seq"].as_i64().expect("seq")).collect::<Vec<_>>(),
+        "gap-free after the kill"
+    );
+    for (i, seq) in &acked {
+        let event = back["missed"]
+            .as_array()
+            .and_then(|m| m.iter().find(|e| e["seq"] == json!(seq)))
+            .unwrap_or_else(|| panic!("acknowledged comment {i} (seq {seq}) is gone"));
+        assert_eq!(event["data"]["text"], json!(format!("第{i}条")));
+    }
+    let mut wh = cluster.nodes[0].ws(&host).await;
+    join(&mut wh, room).await;
+    let mut seqs = std::collections::BTreeSet::new();
+    for i in 0..ACKED_FIRST + IN_FLIGHT {
+        let retry = wh.request_ok("room.comment", comment(i)).await;
+        assert!(
+            seqs.insert(retry["comment"]["seq"].as_i64().expect("seq")),
+            "comment {i} twice"
+        );
+        if let Some((_, seq)) = acked.iter().find(|(n, _)| *n == i) {
+            assert_eq!(
+                retry["comment"]["seq"],
+                json!(seq),
+                "a retry answers the stored one"
+            );
+        }
+    }
+}
+
 store_tests!(
     rooms_are_opened_by_appraisers_and_listed_while_live,
     a_comment_reaches_every_member_once_it_is_durable,
@@ -850,4 +1060,8 @@ store_tests!(
     limits_refuse_clearly,
     comments_join_the_export_and_leave_with_the_account,
     spectators_on_every_node_see_the_room_and_a_ban_reaches_them,
+    reported_comments_and_rooms_go_when_a_moderator_upholds_the_report,
+    joins_are_announced_only_in_small_rooms,
+    an_account_without_full_standing_watches_but_does_not_comment,
+    a_killed_node_loses_no_acknowledged_comment,
 );

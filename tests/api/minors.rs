@@ -17,7 +17,7 @@ fn born_years_ago(years: i32) -> String {
 }
 
 /// Registers `phone` with whatever age fields `age` holds (none, a date, a bracket).
-async fn register(app: &mut TestApp, age: Value) -> TestUser {
+pub(crate) async fn register(app: &mut TestApp, age: Value) -> TestUser {
     let phone = random_phone();
     let code = app.request_code(&phone).await;
     let mut body = json!({ "phone": phone, "code": code, "device": "kid's tablet", "accepted_policy_version": "1" });
