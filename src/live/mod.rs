@@ -403,7 +403,9 @@ impl Live {
         let now = now_ms();
         {
             let mut conn = self.db().acquire().await?;
-            let kicked = store::restricted_until(&mut conn, room_id, "kick", &[me], now).await?;
+            let kicked =
+                store::restricted_until(&mut conn, self.cx.backend, room_id, "kick", &[me], now)
+                    .await?;
             if let Some(until) = kicked.get(&me) {
                 return Err(AppError::new(
                     ErrorCode::RoomKicked,
@@ -474,7 +476,7 @@ impl Live {
         let now = now_ms();
         let muted_until = {
             let mut conn = self.db().acquire().await?;
-            store::restricted_until(&mut conn, room_id, "mute", &[me], now)
+            store::restricted_until(&mut conn, self.cx.backend, room_id, "mute", &[me], now)
                 .await?
                 .get(&me)
                 .copied()

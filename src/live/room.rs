@@ -510,12 +510,12 @@ async fn commit_comments(
     let mut authors: Vec<i64> = items.iter().map(|i| i.0).collect();
     authors.sort_unstable();
     authors.dedup();
-    let muted = store::restricted_until(&mut tx, room_id, "mute", &authors, now).await?;
-    let kicked = store::restricted_until(&mut tx, room_id, "kick", &authors, now).await?;
-    let banned = store::banned_among(&mut tx, host_id, &authors).await?;
+    let muted = store::restricted_until(&mut tx, backend, room_id, "mute", &authors, now).await?;
+    let kicked = store::restricted_until(&mut tx, backend, room_id, "kick", &authors, now).await?;
+    let banned = store::banned_among(&mut tx, backend, host_id, &authors).await?;
     let keys: Vec<(i64, &str)> = items.iter().map(|(u, c, _)| (*u, c.as_str())).collect();
-    let existing = store::comments_by_client(&mut tx, room_id, &keys).await?;
-    let authors_ref = store::user_refs(&mut tx, &authors).await?;
+    let existing = store::comments_by_client(&mut tx, backend, room_id, &keys).await?;
+    let authors_ref = store::user_refs(&mut tx, backend, &authors).await?;
 
     let mut outcomes: Vec<Option<CommentOutcome>> = Vec::with_capacity(items.len());
     let mut fresh: Vec<(usize, NewEvent)> = Vec::new();

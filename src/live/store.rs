@@ -341,25 +341,46 @@ pub async fn events_between(
     .collect()
 }
 
-/// Comments of the batch's (author, client id) pairs already stored (retries).
+/// Comments of the batch's (author, client id) pairs already stored (retries), in one
+/// statement whatever the batch's size.
 pub async fn comments_by_client(
     conn: &mut AnyConnection,
+    backend: Backend,
     room_id: i64,
     keys: &[(i64, &str)],
 ) -> Result<HashMap<(i64, String), EventRow>, sqlx::Error> {
-    let mut found = HashMap::new();
-    for (user_id, client_id) in keys {
-        let row = sqlx::query(&format!(
-            "{EVENT_COLUMNS} WHERE e.room_id = $1 AND e.user_id = $2 AND e.client_id = $3"
-        ))
-        .bind(room_id)
-        .bind(*user_id)
-        .bind(*client_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = row {
-            found.insert((*user_id, (*client_id).to_string()), event_from_row(&r)?);
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pairs = match backend {
+        Backend::Sqlite => {
+            "JOIN (SELECT json_extract(value, '$.u') AS u, json_extract(value, '$.c') AS c \
+             FROM json_each($2)) AS k ON k.u = e.user_id AND k.c = e.client_id"
         }
+        Backend::Postgres => {
+            "JOIN jsonb_to_recordset($2::jsonb) AS k(u bigint, c text) \
+             ON k.u = e.user_id AND k.c = e.client_id"
+        }
+    };
+    let json: Vec<Value> = keys
+        .iter()
+        .map(|(u, c)| json!({ "u": u, "c": c }))
+        .collect();
+    let rows = sqlx::query(&format!(
+        "SELECT e.seq, e.kind, e.body, e.created_at, e.removed_at, e.user_id, e.client_id, \
+         CASE WHEN u.deleted_at IS NULL THEN u.id END AS user_ref, u.nickname, u.avatar \
+         FROM live_events e {pairs} LEFT JOIN users u ON u.id = e.user_id \
+         WHERE e.room_id = $1"
+    ))
+    .bind(room_id)
+    .bind(Value::Array(json).to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = HashMap::new();
+    for r in &rows {
+        let user_id: i64 = r.try_get("user_id")?;
+        let client_id: String = r.try_get("client_id")?;
+        found.insert((user_id, client_id), event_from_row(r)?);
     }
     Ok(found)
 }
@@ -563,31 +584,47 @@ pub async fn lift(db: &Db, room_id: i64, user_id: i64, kind: &str) -> Result<(),
     Ok(())
 }
 
-/// Until when `kind` holds for each of `users` in the room (only those still held at `now`).
+/// Until when `kind` holds for each of `users` in the room (only those still held at `now`),
+/// in one statement.
 pub async fn restricted_until(
     conn: &mut AnyConnection,
+    backend: Backend,
     room_id: i64,
     kind: &str,
     users: &[i64],
     now: i64,
 ) -> Result<HashMap<i64, i64>, sqlx::Error> {
-    let mut out = HashMap::new();
-    for user_id in users {
-        let until: Option<i64> = sqlx::query_scalar(
-            "SELECT until_at FROM live_restrictions WHERE room_id = $1 AND user_id = $2 \
-             AND kind = $3 AND until_at > $4",
-        )
-        .bind(room_id)
-        .bind(*user_id)
-        .bind(kind)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(u) = until {
-            out.insert(*user_id, u);
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT user_id, until_at FROM live_restrictions WHERE room_id = $1 AND kind = $2 \
+         AND until_at > $3 AND user_id IN ({})",
+        id_list(backend, "$4")
+    ))
+    .bind(room_id)
+    .bind(kind)
+    .bind(now)
+    .bind(ids_json(users))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("user_id")?, r.try_get("until_at")?)))
+        .collect()
+}
+
+/// A subquery over a JSON array of ids bound at `param`.
+fn id_list(backend: Backend, param: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => {
+            format!("SELECT (jsonb_array_elements_text({param}::jsonb))::bigint")
         }
     }
-    Ok(out)
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    Value::Array(ids.iter().map(|i| json!(i)).collect()).to_string()
 }
 
 // ---- counts ----
@@ -671,54 +708,56 @@ pub async fn audit(
     Ok(())
 }
 
-/// Which of `users` the host banned (inside a comment batch's write).
+/// Which of `users` the host banned (inside a comment batch's write), in one statement.
 pub async fn banned_among(
     conn: &mut AnyConnection,
+    backend: Backend,
     host_id: i64,
     users: &[i64],
 ) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
-    let mut out = std::collections::HashSet::new();
-    for user_id in users {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM live_bans WHERE host_id = $1 AND user_id = $2",
-        )
-        .bind(host_id)
-        .bind(*user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        if n > 0 {
-            out.insert(*user_id);
-        }
+    if users.is_empty() {
+        return Ok(std::collections::HashSet::new());
     }
-    Ok(out)
+    sqlx::query_scalar(&format!(
+        "SELECT user_id FROM live_bans WHERE host_id = $1 AND user_id IN ({})",
+        id_list(backend, "$2")
+    ))
+    .bind(host_id)
+    .bind(ids_json(users))
+    .fetch_all(&mut *conn)
+    .await
+    .map(|ids: Vec<i64>| ids.into_iter().collect())
 }
 
-/// How each of `users` is shown beside what they said.
+/// How each of `users` is shown beside what they said, in one statement.
 pub async fn user_refs(
     conn: &mut AnyConnection,
+    backend: Backend,
     users: &[i64],
 ) -> Result<HashMap<i64, UserRef>, sqlx::Error> {
-    let mut out = HashMap::new();
-    for user_id in users {
-        let row = sqlx::query(
-            "SELECT CASE WHEN deleted_at IS NULL THEN id END AS id, nickname, avatar \
-             FROM users WHERE id = $1",
-        )
-        .bind(*user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = row {
-            out.insert(
-                *user_id,
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT id AS user_id, CASE WHEN deleted_at IS NULL THEN id END AS id, nickname, avatar \
+         FROM users WHERE id IN ({})",
+        id_list(backend, "$1")
+    ))
+    .bind(ids_json(users))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("user_id")?,
                 UserRef {
                     id: r.try_get("id")?,
                     nickname: r.try_get("nickname")?,
                     avatar: r.try_get("avatar")?,
                 },
-            );
-        }
-    }
-    Ok(out)
+            ))
+        })
+        .collect()
 }
 
 // ---- the user's rights (rights.rs) ----
