@@ -1,8 +1,8 @@
 // End-to-end, in a real browser: the 直播 tab (docs/live.md). The host (an appraiser) creates a
 // room in the UI and goes live; two viewers find it in the list and open it; a comment and likes
 // reach the other pages live; a dropped connection recovers the comments it missed; a pinned
-// notice shows; the host mutes, kicks and bans from the comment stream, each felt at once on the
-// viewer's page (and a kicked or banned viewer cannot come back, even after a reload); the host
+// notice shows; a viewer reports another's comment and the room (举报); the host mutes, kicks and
+// bans from the comment stream, each felt at once on the viewer's page (and a kicked or banned viewer cannot come back, even after a reload); the host
 // ends the room; the list and the room page on a desktop window; no horizontal scroll at 390 px,
 // no console errors, no window dialogs. See README.md.
 import {
@@ -123,8 +123,15 @@ await run.main('live_room', async () => {
     await noScroll(host, 'the 创建直播间 dialog');
     await hp.locator('#live-create-title').fill(TITLE);
     await hp.locator('#live-create-cat-nephrite').check();
+    const mark = host.ws.mark();
     await hp.locator('#live-create-ok').click();
-    await waitVisible(hp.locator('#live-host'), 'the host console');
+    // What room.create answered, so that a failure here says why.
+    const created = await waitUntil('the room.create reply', () =>
+      host.ws.requests.slice(mark).find((q) => q.type === 'room.create' && q.reply),
+    { describe: () => visibleText(hp, '#live-create-dialog .form-error, #app-notice') });
+    if (!created.reply.ok) fail(`room.create was refused: ${JSON.stringify(created.reply.error)}`);
+    await waitUntil('the host console', () => hp.locator('#live-host').isVisible(),
+      { describe: async () => `at ${hp.url()}: ${await visibleText(hp, '#live-create-dialog, #tab-live .form-error, #app-notice')}` });
     const m = /#\/live\/host(?::|%3A)(\d+)/.exec(hp.url());
     if (!m) fail(`the console's address names no room: ${hp.url()}`);
     roomId = Number(m[1]);
@@ -177,8 +184,10 @@ await run.main('live_room', async () => {
   });
 
   const first = `这块籽料是老坑的吗？${stamp}`;
+  let firstComment = null;
   await run.step('5. viewer 1 comments: it shows on viewer 2\'s page and on the host\'s console', async () => {
-    await comment(v1, first);
+    firstComment = await comment(v1, first);
+    if (!firstComment || firstComment.seq == null) fail(`the room.comment reply carries no comment seq: ${JSON.stringify(firstComment)}`);
     await seeComment(v1, '#live-comments', first);
     await seeComment(v2, '#live-comments', first);
     await seeComment(host, '#live-host-comments', first);
@@ -266,7 +275,67 @@ await run.main('live_room', async () => {
     }
   });
 
-  await run.step('7b. the host makes viewer 2 a helper (场控) by user id; as a helper viewer 2 deletes viewer 1\'s comment, gone everywhere; the host removes the helper', async () => {
+  await run.step('7b. 举报: viewer 2 reports viewer 1\'s comment (诈骗); viewer 1 has no 举报 on its own comment; viewer 1 reports the room', async () => {
+    // Viewer 2 (a plain spectator): the comment's ⋯ opens a sheet with 举报 only.
+    const row = commentIn(p2, '#live-comments', first);
+    await waitVisible(row.locator('.live-comment-more'), 'the ⋯ on viewer 1\'s comment on viewer 2\'s page');
+    if (await row.locator('.live-manage').count()) fail('a plain viewer (viewer 2) has 管理 on a comment');
+    await row.locator('.live-comment-more').click();
+    await waitVisible(p2.locator('#live-manage-dialog'), 'the comment sheet on viewer 2\'s page');
+    if (await p2.locator('#live-act-remove, #live-act-mute, #live-act-kick, #live-act-ban').count()) fail('a plain viewer is offered host powers');
+    await noScroll(v2, 'the comment sheet');
+    await run.screenshot(v2, 'comment-sheet');
+    await p2.locator('#live-act-report').click();
+    const dialog = p2.locator('#report-dialog');
+    await waitVisible(dialog, 'the report dialog on viewer 2\'s page');
+    if ((await p2.locator('#live-manage-dialog').count()) && (await p2.locator('#live-manage-dialog').isVisible())) fail('the comment sheet stays open under the report dialog');
+    const subject = await text(p2, '#report-subject');
+    if (!subject.includes(me.v1.nickname) || !subject.includes(first.slice(0, 8))) fail(`the report dialog names "${subject}", not viewer 1's comment`);
+    await noScroll(v2, 'the report dialog');
+    await run.screenshot(v2, 'report');
+    await dialog.locator('#report-categories label.chip').filter({ hasText: '诈骗' }).click();
+    await p2.locator('#report-reason').fill('自称老坑籽料，要求私下转账');
+    const mark = v2.ws.mark();
+    await waitUntil('提交 enabled', () => p2.locator('#report-submit').isEnabled());
+    await p2.locator('#report-submit').click();
+    const r = await waitUntil('viewer 2\'s report.create reply', () => v2.ws.requests.slice(mark).find((q) => q.type === 'report.create' && q.reply));
+    if (!r.reply.ok) fail(`the comment report was refused: ${JSON.stringify(r.reply.error)}`);
+    const d = r.data;
+    if (d.target !== 'room_comment' || d.room_id !== roomId || d.seq !== firstComment.seq || d.category !== 'fraud' || !d.reason) {
+      fail(`the report.create frame is ${JSON.stringify(d)} (want room_comment, room ${roomId}, seq ${firstComment.seq}, fraud, a reason)`);
+    }
+    await waitUntil('the report dialog closed', async () => !(await dialog.count()) || !(await dialog.isVisible()));
+    await waitToast(p2, /已提交/, 'the toast 已提交，我们会尽快处理 on viewer 2\'s page');
+
+    // Viewer 1: no ⋯ (no 举报) on its own comment.
+    const own = commentIn(p1, '#live-comments', first);
+    await waitVisible(own, 'viewer 1\'s own comment');
+    if (await own.locator('.live-comment-more, .live-manage').count()) fail('viewer 1 is offered 举报 on its own comment');
+
+    // Viewer 1 reports the room: the header's ⋯ → 举报直播间.
+    await p1.locator('#live-room-more').click();
+    await waitVisible(p1.locator('#live-room-menu'), 'the room menu on viewer 1\'s page');
+    await p1.locator('#live-report-room').click();
+    const dialog1 = p1.locator('#report-dialog');
+    await waitVisible(dialog1, 'the room report dialog on viewer 1\'s page');
+    if ((await text(p1, '#report-subject')) !== TITLE) fail(`the room report dialog names "${await text(p1, '#report-subject')}", not the room`);
+    await dialog1.locator('#report-categories label.chip').filter({ hasText: '假货' }).click();
+    await p1.locator('#report-reason').fill('直播间展示的籽料疑似染色');
+    const mark1 = v1.ws.mark();
+    await waitUntil('提交 enabled', () => p1.locator('#report-submit').isEnabled());
+    await p1.locator('#report-submit').click();
+    const r1 = await waitUntil('viewer 1\'s report.create reply', () => v1.ws.requests.slice(mark1).find((q) => q.type === 'report.create' && q.reply));
+    if (!r1.reply.ok) fail(`the room report was refused: ${JSON.stringify(r1.reply.error)}`);
+    if (r1.data.target !== 'room' || r1.data.room_id !== roomId || r1.data.category !== 'fake_goods' || r1.data.seq != null) {
+      fail(`the report.create frame is ${JSON.stringify(r1.data)} (want room, room ${roomId}, fake_goods)`);
+    }
+    await waitUntil('the room report dialog closed', async () => !(await dialog1.count()) || !(await dialog1.isVisible()));
+    await waitToast(p1, /已提交/, 'the toast 已提交，我们会尽快处理 on viewer 1\'s page');
+    // Still in the room, the composer usable.
+    if (!(await p1.locator('#live-input').isEnabled()) || !(await p2.locator('#live-input').isEnabled())) fail('a composer is disabled after a report');
+  });
+
+  await run.step('7c. the host makes viewer 2 a helper (场控) by user id; as a helper viewer 2 deletes viewer 1\'s comment, gone everywhere; the host removes the helper', async () => {
     await hp.locator('#live-helper-id').fill(String(me.v2.id));
     await hp.locator('#live-helper-add').click();
     const helperRow = hp.locator(`#live-helpers li[data-user-id="${me.v2.id}"]`);
@@ -285,6 +354,7 @@ await run.main('live_room', async () => {
     await row.locator('.live-manage').click();
     await waitVisible(p2.locator('#live-manage-dialog'), 'the helper\'s 管理 sheet');
     if (await p2.locator('#live-act-helper').count()) fail('a helper is offered 设为场控');
+    if (!(await p2.locator('#live-act-report').count())) fail('the helper\'s 管理 sheet has no 举报');
     await p2.locator('#live-act-remove').click();
     for (const [e, box] of [[v1, '#live-comments'], [v2, '#live-comments'], [host, '#live-host-comments']]) {
       await waitUntil(`the deleted comment gone from the ${e.label}'s page`, async () => (await commentIn(e.page, box, doomed).count()) === 0);
@@ -372,6 +442,8 @@ await run.main('live_room', async () => {
     await waitUntil('the pinned notice on the desktop', async () => (await text(dp, '#live-pinned-text')) === PIN);
     await seeComment(desk, '#live-comments', second);
     await waitVisible(dp.locator('#live-to-host'), 'the way to the host console (the host is looking)');
+    if (await dp.locator('#live-room-more').isVisible()) fail('the host is offered 举报 of its own room');
+    if (await dp.locator('#live-comments .live-comment-more').count()) fail('the host is offered 举报 on comments in its own room');
     await checkNoHorizontalScroll(dp, 'the desktop room page');
     await run.screenshot(desk, 'room');
   });
@@ -385,8 +457,8 @@ await run.main('live_room', async () => {
         '.live-card-title, .live-card-host-name, .live-arrival { visibility: hidden !important; }';
       document.head.append(style);
       const words = [root.innerText,
-        // (A 管理 button and a card name the user or the room in their labels.)
-        ...[...root.querySelectorAll('[placeholder],[aria-label]')].filter((x) => !x.matches('.live-manage, .live-card-btn')).map((x) => [x.getAttribute('placeholder'), x.getAttribute('aria-label')].join(' '))].join(' ');
+        // (A 管理 or ⋯ button and a card name the user or the room in their labels.)
+        ...[...root.querySelectorAll('[placeholder],[aria-label]')].filter((x) => !x.matches('.live-manage, .live-comment-more, .live-card-btn')).map((x) => [x.getAttribute('placeholder'), x.getAttribute('aria-label')].join(' '))].join(' ');
       style.remove();
       const m = /.{0,12}[\u3400-\u9fff].{0,12}/.exec(words.replace(/\s+/g, ' '));
       return m ? m[0] : null;

@@ -98,6 +98,14 @@ const messages = {
   'live.done.unpinned': 'Notice unpinned',
   'live.done.ended': 'The stream has ended',
 
+  // ---------------------------------------------------------------- reports (report.js's dialog)
+  'live.comment_title': 'Comment',
+  'live.more_comment': 'More on the comment by {name}',
+  'live.report_comment': 'Report this comment',
+  'live.report_comment_subject': '{name}: “{text}”',
+  'live.report_room': 'Report this room',
+  'live.room_more': 'More',
+
   // ---------------------------------------------------------------- the host's console
   'live.console': 'Host console',
   'live.as_viewer': 'Viewer view',

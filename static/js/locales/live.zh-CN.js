@@ -99,6 +99,14 @@ const messages = {
   'live.done.unpinned': '已取消置顶',
   'live.done.ended': '直播已结束',
 
+  // ---------------------------------------------------------------- reports (report.js's dialog)
+  'live.comment_title': '评论',
+  'live.more_comment': '{name}的评论：更多',
+  'live.report_comment': '举报这条评论',
+  'live.report_comment_subject': '{name}：“{text}”',
+  'live.report_room': '举报直播间',
+  'live.room_more': '更多',
+
   // ---------------------------------------------------------------- the host's console
   'live.console': '主播控制台',
   'live.as_viewer': '观众视角',

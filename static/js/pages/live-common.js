@@ -3,7 +3,7 @@
  * Chinese app writes them (1.2万), the heart icon, and the comment stream (弹幕 list: newest at
  * the bottom, 昵称：text, kept scrolled to the newest unless the user scrolled up).
  *
- *   const stream = mountComments(box, { manage: (comment) => …, canManage: (comment) => bool, showTime });
+ *   const stream = mountComments(box, { manage: (comment) => …, canManage: (comment) => bool, canMore: (comment) => bool, showTime });
  *   stream.render(roomState(7));
  *
  * @module pages/live-common
@@ -60,10 +60,14 @@ export function nickOf(user) {
 }
 
 /**
- * The comment stream of a room. `manage(comment)`: a 管理 button on each comment the viewer
- * may act on (host powers), or null. Renders from the room's state, reusing the rows it has.
+ * The comment stream of a room. `manage(comment)`: a 管理 button (`.live-manage`) on each
+ * comment the viewer may act on (`canManage`: host powers), else a 更多 button
+ * (`.live-comment-more`: 举报) on each one `canMore` allows, or null. Renders from the room's
+ * state, reusing the rows it has.
  */
-export function mountComments(root, { manage = null, canManage = () => false, showTime = false, id = 'live-comments' } = {}) {
+export function mountComments(root, {
+  manage = null, canManage = () => false, canMore = () => false, showTime = false, id = 'live-comments',
+} = {}) {
   const list = el('ol', { class: 'live-comment-list' });
   const empty = el('p', { class: 'live-comment-empty muted small', hidden: true });
   const newer = el('button', { type: 'button', class: 'live-newer small-btn', hidden: true });
@@ -91,8 +95,12 @@ export function mountComments(root, { manage = null, canManage = () => false, sh
     const mine = store.me && c.user && c.user.id === store.me.id;
     const isHost = c.user && c.user.id != null && c.user.id === hostId;
     const name = nickOf(c.user);
-    const actions = manage && canManage(c) ? el('button', {
-      type: 'button', class: 'live-manage icon-btn', 'aria-label': t('live.manage_user', { name }),
+    const powers = !!manage && canManage(c);
+    const more = !powers && !!manage && canMore(c);
+    const actions = powers || more ? el('button', {
+      type: 'button', class: (powers ? 'live-manage' : 'live-comment-more') + ' icon-btn',
+      'aria-label': t(powers ? 'live.manage_user' : 'live.more_comment', { name }),
+      'aria-haspopup': 'dialog',
       onclick: () => manage(c),
     }, el('span', { 'aria-hidden': 'true', text: '⋯' })) : null;
     return el('li', {

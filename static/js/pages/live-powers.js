@@ -1,9 +1,14 @@
 /**
  * The host powers on one comment (the host's console, and a helper's 场控 on the spectator
  * page): 删除 the comment, 禁言 its author for a chosen time, 踢出, 拉黑 (asked first), and, for
- * the host, 设为场控. An action sheet (`#live-manage-dialog`), then the follow-up dialog.
+ * the host, 设为场控. An action sheet (`#live-manage-dialog`), then the follow-up dialog. On the
+ * spectator page the sheet also offers 举报 (`report: true`); a spectator without powers gets
+ * the same sheet with 举报 only (`powers: false`). 举报 opens the report dialog of report.js
+ * (`report.create` with target `room_comment`, or `room` for the room itself).
  *
  *   openManage(roomId, comment, { host: true });
+ *   openManage(roomId, comment, { powers: false, report: true });
+ *   reportComment(roomId, comment); reportRoom(room);
  *
  * @module pages/live-powers
  */
@@ -13,6 +18,7 @@ import { openDialog, confirmDialog } from '/static/js/ui/dialog.js';
 import { showToast } from '/static/js/ui/toast.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { nickOf } from '/static/js/pages/live-common.js';
+import { openReport } from '/static/js/pages/report.js';
 import { removeComment, muteUser, unmuteUser, kickUser, banUser, addHelper } from '/static/js/pages/live-data.js';
 
 /** The mute lengths offered (1 s – 30 days are allowed). */
@@ -37,15 +43,38 @@ async function act(d, fn, done) {
   }
 }
 
+const excerpt = (text, max) => {
+  const chars = [...(text || '')];
+  return chars.slice(0, max).join('') + (chars.length > max ? '…' : '');
+};
+
+/** 举报 a comment of room `roomId` (not one's own: the caller offers it only on others'). */
+export function reportComment(roomId, comment) {
+  return openReport({
+    title: t('live.report_comment'),
+    subject: t('live.report_comment_subject', { name: nickOf(comment.user), text: excerpt(comment.text, 60) }),
+    data: { target: 'room_comment', room_id: Number(roomId), seq: comment.seq },
+  });
+}
+
+/** 举报 the room `room` ({id, title}; not one's own). */
+export function reportRoom(room) {
+  return openReport({
+    title: t('live.report_room'),
+    subject: room.title || '',
+    data: { target: 'room', room_id: Number(room.id) },
+  });
+}
+
 /**
  * The action sheet for `comment` in room `roomId`. `host`: the viewer is the room's host (a
- * helper cannot appoint helpers).
+ * helper cannot appoint helpers). `powers`: false for a spectator without host powers (the
+ * sheet then has 举报 only). `report`: offer 举报 (the spectator page).
  */
-export function openManage(roomId, comment, { host = false } = {}) {
+export function openManage(roomId, comment, { host = false, powers = true, report = false } = {}) {
   const user = comment.user || {};
   const name = nickOf(user);
-  const chars = [...(comment.text || '')];
-  const quote = chars.slice(0, 40).join('') + (chars.length > 40 ? '…' : '');
+  const quote = excerpt(comment.text, 40);
   const btn = (id, label, onclick, danger = false) => el('button', {
     type: 'button', id, class: (danger ? 'danger' : 'secondary') + ' block live-sheet-btn', text: label, onclick,
   });
@@ -55,20 +84,22 @@ export function openManage(roomId, comment, { host = false } = {}) {
       el('div', { class: 'live-sheet-text' },
         el('strong', { class: 'live-sheet-name', text: name }),
         el('span', { class: 'small muted live-sheet-quote', text: quote }))),
-    btn('live-act-remove', t('live.act.remove'), () => act(d, () => removeComment(roomId, comment.seq), t('live.done.removed'))),
-    user.id != null ? btn('live-act-mute', t('live.act.mute'), () => { d.close(); openMute(roomId, user); }) : null,
-    user.id != null ? btn('live-act-unmute', t('live.act.unmute'), () => act(d, () => unmuteUser(roomId, user.id),
+    powers ? btn('live-act-remove', t('live.act.remove'), () => act(d, () => removeComment(roomId, comment.seq), t('live.done.removed'))) : null,
+    powers && user.id != null ? btn('live-act-mute', t('live.act.mute'), () => { d.close(); openMute(roomId, user); }) : null,
+    powers && user.id != null ? btn('live-act-unmute', t('live.act.unmute'), () => act(d, () => unmuteUser(roomId, user.id),
       t('live.done.unmuted', { name }))) : null,
-    user.id != null ? btn('live-act-kick', t('live.act.kick'), () => act(d, () => kickUser(roomId, user.id),
+    powers && user.id != null ? btn('live-act-kick', t('live.act.kick'), () => act(d, () => kickUser(roomId, user.id),
       (res) => t('live.done.kicked', { name, until: formatUntil(res && res.until) }))) : null,
-    user.id != null ? btn('live-act-ban', t('live.act.ban'), async () => {
+    powers && user.id != null ? btn('live-act-ban', t('live.act.ban'), async () => {
       const ok = await confirmDialog({ id: 'live-ban-confirm', title: t('live.act.ban'), text: t('live.ban_confirm', { name }),
         confirm: t('live.act.ban'), danger: true });
       if (ok) act(d, () => banUser(roomId, user.id), t('live.done.banned', { name }));
     }, true) : null,
-    host && user.id != null ? btn('live-act-helper', t('live.act.helper'), () => act(d, () => addHelper(roomId, user.id),
-      t('live.done.helper', { name }))) : null);
-  d = openDialog({ id: 'live-manage-dialog', title: t('live.manage_title'), body: sheet, actions: [{ label: t('action.cancel') }] });
+    powers && host && user.id != null ? btn('live-act-helper', t('live.act.helper'), () => act(d, () => addHelper(roomId, user.id),
+      t('live.done.helper', { name }))) : null,
+    report ? btn('live-act-report', t('live.report_comment'), () => { d.close(); reportComment(roomId, comment); }) : null);
+  d = openDialog({ id: 'live-manage-dialog', title: t(powers ? 'live.manage_title' : 'live.comment_title'), body: sheet,
+    actions: [{ label: t('action.cancel') }] });
   return d;
 }
 

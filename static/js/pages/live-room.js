@@ -4,7 +4,9 @@
  * (`room.stats`), the pinned notice, the comments (newest at the bottom, 昵称：text), the
  * composer (`room.comment`; errors through errorText, a host's mute disables it with its end),
  * 点赞 (taps batched by live-data.js, a small heart floats up), back. A helper (场控) gets the
- * host powers on each comment; the host a way to their console.
+ * host powers on each comment; the host a way to their console. Everyone but the host can 举报
+ * a comment that is not their own (its ⋯: the 管理 sheet for a helper, a sheet with 举报 for
+ * anyone else) and the room itself (the header's ⋯ → 举报直播间).
  *
  *   const view = mountRoom(root, { onBack, onHost });
  *   view.open(7); view.close();
@@ -17,7 +19,8 @@ import { icon } from '/static/js/ui/icons.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
 import { categoryName, statusName, formatCount, heartIcon, mountComments, nickOf } from '/static/js/pages/live-common.js';
-import { openManage } from '/static/js/pages/live-powers.js';
+import { openManage, reportRoom } from '/static/js/pages/live-powers.js';
+import { openDialog } from '/static/js/ui/dialog.js';
 import {
   roomState, onLive, rejoin, sendComment, tapLike, mutedUntil, isTransient, COMMENT_MAX_CHARS,
 } from '/static/js/pages/live-data.js';
@@ -29,7 +32,9 @@ export function mountRoom(root, { onBack, onHost }) {
   const host = el('div', { class: 'live-room-host', id: 'live-room-host' });
   const viewers = el('span', { id: 'live-viewers', class: 'live-viewers small' });
   const toHost = el('button', { type: 'button', id: 'live-to-host', class: 'secondary small-btn', hidden: true });
-  const head = el('header', { class: 'live-room-head' }, back, host, viewers, toHost);
+  const more = el('button', { type: 'button', id: 'live-room-more', class: 'icon-btn live-room-more', hidden: true, 'aria-haspopup': 'dialog' },
+    icon('more'));
+  const head = el('header', { class: 'live-room-head' }, back, host, viewers, toHost, more);
 
   const status = el('span', { id: 'live-status', class: 'live-badge' });
   const stageNote = el('p', { id: 'live-stage-note', class: 'live-stage-note' });
@@ -66,18 +71,32 @@ export function mountRoom(root, { onBack, onHost }) {
   let muteTimer = null;
   let arrivalTimer = null;
   let lastErr = null;
+  const imHost = (s) => !!(s && ((s.me && s.me.host) ||
+    (store.me && s.room && s.room.host && s.room.host.id != null && s.room.host.id === store.me.id)));
+  const mine = (c) => !!(store.me && c.user && c.user.id != null && c.user.id === store.me.id);
+  const canManage = (c) => {
+    const s = roomState(roomId);
+    if (!s || !s.me || !(s.me.helper || s.me.host) || !c.user || c.user.id == null) return false;
+    const hostId = s.room && s.room.host ? s.room.host.id : null;
+    return c.user.id !== hostId && !mine(c);
+  };
   const stream = mountComments(commentsBox, {
-    manage: (c) => openManage(roomId, c, { host: !!(roomState(roomId) && roomState(roomId).me && roomState(roomId).me.host) }),
-    canManage: (c) => {
+    manage: (c) => {
       const s = roomState(roomId);
-      if (!s || !s.me || !(s.me.helper || s.me.host) || !c.user || c.user.id == null) return false;
-      const hostId = s.room && s.room.host ? s.room.host.id : null;
-      return c.user.id !== hostId && !(store.me && c.user.id === store.me.id);
+      const host = imHost(s);
+      openManage(roomId, c, { host, powers: canManage(c), report: !host });
+    },
+    canManage,
+    // 举报: anyone in the room but the host, on any comment not their own.
+    canMore: (c) => {
+      const s = roomState(roomId);
+      return !!(s && s.me && store.me) && !imHost(s) && !mine(c);
     },
   });
 
   function labels() {
     back.setAttribute('aria-label', t('action.back'));
+    more.setAttribute('aria-label', t('live.room_more'));
     toHost.textContent = t('live.to_console');
     inputLabel.textContent = t('live.comment_label');
     send.textContent = t('action.send');
@@ -95,6 +114,22 @@ export function mountRoom(root, { onBack, onHost }) {
         el('span', { class: 'small muted', text: s.me && s.me.helper ? t('live.you_helper') : t('live.host_role') })));
     viewers.textContent = r.viewers != null ? t('live.viewers', { count: formatCount(r.viewers), n: r.viewers }) : '';
     toHost.hidden = !(s.me && s.me.host);
+    more.hidden = !s.room || !store.me || imHost(s);
+  }
+
+  // The header's ⋯: 举报直播间 (a sheet, room for more later).
+  function openRoomMenu() {
+    const s = roomState(roomId);
+    if (!s || !s.room) return null;
+    const room = Object.assign({ id: roomId }, s.room);
+    let d = null;
+    const sheet = el('div', { class: 'live-sheet' },
+      el('button', {
+        type: 'button', id: 'live-report-room', class: 'secondary block live-sheet-btn', text: t('live.report_room'),
+        onclick: () => { d.close(); reportRoom(room); },
+      }));
+    d = openDialog({ id: 'live-room-menu', title: t('live.room_more'), body: sheet, actions: [{ label: t('action.cancel') }] });
+    return d;
   }
 
   function renderStage(s) {
@@ -213,6 +248,7 @@ export function mountRoom(root, { onBack, onHost }) {
 
   back.addEventListener('click', () => onBack());
   toHost.addEventListener('click', () => onHost(roomId));
+  more.addEventListener('click', () => openRoomMenu());
   composer.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
   like.addEventListener('click', () => {
     if (roomId != null && tapLike(roomId)) floatHeart();
