@@ -158,7 +158,10 @@ impl RoomActor {
     }
 
     fn announce(&self, kind: &str, user: UserRef) {
-        if self.viewers > self.cx.settings.announce_up_to {
+        // The sum of every node's members is a tick old: this node's own count is current, so a
+        // crowd joining here between two ticks is not announced one by one.
+        let viewers = self.viewers.max(self.members.len() as i64);
+        if viewers > self.cx.settings.announce_up_to {
             return;
         }
         let frame = EventFrame::new(
