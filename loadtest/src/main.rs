@@ -10,6 +10,9 @@
 //!   times, and nothing acknowledged may be lost or arrive twice.
 //! - `consent-withdrawal`: a withdrawal on one node, timed until the user's socket on another
 //!   node hears it; the gated feature must be refused there afterwards.
+//! - `room`: one live room, N spectators, a host commenting at full speed or paced; comment
+//!   deliveries per second, comment→spectator latency, a room held, and a like storm's
+//!   `room.stats` per second (`docs/live.md`).
 //!
 //! Users register through the dev-code login, so the server must run with
 //! `DUOXIE_AUTH_DEV_CODES=true` (and a per-socket rate limit above the scenario's rates).
@@ -28,6 +31,7 @@ mod http;
 mod progress;
 mod recovery;
 mod report;
+mod room;
 mod stats;
 mod storm;
 mod svg;
@@ -71,6 +75,8 @@ enum Scenario {
     ReconnectStorm(storm::Args),
     /// Withdraw a consent on one node; time until the user's socket on another node hears it.
     ConsentWithdrawal(withdrawal::Args),
+    /// One live room: N spectators, one host commenting; deliveries/s, latency, like storm.
+    Room(room::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -91,6 +97,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Scenario::Chat(args) => chat::run(cli.addr, args).await.map(Some),
             Scenario::ReconnectStorm(args) => storm::run(cli.addr, args).await.map(Some),
             Scenario::ConsentWithdrawal(args) => withdrawal::run(cli.addr, args).await.map(Some),
+            Scenario::Room(args) => room::run(cli.addr, args).await.map(Some),
         }
     })?;
     let Some(report) = report else {

@@ -51,6 +51,58 @@ pub struct RedisBus {
     conn: ConnectionManager,
     registry: Addr<Registry>,
     ops: mpsc::UnboundedSender<SubscriptionOp>,
+    /// Publishes, in the order they were made: one task sends them (see `publish_loop`).
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+}
+
+/// One publish: the same payload to each channel.
+struct Outgoing {
+    channels: Vec<String>,
+    payload: Bytes,
+}
+
+/// Most publishes sent in one pipeline.
+const PUBLISH_BATCH_MAX: usize = 1024;
+
+/// Sends every publish in the order it was made, as pipelines of what has queued up meanwhile.
+/// One task on one connection keeps the order (a comment batch's events reach other nodes in
+/// seq order; a task per publish let them overtake each other), and a pipeline per wake-up
+/// costs one round trip for many publishes. During an outage a pipeline fails after the call
+/// timeout and its publishes are dropped (clients fill the gap by seq), so the queue holds at
+/// most that long's worth.
+async fn publish_loop(mut rx: mpsc::UnboundedReceiver<Outgoing>, mut conn: ConnectionManager) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < PUBLISH_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        let mut commands = 0u64;
+        for out in &batch {
+            for channel in &out.channels {
+                pipe.cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(out.payload.as_ref())
+                    .ignore();
+                commands += 1;
+            }
+        }
+        let sent = tokio::time::timeout(REDIS_CALL_TIMEOUT, pipe.query_async::<()>(&mut conn))
+            .await
+            .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out"))));
+        match sent {
+            Ok(()) => {
+                METRICS.bus_published.fetch_add(commands, Ordering::Relaxed);
+            }
+            Err(e) => {
+                metrics::inc(&METRICS.bus_publish_errors);
+                tracing::warn!(error = %e, dropped = commands, "Redis publish failed; clients will fill the gap by seq");
+            }
+        }
+    }
 }
 
 enum SubscriptionOp {
@@ -114,6 +166,8 @@ impl RedisBus {
             prefix.clone(),
             registry.clone(),
         ));
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        actix_web::rt::spawn(publish_loop(outgoing_rx, conn.clone()));
         tracing::info!(node_id, "Redis bus connected");
         Ok(Self {
             node_id,
@@ -121,6 +175,7 @@ impl RedisBus {
             conn,
             registry,
             ops,
+            outgoing,
         })
     }
 
@@ -185,34 +240,8 @@ impl Bus for RedisBus {
             // One of this node's own connections: delivered above.
             return;
         }
-        let mut conn = self.conn.clone();
-        actix_web::rt::spawn(async move {
-            let mut pipe = redis::pipe();
-            for channel in &channels {
-                pipe.cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(payload.as_ref())
-                    .ignore();
-            }
-            // Bounded: during an outage publishes fail fast instead of piling up (clients fill
-            // the gap by seq).
-            let sent = tokio::time::timeout(REDIS_CALL_TIMEOUT, pipe.query_async::<()>(&mut conn))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
-                });
-            match sent {
-                Ok(()) => {
-                    METRICS
-                        .bus_published
-                        .fetch_add(channels.len() as u64, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    metrics::inc(&METRICS.bus_publish_errors);
-                    tracing::warn!(error = %e, "Redis publish failed; clients will fill the gap by seq");
-                }
-            }
-        });
+        // The loop is gone only when the runtime is: nothing is left to deliver then.
+        let _ = self.outgoing.send(Outgoing { channels, payload });
     }
 
     fn online(&self, users: Vec<i64>) -> BoxFuture<'static, HashSet<i64>> {

@@ -318,6 +318,9 @@ impl Live {
                 move |c| Box::pin(store::set_status(c, room_id, status, now)),
             )
             .await?;
+        if let Some(actor) = self.directory.get(room_id) {
+            actor.do_send(room::StatusChanged(to));
+        }
         if let Some(seq) = seq {
             self.publish_numbered(
                 room_id,
@@ -445,7 +448,10 @@ impl Live {
             },
             None => return Err(AppError::unauthorized()),
         };
-        let actor = self.directory.get_or_start(&self.cx, room_id, room.host_id);
+        let status = Status::from_stored(&room.view.status);
+        let actor = self
+            .directory
+            .get_or_start(&self.cx, room_id, room.host_id, status);
         let member = Member {
             conn_id: caller.conn_id,
             user_id: me,
@@ -454,7 +460,9 @@ impl Live {
         };
         if actor.send(member).await.is_err() {
             // The actor stopped between the lookup and the message: start another.
-            let actor = self.directory.get_or_start(&self.cx, room_id, room.host_id);
+            let actor = self
+                .directory
+                .get_or_start(&self.cx, room_id, room.host_id, status);
             actor
                 .send(Member {
                     conn_id: caller.conn_id,
@@ -561,16 +569,12 @@ impl Live {
                 format!("must be between 1 and {max}"),
             ));
         }
+        // No database read: a like storm must not queue on the pool (the actor knows the
+        // room's status as of its last tick, or at once for a change made through this node).
         let actor = self
             .directory
             .get(body.room_id)
             .ok_or_else(|| AppError::forbidden("join the room first"))?;
-        let room = self.room(body.room_id).await?;
-        match Status::from_stored(&room.view.status) {
-            Status::Live => {}
-            Status::Ended => return Err(AppError::new(ErrorCode::RoomEnded, "the room has ended")),
-            _ => return Err(AppError::new(ErrorCode::Conflict, "the room is not live")),
-        }
         let accepted = actor
             .send(Tap {
                 conn_id: caller.conn_id,

@@ -65,6 +65,7 @@ impl Directory {
         cx: &RoomContext,
         room_id: i64,
         host_id: i64,
+        status: Status,
     ) -> Addr<RoomActor> {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(addr) = actors.get(&room_id) {
@@ -72,7 +73,7 @@ impl Directory {
                 return addr.clone();
             }
         }
-        let addr = RoomActor::new(cx.clone(), self.clone(), room_id, host_id).start();
+        let addr = RoomActor::new(cx.clone(), self.clone(), room_id, host_id, status).start();
         actors.insert(room_id, addr.clone());
         addr
     }
@@ -106,6 +107,9 @@ pub struct RoomActor {
     room_id: i64,
     host_id: i64,
     topic: Topic,
+    /// The room's status as last read (each tick) or changed through this node: likes need no
+    /// database read.
+    status: Status,
     helpers: HashSet<i64>,
     /// This node's members: connection → user.
     members: HashMap<u64, i64>,
@@ -131,13 +135,20 @@ struct PendingComment {
 }
 
 impl RoomActor {
-    fn new(cx: RoomContext, directory: Arc<Directory>, room_id: i64, host_id: i64) -> Self {
+    fn new(
+        cx: RoomContext,
+        directory: Arc<Directory>,
+        room_id: i64,
+        host_id: i64,
+        status: Status,
+    ) -> Self {
         Self {
             topic: topic(room_id),
             cx,
             directory,
             room_id,
             host_id,
+            status,
             helpers: HashSet::new(),
             members: HashMap::new(),
             pending: Vec::new(),
@@ -246,8 +257,9 @@ impl RoomActor {
                 .map(|(counts, likes, left), act, ctx| {
                     act.ticking = false;
                     match counts {
-                        Ok(Some((likes_total, viewers_total))) => {
+                        Ok(Some((likes_total, viewers_total, status))) => {
                             act.viewers = viewers_total;
+                            act.status = Status::from_stored(&status);
                             act.tell_counts(viewers_total, likes_total);
                         }
                         Ok(None) => {}
@@ -455,11 +467,29 @@ impl Handler<Tap> for RoomActor {
         if !self.members.contains_key(&msg.conn_id) {
             return Err(AppError::forbidden("join the room first"));
         }
+        match self.status {
+            Status::Live => {}
+            Status::Ended => return Err(AppError::new(ErrorCode::RoomEnded, "the room has ended")),
+            _ => return Err(AppError::new(ErrorCode::Conflict, "the room is not live")),
+        }
         let per_sec = self.cx.settings.user_likes_per_sec;
         let window = self.like_windows.entry(msg.user_id).or_default();
         let accepted = window.take_many(now_ms(), msg.count, per_sec, 1000);
         self.likes_pending += accepted as i64;
         Ok(accepted)
+    }
+}
+
+/// The room's status changed through this node (other nodes' actors read it at their next
+/// tick).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StatusChanged(pub Status);
+
+impl Handler<StatusChanged> for RoomActor {
+    type Result = ();
+    fn handle(&mut self, msg: StatusChanged, _: &mut Context<Self>) {
+        self.status = msg.0;
     }
 }
 

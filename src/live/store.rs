@@ -630,7 +630,8 @@ fn ids_json(ids: &[i64]) -> String {
 // ---- counts ----
 
 /// Adds this node's likes to the room's total, writes its member count, and answers the
-/// room's likes and the sum of every node's fresh member counts (also stored for the list).
+/// room's likes, the sum of every node's fresh member counts (also stored for the list) and
+/// the room's status.
 pub async fn flush_counts(
     db: &Db,
     room_id: i64,
@@ -639,14 +640,17 @@ pub async fn flush_counts(
     likes: i64,
     now: i64,
     fresh_after: i64,
-) -> Result<(i64, i64), sqlx::Error> {
-    let total_likes: i64 = sqlx::query_scalar(
-        "UPDATE live_rooms SET like_count = like_count + $2 WHERE id = $1 RETURNING like_count",
+) -> Result<(i64, i64, String), sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE live_rooms SET like_count = like_count + $2 WHERE id = $1 \
+         RETURNING like_count, status",
     )
     .bind(room_id)
     .bind(likes)
     .fetch_one(db)
     .await?;
+    let total_likes: i64 = row.try_get("like_count")?;
+    let status: String = row.try_get("status")?;
     sqlx::query(
         "INSERT INTO live_room_nodes (room_id, node_id, viewers, seen_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (room_id, node_id) DO UPDATE SET viewers = excluded.viewers, \
@@ -671,7 +675,7 @@ pub async fn flush_counts(
         .bind(total_viewers)
         .execute(db)
         .await?;
-    Ok((total_likes, total_viewers))
+    Ok((total_likes, total_viewers, status))
 }
 
 /// This node holds no more members of the room.
