@@ -1,4 +1,4 @@
-//! The live domain's WebSocket commands (`room.*`), routed by the session (docs/live.md).
+//! The live domain's WebSocket commands (`room.*`), routed by the session (docs/protocol.md, "Live rooms").
 
 use super::Live;
 use crate::commands::{call, CommandSpec, Gate, Run};

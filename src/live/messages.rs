@@ -1,4 +1,4 @@
-//! The live domain's command bodies, replies and views (docs/live.md).
+//! The live domain's command bodies, replies and views (docs/protocol.md, "Live rooms").
 
 use serde::{Deserialize, Serialize};
 

@@ -164,9 +164,18 @@ impl Live {
             return Err(AppError::forbidden("a helper cannot act on another helper"));
         }
         match self.accounts.find(target).await? {
-            Some(a) if !a.deleted => Ok(()),
-            _ => Err(AppError::not_found("user")),
+            Some(a) if !a.deleted => {}
+            _ => return Err(AppError::not_found("user")),
         }
+        // Moderators and admins keep watch in every room: no host's power reaches them.
+        let roles = self.accounts.roles(target).await?;
+        if roles
+            .iter()
+            .any(|r| matches!(r, Role::Moderator | Role::Admin))
+        {
+            return Err(AppError::forbidden("staff are out of a host's reach"));
+        }
+        Ok(())
     }
 
     fn publish_numbered(&self, room_id: i64, kind: &str, data: serde_json::Value, seq: i64) {
@@ -418,7 +427,7 @@ impl Live {
             }
         }
         // Joined before the snapshot is read: every event after it arrives live, and one the
-        // snapshot already holds is dropped by its seq (docs/live.md).
+        // snapshot already holds is dropped by its seq (docs/protocol.md, "Live rooms").
         let joined = self
             .cx
             .registry

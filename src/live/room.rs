@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
+use arc_swap::ArcSwap;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -52,10 +53,13 @@ pub struct RoomContext {
     pub node: Arc<str>,
 }
 
-/// The node's room actors by room.
+/// The node's room actors by room. Every comment and like looks its room's actor up here, so
+/// reads take no lock (a snapshot swapped whole); only starting and stopping an actor, rare
+/// by comparison, write a new snapshot, one writer at a time.
 #[derive(Default)]
 pub struct Directory {
-    actors: Mutex<HashMap<i64, Addr<RoomActor>>>,
+    actors: ArcSwap<HashMap<i64, Addr<RoomActor>>>,
+    writing: Mutex<()>,
 }
 
 impl Directory {
@@ -67,33 +71,41 @@ impl Directory {
         host_id: i64,
         status: Status,
     ) -> Addr<RoomActor> {
-        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(addr) = actors.get(&room_id) {
-            if addr.connected() {
-                return addr.clone();
-            }
+        if let Some(addr) = self.get(room_id) {
+            return addr;
+        }
+        let _writer = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(addr) = self.get(room_id) {
+            return addr;
         }
         let addr = RoomActor::new(cx.clone(), self.clone(), room_id, host_id, status).start();
-        actors.insert(room_id, addr.clone());
+        let mut next = HashMap::clone(&self.actors.load());
+        next.insert(room_id, addr.clone());
+        self.actors.store(Arc::new(next));
         addr
     }
 
     /// The room's actor on this node, if it runs.
     pub fn get(&self, room_id: i64) -> Option<Addr<RoomActor>> {
-        let actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        actors.get(&room_id).filter(|a| a.connected()).cloned()
+        self.actors
+            .load()
+            .get(&room_id)
+            .filter(|a| a.connected())
+            .cloned()
     }
 
     fn forget(&self, room_id: i64, addr: &Addr<RoomActor>) {
-        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        if actors.get(&room_id) == Some(addr) {
-            actors.remove(&room_id);
+        let _writer = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        if self.actors.load().get(&room_id) == Some(addr) {
+            let mut next = HashMap::clone(&self.actors.load());
+            next.remove(&room_id);
+            self.actors.store(Arc::new(next));
         }
     }
 
     /// How many rooms have an actor on this node (metrics, tests).
     pub fn len(&self) -> usize {
-        self.actors.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.actors.load().len()
     }
 
     pub fn is_empty(&self) -> bool {

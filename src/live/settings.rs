@@ -1,5 +1,5 @@
 //! Live rooms' settings: the `[live]` section (env `DUOXIE_LIVE_*`), its defaults and the values
-//! it refuses. docs/live.md names each where it applies.
+//! it refuses. docs/protocol.md ("Live rooms") names each where it applies.
 
 use crate::config::{check, Env, Section};
 use serde::Deserialize;

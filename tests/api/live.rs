@@ -618,6 +618,20 @@ async fn moderators_end_and_hide_any_room(store: Store) {
     join(&mut wv, room).await;
     let mut wm = app.ws(&moderator).await;
 
+    join(&mut wm, room).await;
+    for ty in ["room.mute", "room.kick", "room.ban"] {
+        let on_staff = wh
+            .request_err(
+                ty,
+                json!({ "room_id": room, "user_id": moderator.id, "duration_ms": 60000 }),
+            )
+            .await;
+        assert_eq!(
+            code(&on_staff),
+            "forbidden",
+            "{ty} on a moderator: {on_staff}"
+        );
+    }
     let by_host = wh
         .request_err(
             "room.moderate",

@@ -5,6 +5,7 @@
 // bans from the comment stream, each felt at once on the viewer's page (and a kicked or banned viewer cannot come back, even after a reload); the host
 // ends the room; the list and the room page on a desktop window; no horizontal scroll at 390 px,
 // no console errors, no window dialogs. See README.md.
+import { deflateSync } from 'node:zlib';
 import {
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, checkNoHorizontalScroll, readMe, visibleText, waitConnected,
 } from './lib.mjs';
@@ -19,6 +20,36 @@ const run = new Run({ artifacts: ARTIFACTS, overallMs: 480000 });
 const stamp = Date.now().toString(36).slice(-5);
 const TITLE = `和田玉籽料鉴定${stamp}`;
 const PIN = '本场只鉴定不交易';
+
+// A small valid PNG (as web_client.mjs makes them): the room's cover.
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length, 0);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td), 0);
+  return Buffer.concat([len, td, crc]);
+}
+function makePng(size = 48, rgb = [46, 125, 91]) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  const rows = [];
+  for (let y = 0; y < size; y++) rows.push(Buffer.from([0, ...Array.from({ length: size }, (_, x) => ((x * 3 + y) % 7 ? rgb : [240, 236, 220])).flat()]));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
 
 const card = (page, id) => page.locator(`#live-list li.live-card[data-room-id="${id}"]`);
 const commentIn = (page, box, text) => page.locator(`${box} li.live-comment:not(.pending)`).filter({ hasText: text });
@@ -115,7 +146,8 @@ await run.main('live_room', async () => {
     console.log(`  host #${me.host.id} ${me.host.nickname}, viewer1 #${me.v1.id}, viewer2 #${me.v2.id}`);
   });
 
-  await run.step('2. the host creates a room in the UI (创建直播间: title, category) and lands on its console', async () => {
+  let coverId = null;
+  await run.step('2. the host creates a room in the UI (创建直播间: title, category, a cover from the album) and lands on its console', async () => {
     await openLive(host);
     await waitVisible(hp.locator('#live-mine'), '我的直播间 (an appraiser sees it)');
     await hp.locator('#live-create-btn').click();
@@ -123,6 +155,33 @@ await run.main('live_room', async () => {
     await noScroll(host, 'the 创建直播间 dialog');
     await hp.locator('#live-create-title').fill(TITLE);
     await hp.locator('#live-create-cat-nephrite').check();
+    // The cover: picked from the album (相册 granted in the page's dialog if asked), uploaded as a post_photo.
+    const uploads = [];
+    const onResponse = (r) => {
+      if (r.request().method() === 'POST' && /\/api\/media\?purpose=post_photo&source=album/.test(r.url())) uploads.push(r);
+    };
+    hp.on('response', onResponse);
+    await hp.locator('#live-cover-file').setInputFiles({ name: 'cover.png', mimeType: 'image/png', buffer: makePng() });
+    let asked = false;
+    const upload = await waitUntil('the cover upload (or the album permission asked)', async () => {
+      const allow = hp.locator('#live-album-dialog #live-album-allow');
+      if (!asked && await allow.isVisible().catch(() => false)) {
+        asked = true;
+        console.log('  the album permission was asked: 允许');
+        await allow.click();
+      }
+      return uploads.find((r) => r.ok()) || null;
+    }, { describe: () => visibleText(hp, '#live-create-dialog, #live-album-dialog') });
+    hp.off('response', onResponse);
+    const media = await upload.json();
+    if (media.status !== 'approved') fail(`the cover upload answered ${JSON.stringify(media)}, not approved`);
+    coverId = media.id;
+    await waitUntil('the cover ready in the dialog (preview and 封面已上传)', async () =>
+      /封面已上传/.test(await text(hp, '#live-cover-note')) &&
+      (await hp.locator('#live-cover-preview img').evaluate((img) => img.complete && img.naturalWidth > 0).catch(() => false)),
+    { describe: () => visibleText(hp, '#live-create-dialog') });
+    await noScroll(host, 'the 创建直播间 dialog with a cover');
+    await run.screenshot(host, 'create-cover');
     const mark = host.ws.mark();
     await hp.locator('#live-create-ok').click();
     // What room.create answered, so that a failure here says why.
@@ -130,6 +189,8 @@ await run.main('live_room', async () => {
       host.ws.requests.slice(mark).find((q) => q.type === 'room.create' && q.reply),
     { describe: () => visibleText(hp, '#live-create-dialog .form-error, #app-notice') });
     if (!created.reply.ok) fail(`room.create was refused: ${JSON.stringify(created.reply.error)}`);
+    if (created.data.cover !== coverId) fail(`room.create carried cover ${JSON.stringify(created.data.cover)}, not the upload #${coverId}`);
+    if (created.reply.data.room.cover !== coverId) fail(`the new room's cover is ${JSON.stringify(created.reply.data.room.cover)}, not #${coverId}`);
     await waitUntil('the host console', () => hp.locator('#live-host').isVisible(),
       { describe: async () => `at ${hp.url()}: ${await visibleText(hp, '#live-create-dialog, #tab-live .form-error, #app-notice')}` });
     const m = /#\/live\/host(?::|%3A)(\d+)/.exec(hp.url());
@@ -159,6 +220,8 @@ await run.main('live_room', async () => {
     if (!words.includes(TITLE)) fail(`the card does not show the title: "${words}"`);
     if (!/直播中/.test(words) || !/人在看/.test(words)) fail(`the card lacks 直播中 or the viewers: "${words}"`);
     if (!(await c.locator('.avatar').count())) fail('the card has no host avatar');
+    await waitUntil('the cover picture on viewer 1\'s card', () => c.locator('.live-cover img.live-cover-img')
+      .evaluate((img) => img.complete && img.naturalWidth > 0).catch(() => false), { describe: () => c.innerHTML() });
     await noScroll(v1, 'the 直播 list');
     await run.screenshot(v1, 'list');
     await p1.locator('#live-cat-nephrite').click();
@@ -178,6 +241,8 @@ await run.main('live_room', async () => {
       if (!(await e.page.locator('#live-stage').isVisible())) fail(`${label}'s room page has no video area`);
       const box = await e.page.locator('#live-stage').boundingBox();
       if (Math.abs(box.width / box.height - 16 / 9) > 0.05) fail(`the video area is ${Math.round(box.width)}×${Math.round(box.height)}, not 16:9`);
+      await waitUntil(`the cover behind ${label}'s video area`, () => e.page.locator('#live-stage img.live-cover-img')
+        .evaluate((img) => img.complete && img.naturalWidth > 0).catch(() => false));
       await noScroll(e, `${label}'s room page`);
     }
     await run.screenshot(v2, 'room');

@@ -35,6 +35,18 @@ const messages = {
   'live.chars': '{n}/{max}',
   'live.title_required': 'Please enter a title',
   'live.title_too_long': 'The title can have at most {max} characters',
+  'live.cover_label': 'Cover (optional)',
+  'live.cover_pick': 'Choose from album',
+  'live.cover_change': 'Change',
+  'live.cover_remove': 'No cover',
+  'live.cover_hint': 'A good cover brings more viewers',
+  'live.cover_uploading': 'Uploading the cover…',
+  'live.cover_in_review': 'The cover is being reviewed and cannot be used yet. You can create the room without a cover, or choose another one.',
+  'live.cover_ready': 'Cover uploaded',
+  'live.cover_refused': 'This cover cannot be used. Choose another one or go without a cover.',
+  'live.album_title': 'Allow photo album access',
+  'live.album_text': 'Choosing a cover for your room needs access to your photo album.',
+  'live.album_purpose': 'Used to choose photos for chat, posts, your profile photo and image search. You can turn it off at any time in Permissions & privacy.',
 
   // ---------------------------------------------------------------- the room
   'live.host_role': 'Host',

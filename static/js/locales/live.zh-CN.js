@@ -36,6 +36,18 @@ const messages = {
   'live.chars': '{n}/{max}',
   'live.title_required': '请填写直播标题',
   'live.title_too_long': '标题最多{max}个字',
+  'live.cover_label': '封面（选填）',
+  'live.cover_pick': '从相册选择',
+  'live.cover_change': '换一张',
+  'live.cover_remove': '不用封面',
+  'live.cover_hint': '好看的封面能吸引更多观众',
+  'live.cover_uploading': '正在上传封面…',
+  'live.cover_in_review': '封面审核中，暂时不能使用。你可以先不设封面创建直播间，或换一张。',
+  'live.cover_ready': '封面已上传',
+  'live.cover_refused': '这张封面不能使用，请换一张或不设封面',
+  'live.album_title': '允许访问相册',
+  'live.album_text': '选择直播封面需要开启“相册”权限。',
+  'live.album_purpose': '用途：为聊天、发布、头像和以图搜索选择照片。你可以随时在“权限与隐私”中关闭。',
 
   // ---------------------------------------------------------------- the room
   'live.host_role': '主播',

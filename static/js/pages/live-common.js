@@ -12,6 +12,7 @@ import { t, getLocale, formatTime, formatDateTime } from '/static/js/i18n.js';
 import { el } from '/static/js/ui/dom.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
+import { getClient } from '/static/js/client.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -185,4 +186,53 @@ export function mountComments(root, {
 export function hostLine(room, size = 28) {
   const host = (room && room.host) || {};
   return el('span', { class: 'live-card-host' }, avatarView(host, { size }), el('span', { class: 'live-card-host-name', text: host.nickname || '' }));
+}
+
+// ---------------------------------------------------------------- covers
+
+/** Object URLs of cover pictures by media id (kept for the page's life: a handful of rooms). */
+const coverUrls = new Map(); // id → Promise<string|null>
+const COVERS_KEPT = 120;
+
+/** The object URL of a cover (`client.media(id, 256)`), or null when it cannot be read. */
+export function coverUrl(id) {
+  if (id == null) return Promise.resolve(null);
+  const key = String(id);
+  if (!coverUrls.has(key)) {
+    if (coverUrls.size >= COVERS_KEPT) {
+      const [oldest, p] = coverUrls.entries().next().value;
+      coverUrls.delete(oldest);
+      p.then((u) => { if (u) URL.revokeObjectURL(u); });
+    }
+    const p = getClient().media(id, 256).then((blob) => (blob instanceof Blob && blob.size ? URL.createObjectURL(blob) : null))
+      .catch(() => { coverUrls.delete(key); return null; });
+    coverUrls.set(key, p);
+  }
+  return coverUrls.get(key);
+}
+
+/**
+ * Puts room's cover picture into `box` (a `.live-cover` card or the stage) as an
+ * `img.live-cover-img` under what the box shows; the box keeps its coloured placeholder until
+ * the picture is there (and for good when there is none or it cannot be read).
+ */
+export function showCover(box, id) {
+  const had = box.querySelector(':scope > img.live-cover-img');
+  if (id == null) {
+    if (had) had.remove();
+    box.classList.remove('has-cover');
+    delete box.dataset.cover;
+    return;
+  }
+  if (box.dataset.cover === String(id) && had) return;
+  box.dataset.cover = String(id);
+  if (had) had.remove();
+  box.classList.remove('has-cover');
+  coverUrl(id).then((url) => {
+    if (!url || box.dataset.cover !== String(id)) return;
+    const img = el('img', { class: 'live-cover-img', alt: '', src: url, decoding: 'async' });
+    img.addEventListener('load', () => box.classList.add('has-cover'), { once: true });
+    img.addEventListener('error', () => { img.remove(); box.classList.remove('has-cover'); }, { once: true });
+    box.prepend(img);
+  });
 }

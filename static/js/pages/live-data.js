@@ -1,5 +1,5 @@
 /**
- * The live rooms' state (docs/live.md), with no DOM: the rooms this page is in, each drawn from
+ * The live rooms' state (docs/protocol.md, "Live rooms"), with no DOM: the rooms this page is in, each drawn from
  * its `room.join` reply and then from its numbered events, in order and once; the likes a user
  * taps (sent in batches); the comments being sent; and the host powers as plain calls.
  *
@@ -418,8 +418,8 @@ function roomReply(s) {
 }
 
 /** room.create → the new Room (status `scheduled`). */
-export async function createRoom({ title, category }) {
-  const reply = await req('room.create', { title, category, cover: null, scheduled_at: null });
+export async function createRoom({ title, category, cover = null }) {
+  const reply = await req('room.create', { title, category, cover, scheduled_at: null });
   const r = reply.room;
   const s = stateOf(r.id);
   setRoom(s, r);

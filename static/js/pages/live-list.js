@@ -2,7 +2,8 @@
  * The 直播 tab's first screen: the rooms live now (`room.list`, most watched first, by category
  * 全部 翡翠 和田玉 珍珠 钻石 黄金 琥珀 文玩, paged with `next`), as two columns of cards (cover or a
  * placeholder, 直播中, viewers, title, host); and, for an appraiser, 我的直播间 (`room.mine`)
- * with 创建直播间 (title and category) that opens the new room's host console.
+ * with 创建直播间 (title, category and an optional cover picked from the album: uploaded as a
+ * `post_photo`, usable once approved) that opens the new room's host console.
  *
  *   const list = mountList(root, { onOpen: (room) => …, onHost: (room) => … });
  *   list.show(); list.setNotice(text);
@@ -14,8 +15,11 @@ import { el, busy, clear } from '/static/js/ui/dom.js';
 import { openDialog } from '/static/js/ui/dialog.js';
 import { icon } from '/static/js/ui/icons.js';
 import { store, onStore } from '/static/js/app/store.js';
-import { categoryName, statusBadge, formatCount, hostLine } from '/static/js/pages/live-common.js';
-import { CATEGORIES, TITLE_MAX_CHARS, listRooms, myRooms, createRoom, noteRoom, isTransient } from '/static/js/pages/live-data.js';
+import { getClient } from '/static/js/client.js';
+import { categoryName, statusBadge, formatCount, hostLine, showCover } from '/static/js/pages/live-common.js';
+import { CATEGORIES, TITLE_MAX_CHARS, listRooms, myRooms, noteRoom, createRoom, isTransient } from '/static/js/pages/live-data.js';
+import { mergeConsentRecord } from '/static/js/pages/me-common.js';
+import { askAlbum as askAlbumIn } from '/static/js/ui/ask-album.js';
 
 const PAGE = 20;
 /** While the list is in view it is read again this often (the viewer counts move). */
@@ -60,6 +64,7 @@ export function mountList(root, { onOpen, onHost }) {
       el('span', { class: 'live-cover-cat', text: categoryName(room.category) }),
       statusBadge(room.status),
       el('span', { class: 'live-cover-viewers', text: t('live.viewers', { count: formatCount(room.viewers), n: room.viewers }) }));
+    if (room.cover != null) showCover(cover, room.cover);
     return el('li', { class: 'live-card', dataset: { roomId: String(room.id) } },
       el('button', {
         type: 'button', class: 'live-card-btn', 'aria-label': t('live.open_room', { title: room.title }),
@@ -177,6 +182,16 @@ export function mountList(root, { onOpen, onHost }) {
     render();
   }
 
+  // The new room goes into the shared room state (live-data's createRoom).
+  function create(title, category, cover) {
+    return createRoom({ title, category, cover: cover == null ? null : cover });
+  }
+
+  // The photo_album permission, asked in the page: resolves true once granted.
+  function askAlbum() {
+    return askAlbumIn({ id: 'live-album-dialog', title: t('live.album_title'), text: t('live.album_text'), purpose: t('live.album_purpose'), onGranted: mergeConsentRecord });
+  }
+
   function openCreate() {
     const input = el('input', { id: 'live-create-title', maxlength: TITLE_MAX_CHARS * 2, autocomplete: 'off', enterkeyhint: 'done' });
     const count = el('span', { class: 'small muted form-count', id: 'live-create-count' });
@@ -188,6 +203,87 @@ export function mountList(root, { onOpen, onHost }) {
     const counter = () => { count.textContent = t('live.chars', { n: [...input.value.trim()].length, max: TITLE_MAX_CHARS }); };
     input.addEventListener('input', counter);
     counter();
+
+    // The cover: null | {status: 'uploading'|'approved'|'in_review', id, url} ; coverError: the last step's error.
+    let cover = null;
+    let coverError = null;
+    let uploading = null; // the upload's promise while it runs
+    let gen = 0;
+    const file = el('input', {
+      type: 'file', accept: 'image/jpeg,image/png,image/webp,image/gif', id: 'live-cover-file', hidden: true,
+      onchange: (e) => { const f = e.target.files && e.target.files[0]; e.target.value = ''; if (f) pick(f); },
+    });
+    const thumb = el('span', { class: 'live-cover-thumb', id: 'live-cover-preview', 'aria-hidden': 'true' });
+    const pickBtn = el('button', { type: 'button', class: 'secondary small-btn', id: 'live-cover-pick', onclick: () => file.click() });
+    const removeBtn = el('button', { type: 'button', class: 'link', id: 'live-cover-remove', onclick: () => setCover(null) });
+    const coverNote = el('p', { class: 'small live-cover-note', id: 'live-cover-note', role: 'status' });
+    const coverBox = el('div', { class: 'live-cover-field' },
+      el('span', { class: 'live-cover-label', id: 'live-cover-label' }),
+      el('div', { class: 'live-cover-row' }, thumb, el('span', { class: 'live-cover-btns' }, pickBtn, removeBtn)),
+      coverNote, file);
+
+    function setCover(next, err = null) {
+      if (cover && cover.url && (!next || next.url !== cover.url)) URL.revokeObjectURL(cover.url);
+      if (!next) gen++;
+      cover = next;
+      coverError = err;
+      renderCover();
+    }
+    function renderCover() {
+      coverBox.querySelector('.live-cover-label').textContent = t('live.cover_label');
+      thumb.replaceChildren(cover && cover.url ? el('img', { src: cover.url, alt: '' }) : el('span', { text: '+' }));
+      thumb.classList.toggle('is-pending', !!cover && cover.status !== 'approved');
+      pickBtn.textContent = cover ? t('live.cover_change') : t('live.cover_pick');
+      pickBtn.disabled = !!(cover && cover.status === 'uploading');
+      removeBtn.textContent = t('live.cover_remove');
+      removeBtn.hidden = !cover || cover.status === 'uploading';
+      const text = coverError ? errorText(coverError)
+        : !cover ? t('live.cover_hint')
+          : cover.status === 'uploading' ? t('live.cover_uploading')
+            : cover.status === 'in_review' ? t('live.cover_in_review') : t('live.cover_ready');
+      coverNote.textContent = text;
+      coverNote.classList.toggle('form-error', !!coverError);
+      coverNote.classList.toggle('is-review', !coverError && !!cover && cover.status === 'in_review');
+      coverNote.classList.toggle('muted', !coverError && !(cover && cover.status === 'in_review'));
+    }
+    renderCover();
+
+    async function pick(f) {
+      const mine = ++gen;
+      if (!/^image\//.test(f.type || 'image/')) return setCover(null, { code: 'unsupported_media' });
+      const url = URL.createObjectURL(f);
+      const run = (async () => {
+        // Ask for the album first when it is known to be missing (the upload would be refused).
+        try {
+          const check = await getClient().request('consent.check', { feature: 'post_photo', source: 'album' }, { wait: false });
+          if (check && check.allowed === false && (check.missing || []).includes('photo_album') && !(await askAlbum())) {
+            URL.revokeObjectURL(url);
+            if (mine === gen) setCover(null, { code: 'consent_required', missingPermissions: ['photo_album'] });
+            return;
+          }
+        } catch (_) { /* offline or unknown: the upload itself says */ }
+        if (mine !== gen) { URL.revokeObjectURL(url); return; }
+        setCover({ status: 'uploading', id: null, url });
+        let media = null;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            media = await getClient().api('POST', '/api/media?purpose=post_photo&source=album', undefined, { raw: f });
+            break;
+          } catch (err) {
+            if (err.code === 'consent_required' && attempt === 0 && await askAlbum()) continue;
+            if (mine === gen) setCover(null, err.code === 'consent_required' ? { code: 'consent_required', missingPermissions: ['photo_album'] } : err);
+            return;
+          }
+        }
+        if (mine !== gen) return;
+        if (media.status === 'approved') setCover({ status: 'approved', id: media.id, url });
+        else if (media.status === 'in_review') setCover({ status: 'in_review', id: media.id, url });
+        else setCover(null, { code: 'content_rejected' });
+      })();
+      uploading = run;
+      try { await run; } finally { if (uploading === run) uploading = null; }
+    }
+
     const d = openDialog({
       id: 'live-create-dialog',
       title: t('live.create'),
@@ -195,12 +291,14 @@ export function mountList(root, { onOpen, onHost }) {
         el('label', { class: 'field', for: 'live-create-title' }, el('span', { text: t('live.create_title') }), input),
         count,
         chips,
+        coverBox,
         el('p', { class: 'small muted', text: t('live.create_note') }),
       ],
       actions: [
         { label: t('action.cancel') },
         { label: t('live.create_go'), primary: true, id: 'live-create-ok', onClick: submit },
       ],
+      onClose: () => { gen++; if (cover && cover.url) URL.revokeObjectURL(cover.url); cover = null; },
     });
     input.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); submit(d); } });
     async function submit(h) {
@@ -215,13 +313,20 @@ export function mountList(root, { onOpen, onHost }) {
       h.setBusy(true);
       h.setError('');
       try {
-        const room = await createRoom({ title: value, category: picked ? picked.value : 'other' });
+        // A cover still uploading is waited for; one in review is not sent (it cannot be a cover yet).
+        if (uploading) await uploading;
+        const coverId = cover && cover.status === 'approved' ? cover.id : null;
+        const room = await create(value, picked ? picked.value : 'other', coverId);
         h.close();
-        state.mine = [room, ...(state.mine || [])];
+        state.mine = [room, ...(state.mine || []).filter((r) => r.id !== room.id)];
         render();
         onHost(room);
       } catch (err) {
         h.setBusy(false);
+        if (err && err.code === 'invalid_field' && err.field === 'cover') {
+          setCover(null, err);
+          return h.setError(t('live.cover_refused'));
+        }
         h.setError(errorText(err));
       }
     }

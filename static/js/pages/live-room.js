@@ -18,7 +18,7 @@ import { el, clear } from '/static/js/ui/dom.js';
 import { icon } from '/static/js/ui/icons.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
-import { categoryName, statusName, formatCount, heartIcon, mountComments, nickOf } from '/static/js/pages/live-common.js';
+import { categoryName, statusName, formatCount, heartIcon, mountComments, nickOf, showCover } from '/static/js/pages/live-common.js';
 import { openManage, reportRoom } from '/static/js/pages/live-powers.js';
 import { openDialog } from '/static/js/ui/dialog.js';
 import {
@@ -138,6 +138,8 @@ export function mountRoom(root, { onBack, onHost }) {
     status.textContent = statusName(r.status);
     stage.classList.toggle('is-live', r.status === 'live');
     stage.classList.toggle('is-ended', r.status === 'ended');
+    // The room's cover (an approved post photo) behind the stage's note, dimmed; none: the dark stage.
+    showCover(stage, r.cover != null ? r.cover : null);
     stageNote.textContent = r.status === 'ended' ? t('live.stage_ended') : r.status === 'paused' ? t('live.stage_paused')
       : r.status === 'scheduled' ? t('live.stage_scheduled') : t('live.stage_soon');
     title.textContent = r.title || '';

@@ -1,5 +1,5 @@
 /**
- * The 直播 tab (docs/live.md). Views (nav.js): null (the rooms live now, 我的直播间 and
+ * The 直播 tab (docs/protocol.md, "Live rooms"). Views (nav.js): null (the rooms live now, 我的直播间 and
  * 创建直播间 for an appraiser: live-list.js), `room:<id>` (the room as a viewer sees it:
  * live-room.js), `host:<id>` (the host's console: live-host.js). The room's state is
  * live-data.js's; this module joins the room a view shows and leaves it when the view goes.

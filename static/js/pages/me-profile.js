@@ -7,13 +7,14 @@
  */
 import { el, busy } from '/static/js/ui/dom.js';
 import { t, errorText } from '/static/js/i18n.js';
-import { getClient, deviceLabel } from '/static/js/client.js';
+import { getClient } from '/static/js/client.js';
 import { store, setMe } from '/static/js/app/store.js';
 import { avatarView, forgetAvatar } from '/static/js/ui/avatar.js';
-import { openDialog, confirmDialog } from '/static/js/ui/dialog.js';
+import { confirmDialog } from '/static/js/ui/dialog.js';
 import { showToast } from '/static/js/ui/toast.js';
 import { noteRestriction, isRestriction } from '/static/js/pages/standing.js';
 import { messageLine, mergeConsentRecord, isTransient } from './me-common.js';
+import { askAlbum as askAlbumIn } from '/static/js/ui/ask-album.js';
 
 export const TITLE = 'me.edit_profile';
 
@@ -97,39 +98,7 @@ function upload(file) {
 
 // The photo_album permission, asked in the page: resolves true once granted.
 function askAlbum() {
-  return new Promise((resolve) => {
-    let granted = false;
-    openDialog({
-      id: 'me-album-dialog',
-      title: t('me.album_title'),
-      body: [
-        el('p', { text: t('me.album_text') }),
-        el('p', { class: 'small muted', text: t('me.album_purpose') }),
-      ],
-      actions: [
-        { label: t('action.cancel') },
-        {
-          label: t('action.allow'),
-          primary: true,
-          id: 'me-album-allow',
-          onClick: async (d) => {
-            d.setBusy(true);
-            d.setError('');
-            try {
-              const res = await getClient().api('POST', '/api/me/consents', { permission: 'photo_album', granted: true, device: deviceLabel() });
-              if (res.record) mergeConsentRecord(res.record);
-              granted = true;
-              d.close();
-            } catch (err) {
-              d.setBusy(false);
-              d.setError(errorText(err));
-            }
-          },
-        },
-      ],
-      onClose: () => resolve(granted),
-    });
-  });
+  return askAlbumIn({ id: 'me-album-dialog', title: t('me.album_title'), text: t('me.album_text'), purpose: t('me.album_purpose'), onGranted: mergeConsentRecord });
 }
 
 async function setAvatar(id) {
