@@ -125,6 +125,9 @@ pub struct RoomActor {
     helpers: HashSet<i64>,
     /// This node's members: connection → user.
     members: HashMap<u64, i64>,
+    /// Joins since the running tick asked the registry: its answer may predate them, so they
+    /// are kept when it replaces `members`.
+    joined_during_tick: HashMap<u64, i64>,
     pending: Vec<PendingComment>,
     committing: bool,
     ticking: bool,
@@ -163,6 +166,7 @@ impl RoomActor {
             status,
             helpers: HashSet::new(),
             members: HashMap::new(),
+            joined_during_tick: HashMap::new(),
             pending: Vec::new(),
             committing: false,
             ticking: false,
@@ -216,6 +220,7 @@ impl RoomActor {
             return;
         }
         self.ticking = true;
+        self.joined_during_tick.clear();
         self.ticks = self.ticks.wrapping_add(1);
         if self.ticks % HELPERS_EVERY_TICKS == 0 {
             self.load_helpers(ctx);
@@ -231,7 +236,8 @@ impl RoomActor {
             async move { registry.send(TopicMembers(topic)).await.unwrap_or_default() }
                 .into_actor(self)
                 .then(move |members, act, _| {
-                    let members: HashMap<u64, i64> = members.into_iter().collect();
+                    let mut members: HashMap<u64, i64> = members.into_iter().collect();
+                    members.extend(act.joined_during_tick.drain());
                     let gone: Vec<i64> = act
                         .members
                         .iter()
@@ -292,6 +298,9 @@ impl RoomActor {
                         );
                     }
                     if act.members.is_empty() && act.pending.is_empty() && !act.committing {
+                        // Out of the directory at once: a join from now on starts a new actor
+                        // rather than finding this one stopping.
+                        act.directory.forget(act.room_id, &ctx.address());
                         ctx.stop();
                     }
                 }),
@@ -397,12 +406,16 @@ impl Handler<Member> for RoomActor {
         if msg.joined {
             let fresh = !self.members.values().any(|u| *u == msg.user_id);
             let was = self.members.insert(msg.conn_id, msg.user_id).is_some();
+            if self.ticking {
+                self.joined_during_tick.insert(msg.conn_id, msg.user_id);
+            }
             if fresh {
                 self.announce("room.joined", msg.user);
             }
             was
         } else {
             let was = self.members.remove(&msg.conn_id).is_some();
+            self.joined_during_tick.remove(&msg.conn_id);
             if was && !self.members.values().any(|u| *u == msg.user_id) {
                 self.announce("room.left", msg.user);
             }
