@@ -8,19 +8,32 @@ use tempfile::TempDir;
 
 use crate::helpers::test_settings;
 
-/// The names in the first column of the protocol's "Commands" table.
+/// The names in the first column of the protocol's command tables: "Commands" and the live
+/// rooms' "Room commands".
 fn documented_commands() -> BTreeSet<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
         .expect("read docs/protocol.md");
-    let start = doc.find("\n### Commands").expect("a Commands section");
-    let section = &doc[start..];
-    let end = section[1..].find("\n### ").map_or(section.len(), |i| i + 1);
-    section[..end]
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split_once('`'))
-        .map(|(name, _)| name.to_string())
-        .collect()
+    let mut names = BTreeSet::new();
+    for heading in ["\n### Commands", "\n#### Room commands"] {
+        let start = doc
+            .find(heading)
+            .unwrap_or_else(|| panic!("a {} section", heading.trim()));
+        let section = &doc[start..];
+        let end = section[1..]
+            .find("\n### ")
+            .into_iter()
+            .chain(section[1..].find("\n#### "))
+            .min()
+            .map_or(section.len(), |i| i + 1);
+        names.extend(
+            section[..end]
+                .lines()
+                .filter_map(|line| line.strip_prefix("| `"))
+                .filter_map(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_string()),
+        );
+    }
+    names
 }
 
 #[actix_rt::test]
