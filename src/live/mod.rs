@@ -780,38 +780,18 @@ impl Live {
     ) -> AppResult<Removed> {
         let room = self.room(body.room_id).await?;
         self.power(&room, caller.user_id).await?;
-        let (room_id, seq, now) = (room.view.id, body.seq, now_ms());
-        let mut tx = begin_write(self.db(), self.cx.backend).await?;
-        if !store::remove_comment(&mut tx, room_id, seq, now).await? {
-            return Err(AppError::not_found("comment"));
-        }
-        let event = NewEvent {
-            kind: "comment_removed",
-            user_id: None,
-            client_id: None,
-            body: seq.to_string(),
+        let seq = body.seq;
+        let line = AuditLine {
+            actor: caller.user_id,
+            action: "remove_comment",
+            target: None,
+            detail: &seq.to_string(),
         };
-        let at = store::append_events(&mut tx, self.cx.backend, room_id, &[event], now)
+        if !self
+            .remove_comment_everywhere(room.view.id, seq, Some(line))
             .await?
-            .pop();
-        store::audit(
-            &mut tx,
-            room_id,
-            caller.user_id,
-            "remove_comment",
-            None,
-            &seq.to_string(),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        if let Some(at) = at {
-            self.publish_numbered(
-                room_id,
-                "room.comment_removed",
-                json!({ "room_id": room_id, "removed_seq": seq }),
-                at,
-            );
+        {
+            return Err(AppError::not_found("comment"));
         }
         Ok(Removed { removed: true })
     }
@@ -1006,10 +986,24 @@ impl Live {
 
     /// An upheld report of a comment: gone from every screen, as a host's removal.
     async fn take_down_comment(&self, room_id: i64, seq: i64) -> AppResult<()> {
+        // Already gone (the host removed it): nothing more to do.
+        self.remove_comment_everywhere(room_id, seq, None).await?;
+        Ok(())
+    }
+
+    /// Marks the comment removed with its numbered `room.comment_removed` (and the audit line
+    /// of the power that did it) in one transaction, then tells every member. False when there
+    /// is no such comment or it was removed already.
+    async fn remove_comment_everywhere(
+        &self,
+        room_id: i64,
+        seq: i64,
+        line: Option<AuditLine<'_>>,
+    ) -> AppResult<bool> {
         let now = now_ms();
         let mut tx = begin_write(self.db(), self.cx.backend).await?;
         if !store::remove_comment(&mut tx, room_id, seq, now).await? {
-            return Ok(()); // the host removed it already
+            return Ok(false);
         }
         let event = NewEvent {
             kind: "comment_removed",
@@ -1020,6 +1014,9 @@ impl Live {
         let at = store::append_events(&mut tx, self.cx.backend, room_id, &[event], now)
             .await?
             .pop();
+        if let Some(l) = line {
+            store::audit(&mut tx, room_id, l.actor, l.action, l.target, l.detail, now).await?;
+        }
         tx.commit().await?;
         if let Some(at) = at {
             self.publish_numbered(
@@ -1029,7 +1026,7 @@ impl Live {
                 at,
             );
         }
-        Ok(())
+        Ok(true)
     }
 
     /// An upheld report of a room: hidden, its members removed on every node.
