@@ -54,6 +54,12 @@ pub enum ErrorCode {
     RoomMuted,
     RoomBusy,
     TooManyRooms,
+    QueueFull,
+    CallBusy,
+    CallEnded,
+    InvalidSdp,
+    InvalidCandidate,
+    SignalTooLarge,
     Unavailable,
     Internal,
 }
@@ -103,6 +109,12 @@ impl ErrorCode {
             Self::RoomMuted => "room_muted",
             Self::RoomBusy => "room_busy",
             Self::TooManyRooms => "too_many_rooms",
+            Self::QueueFull => "queue_full",
+            Self::CallBusy => "call_busy",
+            Self::CallEnded => "call_ended",
+            Self::InvalidSdp => "invalid_sdp",
+            Self::InvalidCandidate => "invalid_candidate",
+            Self::SignalTooLarge => "signal_too_large",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -119,15 +131,22 @@ impl ErrorCode {
             | Self::UnknownType
             | Self::InvalidReceipt
             | Self::InvalidMedia
+            | Self::InvalidSdp
+            | Self::InvalidCandidate
             | Self::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::FileTooLarge | Self::ImageTooLarge | Self::QuotaExceeded => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::FileTooLarge
+            | Self::ImageTooLarge
+            | Self::QuotaExceeded
+            | Self::SignalTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ContentRejected => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict | Self::RecallExpired | Self::RoomEnded | Self::TooManyRooms => {
-                StatusCode::CONFLICT
-            }
+            Self::Conflict
+            | Self::RecallExpired
+            | Self::RoomEnded
+            | Self::TooManyRooms
+            | Self::QueueFull
+            | Self::CallBusy
+            | Self::CallEnded => StatusCode::CONFLICT,
             Self::RoomBanned | Self::RoomKicked | Self::RoomMuted => StatusCode::FORBIDDEN,
             Self::Muted | Self::Suspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMedia | Self::MediaTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -157,23 +157,6 @@ impl App {
                 "the policy version in force has no shipped text: users cannot read what they accept"
             );
         }
-        let consent = ConsentServer::new(
-            db.clone(),
-            bus.clone(),
-            policy_version.clone(),
-            signer.clone(),
-            registry.clone().recipient(),
-            Duration::from_millis(settings.policy_poll_ms),
-        )
-        .start();
-
-        // The content moderation decides on, each kind owned by its domain; chat is also
-        // where pictures are used.
-        let chat_content = Arc::new(crate::chat::moderated::ChatUnderModeration {
-            db: db.clone(),
-            bus: bus.clone(),
-            chat: chat.clone(),
-        });
         let live = Arc::new(crate::live::Live::new(
             db.clone(),
             backend,
@@ -182,7 +165,28 @@ impl App {
             settings.live.clone(),
             live_keywords,
             accounts.clone(),
+            policy_version.clone(),
         ));
+        let consent = ConsentServer::new(
+            db.clone(),
+            bus.clone(),
+            policy_version.clone(),
+            signer.clone(),
+            registry.clone().recipient(),
+            Duration::from_millis(settings.policy_poll_ms),
+            vec![live.clone() as Arc<dyn crate::consent::WithdrawalListener>],
+        )
+        .start();
+        crate::live::call_watch::CallWatch::new(live.clone()).start();
+
+        // The content moderation decides on, each kind owned by its domain; chat is also
+        // where pictures are used.
+        let chat_content = Arc::new(crate::chat::moderated::ChatUnderModeration {
+            db: db.clone(),
+            bus: bus.clone(),
+            chat: chat.clone(),
+        });
+
         let mut contents = crate::moderation::content::ContentKinds::default();
         contents.add(Arc::new(crate::live::moderated::CommentsUnderModeration(
             live.clone(),

@@ -696,3 +696,27 @@ impl Handler<JoinLimited> for Registry {
         })
     }
 }
+
+/// Which of these connections are open on this node, each still signed in as the given user
+/// (a call's watch renews the lease of the devices it holds).
+#[derive(Message)]
+#[rtype(result = "HashSet<u64>")]
+pub struct OpenAmong(pub Vec<(u64, i64)>);
+
+impl Handler<OpenAmong> for Registry {
+    type Result = MessageResult<OpenAmong>;
+    fn handle(&mut self, msg: OpenAmong, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            msg.0
+                .into_iter()
+                .filter(|(conn, user)| {
+                    self.conns
+                        .get(conn)
+                        .and_then(|c| c.who)
+                        .is_some_and(|who| who.0 == *user)
+                })
+                .map(|(conn, _)| conn)
+                .collect(),
+        )
+    }
+}

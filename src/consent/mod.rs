@@ -19,6 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures_util::future::BoxFuture;
 
 use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
 use crate::domain::As;
@@ -63,7 +64,15 @@ pub async fn publish_policy_version(db: &Db, version: &str) -> AppResult<String>
         .unwrap_or_else(|| version.trim().to_string()))
 }
 
+/// Told of every withdrawal after it is committed, before it is answered (live ends the
+/// user's calls when camera or microphone goes). Handed in by startup, so consent names no
+/// domain; a listener logs its own failures (the withdrawal stands whatever they do).
+pub trait WithdrawalListener: Send + Sync + 'static {
+    fn withdrawn(&self, user_id: i64, permission: Permission) -> BoxFuture<'_, ()>;
+}
+
 pub struct ConsentServer {
+    listeners: Vec<Arc<dyn WithdrawalListener>>,
     db: Db,
     bus: SharedBus,
     version: PolicyVersion,
@@ -81,8 +90,10 @@ impl ConsentServer {
         signer: Arc<ReceiptSigner>,
         announce: Recipient<crate::bus::registry::BroadcastLocal>,
         poll_every: Duration,
+        listeners: Vec<Arc<dyn WithdrawalListener>>,
     ) -> Self {
         Self {
+            listeners,
             db,
             bus,
             version,
@@ -219,11 +230,13 @@ pub async fn accept_documents(db: &Db, user_id: i64, version: &str, device: &str
     Ok(())
 }
 
-/// Appends the change unless the permission already is in that state; publishes it.
+/// Appends the change unless the permission already is in that state; publishes it, and
+/// tells the listeners of a withdrawal.
 #[allow(clippy::too_many_arguments)]
 async fn change(
     db: &Db,
     bus: &SharedBus,
+    listeners: &[Arc<dyn WithdrawalListener>],
     signer: &ReceiptSigner,
     policy_version: &str,
     user_id: i64,
@@ -301,6 +314,11 @@ async fn change(
         Audience::User(user_id),
         Delivery::Event(EventFrame::new("consent.changed", &record, None)),
     );
+    if !grant {
+        for listener in listeners {
+            listener.withdrawn(user_id, permission).await;
+        }
+    }
     Ok(Changed {
         record,
         changed: true,
@@ -316,16 +334,18 @@ impl ConsentServer {
         device: Option<String>,
         grant: bool,
     ) -> ResponseFuture<AppResult<Changed>> {
-        let (db, bus, signer, version) = (
+        let (db, bus, signer, version, listeners) = (
             self.db.clone(),
             self.bus.clone(),
             self.signer.clone(),
             self.version.get(),
+            self.listeners.clone(),
         );
         Box::pin(async move {
             change(
                 &db,
                 &bus,
+                &listeners,
                 &signer,
                 &version,
                 user_id,

@@ -62,4 +62,53 @@ pub const COMMANDS: &[CommandSpec<Live>] = &[
     row("room.moderate", Gate::Staff, |h, c, d| {
         call(h, c, d, Live::moderate)
     }),
+    // Appraisal calls (连线鉴定): a turn is asked for with full standing (minors' rules).
+    row("room.queue.join", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::queue_join)
+    }),
+    row("room.queue.leave", Gate::User, |h, c, d| {
+        call(h, c, d, Live::queue_leave)
+    }),
+    row("room.queue.list", Gate::User, |h, c, d| {
+        call(h, c, d, Live::queue_list)
+    }),
+    row("room.queue.skip", Gate::User, |h, c, d| {
+        call(h, c, d, Live::queue_skip)
+    }),
+    row("room.queue.move", Gate::User, |h, c, d| {
+        call(h, c, d, Live::queue_move)
+    }),
+    row("room.call", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::call_next)
+    }),
+    row("room.call.answer", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::answer_call)
+    }),
+    row("room.call.decline", Gate::User, |h, c, d| {
+        call(h, c, d, Live::decline_call)
+    }),
+    row("room.call.resume", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::resume_call)
+    }),
+    row("room.call.current", Gate::User, |h, c, d| {
+        call(h, c, d, Live::current_call)
+    }),
+    row("room.calls", Gate::User, |h, c, d| {
+        call(h, c, d, Live::call_records)
+    }),
+    row("rtc.offer", Gate::User, |h, c, d| {
+        call(h, c, d, Live::rtc_offer)
+    }),
+    row("rtc.answer", Gate::User, |h, c, d| {
+        call(h, c, d, Live::rtc_answer)
+    }),
+    row("rtc.ice", Gate::User, |h, c, d| {
+        call(h, c, d, Live::rtc_ice)
+    }),
+    row("rtc.restart", Gate::User, |h, c, d| {
+        call(h, c, d, Live::rtc_restart)
+    }),
+    row("rtc.hangup", Gate::User, |h, c, d| {
+        call(h, c, d, Live::rtc_hangup)
+    }),
 ];

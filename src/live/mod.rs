@@ -7,16 +7,23 @@
 //! and its events reach members through the bus's topic `room:<id>`, so that any node can
 //! serve any spectator and a killed node loses nothing committed.
 
+pub mod call;
+pub mod call_messages;
+pub mod call_watch;
 pub mod commands;
 pub mod messages;
 pub mod moderated;
 pub mod policy;
+mod queue;
 pub mod rights;
 pub mod room;
 pub mod settings;
+pub mod signal;
 mod store;
+pub mod turn;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actix::Addr;
 use serde_json::json;
@@ -46,6 +53,11 @@ pub struct Live {
     directory: Arc<Directory>,
     keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
     accounts: Arc<dyn Accounts>,
+    /// The privacy-policy version in force: the calls' consent gate reads grants under it.
+    policy: crate::consent::PolicyVersion,
+    /// `rtc.*` frames per (call, party) on this node: a party's device is on one node, so
+    /// the bound is exact.
+    rtc_windows: Mutex<HashMap<(i64, i64), policy::Window>>,
 }
 
 /// One line of a room's audit: who did what, to whom, why.
@@ -64,6 +76,8 @@ enum Power {
 }
 
 impl Live {
+    // Startup hands in each part the rooms and calls stand on.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         backend: Backend,
@@ -72,6 +86,7 @@ impl Live {
         settings: LiveSettings,
         keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
         accounts: Arc<dyn Accounts>,
+        policy: crate::consent::PolicyVersion,
     ) -> Self {
         // A name for this process in live_room_nodes: a node that restarts is a new one, and
         // the old rows fade out of the counts.
@@ -88,6 +103,8 @@ impl Live {
             directory: Arc::new(Directory::default()),
             keywords,
             accounts,
+            policy,
+            rtc_windows: Mutex::new(HashMap::new()),
         }
     }
 
@@ -329,6 +346,10 @@ impl Live {
             .await?;
         if let Some(actor) = self.directory.get(room_id) {
             actor.do_send(room::StatusChanged(to));
+        }
+        if to == Status::Ended {
+            self.close_room_calls(room_id, call::EndReason::RoomEnded)
+                .await?;
         }
         if let Some(seq) = seq {
             self.publish_numbered(
@@ -709,6 +730,8 @@ impl Live {
             "kicked",
             Some(until),
         );
+        self.end_turns_in_room(room.view.id, body.user_id, call::EndReason::Kicked)
+            .await?;
         Ok(Kicked { until })
     }
 
@@ -739,6 +762,13 @@ impl Live {
         )
         .await?;
         self.remove_from_room(Audience::User(body.user_id), room.view.id, "banned", None);
+        // A ban holds in every room of the host: the user's turns in each end.
+        for hosted in store::rooms_of_host(self.db(), room.host_id, MINE_MAX).await? {
+            if Status::from_stored(&hosted.view.status) != Status::Ended {
+                self.end_turns_in_room(hosted.view.id, body.user_id, call::EndReason::Banned)
+                    .await?;
+            }
+        }
         Ok(Banned { banned: true })
     }
 
@@ -950,6 +980,8 @@ impl Live {
                         "hidden",
                         None,
                     );
+                    self.close_room_calls(room_id, call::EndReason::Hidden)
+                        .await?;
                 }
                 Ok(OneRoom {
                     room: self.room(room_id).await?.view,
@@ -1038,7 +1070,8 @@ impl Live {
             "hidden",
             None,
         );
-        Ok(())
+        self.close_room_calls(room_id, call::EndReason::Hidden)
+            .await
     }
 
     /// Rooms with an actor on this node (tests, metrics).

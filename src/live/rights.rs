@@ -1,7 +1,8 @@
 //! The live domain's part in the user's rights: the rooms one hosted, one's comments, bans and
 //! mutes one received or gave. Erased with the account: one's comments leave every room (the
 //! rows stay, empty and removed, so that the rooms' numbering has no holes), one's rooms end
-//! and lose their titles and notices, helpers, bans and restrictions naming one go.
+//! and lose their titles and notices, helpers, bans and restrictions naming one go; one's queue
+//! entries go and one's call records stay with the other party, de-identified.
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -33,11 +34,23 @@ impl DataDomain for LiveRights {
             // as in moderation's audit), stays on record for accountability; the accounts are
             // anonymous shells by then.
             ("live_audit", "actor_id"),
+            ("live_queue", "user_id"),
+            ("live_calls", "host_id"),
+            ("live_calls", "guest_id"),
         ]
     }
 
     fn export<'a>(&'a self, db: &'a Db, user_id: i64) -> BoxFuture<'a, AppResult<Value>> {
-        Box::pin(async move { Ok(super::store::export_user(db, user_id).await?) })
+        Box::pin(async move {
+            let mut section = super::store::export_user(db, user_id).await?;
+            let calls = super::store::calls::export_user(db, user_id).await?;
+            if let (Some(section), serde_json::Value::Object(calls)) =
+                (section.as_object_mut(), calls)
+            {
+                section.extend(calls);
+            }
+            Ok(section)
+        })
     }
 
     fn erase<'a>(
@@ -45,6 +58,10 @@ impl DataDomain for LiveRights {
         conn: &'a mut AnyConnection,
         user_id: i64,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(super::store::erase_user(conn, user_id, now_ms()))
+        Box::pin(async move {
+            let now = now_ms();
+            super::store::calls::erase_user(conn, user_id, now).await?;
+            super::store::erase_user(conn, user_id, now).await
+        })
     }
 }

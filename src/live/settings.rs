@@ -1,7 +1,7 @@
 //! Live rooms' settings: the `[live]` section (env `DUOXIE_LIVE_*`), its defaults and the values
 //! it refuses. docs/protocol.md ("Live rooms") names each where it applies.
 
-use crate::config::{check, Env, Section};
+use crate::config::{check, Env, Secret, Section};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -48,6 +48,47 @@ pub struct LiveSettings {
     /// How often each node's room actor flushes likes, writes its member count and tells its
     /// members the counts, ms. env `DUOXIE_LIVE_TICK_MS`; default: 1000.
     pub tick_ms: u64,
+
+    // ------------------------------------------------------------ appraisal calls (连线鉴定)
+    /// Waiting entries a room's queue holds. env `DUOXIE_LIVE_QUEUE_MAX`; default: 50.
+    pub queue_max: i64,
+    /// Waiting or called entries one user may hold in one room's queue.
+    /// env `DUOXIE_LIVE_QUEUE_ENTRIES_PER_USER`; default: 1.
+    pub queue_entries_per_user: i64,
+    /// Photos one queue entry may show. env `DUOXIE_LIVE_QUEUE_PHOTOS_MAX`; default: 6.
+    pub queue_photos_max: usize,
+    /// Longest item description in the queue, characters.
+    /// env `DUOXIE_LIVE_QUEUE_DESCRIPTION_MAX_CHARS`; default: 200.
+    pub queue_description_max_chars: usize,
+    /// How long a called buyer has to answer, ms. env `DUOXIE_LIVE_CALL_ANSWER_MS`;
+    /// default: 30000.
+    pub call_answer_ms: i64,
+    /// How long a party whose device dropped may take to come back (`room.call.resume`) before
+    /// the call ends, ms. env `DUOXIE_LIVE_CALL_GRACE_MS`; default: 20000.
+    pub call_grace_ms: i64,
+    /// Longest call after answering, ms. env `DUOXIE_LIVE_CALL_MAX_MS`; default: 1800000 (30 min).
+    pub call_max_ms: i64,
+    /// Largest SDP an `rtc.offer` or `rtc.answer` carries, bytes.
+    /// env `DUOXIE_LIVE_RTC_SDP_MAX_BYTES`; default: 16384.
+    pub rtc_sdp_max_bytes: usize,
+    /// Largest ICE candidate an `rtc.ice` carries, bytes.
+    /// env `DUOXIE_LIVE_RTC_CANDIDATE_MAX_BYTES`; default: 1024.
+    pub rtc_candidate_max_bytes: usize,
+    /// `rtc.*` frames one party may send per call in 10 s. env `DUOXIE_LIVE_RTC_FRAMES_PER_10S`;
+    /// default: 200.
+    pub rtc_frames_per_10s: usize,
+    /// STUN servers handed to both parties, comma-separated (`stun:host:3478`).
+    /// env `DUOXIE_LIVE_STUN_URLS`; default: none.
+    pub stun_urls: String,
+    /// TURN servers, comma-separated (`turn:host:3478?transport=udp,turns:host:5349`), each
+    /// handed with TURN REST credentials. env `DUOXIE_LIVE_TURN_URLS`; default: none.
+    pub turn_urls: String,
+    /// The secret shared with the TURN server (coturn `static-auth-secret`); required when
+    /// TURN URLs are set. env `DUOXIE_LIVE_TURN_SECRET`; default: none.
+    pub turn_secret: Option<Secret>,
+    /// How long handed-out TURN credentials stay valid, ms; at least the longest call.
+    /// env `DUOXIE_LIVE_TURN_TTL_MS`; default: 3600000 (1 h).
+    pub turn_ttl_ms: i64,
 }
 
 impl Default for LiveSettings {
@@ -69,6 +110,20 @@ impl Default for LiveSettings {
             announce_up_to: 200,
             commit_batch_max: 256,
             tick_ms: 1000,
+            queue_max: 50,
+            queue_entries_per_user: 1,
+            queue_photos_max: 6,
+            queue_description_max_chars: 200,
+            call_answer_ms: 30_000,
+            call_grace_ms: 20_000,
+            call_max_ms: 30 * 60 * 1000,
+            rtc_sdp_max_bytes: 16 * 1024,
+            rtc_candidate_max_bytes: 1024,
+            rtc_frames_per_10s: 200,
+            stun_urls: String::new(),
+            turn_urls: String::new(),
+            turn_secret: None,
+            turn_ttl_ms: 3600 * 1000,
         }
     }
 }
@@ -97,7 +152,21 @@ impl Section for LiveSettings {
                 recovery_events,
                 announce_up_to,
                 commit_batch_max,
-                tick_ms
+                tick_ms,
+                queue_max,
+                queue_entries_per_user,
+                queue_photos_max,
+                queue_description_max_chars,
+                call_answer_ms,
+                call_grace_ms,
+                call_max_ms,
+                rtc_sdp_max_bytes,
+                rtc_candidate_max_bytes,
+                rtc_frames_per_10s,
+                stun_urls,
+                turn_urls,
+                turn_secret,
+                turn_ttl_ms
             ]
         );
         Ok(())
@@ -185,6 +254,89 @@ impl Section for LiveSettings {
             (50..=60_000).contains(&l.tick_ms),
             "DUOXIE_LIVE_TICK_MS",
             "must be between 50 and 60000",
+        )?;
+        between(
+            (1..=1000).contains(&l.queue_max),
+            "DUOXIE_LIVE_QUEUE_MAX",
+            "must be between 1 and 1000",
+        )?;
+        between(
+            (1..=10).contains(&l.queue_entries_per_user),
+            "DUOXIE_LIVE_QUEUE_ENTRIES_PER_USER",
+            "must be between 1 and 10",
+        )?;
+        between(
+            l.queue_photos_max <= 20,
+            "DUOXIE_LIVE_QUEUE_PHOTOS_MAX",
+            "must be between 0 and 20",
+        )?;
+        between(
+            (1..=2000).contains(&l.queue_description_max_chars),
+            "DUOXIE_LIVE_QUEUE_DESCRIPTION_MAX_CHARS",
+            "must be between 1 and 2000",
+        )?;
+        between(
+            (1000..=600_000).contains(&l.call_answer_ms),
+            "DUOXIE_LIVE_CALL_ANSWER_MS",
+            "must be between 1000 and 600000",
+        )?;
+        between(
+            (1000..=600_000).contains(&l.call_grace_ms),
+            "DUOXIE_LIVE_CALL_GRACE_MS",
+            "must be between 1000 and 600000",
+        )?;
+        between(
+            (1000..=86_400_000).contains(&l.call_max_ms),
+            "DUOXIE_LIVE_CALL_MAX_MS",
+            "must be between 1000 and 86400000",
+        )?;
+        between(
+            (1024..=262_144).contains(&l.rtc_sdp_max_bytes),
+            "DUOXIE_LIVE_RTC_SDP_MAX_BYTES",
+            "must be between 1024 and 262144",
+        )?;
+        between(
+            (64..=16_384).contains(&l.rtc_candidate_max_bytes),
+            "DUOXIE_LIVE_RTC_CANDIDATE_MAX_BYTES",
+            "must be between 64 and 16384",
+        )?;
+        between(
+            l.rtc_frames_per_10s >= 10,
+            "DUOXIE_LIVE_RTC_FRAMES_PER_10S",
+            "must be at least 10",
+        )?;
+        for (urls, name, schemes) in [
+            (
+                &l.stun_urls,
+                "DUOXIE_LIVE_STUN_URLS",
+                &["stun:", "stuns:"][..],
+            ),
+            (
+                &l.turn_urls,
+                "DUOXIE_LIVE_TURN_URLS",
+                &["turn:", "turns:"][..],
+            ),
+        ] {
+            between(
+                super::turn::split_urls(urls)
+                    .all(|u| schemes.iter().any(|s| u.starts_with(s)) && !u.contains(char::is_whitespace)),
+                name,
+                "must be comma-separated URLs of the stun:/stuns: (STUN) or turn:/turns: (TURN) scheme",
+            )?;
+        }
+        let has_turn = super::turn::split_urls(&l.turn_urls).next().is_some();
+        between(
+            !has_turn
+                || l.turn_secret
+                    .as_ref()
+                    .is_some_and(|s| s.expose().len() >= 16),
+            "DUOXIE_LIVE_TURN_SECRET",
+            "is required (at least 16 characters) when DUOXIE_LIVE_TURN_URLS is set",
+        )?;
+        between(
+            l.turn_ttl_ms >= l.call_max_ms && l.turn_ttl_ms <= 86_400_000,
+            "DUOXIE_LIVE_TURN_TTL_MS",
+            "must be at least DUOXIE_LIVE_CALL_MAX_MS and at most 86400000",
         )?;
         Ok(())
     }

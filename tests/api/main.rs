@@ -9,6 +9,7 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod calls;
 mod chat;
 mod cluster;
 mod connections;

@@ -8,13 +8,17 @@ use tempfile::TempDir;
 
 use crate::helpers::test_settings;
 
-/// The names in the first column of the protocol's command tables: "Commands" and the live
-/// rooms' "Room commands".
+/// The names in the first column of the protocol's command tables: "Commands", the live
+/// rooms' "Room commands" and their "Call commands".
 fn documented_commands() -> BTreeSet<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
         .expect("read docs/protocol.md");
     let mut names = BTreeSet::new();
-    for heading in ["\n### Commands", "\n#### Room commands"] {
+    for heading in [
+        "\n### Commands",
+        "\n#### Room commands",
+        "\n##### Call commands",
+    ] {
         let start = doc
             .find(heading)
             .unwrap_or_else(|| panic!("a {} section", heading.trim()));
@@ -23,6 +27,7 @@ fn documented_commands() -> BTreeSet<String> {
             .find("\n### ")
             .into_iter()
             .chain(section[1..].find("\n#### "))
+            .chain(section[1..].find("\n##### "))
             .min()
             .map_or(section.len(), |i| i + 1);
         names.extend(

@@ -1,6 +1,8 @@
 //! Live rooms' SQL: rooms, numbered events, helpers, bans, mutes and kicks, per-node member
 //! counts, the audit. Every statement runs unchanged on SQLite and PostgreSQL (times are ms).
 
+pub mod calls;
+
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -614,7 +616,7 @@ pub async fn restricted_until(
 }
 
 /// A subquery over a JSON array of ids bound at `param`.
-fn id_list(backend: Backend, param: &str) -> String {
+pub(super) fn id_list(backend: Backend, param: &str) -> String {
     match backend {
         Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
         Backend::Postgres => {
@@ -623,7 +625,7 @@ fn id_list(backend: Backend, param: &str) -> String {
     }
 }
 
-fn ids_json(ids: &[i64]) -> String {
+pub(super) fn ids_json(ids: &[i64]) -> String {
     Value::Array(ids.iter().map(|i| json!(i)).collect()).to_string()
 }
 
@@ -884,5 +886,15 @@ pub async fn erase_user(
         sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
     }
     // Bans and restrictions the account gave stay in force, given by the shell.
+    Ok(())
+}
+
+/// Locks the room's row until the transaction ends (PostgreSQL; SQLite's write transaction
+/// already holds the database), so that per-room caps checked inside hold across nodes.
+pub async fn lock_room(conn: &mut AnyConnection, room_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE live_rooms SET last_seq = last_seq WHERE id = $1")
+        .bind(room_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
