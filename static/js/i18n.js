@@ -49,6 +49,7 @@ export const PROTOCOL_ERROR_CODES = Object.freeze([
   'media_type_mismatch', 'invalid_media', 'invalid_receipt', 'consent_required', 'rate_limited',
   'unavailable', 'internal',
   'room_ended', 'room_banned', 'room_kicked', 'room_muted', 'room_busy', 'too_many_rooms',
+  'queue_full', 'call_busy', 'call_ended', 'invalid_sdp', 'invalid_candidate', 'signal_too_large',
 ]);
 /** Codes the client library produces itself (client.js CLIENT_ERROR_CODES). */
 export const CLIENT_ERROR_CODES = Object.freeze(['network', 'offline', 'timeout', 'disconnected', 'http_error']);

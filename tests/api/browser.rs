@@ -279,3 +279,54 @@ async fn live_rooms_work_for_a_host_and_two_spectators() {
     )
     .await;
 }
+
+/// Appraisal calls (连线鉴定, docs/live.md) in two Chromium pages with fake cameras: the buyer
+/// queues from the room page (camera and microphone asked in the page first), the host calls
+/// from the console, the buyer answers, the call connects (`connectionState` "connected" and
+/// video frames decoded on both pages), and the buyer's withdrawal of the camera ends it on
+/// the host's page with the reason shown.
+#[actix_rt::test]
+async fn an_appraisal_call_connects_two_browsers_and_a_withdrawal_ends_it() {
+    let mut app = spawn_app(Store::Sqlite).await;
+    let host = app.new_user().await;
+    app.grant_role(host.id, "appraiser").await;
+    let buyer = app.new_user().await;
+    run_scenario(
+        "live_call.mjs",
+        vec![
+            ("DUOXIE_BASE_URL", format!("http://127.0.0.1:{}", app.port)),
+            ("DUOXIE_HOST_PHONE", host.phone.clone()),
+            ("DUOXIE_BUYER_PHONE", buyer.phone.clone()),
+        ],
+    )
+    .await;
+}
+
+/// The same call with relay-only ICE (`iceTransportPolicy: "relay"` on both pages) through a
+/// real coturn started with a generated secret: it connects only if the TURN REST
+/// credentials the server hands out are the ones coturn's `use-auth-secret` accepts.
+#[actix_rt::test]
+async fn an_appraisal_call_connects_relay_only_through_coturn() {
+    let turn = crate::helpers::Coturn::start().await;
+    let url = format!("turn:127.0.0.1:{}?transport=udp", turn.port);
+    let secret = turn.secret.clone();
+    let mut app = spawn_app_with(Store::Sqlite, move |s| {
+        s.live.turn_urls = url;
+        s.live.turn_secret = Some(secret.parse().expect("secret"));
+    })
+    .await;
+    let host = app.new_user().await;
+    app.grant_role(host.id, "appraiser").await;
+    let buyer = app.new_user().await;
+    run_scenario(
+        "live_call.mjs",
+        vec![
+            ("DUOXIE_BASE_URL", format!("http://127.0.0.1:{}", app.port)),
+            ("DUOXIE_HOST_PHONE", host.phone.clone()),
+            ("DUOXIE_BUYER_PHONE", buyer.phone.clone()),
+            ("DUOXIE_ICE_POLICY", "relay".to_string()),
+        ],
+    )
+    .await;
+    drop(turn);
+}

@@ -6,7 +6,7 @@
 // over a reload; an item is claimed and decided and leaves the queue; nothing scrolls
 // sideways, touch targets are at least 44 px on the phone, the two columns sit side by side
 // on the desktop; no window dialogs and no console errors. See README.md.
-import {
+import { runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, acceptPolicy, checkNoHorizontalScroll,
   checkInsideScreen, visibleText, oneLine,
 } from './lib.mjs';
@@ -155,7 +155,7 @@ async function scenario(tag, size, api) {
   if (desktop && page.viewportSize().width !== size.width) await page.setViewportSize(size);
   const seller = api.who.seller;
   const buyer = api.who.buyer;
-  const stamp = Date.now().toString(36);
+  const stamp = runStamp(8);
 
   await run.step(`${tag} 1. a plain account at /console sees the forbidden view, in Chinese, and logs out`, async () => {
     const res = await page.goto(BASE + '/console', { waitUntil: 'domcontentloaded' });

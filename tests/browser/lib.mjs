@@ -52,8 +52,11 @@ export class StepError extends Error {}
 // One run of a scenario: its browser, its tracked pages, its steps. A failed step prints
 // `FAIL: <step>: <reason>`, saves what the pages show, and the process exits 1.
 export class Run {
-  constructor({ artifacts = null, overallMs = 240000 } = {}) {
+  // `chromiumArgs`: flags added to CHROMIUM_ARGS for this run's browser (live_call.mjs: the
+  // fake camera and microphone).
+  constructor({ artifacts = null, overallMs = 240000, chromiumArgs = [] } = {}) {
     this.artifacts = artifacts;
+    this.chromiumArgs = chromiumArgs;
     if (artifacts) mkdirSync(artifacts, { recursive: true });
     this.browser = null;
     this.pages = []; // {label, page, errors: [], ws}
@@ -72,7 +75,8 @@ export class Run {
   async launch() {
     // A page whose document page.route answered has no address space of its own, so Chrome's
     // local-network checks refuse its WebSocket to 127.0.0.1: off when serving from disk.
-    const args = staticFromDisk() ? [...CHROMIUM_ARGS, '--disable-features=LocalNetworkAccessChecks'] : CHROMIUM_ARGS;
+    const base = [...CHROMIUM_ARGS, ...this.chromiumArgs];
+    const args = staticFromDisk() ? [...base, '--disable-features=LocalNetworkAccessChecks'] : base;
     this.browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
     return this.browser;
   }
@@ -82,15 +86,19 @@ export class Run {
   // checkout's static/ folder instead of the copies compiled into the server (to try edits of
   // the client before the server is rebuilt); a comma-separated list of paths under static/
   // (`index.html,app.css,js/pages/login.js`) takes only those from disk. Everything else still goes to
-  // the server.
-  async newPhonePage(label, { onDialog, device = PHONE } = {}) {
-    const context = await this.browser.newContext(device);
-    context.setDefaultTimeout(WAIT_MS);
-    context.setDefaultNavigationTimeout(WAIT_MS);
-    const fromDisk = staticFromDisk();
-    if (fromDisk) await serveStaticFromDisk(context, fromDisk);
+  // the server. `sameContextAs` (an entry this run made): a second tab of that browser context
+  // instead (the same storage, so the same login: another device of the same user).
+  async newPhonePage(label, { onDialog, device = PHONE, sameContextAs = null } = {}) {
+    let context = sameContextAs ? sameContextAs.context : null;
+    if (!context) {
+      context = await this.browser.newContext(device);
+      context.setDefaultTimeout(WAIT_MS);
+      context.setDefaultNavigationTimeout(WAIT_MS);
+      const fromDisk = staticFromDisk();
+      if (fromDisk) await serveStaticFromDisk(context, fromDisk);
+    }
     const page = await context.newPage();
-    const entry = { label, page, errors: [], ws: new WsLog(), dialogs: [] };
+    const entry = { label, page, context, errors: [], ws: new WsLog(), dialogs: [] };
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warning') {
         entry.errors.push(`[console.${msg.type()}] ${msg.text()}`);
@@ -544,4 +552,18 @@ export async function checkFocusStaysIn(page, selector, presses) {
     at = await inside();
     if (!at.inside) fail(`key ${i + 1} (${key}) moved the focus out of ${selector}, to ${at.active}`);
   }
+}
+
+// A run's own suffix for texts the server screens: letters only, none of which spell a contact
+// detail (moderation refuses "wx", "vx", "qq" with digits and phone numbers, which a plain
+// base-36 stamp sometimes did, failing a run at random).
+export function runStamp(length = 5) {
+  const safe = 'abcdefghjkmnprstuyz';
+  let n = Date.now() + Math.floor(Math.random() * 1e6);
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    out += safe[n % safe.length];
+    n = Math.floor(n / safe.length);
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
 // ends the room; the list and the room page on a desktop window; no horizontal scroll at 390 px,
 // no console errors, no window dialogs. See README.md.
 import { deflateSync } from 'node:zlib';
-import {
+import { runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, checkNoHorizontalScroll, readMe, visibleText, waitConnected,
 } from './lib.mjs';
 
@@ -17,7 +17,7 @@ const VIEWER2_PHONE = env('DUOXIE_VIEWER2_PHONE');
 const ARTIFACTS = env('DUOXIE_ARTIFACTS', { required: false });
 
 const run = new Run({ artifacts: ARTIFACTS, overallMs: 480000 });
-const stamp = Date.now().toString(36).slice(-5);
+const stamp = runStamp();
 const TITLE = `和田玉籽料鉴定${stamp}`;
 const PIN = '本场只鉴定不交易';
 

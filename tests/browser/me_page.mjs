@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
-import {
+import { runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, checkNoHorizontalScroll, staticFromDisk,
   oneLine, WAIT_MS,
 } from './lib.mjs';
@@ -233,7 +233,7 @@ await run.step('1. log in through the UI and open 我的: the card shows the id 
 await run.check('1a. home view: no horizontal scroll at 390 px', () => checkNoHorizontalScroll(page, 'home'));
 await run.screenshot(phone, 'home');
 
-const nickname = '翡翠阿' + Math.random().toString(36).slice(2, 6);
+const nickname = '翡翠阿' + runStamp(4);
 await run.step('2. edit the nickname: saved, shown on the card and everywhere', async () => {
   await go(page, '#me-row-profile', 'me-view-profile');
   await page.locator('#me-edit-nickname').fill(nickname);

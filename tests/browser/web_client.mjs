@@ -3,7 +3,7 @@
 // directory and by nickname; both sides chat live; a photo and an emoji go across; a recall;
 // the tab bar; English and back; no horizontal scroll at 390 px; no console errors. See README.md.
 import { deflateSync } from 'node:zlib';
-import {
+import { runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, waitConnected, checkNoHorizontalScroll,
   visibleText, readMe, acceptPolicy,
 } from './lib.mjs';
@@ -98,7 +98,7 @@ async function scenario(kind) {
   const buyer = await open(`${kind}-buyer`);
   const bp = buyer.page;
   const sp = seller.page;
-  const stamp = Date.now().toString(36).slice(-5);
+  const stamp = runStamp();
   let sellerMe;
   let buyerMe;
 

@@ -3,8 +3,9 @@
  * comments, live), 开播 / 暂停 / 下播 (asked first), the pinned notice (置顶 / 取消置顶), the live
  * comments with the powers on each (删除, 禁言 for a chosen time, 解除禁言, 踢出, 拉黑, 设为场控),
  * the host's reply box, the helpers (场控: add by user id or from a comment, remove) and the
- * ban list (解除拉黑). The host is a member of the room like a viewer (room.join), so the
- * stream and counts arrive as events.
+ * ban list (解除拉黑), and the 连线队列 (the appraisal queue and 呼叫下一位: live-call-host.js; the
+ * call itself runs in live-call-view.js's screen). The host is a member of the room like a
+ * viewer (room.join), so the stream and counts arrive as events.
  *
  *   const view = mountHost(root, { onBack, onViewer });
  *   view.open(7); view.close();
@@ -20,6 +21,8 @@ import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
 import { categoryName, statusName, formatCount, mountComments, nickOf } from '/static/js/pages/live-common.js';
 import { openManage } from '/static/js/pages/live-powers.js';
+import { mountQueuePanel } from '/static/js/pages/live-call-host.js';
+import { watchQueue, unwatchQueue } from '/static/js/pages/live-call-queue.js';
 import {
   roomState, onLive, rejoin, startRoom, pauseRoom, endRoom, pin, addHelper, removeHelper, loadBans, unbanUser,
   sendComment, isTransient, PIN_MAX_CHARS, COMMENT_MAX_CHARS,
@@ -44,6 +47,9 @@ export function mountHost(root, { onBack, onViewer }) {
   const roomCard = el('section', { class: 'live-card-box live-host-room' },
     el('div', { class: 'live-host-title-row' }, title, status), sub, counts,
     el('div', { class: 'live-host-actions' }, startBtn, pauseBtn, endBtn), controlError, joinNote);
+
+  // The appraisal queue (连线队列).
+  const queueCard = el('section', { class: 'live-card-box' });
 
   // The pinned notice.
   const pinHead = el('h2', { class: 'live-box-title' });
@@ -86,9 +92,20 @@ export function mountHost(root, { onBack, onViewer }) {
 
   root.replaceChildren(el('section', { id: 'live-host', class: 'live-host' }, head,
     // One column on a phone (the stream right under the controls); two from 900 px (live-host-body's grid).
-    el('div', { class: 'live-host-body' }, roomCard, streamCard, pinCard, helpersCard, bansCard)));
+    el('div', { class: 'live-host-body' }, roomCard, queueCard, streamCard, pinCard, helpersCard, bansCard)));
 
   let roomId = null;
+  let queueRoom = null; // the room whose queue is watched
+  const queuePanel = mountQueuePanel(queueCard, {
+    isHost: () => {
+      const s = roomState(roomId);
+      return !!(s && ((s.me && s.me.host) || (store.me && s.room && s.room.host && s.room.host.id === store.me.id)));
+    },
+    roomStatus: () => {
+      const s = roomState(roomId);
+      return s && s.room ? s.room.status : null;
+    },
+  });
   const stream = mountComments(streamBox, {
     id: 'live-host-comments',
     showTime: true,
@@ -201,6 +218,7 @@ export function mountHost(root, { onBack, onViewer }) {
     if (all || ['room', 'status', 'stats', 'pinned', 'join', 'comments', 'me'].some((p) => parts.has(p))) renderRoom(s);
     if (all || parts.has('helpers')) renderHelpers(s);
     if (all || parts.has('bans')) renderBans(s);
+    if (all || parts.has('room') || parts.has('status') || parts.has('me') || parts.has('join')) queuePanel.render();
     if (all || parts.has('comments') || parts.has('pending') || parts.has('reset')) stream.render(s);
   }
 
@@ -277,10 +295,17 @@ export function mountHost(root, { onBack, onViewer }) {
         sayInput.value = '';
         helperInput.value = '';
         loadBans(id);
+        if (queueRoom != null) unwatchQueue(queueRoom);
+        queueRoom = id;
+        watchQueue(id);
       }
+      queuePanel.open(id);
       render();
     },
     close() {
+      if (queueRoom != null) unwatchQueue(queueRoom);
+      queueRoom = null;
+      queuePanel.close();
       roomId = null;
     },
   };

@@ -6,7 +6,9 @@
  * 点赞 (taps batched by live-data.js, a small heart floats up), back. A helper (场控) gets the
  * host powers on each comment; the host a way to their console. Everyone but the host can 举报
  * a comment that is not their own (its ⋯: the 管理 sheet for a helper, a sheet with 举报 for
- * anyone else) and the room itself (the header's ⋯ → 举报直播间).
+ * anyone else) and the room itself (the header's ⋯ → 举报直播间). Under the room's line, the
+ * appraisal queue (申请连线鉴定, the place in it, 取消排队: live-call-join.js); on the stage, while
+ * the host is in a call, 正在为某某连线鉴定 (`room.call.state`).
  *
  *   const view = mountRoom(root, { onBack, onHost });
  *   view.open(7); view.close();
@@ -21,6 +23,8 @@ import { store } from '/static/js/app/store.js';
 import { categoryName, statusName, formatCount, heartIcon, mountComments, nickOf, showCover } from '/static/js/pages/live-common.js';
 import { openManage, reportRoom } from '/static/js/pages/live-powers.js';
 import { openDialog } from '/static/js/ui/dialog.js';
+import { mountCallJoin } from '/static/js/pages/live-call-join.js';
+import { queueState, onQueue, watchQueue, unwatchQueue } from '/static/js/pages/live-call-queue.js';
 import {
   roomState, onLive, rejoin, sendComment, tapLike, mutedUntil, isTransient, COMMENT_MAX_CHARS,
 } from '/static/js/pages/live-data.js';
@@ -39,8 +43,9 @@ export function mountRoom(root, { onBack, onHost }) {
   const status = el('span', { id: 'live-status', class: 'live-badge' });
   const stageNote = el('p', { id: 'live-stage-note', class: 'live-stage-note' });
   const floats = el('div', { class: 'live-floats', 'aria-hidden': 'true' });
+  const callBanner = el('p', { id: 'live-call-banner', class: 'live-call-banner small', role: 'status', hidden: true });
   const stage = el('div', { id: 'live-stage', class: 'live-stage' },
-    el('span', { class: 'live-stage-icon', 'aria-hidden': 'true' }, icon('live', { size: 40 })), stageNote, status, floats);
+    el('span', { class: 'live-stage-icon', 'aria-hidden': 'true' }, icon('live', { size: 40 })), stageNote, status, callBanner, floats);
 
   const title = el('h1', { id: 'live-room-title', class: 'live-room-title' });
   const meta = el('p', { id: 'live-room-meta', class: 'small muted live-room-meta' });
@@ -48,6 +53,7 @@ export function mountRoom(root, { onBack, onHost }) {
   const pinnedLabel = el('span', { class: 'live-pinned-label' });
   const pinned = el('p', { id: 'live-pinned', class: 'live-pinned', hidden: true }, pinnedLabel, pinnedText);
   const info = el('div', { class: 'live-info' }, title, meta, pinned);
+  const callBox = el('div', { class: 'live-call-box' });
 
   const arrival = el('p', { id: 'live-arrival', class: 'live-arrival small', hidden: true, 'aria-hidden': 'true' });
   const commentsBox = el('div', { class: 'live-comments-wrap' });
@@ -64,13 +70,14 @@ export function mountRoom(root, { onBack, onHost }) {
   const bottom = el('div', { class: 'live-bottom' }, muteNote, composerError, composer);
 
   const side = el('div', { class: 'live-room-side' }, arrival, commentsBox, joinNote, bottom);
-  const mainCol = el('div', { class: 'live-room-main' }, stage, info);
+  const mainCol = el('div', { class: 'live-room-main' }, stage, info, callBox);
   root.replaceChildren(el('section', { class: 'live-room', id: 'live-room' }, head, el('div', { class: 'live-room-body' }, mainCol, side)));
 
   let roomId = null;
   let muteTimer = null;
   let arrivalTimer = null;
   let lastErr = null;
+  let queueRoom = null; // the room whose queue is watched
   const imHost = (s) => !!(s && ((s.me && s.me.host) ||
     (store.me && s.room && s.room.host && s.room.host.id != null && s.room.host.id === store.me.id)));
   const mine = (c) => !!(store.me && c.user && c.user.id != null && c.user.id === store.me.id);
@@ -93,6 +100,22 @@ export function mountRoom(root, { onBack, onHost }) {
       return !!(s && s.me && store.me) && !imHost(s) && !mine(c);
     },
   });
+
+  const callBar = mountCallJoin(callBox, {
+    roomInfo: () => {
+      const s = roomState(roomId);
+      return { host: imHost(s), status: s && s.room ? s.room.status : null, joined: !!(s && s.joined) };
+    },
+  });
+
+  // 正在为某某连线鉴定 while the room's call is connected.
+  function renderCallBanner() {
+    const q = roomId != null ? queueState(roomId) : null;
+    const c = q && q.call;
+    const on = !!c && c.state === 'connected' && !!c.guest;
+    callBanner.hidden = !on;
+    callBanner.textContent = on ? t('live.call.banner', { name: nickOf(c.guest) }) : '';
+  }
 
   function labels() {
     back.setAttribute('aria-label', t('action.back'));
@@ -205,6 +228,8 @@ export function mountRoom(root, { onBack, onHost }) {
     if (parts && parts.has('me')) stream.reset();
     if (all || parts.has('comments') || parts.has('pending') || parts.has('me') || parts.has('reset')) stream.render(s);
     if (parts && parts.has('arrival') && s.arrival) showArrival(s.arrival);
+    if (all || parts.has('room') || parts.has('status') || parts.has('me') || parts.has('join')) callBar.render();
+    if (all) renderCallBanner();
   }
 
   function showArrival(a) {
@@ -258,6 +283,7 @@ export function mountRoom(root, { onBack, onHost }) {
   input.addEventListener('input', () => { if (lastErr && typeof lastErr !== 'string' && !isTransient(lastErr)) hideComposerError(); });
 
   onLive((id, parts) => { if (id === roomId) render(parts); });
+  onQueue((id, parts) => { if (id === roomId && parts.has('call')) renderCallBanner(); });
   onLocaleChange(() => { if (roomId != null) { stream.reset(); render(); } });
   labels();
 
@@ -270,10 +296,17 @@ export function mountRoom(root, { onBack, onHost }) {
         stream.reset();
         floats.replaceChildren();
         arrival.hidden = true;
+        if (queueRoom != null) unwatchQueue(queueRoom);
+        queueRoom = id;
+        watchQueue(id);
       }
+      callBar.open(id);
       render();
     },
     close() {
+      if (queueRoom != null) unwatchQueue(queueRoom);
+      queueRoom = null;
+      callBar.close();
       roomId = null;
       clearTimeout(muteTimer);
       clearTimeout(arrivalTimer);

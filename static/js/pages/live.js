@@ -4,6 +4,9 @@
  * live-room.js), `host:<id>` (the host's console: live-host.js). The room's state is
  * live-data.js's; this module joins the room a view shows and leaves it when the view goes.
  * On a phone a room fills the screen (no tab bar); from 900 px it sits in two columns.
+ * An appraisal call (连线鉴定) is not a view: its ringing sheet (live-call-ring.js) and its screen
+ * (live-call-view.js) sit over every tab, from the app's start, so a buyer's ring reaches
+ * whichever tab is open.
  *
  *   registerTab('live', livePage, root)   // livePage: import * as livePage from '/static/js/pages/live.js'
  *
@@ -18,6 +21,11 @@ import { mountList } from '/static/js/pages/live-list.js';
 import { mountRoom } from '/static/js/pages/live-room.js';
 import { mountHost } from '/static/js/pages/live-host.js';
 import { watchRoom, unwatchRoom, roomState, onLive, resetLive } from '/static/js/pages/live-data.js';
+import { startRinging } from '/static/js/pages/live-call-ring.js';
+import { startCallView } from '/static/js/pages/live-call-view.js';
+
+startRinging();
+startCallView();
 
 let root = null;
 let parts = null;

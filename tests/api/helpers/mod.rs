@@ -27,10 +27,12 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 mod cluster;
+mod coturn;
 mod raw_ws;
 mod ws;
 
 pub use cluster::*;
+pub use coturn::Coturn;
 pub use raw_ws::*;
 pub use ws::*;
 
