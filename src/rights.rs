@@ -28,6 +28,9 @@ pub struct Retention {
     pub appeal_cutoff: i64,
     /// An account under 14 still without a guardian's consent, registered before this, goes.
     pub guardian_cutoff: i64,
+    /// Records the law may require (appraisal verdicts), de-identified before this, go
+    /// (`DUOXIE_PRIVACY_LEGAL_RETENTION_MS`).
+    pub legal_cutoff: i64,
     /// Most rows (or accounts) one domain handles per run; the rest wait for the next.
     pub batch: i64,
 }

@@ -166,6 +166,7 @@ impl App {
             live_keywords,
             accounts.clone(),
             policy_version.clone(),
+            signer.clone(),
         ));
         let consent = ConsentServer::new(
             db.clone(),
@@ -347,6 +348,7 @@ impl App {
                 .app_data(readiness.clone())
                 .app_data(web::Data::new(consent.clone()))
                 .app_data(web::Data::new(signer.clone()))
+                .app_data(web::Data::new(live.clone()))
                 .app_data(privacy.clone())
                 .app_data(minors.clone())
                 .app_data(media.clone())

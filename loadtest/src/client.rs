@@ -69,6 +69,36 @@ async fn policy_version(addr: SocketAddr) -> anyhow::Result<String> {
         .cloned()
 }
 
+/// Logs a host in and grants it the `appraiser` role by running `grant_with admin grant-role`
+/// when given (before anything else, so that a missing role fails the run at once); the
+/// command inherits this process's environment, so set the server's DUOXIE_DATA_DIR (and
+/// DATABASE_URL) for it.
+pub async fn login_appraiser(
+    addr: SocketAddr,
+    phone: &str,
+    grant_with: Option<&std::path::Path>,
+) -> anyhow::Result<User> {
+    let host = login(addr, phone).await.context("host login")?;
+    if let Some(bin) = grant_with {
+        let status = std::process::Command::new(bin)
+            .args([
+                "admin",
+                "grant-role",
+                "--phone",
+                phone,
+                "--role",
+                "appraiser",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("run {}", bin.display()))?;
+        if !status.success() {
+            bail!("{} admin grant-role failed ({status})", bin.display());
+        }
+    }
+    Ok(host)
+}
+
 /// Registers (or logs in) a user through the dev-code login: two HTTP requests.
 pub async fn login(addr: SocketAddr, phone: &str) -> anyhow::Result<User> {
     let sent = http::post_json(addr, "/api/auth/code", &json!({ "phone": phone })).await?;

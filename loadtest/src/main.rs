@@ -10,6 +10,8 @@
 //!   times, and nothing acknowledged may be lost or arrive twice.
 //! - `consent-withdrawal`: a withdrawal on one node, timed until the user's socket on another
 //!   node hears it; the gated feature must be refused there afterwards.
+//! - `consent-call`: a buyer withdraws the camera mid-call on one node, timed until the call
+//!   ends for the host on another node.
 //! - `room`: one live room, N spectators, a host commenting at full speed or paced; comment
 //!   deliveries per second, comment→spectator latency, a room held, and a like storm's
 //!   `room.stats` per second (`docs/live.md`).
@@ -24,6 +26,7 @@
 //! `--html` the same figures as JSON and as a self-contained page with SVG charts. The exit
 //! status is non-zero when a correctness check failed.
 
+mod call_withdrawal;
 mod chat;
 mod client;
 mod connect;
@@ -77,6 +80,8 @@ enum Scenario {
     ConsentWithdrawal(withdrawal::Args),
     /// One live room: N spectators, one host commenting; deliveries/s, latency, like storm.
     Room(room::Args),
+    /// A buyer withdraws the camera mid-call; time until the call ends on the host's node.
+    ConsentCall(call_withdrawal::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -98,6 +103,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Scenario::ReconnectStorm(args) => storm::run(cli.addr, args).await.map(Some),
             Scenario::ConsentWithdrawal(args) => withdrawal::run(cli.addr, args).await.map(Some),
             Scenario::Room(args) => room::run(cli.addr, args).await.map(Some),
+            Scenario::ConsentCall(args) => call_withdrawal::run(cli.addr, args).await.map(Some),
         }
     })?;
     let Some(report) = report else {

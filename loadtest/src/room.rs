@@ -785,32 +785,6 @@ impl Host {
     }
 }
 
-/// Logs the host in and grants it the role if asked (before the spectators' logins, so that a
-/// missing role fails the run at once).
-async fn log_in_host(addr: SocketAddr, args: &Args) -> anyhow::Result<User> {
-    let host: User = client::login(addr, &args.host_phone)
-        .await
-        .context("host login")?;
-    if let Some(bin) = &args.grant_with {
-        let status = std::process::Command::new(bin)
-            .args([
-                "admin",
-                "grant-role",
-                "--phone",
-                &args.host_phone,
-                "--role",
-                "appraiser",
-            ])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .with_context(|| format!("run {}", bin.display()))?;
-        if !status.success() {
-            bail!("{} admin grant-role failed ({status})", bin.display());
-        }
-    }
-    Ok(host)
-}
-
 /// The host's socket: ends the rooms it left open, and opens a live room it has joined.
 /// Opened only once the spectators are logged in: a socket left unread through a long set-up
 /// is closed by the server's heartbeat. Returns the socket and the room's id.
@@ -861,7 +835,7 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
         Some(peer) if peer != addr => vec![addr, peer],
         _ => vec![addr],
     };
-    let host = log_in_host(addr, &args).await?;
+    let host = client::login_appraiser(addr, &args.host_phone, args.grant_with.as_deref()).await?;
     // Logins before sockets: a socket opened early would sit through a long set-up.
     let phones = Phones::for_this_run();
     let users = client::login_many(addr, &phones, args.spectators).await?;

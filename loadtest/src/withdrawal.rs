@@ -98,7 +98,11 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
 }
 
 /// Reads `ws` until a frame satisfies `want`, ignoring the rest.
-async fn until(ws: &mut Ws, what: &str, want: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+pub(crate) async fn until(
+    ws: &mut Ws,
+    what: &str,
+    want: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let msg = tokio::time::timeout_at(deadline, ws.next())

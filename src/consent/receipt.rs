@@ -101,21 +101,34 @@ impl ReceiptSigner {
             device: record.device.clone(),
             ledger_id: record.id,
         };
-        let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": self.kid });
-        let signing_input = format!(
-            "{}.{}",
-            B64URL.encode(header.to_string()),
-            B64URL.encode(serde_json::to_vec(&claims).expect("claims serialise"))
-        );
-        let signature = self.key.sign(signing_input.as_bytes());
         Receipt {
-            jws: format!("{signing_input}.{}", B64URL.encode(signature.to_bytes())),
+            jws: self.sign(&claims),
             claims,
         }
     }
 
-    /// Checks the signature and returns the claims; any change to any part fails.
+    /// Any claims as a compact JWS under this key: consent receipts, and the appraisal
+    /// verdicts live signs (one key, one published JWK set for everything the server signs).
+    pub fn sign(&self, claims: &impl Serialize) -> String {
+        let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": self.kid });
+        // Serialising plain data structs to JSON cannot fail.
+        let body = serde_json::to_vec(claims).unwrap_or_default();
+        let signing_input = format!(
+            "{}.{}",
+            B64URL.encode(header.to_string()),
+            B64URL.encode(body)
+        );
+        let signature = self.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", B64URL.encode(signature.to_bytes()))
+    }
+
+    /// Checks a receipt's signature and returns its claims; any change to any part fails.
     pub fn verify(&self, jws: &str) -> AppResult<ReceiptClaims> {
+        self.verify_signed(jws)
+    }
+
+    /// Checks the signature of a JWS [`ReceiptSigner::sign`] made and returns its claims.
+    pub fn verify_signed<T: serde::de::DeserializeOwned>(&self, jws: &str) -> AppResult<T> {
         let bad = |why: &str| AppError::new(ErrorCode::InvalidReceipt, why.to_string());
         let mut parts = jws.trim().split('.');
         let (Some(header), Some(claims), Some(signature), None) =

@@ -2,7 +2,7 @@
 //! domain services: no SQL and no rules here. The route table, the shared extractors' error
 //! mapping, header limits, request-line redaction and the health and metrics endpoints are
 //! here; the handlers by concern in [`accounts`], [`minors`], [`media`], [`privacy`],
-//! [`consent`] and [`client`] (the compiled-in web client).
+//! [`consent`], [`verdicts`] and [`client`] (the compiled-in web client).
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -32,6 +32,7 @@ mod consent;
 mod media;
 mod minors;
 mod privacy;
+mod verdicts;
 
 use accounts::*;
 use client::*;
@@ -39,6 +40,7 @@ use consent::*;
 use media::*;
 use minors::*;
 use privacy::*;
+use verdicts::*;
 
 /// Largest accepted REST body; everything here is small JSON.
 const JSON_LIMIT_BYTES: usize = 64 * 1024;
@@ -92,6 +94,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/me/consents", web::get().to(list_consents))
     .route("/api/me/consents", web::post().to(change_consent))
     .route("/api/consent/keys", web::get().to(receipt_keys))
+    .route("/api/verdicts/verify", web::post().to(verify_verdict))
+    .route("/api/verdicts/{number}", web::get().to(public_verdict))
     .route("/api/legal/{document}", web::get().to(legal_text))
     .route(
         "/api/consent/receipts/verify",

@@ -111,4 +111,20 @@ pub const COMMANDS: &[CommandSpec<Live>] = &[
     row("rtc.hangup", Gate::User, |h, c, d| {
         call(h, c, d, Live::rtc_hangup)
     }),
+    // Verdicts (鉴定结果).
+    row("verdict.issue", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::issue_verdict)
+    }),
+    row("verdict.correct", Gate::FullStanding, |h, c, d| {
+        call(h, c, d, Live::correct_verdict)
+    }),
+    row("verdict.mine", Gate::User, |h, c, d| {
+        call(h, c, d, Live::my_verdicts)
+    }),
+    row("verdict.get", Gate::User, |h, c, d| {
+        call(h, c, d, Live::verdict_versions)
+    }),
+    row("verdict.verify", Gate::User, |h, c, d| {
+        call(h, c, d, Live::check_verdict)
+    }),
 ];

@@ -21,6 +21,7 @@ pub mod settings;
 pub mod signal;
 mod store;
 pub mod turn;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +59,8 @@ pub struct Live {
     /// `rtc.*` frames per (call, party) on this node: a party's device is on one node, so
     /// the bound is exact.
     rtc_windows: Mutex<HashMap<(i64, i64), policy::Window>>,
+    /// Signs verdicts with the server's key (the consent receipts' key and JWK set).
+    signer: Arc<crate::consent::receipt::ReceiptSigner>,
 }
 
 /// One line of a room's audit: who did what, to whom, why.
@@ -87,6 +90,7 @@ impl Live {
         keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
         accounts: Arc<dyn Accounts>,
         policy: crate::consent::PolicyVersion,
+        signer: Arc<crate::consent::receipt::ReceiptSigner>,
     ) -> Self {
         // A name for this process in live_room_nodes: a node that restarts is a new one, and
         // the old rows fade out of the counts.
@@ -105,6 +109,7 @@ impl Live {
             accounts,
             policy,
             rtc_windows: Mutex::new(HashMap::new()),
+            signer,
         }
     }
 

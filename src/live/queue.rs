@@ -22,8 +22,9 @@ use crate::store::{begin_write, now_ms};
 /// Longest reason for a skip, move or out-of-turn call, characters.
 const REASON_MAX_CHARS: usize = crate::domain::REASON_MAX_CHARS;
 
-/// Upload purposes a queue entry may show: the buyer's own pictures.
-const PHOTO_PURPOSES: [&str; 2] = ["chat_photo", "post_photo"];
+/// Upload purposes the pictures of a turn may have (a buyer's item photos, an appraiser's
+/// snapshots): one's own chat or post pictures.
+const PICTURE_PURPOSES: [&str; 2] = ["chat_photo", "post_photo"];
 
 /// Positions (1 = next) for the waiting entries, in their order.
 fn with_positions(rows: Vec<EntryRow>) -> Vec<QueueEntry> {
@@ -141,7 +142,14 @@ impl Live {
             self.settings().queue_description_max_chars,
         )?;
         self.screen(&description)?;
-        let photos = self.own_photos(caller.user_id, &body.photos).await?;
+        let photos = self
+            .own_pictures(
+                caller.user_id,
+                "photos",
+                &body.photos,
+                self.settings().queue_photos_max,
+            )
+            .await?;
         let room_id = room.view.id;
         let now = now_ms();
         let mut tx = begin_write(self.db(), self.cx.backend).await?;
@@ -178,32 +186,38 @@ impl Live {
         Ok(OneEntry { entry })
     }
 
-    /// The ids must be the caller's own pictures that passed screening.
-    async fn own_photos(&self, user_id: i64, ids: &[String]) -> AppResult<Vec<String>> {
-        let max = self.settings().queue_photos_max;
+    /// The ids must be `user_id`'s own pictures (at most `max`) that passed screening:
+    /// queue photos and verdict snapshots. Repeats count once.
+    pub(super) async fn own_pictures(
+        &self,
+        user_id: i64,
+        field: &'static str,
+        ids: &[String],
+        max: usize,
+    ) -> AppResult<Vec<String>> {
         if ids.len() > max {
-            return Err(AppError::field("photos", format!("at most {max} photos")));
+            return Err(AppError::field(field, format!("at most {max}")));
         }
         let mut seen = HashSet::new();
-        let mut photos = Vec::new();
+        let mut pictures = Vec::new();
         for id in ids {
             if !seen.insert(id.as_str()) {
                 continue;
             }
             let ok = crate::media::find(self.db(), id).await?.is_some_and(|m| {
                 m.owner_id == user_id
-                    && PHOTO_PURPOSES.contains(&m.purpose.as_str())
+                    && PICTURE_PURPOSES.contains(&m.purpose.as_str())
                     && m.status == "approved"
             });
             if !ok {
                 return Err(AppError::field(
-                    "photos",
+                    field,
                     "each must be your own picture upload that passed screening",
                 ));
             }
-            photos.push(id.clone());
+            pictures.push(id.clone());
         }
-        Ok(photos)
+        Ok(pictures)
     }
 
     pub async fn queue_leave(

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::AnyConnection;
 
 use crate::error::AppResult;
-use crate::rights::DataDomain;
+use crate::rights::{DataDomain, Expired, Retention};
 use crate::store::{now_ms, Db};
 
 pub struct LiveRights;
@@ -37,6 +37,8 @@ impl DataDomain for LiveRights {
             ("live_queue", "user_id"),
             ("live_calls", "host_id"),
             ("live_calls", "guest_id"),
+            ("live_verdicts", "appraiser_id"),
+            ("live_verdicts", "buyer_id"),
         ]
     }
 
@@ -44,12 +46,28 @@ impl DataDomain for LiveRights {
         Box::pin(async move {
             let mut section = super::store::export_user(db, user_id).await?;
             let calls = super::store::calls::export_user(db, user_id).await?;
+            let verdicts = super::store::verdicts::export_user(db, user_id).await?;
+            if let Some(section) = section.as_object_mut() {
+                section.insert("verdicts".into(), verdicts);
+            }
             if let (Some(section), serde_json::Value::Object(calls)) =
                 (section.as_object_mut(), calls)
             {
                 section.extend(calls);
             }
             Ok(section)
+        })
+    }
+
+    /// Verdicts of an erased party are kept de-identified for the legal retention period
+    /// (policy: records the law requires, 3 years), then deleted.
+    fn expire<'a>(&'a self, db: &'a Db, run: &'a Retention) -> BoxFuture<'a, AppResult<Expired>> {
+        Box::pin(async move {
+            let purged = super::store::verdicts::expire(db, run.legal_cutoff, run.batch).await?;
+            Ok(Expired {
+                purged: vec![("deidentified_verdicts", purged)],
+                ..Expired::default()
+            })
         })
     }
 
@@ -61,6 +79,7 @@ impl DataDomain for LiveRights {
         Box::pin(async move {
             let now = now_ms();
             super::store::calls::erase_user(conn, user_id, now).await?;
+            super::store::verdicts::deidentify_user(conn, user_id, now).await?;
             super::store::erase_user(conn, user_id, now).await
         })
     }

@@ -89,6 +89,19 @@ pub struct LiveSettings {
     /// How long handed-out TURN credentials stay valid, ms; at least the longest call.
     /// env `DUOXIE_LIVE_TURN_TTL_MS`; default: 3600000 (1 h).
     pub turn_ttl_ms: i64,
+
+    // ------------------------------------------------------------ verdicts (鉴定结果)
+    /// How long after a call ends its appraiser may still issue the verdict, ms.
+    /// env `DUOXIE_LIVE_VERDICT_WINDOW_MS`; default: 86400000 (24 h).
+    pub verdict_window_ms: i64,
+    /// Longest item type, material or grade, characters.
+    /// env `DUOXIE_LIVE_VERDICT_FIELD_MAX_CHARS`; default: 40.
+    pub verdict_field_max_chars: usize,
+    /// Longest notes of a verdict, characters. env `DUOXIE_LIVE_VERDICT_NOTES_MAX_CHARS`;
+    /// default: 1000.
+    pub verdict_notes_max_chars: usize,
+    /// Snapshots one verdict may carry. env `DUOXIE_LIVE_VERDICT_SNAPSHOTS_MAX`; default: 6.
+    pub verdict_snapshots_max: usize,
 }
 
 impl Default for LiveSettings {
@@ -124,6 +137,10 @@ impl Default for LiveSettings {
             turn_urls: String::new(),
             turn_secret: None,
             turn_ttl_ms: 3600 * 1000,
+            verdict_window_ms: 24 * 3600 * 1000,
+            verdict_field_max_chars: 40,
+            verdict_notes_max_chars: 1000,
+            verdict_snapshots_max: 6,
         }
     }
 }
@@ -166,7 +183,11 @@ impl Section for LiveSettings {
                 stun_urls,
                 turn_urls,
                 turn_secret,
-                turn_ttl_ms
+                turn_ttl_ms,
+                verdict_window_ms,
+                verdict_field_max_chars,
+                verdict_notes_max_chars,
+                verdict_snapshots_max
             ]
         );
         Ok(())
@@ -337,6 +358,26 @@ impl Section for LiveSettings {
             l.turn_ttl_ms >= l.call_max_ms && l.turn_ttl_ms <= 86_400_000,
             "DUOXIE_LIVE_TURN_TTL_MS",
             "must be at least DUOXIE_LIVE_CALL_MAX_MS and at most 86400000",
+        )?;
+        between(
+            (0..=30 * 86_400_000).contains(&l.verdict_window_ms),
+            "DUOXIE_LIVE_VERDICT_WINDOW_MS",
+            "must be between 0 and 2592000000 (30 days)",
+        )?;
+        between(
+            (1..=200).contains(&l.verdict_field_max_chars),
+            "DUOXIE_LIVE_VERDICT_FIELD_MAX_CHARS",
+            "must be between 1 and 200",
+        )?;
+        between(
+            (1..=10_000).contains(&l.verdict_notes_max_chars),
+            "DUOXIE_LIVE_VERDICT_NOTES_MAX_CHARS",
+            "must be between 1 and 10000",
+        )?;
+        between(
+            l.verdict_snapshots_max <= 20,
+            "DUOXIE_LIVE_VERDICT_SNAPSHOTS_MAX",
+            "must be between 0 and 20",
         )?;
         Ok(())
     }

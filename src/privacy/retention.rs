@@ -53,6 +53,7 @@ pub async fn run_once(
         log_cutoff: now.saturating_sub(settings.log_retention_ms),
         appeal_cutoff: now.saturating_sub(appeal_window_ms),
         guardian_cutoff: now.saturating_sub(settings.minor_guardian_grace_ms),
+        legal_cutoff: now.saturating_sub(settings.legal_retention_ms),
         batch: DELETIONS_PER_RUN,
     };
     let mut report = RetentionReport::default();

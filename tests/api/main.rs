@@ -28,6 +28,7 @@ mod recall;
 mod routing;
 mod schema;
 mod screening;
+mod verdicts;
 mod ws;
 
 /// CI must run the PostgreSQL variants; skipping them is only for a laptop without PostgreSQL.

@@ -25,7 +25,7 @@ fn phone_photo(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub fn png(w: u32, h: u32) -> Vec<u8> {
     let picture = RgbImage::from_fn(w, h, |x, _| Rgb([(x * 7 % 256) as u8, 10, 200]));
     let mut out = Vec::new();
     PngEncoder::new(&mut out)

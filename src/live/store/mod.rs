@@ -2,6 +2,7 @@
 //! counts, the audit. Every statement runs unchanged on SQLite and PostgreSQL (times are ms).
 
 pub mod calls;
+pub mod verdicts;
 
 use std::collections::HashMap;
 
