@@ -429,6 +429,57 @@ impl Live {
         caller: Caller,
         body: CallList,
     ) -> AppResult<CallRecords> {
+        self.records_of(caller.user_id, body).await
+    }
+
+    /// A moderator reads a user's call records (a report about an appraiser, a dispute):
+    /// only with a reason, and the read goes to the staff-access log the user's export shows.
+    pub async fn staff_call_records(
+        self: Arc<Self>,
+        caller: Caller,
+        body: StaffCallList,
+    ) -> AppResult<CallRecords> {
+        let roles = self.accounts.roles(caller.user_id).await?;
+        if !roles.iter().any(|r| {
+            matches!(
+                r,
+                crate::domain::Role::Moderator | crate::domain::Role::Admin
+            )
+        }) {
+            return Err(AppError::forbidden("moderators only"));
+        }
+        let reason = super::policy::text("reason", &body.reason, crate::domain::REASON_MAX_CHARS)
+            .map_err(|_| {
+            AppError::field("reason", "a reason is required (at most 200 characters)")
+        })?;
+        if self.accounts.find(body.user_id).await?.is_none() {
+            return Err(AppError::not_found("user"));
+        }
+        crate::privacy::record_staff_access(
+            self.db(),
+            caller.user_id,
+            body.user_id,
+            "appraisal call records",
+            &reason,
+            now_ms(),
+        )
+        .await?;
+        tracing::info!(
+            staff_id = caller.user_id,
+            subject_id = body.user_id,
+            "staff read call records"
+        );
+        self.records_of(
+            body.user_id,
+            CallList {
+                limit: body.limit,
+                before: body.before,
+            },
+        )
+        .await
+    }
+
+    async fn records_of(&self, user_id: i64, body: CallList) -> AppResult<CallRecords> {
         let limit = body.limit.unwrap_or(50);
         if !(1..=RECORDS_MAX).contains(&limit) {
             return Err(AppError::field(
@@ -436,17 +487,12 @@ impl Live {
                 format!("must be between 1 and {RECORDS_MAX}"),
             ));
         }
-        let calls: Vec<CallView> = store_calls::calls_of_user(
-            self.db(),
-            caller.user_id,
-            body.before,
-            limit,
-            self.max_ms(),
-        )
-        .await?
-        .into_iter()
-        .map(|c| c.view)
-        .collect();
+        let calls: Vec<CallView> =
+            store_calls::calls_of_user(self.db(), user_id, body.before, limit, self.max_ms())
+                .await?
+                .into_iter()
+                .map(|c| c.view)
+                .collect();
         let next = (calls.len() as i64 == limit)
             .then(|| calls.last().map(|c| c.id))
             .flatten();

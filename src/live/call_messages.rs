@@ -163,6 +163,18 @@ pub struct CallList {
     pub before: Option<i64>,
 }
 
+/// A moderator's read of someone's call records: whose, and why (audited).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffCallList {
+    pub user_id: i64,
+    pub reason: String,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sdp {

@@ -96,6 +96,9 @@ pub const COMMANDS: &[CommandSpec<Live>] = &[
     row("room.calls", Gate::User, |h, c, d| {
         call(h, c, d, Live::call_records)
     }),
+    row("room.calls.of", Gate::Staff, |h, c, d| {
+        call(h, c, d, Live::staff_call_records)
+    }),
     row("rtc.offer", Gate::User, |h, c, d| {
         call(h, c, d, Live::rtc_offer)
     }),

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    spawn_app, spawn_app_with, spawn_cluster, Store, TestApp, TestUser, WsClient,
+    spawn_app, spawn_app_with, spawn_cluster, spawn_cluster_with, Store, TestApp, TestUser,
+    WsClient,
 };
 
 /// An offer as Chromium makes it, trimmed to its structure.
@@ -725,6 +726,47 @@ async fn call_records_join_both_exports_and_outlive_the_buyers_account(store: St
         json!("老蜜蜡")
     );
 
+    // Staff read someone's records only with a reason, and the read is on record.
+    let moderator = app.new_user().await;
+    app.grant_role(moderator.id, "moderator").await;
+    let mut wm = app.ws(&moderator).await;
+    let by_buyer = wb
+        .request_err(
+            "room.calls.of",
+            json!({ "user_id": host.id, "reason": "好奇" }),
+        )
+        .await;
+    assert_eq!(code(&by_buyer), "forbidden", "{by_buyer}");
+    let no_reason = wm
+        .request_err(
+            "room.calls.of",
+            json!({ "user_id": host.id, "reason": " " }),
+        )
+        .await;
+    assert_eq!(code(&no_reason), "invalid_field", "{no_reason}");
+    let read = wm
+        .request_ok(
+            "room.calls.of",
+            json!({ "user_id": host.id, "reason": "核查对鉴定师的举报" }),
+        )
+        .await;
+    assert_eq!(read["calls"][0]["id"], json!(call), "{read}");
+    let logged: Vec<(String, String)> = sqlx::query_as(
+        "SELECT what, why FROM staff_access_log WHERE staff_id = $1 AND subject_id = $2",
+    )
+    .bind(moderator.id)
+    .bind(host.id)
+    .fetch_all(&app.db)
+    .await
+    .expect("the staff-access log");
+    assert_eq!(
+        logged,
+        [(
+            "appraisal call records".to_string(),
+            "核查对鉴定师的举报".to_string()
+        )]
+    );
+
     let mut conn = app.db.acquire().await.expect("a connection");
     use duoxie::rights::DataDomain;
     duoxie::live::rights::LiveRights
@@ -745,6 +787,65 @@ async fn call_records_join_both_exports_and_outlive_the_buyers_account(store: St
         "de-identified: {record}"
     );
     assert_eq!(record["entry"]["description"], json!(""));
+}
+
+/// A buyer whose device dropped on one node resumes the call on another, and the signalling
+/// finds its new device there.
+async fn a_call_resumes_on_another_node(store: Store) {
+    let Some(mut cluster) = spawn_cluster_with(store, 2, |s| {
+        s.live.tick_ms = 100;
+        s.live.call_grace_ms = 20_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let host = cluster.nodes[0].new_user().await;
+    cluster.nodes[0]
+        .grant_consents(&host, &["camera", "microphone"])
+        .await;
+    cluster.nodes[0].grant_role(host.id, "appraiser").await;
+    let mut wh = cluster.nodes[0].ws(&host).await;
+    let room = open_room(&mut wh).await;
+    let buyer = cluster.nodes[0].new_user().await;
+    cluster.nodes[0]
+        .grant_consents(&buyer, &["camera", "microphone"])
+        .await;
+    let mut wb = cluster.nodes[0].ws(&buyer).await;
+    queue(&mut wb, room, "和田玉籽料").await;
+    let call = connect(&mut wh, &mut wb, room).await;
+
+    wb.close().await;
+    let away = wh.next_event("room.call.peer").await;
+    assert_eq!(away["data"]["state"], json!("away"));
+    let elsewhere = cluster.nodes[1].login_again(&buyer).await;
+    let mut wb = cluster.nodes[1].ws(&elsewhere).await;
+    let resumed = wb
+        .request_ok("room.call.resume", json!({ "call_id": call }))
+        .await;
+    assert_eq!(resumed["call"]["state"], json!("connected"));
+    wh.next_event_where("the buyer is back", |e| {
+        e["type"] == json!("room.call.peer") && e["data"]["state"] == json!("back")
+    })
+    .await;
+    assert_eq!(
+        wh.next_event("rtc.restart").await["data"]["fresh"],
+        json!(true)
+    );
+    wh.request_ok("rtc.offer", json!({ "call_id": call, "sdp": OFFER }))
+        .await;
+    let offer = wb.next_event("rtc.offer").await;
+    assert_eq!(
+        offer["data"]["call_id"],
+        json!(call),
+        "relayed to the node now holding it"
+    );
+    wb.request_ok("rtc.answer", json!({ "call_id": call, "sdp": OFFER }))
+        .await;
+    wh.next_event("rtc.answer").await;
+    wh.request_ok("rtc.hangup", json!({ "call_id": call }))
+        .await;
+    assert_eq!(ended(&mut wb, call).await["end_reason"], json!("hangup"));
 }
 
 /// Two devices of the host on two nodes call at once, again and again: one call wins each time.
@@ -890,5 +991,6 @@ store_tests!(
     limits_on_signalling_and_call_time_hold,
     call_records_join_both_exports_and_outlive_the_buyers_account,
     two_nodes_calling_at_once_never_connect_two_buyers,
+    a_call_resumes_on_another_node,
     consent_withdrawn_mid_call_ends_it_for_both_across_nodes,
 );
