@@ -42,6 +42,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod catalog;
 pub mod chat;
 pub mod codes;
 pub mod commands;
@@ -49,6 +50,7 @@ pub mod config;
 pub mod consent;
 pub mod domain;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod keys;
 pub mod live;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub use crate::auth::settings::AuthSettings;
 pub use crate::chat::settings::ChatSettings;
 use crate::config::{check, Env, Section, SqliteSynchronous};
+pub use crate::feed::settings::FeedSettings;
 pub use crate::live::settings::LiveSettings;
 pub use crate::media::settings::MediaSettings;
 pub use crate::moderation::settings::ModerationSettings;
@@ -66,6 +67,7 @@ pub struct Settings {
     pub media: MediaSettings,
     pub moderation: ModerationSettings,
     pub live: LiveSettings,
+    pub feed: FeedSettings,
 }
 
 impl Default for Settings {
@@ -91,6 +93,7 @@ impl Default for Settings {
             media: MediaSettings::default(),
             moderation: ModerationSettings::default(),
             live: LiveSettings::default(),
+            feed: FeedSettings::default(),
         }
     }
 }
@@ -146,6 +149,7 @@ impl Settings {
         self.media.apply_env(&env)?;
         self.privacy.apply_env(&env)?;
         self.live.apply_env(&env)?;
+        self.feed.apply_env(&env)?;
         Ok(())
     }
 
@@ -219,6 +223,7 @@ impl Settings {
         self.media.validate()?;
         self.privacy.validate()?;
         self.live.validate()?;
+        self.feed.validate()?;
         Ok(())
     }
 

@@ -127,6 +127,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("an empty keyword list: {e}"))?;
         let (keywords_out, keywords_in) = tokio::sync::watch::channel(Arc::new(empty));
         let live_keywords = keywords_in.clone();
+        let feed_keywords = keywords_in.clone();
         let blobs: Arc<dyn crate::media::blob::BlobStore> =
             Arc::new(crate::media::blob::FsBlobStore::new(&settings.data_dir));
         let chat = ChatServer::new(
@@ -188,7 +189,18 @@ impl App {
             chat: chat.clone(),
         });
 
+        let feed = Arc::new(crate::feed::Feed::new(
+            db.clone(),
+            backend,
+            bus.clone(),
+            settings.feed.clone(),
+            feed_keywords,
+            accounts.clone(),
+        ));
         let mut contents = crate::moderation::content::ContentKinds::default();
+        contents.add(Arc::new(crate::feed::moderated::PostsUnderModeration(
+            feed.clone(),
+        )))?;
         contents.add(Arc::new(crate::live::moderated::CommentsUnderModeration(
             live.clone(),
         )))?;
@@ -226,6 +238,9 @@ impl App {
         )?
         .start();
         chat.do_send(crate::chat::SetModeration(moderation.clone()));
+        feed.set_moderation(moderation.clone());
+        let fanout = crate::feed::fanout::FanoutWorker::new(feed.clone()).start();
+        feed.set_worker(fanout.recipient());
         let media = web::Data::new(crate::media::Media::new(
             db.clone(),
             blobs.clone(),
@@ -250,6 +265,7 @@ impl App {
             }),
             Arc::new(crate::moderation::rights::ModerationRights),
             Arc::new(crate::live::rights::LiveRights),
+            Arc::new(crate::feed::rights::FeedRights),
             Arc::new(crate::auth::rights::AccountRights {
                 vault: vault.clone(),
             }),
@@ -317,6 +333,7 @@ impl App {
             crate::moderation::commands::COMMANDS,
         )?;
         routes.add(live.clone(), crate::live::commands::COMMANDS)?;
+        routes.add(feed.clone(), crate::feed::commands::COMMANDS)?;
         let command_names = routes.names();
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),

@@ -1,52 +1,12 @@
-//! The live domain's rules that need no database: categories, statuses, texts, client ids and
+//! The live domain's rules that need no database: statuses, texts, client ids and
 //! the in-memory rate windows (unit-tested).
 
 use std::collections::VecDeque;
 
 use crate::error::{AppError, AppResult, ErrorCode};
 
-/// What a room appraises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Category {
-    Jade,
-    Nephrite,
-    Pearl,
-    Diamond,
-    Gold,
-    Amber,
-    Other,
-}
-
-impl Category {
-    pub const ALL: [Category; 7] = [
-        Category::Jade,
-        Category::Nephrite,
-        Category::Pearl,
-        Category::Diamond,
-        Category::Gold,
-        Category::Amber,
-        Category::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Jade => "jade",
-            Category::Nephrite => "nephrite",
-            Category::Pearl => "pearl",
-            Category::Diamond => "diamond",
-            Category::Gold => "gold",
-            Category::Amber => "amber",
-            Category::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> AppResult<Category> {
-        Category::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| AppError::field("category", "unknown category"))
-    }
-}
+/// What a room appraises (the catalogue's categories, shared with posts).
+pub use crate::catalog::Category;
 
 /// Where a room is in its life: `scheduled` → `live` ⇄ `paused` → `ended`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

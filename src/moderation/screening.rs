@@ -166,3 +166,35 @@ impl Handler<QueueMedia> for ModerationServer {
         })
     }
 }
+
+/// Puts content of another domain that a rule held in front of a person (a post): its kind
+/// is one a `ModeratedContent` declared, which takes the decision.
+#[derive(Message)]
+#[rtype(result = "AppResult<i64>")]
+pub struct QueueContent {
+    pub kind: &'static str,
+    pub author_id: i64,
+    pub content_ref: String,
+    pub content: String,
+    pub reasons: Vec<String>,
+}
+
+impl Handler<QueueContent> for ModerationServer {
+    type Result = ResponseFuture<AppResult<i64>>;
+
+    fn handle(&mut self, msg: QueueContent, _: &mut Context<Self>) -> Self::Result {
+        let (db, bus) = (self.db.clone(), self.bus.clone());
+        Box::pin(async move {
+            queue_for_review(
+                &db,
+                &bus,
+                msg.kind,
+                msg.author_id,
+                &msg.content_ref,
+                &msg.content,
+                &msg.reasons,
+            )
+            .await
+        })
+    }
+}

@@ -1,4 +1,5 @@
-//! Relations between users (policy: 即时通讯, 用户行为规范): blocks now, follows next. A block
+//! Relations between users (policy: 即时通讯, 用户行为规范): blocks (follows are the community's,
+//! `feed`, whose fan-out reads them in its own statements). A block
 //! stops the blocked user from opening a conversation with, sending to or typing at the
 //! blocker; the blocker's list is theirs to read and undo. Stateless: a few statements per
 //! call, no actor. Chat asks [`is_blocked`] and [`blocks_against`]; the rows are exported and

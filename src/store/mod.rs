@@ -131,6 +131,20 @@ pub fn now_ms() -> i64 {
 }
 
 /// Whether an error is a unique-constraint violation (a lost insert race), on either backend.
+/// A subquery over a JSON array of ids bound at `param` (`ids_json`), so that a statement
+/// taking a list of any length is prepared once.
+pub fn id_list(backend: Backend, param: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!("SELECT (jsonb_array_elements_text({param}::jsonb))::bigint"),
+    }
+}
+
+/// The ids as the JSON array [`id_list`] reads.
+pub fn ids_json(ids: &[i64]) -> String {
+    serde_json::Value::from(ids.to_vec()).to_string()
+}
+
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {

@@ -14,7 +14,7 @@ use std::path::Path;
 
 const KERNEL: &[&str] = &[
     "store", "bus", "error", "domain", "config", "commands", "metrics", "keys", "rights", "phone",
-    "codes",
+    "codes", "catalog",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

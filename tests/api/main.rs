@@ -14,6 +14,7 @@ mod chat;
 mod cluster;
 mod connections;
 mod consent;
+mod feed;
 mod hardening;
 mod layout;
 mod legal;

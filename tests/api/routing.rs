@@ -9,7 +9,7 @@ use tempfile::TempDir;
 use crate::helpers::test_settings;
 
 /// The names in the first column of the protocol's command tables: "Commands", the live
-/// rooms' "Room commands" and their "Call commands".
+/// rooms' "Room commands" and their "Call commands", and the "Community commands".
 fn documented_commands() -> BTreeSet<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
         .expect("read docs/protocol.md");
@@ -18,6 +18,7 @@ fn documented_commands() -> BTreeSet<String> {
         "\n### Commands",
         "\n#### Room commands",
         "\n##### Call commands",
+        "\n#### Community commands",
     ] {
         let start = doc
             .find(heading)

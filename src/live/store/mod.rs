@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::messages::{CommentView, ListCursor, RoomView, UserRef};
-use crate::store::{Backend, Db};
+use crate::store::{id_list, ids_json, Backend, Db};
 
 const ROOM_COLUMNS: &str = "SELECT r.id, r.host_id, \
      CASE WHEN u.deleted_at IS NULL THEN u.id END AS host_ref, u.nickname AS host_nickname, \
@@ -614,20 +614,6 @@ pub async fn restricted_until(
     rows.iter()
         .map(|r| Ok((r.try_get("user_id")?, r.try_get("until_at")?)))
         .collect()
-}
-
-/// A subquery over a JSON array of ids bound at `param`.
-pub(super) fn id_list(backend: Backend, param: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
-        Backend::Postgres => {
-            format!("SELECT (jsonb_array_elements_text({param}::jsonb))::bigint")
-        }
-    }
-}
-
-pub(super) fn ids_json(ids: &[i64]) -> String {
-    Value::Array(ids.iter().map(|i| json!(i)).collect()).to_string()
 }
 
 // ---- counts ----

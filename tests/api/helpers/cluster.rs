@@ -97,6 +97,11 @@ impl Cluster {
     /// returns. Its `app` is a client handle (HTTP, sockets) to it; the process is killed
     /// when the `ProcessNode` is dropped.
     pub async fn spawn_process(&self) -> ProcessNode {
+        self.spawn_process_with_env(&[]).await
+    }
+
+    /// As [`Cluster::spawn_process`], with more settings for the process (`DUOXIE_…`).
+    pub async fn spawn_process_with_env(&self, env: &[(&str, &str)]) -> ProcessNode {
         let first = self
             .nodes
             .first()
@@ -109,6 +114,7 @@ impl Cluster {
             .env("DUOXIE_WS_RATE_PER_SEC", "1000")
             .env("DUOXIE_WS_RATE_BURST", "2000")
             .env("DUOXIE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null());
         if let Some(url) = &self.database_url {

@@ -1,0 +1,759 @@
+//! The show-off community (晒宝社区, docs/feed.md): posts screened before anyone else sees them,
+//! follows, the home feed and likes.
+//!
+//! [`Feed`] runs the commands; it is stateless (a few statements per call). A published post
+//! is acknowledged once committed with its fan-out job; each node's [`fanout::FanoutWorker`]
+//! claims jobs and writes the post into the followers' home timelines in batches, off the
+//! request path, resumable after a crash (the job's cursor is committed with each batch).
+//! Authors with more followers than `DUOXIE_FEED_FANOUT_MAX_FOLLOWERS` are not fanned out:
+//! their posts are merged into their followers' feeds when read, and so are posts older than
+//! a timeline keeps, so that scrolling never reaches a dead end.
+
+pub mod commands;
+pub mod fanout;
+pub mod moderated;
+pub mod policy;
+pub mod rights;
+pub mod settings;
+mod store;
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use actix::Addr;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::bus::{Audience, Delivery, EventFrame, SharedBus};
+use crate::catalog::Category;
+use crate::commands::Caller;
+use crate::domain::Accounts;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::moderation::policy::{screen_text, Keywords, Verdict};
+use crate::moderation::ModerationServer;
+use crate::store::{begin_write, now_ms, Backend, Db};
+use policy::Cursor;
+use settings::FeedSettings;
+pub use store::UserRef;
+
+/// Followers a removal event is published to at once.
+const NOTIFY_CHUNK: usize = 2000;
+
+pub struct Feed {
+    db: Db,
+    backend: Backend,
+    bus: SharedBus,
+    settings: FeedSettings,
+    keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
+    accounts: Arc<dyn Accounts>,
+    /// Set once moderation runs (it is started after the content kinds, this one included).
+    moderation: OnceLock<Addr<ModerationServer>>,
+    /// Wakes this node's fan-out worker when a post is published here.
+    wake: OnceLock<actix::Recipient<fanout::Wake>>,
+}
+
+/// A post as a reader sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostView {
+    pub id: i64,
+    pub author: UserRef,
+    pub text: String,
+    pub media: Vec<String>,
+    pub category: String,
+    pub tags: Vec<String>,
+    /// `published`, or for its author only `screening` / `rejected`.
+    pub status: String,
+    pub created_at: i64,
+    pub published_at: Option<i64>,
+    pub edited_at: Option<i64>,
+    pub likes: i64,
+    pub liked: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OnePost {
+    pub post: PostView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Posts {
+    pub posts: Vec<PostView>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPostBody {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub media: Vec<String>,
+    pub category: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    pub post_id: i64,
+    #[serde(default)]
+    pub text: String,
+    pub category: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostRef {
+    pub post_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    pub cursor: Option<Cursor>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorPage {
+    pub user_id: i64,
+    #[serde(default)]
+    pub cursor: Option<Cursor>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRefBody {
+    pub user_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowPage {
+    pub user_id: i64,
+    #[serde(default)]
+    pub after: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowsPrivacy {
+    pub hidden: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    pub deleted: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Liked {
+    pub liked: bool,
+    pub likes: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Following {
+    pub following: bool,
+    pub followers: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FollowList {
+    pub users: Vec<UserRef>,
+    pub next: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FollowsHidden {
+    pub hidden: bool,
+}
+
+/// A user's community profile: counts, whether the caller follows them.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    pub user_id: i64,
+    pub followers: i64,
+    pub following: i64,
+    pub follows_hidden: bool,
+    pub followed_by_me: bool,
+}
+
+impl Feed {
+    pub fn new(
+        db: Db,
+        backend: Backend,
+        bus: SharedBus,
+        settings: FeedSettings,
+        keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
+        accounts: Arc<dyn Accounts>,
+    ) -> Self {
+        Self {
+            db,
+            backend,
+            bus,
+            settings,
+            keywords,
+            accounts,
+            moderation: OnceLock::new(),
+            wake: OnceLock::new(),
+        }
+    }
+
+    pub fn set_moderation(&self, moderation: Addr<ModerationServer>) {
+        let _ = self.moderation.set(moderation);
+    }
+
+    pub fn set_worker(&self, wake: actix::Recipient<fanout::Wake>) {
+        let _ = self.wake.set(wake);
+    }
+
+    pub fn settings(&self) -> &FeedSettings {
+        &self.settings
+    }
+
+    fn limit(&self, asked: Option<i64>) -> AppResult<i64> {
+        let max = self.settings.page_max;
+        let limit = asked.unwrap_or(20.min(max));
+        if !(1..=max).contains(&limit) {
+            return Err(AppError::field(
+                "limit",
+                format!("must be between 1 and {max}"),
+            ));
+        }
+        Ok(limit)
+    }
+
+    /// Whether either of the two blocks the other: they see nothing of each other here.
+    async fn blocked_between(&self, a: i64, b: i64) -> AppResult<bool> {
+        Ok(crate::relations::is_blocked(&self.db, a, b).await?
+            || crate::relations::is_blocked(&self.db, b, a).await?)
+    }
+
+    async fn existing_user(&self, user_id: i64) -> AppResult<()> {
+        match self.accounts.find(user_id).await? {
+            Some(a) if !a.deleted => Ok(()),
+            _ => Err(AppError::not_found("user")),
+        }
+    }
+
+    // ---------------------------------------------------------------- posts
+
+    /// The media must be the author's own screened uploads: up to `pictures_max` post
+    /// pictures, or one post video.
+    async fn check_media(&self, author: i64, ids: &[String]) -> AppResult<Vec<String>> {
+        let mut seen = HashSet::new();
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        let mut kinds = Vec::new();
+        for id in &ids {
+            let Some(m) = crate::media::find(&self.db, id).await? else {
+                return Err(AppError::field("media", "each must be your own upload"));
+            };
+            if m.owner_id != author || !matches!(m.purpose.as_str(), "post_photo" | "post_video") {
+                return Err(AppError::field(
+                    "media",
+                    "each must be your own post_photo or post_video upload",
+                ));
+            }
+            if m.status != "approved" {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    "an upload is still being reviewed (or was refused): post it once it passes",
+                ));
+            }
+            kinds.push(m.purpose == "post_video");
+        }
+        let videos = kinds.iter().filter(|v| **v).count();
+        if videos > 0 && ids.len() > 1 {
+            return Err(AppError::field(
+                "media",
+                "a post carries one video, or pictures",
+            ));
+        }
+        if ids.len() > self.settings.pictures_max {
+            return Err(AppError::field(
+                "media",
+                format!("at most {} pictures", self.settings.pictures_max),
+            ));
+        }
+        Ok(ids)
+    }
+
+    pub async fn create(self: Arc<Self>, caller: Caller, body: NewPostBody) -> AppResult<OnePost> {
+        let media = self.check_media(caller.user_id, &body.media).await?;
+        let text = policy::text(&body.text, self.settings.text_max_chars, !media.is_empty())?;
+        let category = Category::parse(&body.category)?;
+        let tags = policy::tags(
+            &body.tags,
+            self.settings.tags_max,
+            self.settings.tag_max_chars,
+        )?;
+        let screened = format!("{text} {}", tags.join(" "));
+        let verdict = screen_text(&self.keywords.borrow(), &screened);
+        let held =
+            match verdict {
+                Verdict::Pass => None,
+                Verdict::Review(reasons) => Some(reasons),
+                Verdict::Reject(_) => return Err(AppError::new(
+                    ErrorCode::ContentRejected,
+                    "this post cannot be published: no contact details or trades off the platform",
+                )),
+            };
+        let now = now_ms();
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        let id = store::insert_post(
+            &mut tx,
+            &store::NewPost {
+                author_id: caller.user_id,
+                text: &text,
+                media: &media,
+                category: category.as_str(),
+                tags: &tags,
+                published: held.is_none(),
+            },
+            now,
+        )
+        .await?;
+        if held.is_none() {
+            self.start_fanout(&mut tx, id, caller.user_id, now).await?;
+        }
+        tx.commit().await?;
+        if let Some(reasons) = held {
+            let moderation = self
+                .moderation
+                .get()
+                .ok_or_else(|| AppError::unavailable("moderation is not running"))?;
+            moderation
+                .send(crate::moderation::QueueContent {
+                    kind: moderated::POST_KIND,
+                    author_id: caller.user_id,
+                    content_ref: id.to_string(),
+                    content: screened,
+                    reasons,
+                })
+                .await
+                .map_err(|_| AppError::unavailable("moderation unavailable"))??;
+        } else {
+            self.wake_worker();
+        }
+        Ok(OnePost {
+            post: self.view_for(caller.user_id, id).await?,
+        })
+    }
+
+    /// In the publishing transaction: the author's own timeline, and a fan-out job unless
+    /// the author has no followers or so many that their posts are merged when read.
+    async fn start_fanout(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        post_id: i64,
+        author_id: i64,
+        published_at: i64,
+    ) -> AppResult<()> {
+        store::add_to_home(tx, author_id, post_id, author_id, published_at).await?;
+        let (followers, _, _) = store::profile(&self.db, author_id).await?;
+        if followers > 0 && followers <= self.settings.fanout_max_followers {
+            store::enqueue_fanout(tx, post_id, author_id, published_at, now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    fn wake_worker(&self) {
+        if let Some(wake) = self.wake.get() {
+            wake.do_send(fanout::Wake);
+        }
+    }
+
+    /// Screening passed (a moderator approved the post): published now, fanned out.
+    pub(crate) async fn publish_screened(&self, post_id: i64) -> AppResult<()> {
+        let Some(post) = store::post(&self.db, post_id).await? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        if store::publish(&mut tx, post_id, now).await? {
+            self.start_fanout(&mut tx, post_id, post.author_id, now)
+                .await?;
+        }
+        tx.commit().await?;
+        self.wake_worker();
+        Ok(())
+    }
+
+    /// The post as `viewer` sees it (its author sees it in any state).
+    async fn view_for(&self, viewer: i64, post_id: i64) -> AppResult<PostView> {
+        let post = store::post(&self.db, post_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("post"))?;
+        let own = post.author_id == viewer;
+        if post.status == "deleted" || (!own && post.status != "published") {
+            return Err(AppError::not_found("post"));
+        }
+        if !own && self.blocked_between(viewer, post.author_id).await? {
+            return Err(AppError::not_found("post"));
+        }
+        let liked = store::liked_among(&self.db, self.backend, viewer, &[post_id])
+            .await?
+            .contains(&post_id);
+        Ok(view(post, liked))
+    }
+
+    pub async fn get(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<OnePost> {
+        Ok(OnePost {
+            post: self.view_for(caller.user_id, body.post_id).await?,
+        })
+    }
+
+    pub async fn edit(self: Arc<Self>, caller: Caller, body: EditBody) -> AppResult<OnePost> {
+        let post = store::post(&self.db, body.post_id)
+            .await?
+            .filter(|p| p.status != "deleted")
+            .ok_or_else(|| AppError::not_found("post"))?;
+        if post.author_id != caller.user_id {
+            return Err(AppError::forbidden("only its author edits a post"));
+        }
+        let since = post.published_at.unwrap_or(post.created_at);
+        if now_ms() > since + self.settings.edit_window_ms {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "the time to edit this post has passed (delete it and post again)",
+            ));
+        }
+        let text = policy::text(
+            &body.text,
+            self.settings.text_max_chars,
+            !post.media.is_empty(),
+        )?;
+        let category = Category::parse(&body.category)?;
+        let tags = policy::tags(
+            &body.tags,
+            self.settings.tags_max,
+            self.settings.tag_max_chars,
+        )?;
+        // An edit is screened like the post; one a rule would hold is refused rather than
+        // taking a published post away from its readers mid-read.
+        if screen_text(
+            &self.keywords.borrow(),
+            &format!("{text} {}", tags.join(" ")),
+        ) != Verdict::Pass
+        {
+            return Err(AppError::new(
+                ErrorCode::ContentRejected,
+                "this edit cannot be published: no contact details or trades off the platform",
+            ));
+        }
+        store::edit(&self.db, post.id, &text, category.as_str(), &tags, now_ms()).await?;
+        Ok(OnePost {
+            post: self.view_for(caller.user_id, post.id).await?,
+        })
+    }
+
+    /// Delete at any time: out of every timeline and every screen that shows it.
+    pub async fn delete(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<Deleted> {
+        let post = store::post(&self.db, body.post_id)
+            .await?
+            .filter(|p| p.status != "deleted")
+            .ok_or_else(|| AppError::not_found("post"))?;
+        if post.author_id != caller.user_id {
+            return Err(AppError::forbidden("only its author deletes a post"));
+        }
+        self.take_down(post.id, post.author_id, "deleted").await?;
+        Ok(Deleted { deleted: true })
+    }
+
+    /// The post goes to `status` (deleted by its author, rejected by a moderator), leaves
+    /// every timeline, and every follower's screen is told.
+    pub(crate) async fn take_down(
+        &self,
+        post_id: i64,
+        author_id: i64,
+        status: &str,
+    ) -> AppResult<()> {
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        let changed = store::set_status(&mut tx, post_id, status, now_ms()).await?;
+        store::remove_everywhere(&mut tx, post_id).await?;
+        tx.commit().await?;
+        if changed {
+            self.tell_removed(post_id, author_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn tell_removed(&self, post_id: i64, author_id: i64) -> AppResult<()> {
+        let frame = EventFrame::new("feed.post_removed", &json!({ "post_id": post_id }), None);
+        let mut after = 0;
+        self.bus
+            .publish(Audience::User(author_id), Delivery::Event(frame.clone()));
+        loop {
+            let page =
+                store::follow_list(&self.db, author_id, true, after, NOTIFY_CHUNK as i64).await?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            let users: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
+            let full = users.len() == NOTIFY_CHUNK;
+            self.bus
+                .publish(Audience::Users(users), Delivery::Event(frame.clone()));
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- feeds
+
+    /// The home feed: the timeline fan-out wrote, merged with the posts of followed authors
+    /// too big to fan out; past the end of the timeline (it keeps `DUOXIE_FEED_HOME_MAX`), the
+    /// posts of everyone followed, read directly. Newest first, by a keyset cursor.
+    pub async fn home(self: Arc<Self>, caller: Caller, body: Page) -> AppResult<Posts> {
+        let me = caller.user_id;
+        let limit = self.limit(body.limit)?;
+        let cursor = body.cursor.unwrap_or(Cursor::TOP);
+        if cursor == Cursor::TOP {
+            store::trim_home(&self.db, me, self.settings.home_max).await?;
+        }
+        let mut keys = store::home_page(&self.db, me, cursor, limit).await?;
+        let (small, big) =
+            store::followees_by_size(&self.db, me, self.settings.fanout_max_followers).await?;
+        keys.extend(store::pull(&self.db, self.backend, &big, cursor, limit).await?);
+        if (keys.len() as i64) < limit {
+            // The timeline ran out (older than it keeps, or never written for this reader).
+            let mut everyone = small;
+            everyone.push(me);
+            keys.extend(store::pull(&self.db, self.backend, &everyone, cursor, limit).await?);
+        }
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        keys.dedup();
+        keys.truncate(limit as usize);
+        self.page(me, keys, limit).await
+    }
+
+    /// One author's published posts (all of their own, for the author), newest first.
+    pub async fn of_user(self: Arc<Self>, caller: Caller, body: AuthorPage) -> AppResult<Posts> {
+        let me = caller.user_id;
+        let limit = self.limit(body.limit)?;
+        self.existing_user(body.user_id).await?;
+        if body.user_id != me && self.blocked_between(me, body.user_id).await? {
+            return Err(AppError::not_found("user"));
+        }
+        let rows = store::posts_of_author(
+            &self.db,
+            body.user_id,
+            body.cursor.unwrap_or(Cursor::TOP),
+            limit,
+            body.user_id == me,
+        )
+        .await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let liked = store::liked_among(&self.db, self.backend, me, &ids).await?;
+        let next = (rows.len() as i64 == limit)
+            .then(|| {
+                rows.last().map(|p| Cursor {
+                    published_at: p.published_at.unwrap_or(p.created_at),
+                    id: p.id,
+                })
+            })
+            .flatten();
+        Ok(Posts {
+            posts: rows
+                .into_iter()
+                .map(|p| {
+                    let l = liked.contains(&p.id);
+                    view(p, l)
+                })
+                .collect(),
+            next,
+        })
+    }
+
+    /// The posts of `keys` that `me` may see, in the keys' order; the cursor after the last key.
+    async fn page(&self, me: i64, keys: Vec<Cursor>, limit: i64) -> AppResult<Posts> {
+        let next = (keys.len() as i64 == limit)
+            .then(|| keys.last().copied())
+            .flatten();
+        let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
+        let mut rows = store::published_among(&self.db, self.backend, &ids).await?;
+        let hidden = crate::relations::hidden_presence(&self.db, me).await?;
+        rows.retain(|p| !hidden.contains(&p.author_id));
+        let liked = store::liked_among(&self.db, self.backend, me, &ids).await?;
+        let mut by_id: std::collections::HashMap<i64, store::PostRow> =
+            rows.into_iter().map(|p| (p.id, p)).collect();
+        let posts = ids
+            .iter()
+            .filter_map(|id| by_id.remove(id))
+            .map(|p| {
+                let l = liked.contains(&p.id);
+                view(p, l)
+            })
+            .collect();
+        Ok(Posts { posts, next })
+    }
+
+    // ---------------------------------------------------------------- likes
+
+    async fn set_like(&self, caller: Caller, post_id: i64, like: bool) -> AppResult<Liked> {
+        self.view_for(caller.user_id, post_id).await?;
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        let (_, likes) = store::set_like(&mut tx, post_id, caller.user_id, like, now_ms()).await?;
+        tx.commit().await?;
+        Ok(Liked { liked: like, likes })
+    }
+
+    pub async fn like(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<Liked> {
+        self.set_like(caller, body.post_id, true).await
+    }
+
+    pub async fn unlike(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<Liked> {
+        self.set_like(caller, body.post_id, false).await
+    }
+
+    // ---------------------------------------------------------------- follows
+
+    pub async fn follow(
+        self: Arc<Self>,
+        caller: Caller,
+        body: UserRefBody,
+    ) -> AppResult<Following> {
+        let me = caller.user_id;
+        if body.user_id == me {
+            return Err(AppError::field("user_id", "not yourself"));
+        }
+        self.existing_user(body.user_id).await?;
+        if self.blocked_between(me, body.user_id).await? {
+            return Err(AppError::new(
+                ErrorCode::Blocked,
+                "you cannot follow this user",
+            ));
+        }
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        store::follow(&mut tx, me, body.user_id, now_ms()).await?;
+        tx.commit().await?;
+        let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
+        Ok(Following {
+            following: true,
+            followers,
+        })
+    }
+
+    pub async fn unfollow(
+        self: Arc<Self>,
+        caller: Caller,
+        body: UserRefBody,
+    ) -> AppResult<Following> {
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        store::unfollow(&mut tx, caller.user_id, body.user_id).await?;
+        tx.commit().await?;
+        let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
+        Ok(Following {
+            following: false,
+            followers,
+        })
+    }
+
+    async fn follow_list(
+        &self,
+        caller: Caller,
+        body: FollowPage,
+        followers: bool,
+    ) -> AppResult<FollowList> {
+        let me = caller.user_id;
+        self.existing_user(body.user_id).await?;
+        let (_, _, hidden) = store::profile(&self.db, body.user_id).await?;
+        if body.user_id != me && (hidden || self.blocked_between(me, body.user_id).await?) {
+            return Err(AppError::forbidden(
+                "this user keeps their follows to themselves",
+            ));
+        }
+        let limit = self.limit(body.limit)?;
+        let rows = store::follow_list(
+            &self.db,
+            body.user_id,
+            followers,
+            body.after.unwrap_or(0),
+            limit,
+        )
+        .await?;
+        let next = (rows.len() as i64 == limit)
+            .then(|| rows.last().map(|(id, _)| *id))
+            .flatten();
+        Ok(FollowList {
+            users: rows.into_iter().map(|(_, u)| u).collect(),
+            next,
+        })
+    }
+
+    pub async fn followers(
+        self: Arc<Self>,
+        caller: Caller,
+        body: FollowPage,
+    ) -> AppResult<FollowList> {
+        self.follow_list(caller, body, true).await
+    }
+
+    pub async fn following(
+        self: Arc<Self>,
+        caller: Caller,
+        body: FollowPage,
+    ) -> AppResult<FollowList> {
+        self.follow_list(caller, body, false).await
+    }
+
+    pub async fn profile(self: Arc<Self>, caller: Caller, body: UserRefBody) -> AppResult<Profile> {
+        self.existing_user(body.user_id).await?;
+        if body.user_id != caller.user_id
+            && self.blocked_between(caller.user_id, body.user_id).await?
+        {
+            return Err(AppError::not_found("user"));
+        }
+        let (followers, following, follows_hidden) = store::profile(&self.db, body.user_id).await?;
+        Ok(Profile {
+            user_id: body.user_id,
+            followers,
+            following,
+            follows_hidden,
+            followed_by_me: store::is_following(&self.db, caller.user_id, body.user_id).await?,
+        })
+    }
+
+    pub async fn set_follows_privacy(
+        self: Arc<Self>,
+        caller: Caller,
+        body: FollowsPrivacy,
+    ) -> AppResult<FollowsHidden> {
+        store::set_follows_hidden(&self.db, caller.user_id, body.hidden).await?;
+        Ok(FollowsHidden {
+            hidden: body.hidden,
+        })
+    }
+}
+
+fn view(p: store::PostRow, liked: bool) -> PostView {
+    PostView {
+        id: p.id,
+        author: p.author,
+        text: p.text,
+        media: p.media,
+        category: p.category,
+        tags: p.tags,
+        status: p.status,
+        created_at: p.created_at,
+        published_at: p.published_at,
+        edited_at: p.edited_at,
+        likes: p.likes,
+        liked,
+    }
+}

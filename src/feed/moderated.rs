@@ -1,0 +1,80 @@
+//! Posts under moderation: a post a rule held (`post`) is published or stays rejected; a
+//! reported post (`report_post`) is taken down from every timeline and screen when the report
+//! is upheld.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use super::{store, Feed};
+use crate::error::{AppError, AppResult};
+use crate::moderation::content::{Decided, Hidden, ModeratedContent, Reported};
+
+pub const POST_KIND: &str = "post";
+pub const REPORT_KIND: &str = "report_post";
+
+pub struct PostsUnderModeration(pub Arc<Feed>);
+
+fn post_id(item: &Decided) -> AppResult<i64> {
+    item.content_ref
+        .parse()
+        .map_err(|_| AppError::field("content_ref", "not a post id"))
+}
+
+impl ModeratedContent for PostsUnderModeration {
+    fn kinds(&self) -> &'static [&'static str] {
+        &[POST_KIND, REPORT_KIND]
+    }
+
+    fn restore<'a>(&'a self, item: &'a Decided) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            if item.kind == POST_KIND {
+                self.0.publish_screened(post_id(item)?).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn hide<'a>(&'a self, item: &'a Decided) -> BoxFuture<'a, AppResult<Hidden>> {
+        Box::pin(async move {
+            let id = post_id(item)?;
+            if let Some(post) = store::post(&self.0.db, id).await? {
+                let picture = post.media.first().cloned();
+                self.0.take_down(id, post.author_id, "rejected").await?;
+                return Ok(Hidden { picture });
+            }
+            Ok(Hidden::default())
+        })
+    }
+
+    fn report_target(&self) -> Option<&'static str> {
+        Some("post")
+    }
+
+    fn reported<'a>(
+        &'a self,
+        reporter: i64,
+        fields: &'a Value,
+    ) -> BoxFuture<'a, AppResult<Reported>> {
+        Box::pin(async move {
+            let id = fields["post_id"]
+                .as_i64()
+                .ok_or_else(|| AppError::field("post_id", "the reported post's id"))?;
+            let post = self.0.view_for(reporter, id).await?;
+            if post.author.id == Some(reporter) {
+                return Err(AppError::field("post_id", "not your own post"));
+            }
+            let author = store::post(&self.0.db, id)
+                .await?
+                .map(|p| p.author_id)
+                .ok_or_else(|| AppError::not_found("post"))?;
+            Ok(Reported {
+                kind: REPORT_KIND,
+                author,
+                content_ref: id.to_string(),
+                preview: format!("{}\n{}", post.text, post.tags.join(" ")),
+            })
+        })
+    }
+}

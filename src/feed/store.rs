@@ -1,0 +1,786 @@
+//! The community's SQL: posts, follows and their counts, home timelines, fan-out jobs, likes.
+//! Every statement runs unchanged on SQLite and PostgreSQL (times are ms).
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::policy::Cursor;
+use crate::store::{id_list, ids_json, Backend, Db};
+
+/// Who wrote or follows, as every reader sees them.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct UserRef {
+    pub id: Option<i64>,
+    pub nickname: String,
+    pub avatar: Option<String>,
+}
+
+/// A post as stored.
+#[derive(Debug, Clone)]
+pub struct PostRow {
+    pub id: i64,
+    pub author_id: i64,
+    pub author: UserRef,
+    pub text: String,
+    pub media: Vec<String>,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub status: String,
+    pub created_at: i64,
+    pub published_at: Option<i64>,
+    pub edited_at: Option<i64>,
+    pub likes: i64,
+}
+
+const POST_COLUMNS: &str = "SELECT p.id, p.author_id, p.text, p.media, p.category, p.tags, \
+     p.status, p.created_at, p.published_at, p.edited_at, p.like_count, \
+     CASE WHEN u.deleted_at IS NULL THEN u.id END AS author_ref, u.nickname AS author_nickname, \
+     u.avatar AS author_avatar \
+     FROM feed_posts p JOIN users u ON u.id = p.author_id";
+
+fn list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+fn post_from_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
+    let author_ref: Option<i64> = r.try_get("author_ref")?;
+    Ok(PostRow {
+        id: r.try_get("id")?,
+        author_id: r.try_get("author_id")?,
+        author: match author_ref {
+            Some(id) => UserRef {
+                id: Some(id),
+                nickname: r.try_get("author_nickname")?,
+                avatar: r.try_get("author_avatar")?,
+            },
+            None => UserRef {
+                id: None,
+                nickname: "已注销用户".into(),
+                avatar: None,
+            },
+        },
+        text: r.try_get("text")?,
+        media: list(&r.try_get::<String, _>("media")?),
+        category: r.try_get("category")?,
+        tags: list(&r.try_get::<String, _>("tags")?),
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+        published_at: r.try_get("published_at")?,
+        edited_at: r.try_get("edited_at")?,
+        likes: r.try_get("like_count")?,
+    })
+}
+
+// ---------------------------------------------------------------- posts
+
+pub struct NewPost<'a> {
+    pub author_id: i64,
+    pub text: &'a str,
+    pub media: &'a [String],
+    pub category: &'a str,
+    pub tags: &'a [String],
+    pub published: bool,
+}
+
+pub async fn insert_post(
+    conn: &mut AnyConnection,
+    p: &NewPost<'_>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO feed_posts (author_id, text, media, category, tags, status, created_at, \
+         published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(p.author_id)
+    .bind(p.text)
+    .bind(json!(p.media).to_string())
+    .bind(p.category)
+    .bind(json!(p.tags).to_string())
+    .bind(if p.published {
+        "published"
+    } else {
+        "screening"
+    })
+    .bind(now)
+    .bind(p.published.then_some(now))
+    .fetch_one(&mut *conn)
+    .await
+}
+
+pub async fn post(db: &Db, post_id: i64) -> Result<Option<PostRow>, sqlx::Error> {
+    sqlx::query(&format!("{POST_COLUMNS} WHERE p.id = $1"))
+        .bind(post_id)
+        .fetch_optional(db)
+        .await?
+        .map(|r| post_from_row(&r))
+        .transpose()
+}
+
+/// The published posts among `ids`, in no particular order.
+pub async fn published_among(
+    db: &Db,
+    backend: Backend,
+    ids: &[i64],
+) -> Result<Vec<PostRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "{POST_COLUMNS} WHERE p.status = 'published' AND p.id IN ({})",
+        id_list(backend, "$1")
+    ))
+    .bind(ids_json(ids))
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(post_from_row).collect()
+}
+
+/// An author's posts before `cursor`, newest first: published ones, or (for the author)
+/// every one not deleted.
+pub async fn posts_of_author(
+    db: &Db,
+    author_id: i64,
+    cursor: Cursor,
+    limit: i64,
+    own: bool,
+) -> Result<Vec<PostRow>, sqlx::Error> {
+    let statuses = if own {
+        "('published', 'screening', 'rejected')"
+    } else {
+        "('published')"
+    };
+    let rows = sqlx::query(&format!(
+        "{POST_COLUMNS} WHERE p.author_id = $1 AND p.status IN {statuses} \
+         AND (COALESCE(p.published_at, p.created_at) < $2 \
+              OR (COALESCE(p.published_at, p.created_at) = $2 AND p.id < $3)) \
+         ORDER BY COALESCE(p.published_at, p.created_at) DESC, p.id DESC LIMIT $4"
+    ))
+    .bind(author_id)
+    .bind(cursor.published_at)
+    .bind(cursor.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(post_from_row).collect()
+}
+
+/// Screening → published; false when it was not being screened.
+pub async fn publish(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE feed_posts SET status = 'published', published_at = $2 \
+         WHERE id = $1 AND status = 'screening'",
+    )
+    .bind(post_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Moves the post to `to` from any status but deleted; false when it was deleted already.
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    to: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE feed_posts SET status = $2, \
+         deleted_at = CASE WHEN $2 = 'deleted' THEN $3 ELSE deleted_at END \
+         WHERE id = $1 AND status <> 'deleted'",
+    )
+    .bind(post_id)
+    .bind(to)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn edit(
+    db: &Db,
+    post_id: i64,
+    text: &str,
+    category: &str,
+    tags: &[String],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE feed_posts SET text = $2, category = $3, tags = $4, edited_at = $5 \
+         WHERE id = $1 AND status <> 'deleted'",
+    )
+    .bind(post_id)
+    .bind(text)
+    .bind(category)
+    .bind(json!(tags).to_string())
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// The post leaves every home timeline and its fan-out stops.
+pub async fn remove_everywhere(conn: &mut AnyConnection, post_id: i64) -> Result<(), sqlx::Error> {
+    for sql in [
+        "DELETE FROM feed_home WHERE post_id = $1",
+        "DELETE FROM feed_fanout WHERE post_id = $1",
+    ] {
+        sqlx::query(sql).bind(post_id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- follows
+
+/// Follows; false when already following. Counts move in the same transaction.
+pub async fn follow(
+    conn: &mut AnyConnection,
+    follower: i64,
+    followee: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "INSERT INTO feed_follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(follower)
+    .bind(followee)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 1 {
+        count_change(conn, follower, followee, 1).await?;
+    }
+    Ok(n == 1)
+}
+
+pub async fn unfollow(
+    conn: &mut AnyConnection,
+    follower: i64,
+    followee: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("DELETE FROM feed_follows WHERE follower_id = $1 AND followee_id = $2")
+        .bind(follower)
+        .bind(followee)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if n == 1 {
+        count_change(conn, follower, followee, -1).await?;
+    }
+    Ok(n == 1)
+}
+
+async fn count_change(
+    conn: &mut AnyConnection,
+    follower: i64,
+    followee: i64,
+    by: i64,
+) -> Result<(), sqlx::Error> {
+    for (user, column) in [(followee, "followers"), (follower, "following")] {
+        sqlx::query(&format!(
+            "INSERT INTO feed_profiles (user_id, {column}) VALUES ($1, CASE WHEN $2 > 0 THEN $2 ELSE 0 END) \
+             ON CONFLICT (user_id) DO UPDATE SET {column} = feed_profiles.{column} + $2"
+        ))
+        .bind(user)
+        .bind(by)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// (followers, following, follows hidden).
+pub async fn profile(db: &Db, user_id: i64) -> Result<(i64, i64, bool), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT followers, following, follows_hidden FROM feed_profiles WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(match row {
+        Some(r) => (
+            r.try_get("followers")?,
+            r.try_get("following")?,
+            r.try_get::<i64, _>("follows_hidden")? != 0,
+        ),
+        None => (0, 0, false),
+    })
+}
+
+pub async fn set_follows_hidden(db: &Db, user_id: i64, hidden: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feed_profiles (user_id, follows_hidden) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET follows_hidden = $2",
+    )
+    .bind(user_id)
+    .bind(i64::from(hidden))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn is_following(db: &Db, follower: i64, followee: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM feed_follows WHERE follower_id = $1 AND followee_id = $2",
+    )
+    .bind(follower)
+    .bind(followee)
+    .fetch_one(db)
+    .await?;
+    Ok(n > 0)
+}
+
+/// One side of a user's follows, by the other side's id after `after`: followers of
+/// `user_id` (`of_followee`) or those `user_id` follows.
+pub async fn follow_list(
+    db: &Db,
+    user_id: i64,
+    of_followee: bool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, UserRef)>, sqlx::Error> {
+    let (me, them) = if of_followee {
+        ("followee_id", "follower_id")
+    } else {
+        ("follower_id", "followee_id")
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT f.{them} AS other, u.nickname, u.avatar FROM feed_follows f \
+         JOIN users u ON u.id = f.{them} \
+         WHERE f.{me} = $1 AND f.{them} > $2 AND u.deleted_at IS NULL \
+         ORDER BY f.{them} LIMIT $3"
+    ))
+    .bind(user_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("other")?;
+            Ok((
+                id,
+                UserRef {
+                    id: Some(id),
+                    nickname: r.try_get("nickname")?,
+                    avatar: r.try_get("avatar")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Whom the user follows, split by the fan-out threshold: (fanned out, merged at read).
+pub async fn followees_by_size(
+    db: &Db,
+    user_id: i64,
+    threshold: i64,
+) -> Result<(Vec<i64>, Vec<i64>), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT f.followee_id, COALESCE(p.followers, 0) AS followers FROM feed_follows f \
+         LEFT JOIN feed_profiles p ON p.user_id = f.followee_id WHERE f.follower_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let (mut small, mut big) = (Vec::new(), Vec::new());
+    for r in &rows {
+        let id: i64 = r.try_get("followee_id")?;
+        let followers: i64 = r.try_get("followers")?;
+        if followers > threshold {
+            big.push(id);
+        } else {
+            small.push(id);
+        }
+    }
+    Ok((small, big))
+}
+
+// ---------------------------------------------------------------- timelines
+
+/// A page of the user's home timeline before `cursor`: (published_at, post id).
+pub async fn home_page(
+    db: &Db,
+    user_id: i64,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<Cursor>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT post_id, published_at FROM feed_home WHERE user_id = $1 \
+         AND (published_at < $2 OR (published_at = $2 AND post_id < $3)) \
+         ORDER BY published_at DESC, post_id DESC LIMIT $4",
+    )
+    .bind(user_id)
+    .bind(cursor.published_at)
+    .bind(cursor.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Cursor {
+                published_at: r.try_get("published_at")?,
+                id: r.try_get("post_id")?,
+            })
+        })
+        .collect()
+}
+
+/// Published posts of these authors before `cursor`, newest first (read-time merge).
+pub async fn pull(
+    db: &Db,
+    backend: Backend,
+    authors: &[i64],
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<Cursor>, sqlx::Error> {
+    if authors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT id, published_at FROM feed_posts WHERE status = 'published' \
+         AND author_id IN ({}) \
+         AND (published_at < $2 OR (published_at = $2 AND id < $3)) \
+         ORDER BY published_at DESC, id DESC LIMIT $4",
+        id_list(backend, "$1")
+    ))
+    .bind(ids_json(authors))
+    .bind(cursor.published_at)
+    .bind(cursor.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Cursor {
+                published_at: r.try_get("published_at")?,
+                id: r.try_get("id")?,
+            })
+        })
+        .collect()
+}
+
+/// Keeps the newest `keep` entries of the user's timeline.
+pub async fn trim_home(db: &Db, user_id: i64, keep: i64) -> Result<u64, sqlx::Error> {
+    let edge = sqlx::query(
+        "SELECT published_at, post_id FROM feed_home WHERE user_id = $1 \
+         ORDER BY published_at DESC, post_id DESC LIMIT 1 OFFSET $2",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .fetch_optional(db)
+    .await?;
+    let Some(edge) = edge else { return Ok(0) };
+    let (at, id): (i64, i64) = (edge.try_get("published_at")?, edge.try_get("post_id")?);
+    Ok(sqlx::query(
+        "DELETE FROM feed_home WHERE user_id = $1 \
+         AND (published_at < $2 OR (published_at = $2 AND post_id <= $3))",
+    )
+    .bind(user_id)
+    .bind(at)
+    .bind(id)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// The author's own post in their own timeline.
+pub async fn add_to_home(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    post_id: i64,
+    author_id: i64,
+    published_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feed_home (user_id, post_id, author_id, published_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(post_id)
+    .bind(author_id)
+    .bind(published_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- fan-out jobs
+
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    pub post_id: i64,
+    pub author_id: i64,
+    pub published_at: i64,
+    pub done_up_to: i64,
+}
+
+pub async fn enqueue_fanout(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    author_id: i64,
+    published_at: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feed_fanout (post_id, author_id, published_at, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(post_id)
+    .bind(author_id)
+    .bind(published_at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims the oldest job no node holds (or whose holder's lease ran out): one node wins.
+pub async fn claim_fanout(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Job>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE feed_fanout SET lease_until = $1 + $2 \
+         WHERE post_id = (SELECT post_id FROM feed_fanout \
+                          WHERE lease_until IS NULL OR lease_until < $1 \
+                          ORDER BY created_at, post_id LIMIT 1) \
+         AND (lease_until IS NULL OR lease_until < $1) \
+         RETURNING post_id, author_id, published_at, done_up_to",
+    )
+    .bind(now)
+    .bind(lease_ms)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(Job {
+            post_id: r.try_get("post_id")?,
+            author_id: r.try_get("author_id")?,
+            published_at: r.try_get("published_at")?,
+            done_up_to: r.try_get("done_up_to")?,
+        })
+    })
+    .transpose()
+}
+
+/// The next followers of the job's author after its cursor, by id.
+pub async fn next_followers(db: &Db, job: &Job, batch: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT follower_id FROM feed_follows WHERE followee_id = $1 AND follower_id > $2 \
+         ORDER BY follower_id LIMIT $3",
+    )
+    .bind(job.author_id)
+    .bind(job.done_up_to)
+    .bind(batch)
+    .fetch_all(db)
+    .await
+}
+
+/// Writes the post into the timelines of the author's followers in (done_up_to, last] and
+/// moves the cursor, in one transaction; false when another node moved it meanwhile (its
+/// lease ran out and it was taken over: this step is void).
+pub async fn fanout_step(
+    conn: &mut AnyConnection,
+    job: &Job,
+    last: i64,
+    now: i64,
+    lease_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE feed_fanout SET done_up_to = $3, lease_until = $4 \
+         WHERE post_id = $1 AND done_up_to = $2",
+    )
+    .bind(job.post_id)
+    .bind(job.done_up_to)
+    .bind(last)
+    .bind(now + lease_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if moved != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO feed_home (user_id, post_id, author_id, published_at) \
+         SELECT follower_id, $3, $1, $4 FROM feed_follows \
+         WHERE followee_id = $1 AND follower_id > $2 AND follower_id <= $5 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(job.author_id)
+    .bind(job.done_up_to)
+    .bind(job.post_id)
+    .bind(job.published_at)
+    .bind(last)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+pub async fn finish_fanout(db: &Db, post_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM feed_fanout WHERE post_id = $1")
+        .bind(post_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- likes
+
+/// Likes (once per user) or takes the like back; answers whether it changed and the count.
+pub async fn set_like(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    user_id: i64,
+    like: bool,
+    now: i64,
+) -> Result<(bool, i64), sqlx::Error> {
+    let changed = if like {
+        sqlx::query(
+            "INSERT INTO feed_likes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(post_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1
+    } else {
+        sqlx::query("DELETE FROM feed_likes WHERE post_id = $1 AND user_id = $2")
+            .bind(post_id)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1
+    };
+    if changed {
+        sqlx::query("UPDATE feed_posts SET like_count = like_count + $2 WHERE id = $1")
+            .bind(post_id)
+            .bind(if like { 1 } else { -1 })
+            .execute(&mut *conn)
+            .await?;
+    }
+    let likes: i64 = sqlx::query_scalar("SELECT like_count FROM feed_posts WHERE id = $1")
+        .bind(post_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((changed, likes))
+}
+
+pub async fn liked_among(
+    db: &Db,
+    backend: Backend,
+    user_id: i64,
+    posts: &[i64],
+) -> Result<HashSet<i64>, sqlx::Error> {
+    if posts.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT post_id FROM feed_likes WHERE user_id = $1 AND post_id IN ({})",
+        id_list(backend, "$2")
+    ))
+    .bind(user_id)
+    .bind(ids_json(posts))
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().collect())
+}
+
+// ---------------------------------------------------------------- the user's rights
+
+pub async fn export_user(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
+    let posts: Vec<Value> = sqlx::query(
+        "SELECT id, text, media, category, tags, status, created_at, published_at, edited_at, \
+         like_count FROM feed_posts WHERE author_id = $1 AND status <> 'deleted' ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(json!({
+            "id": r.try_get::<i64, _>("id")?,
+            "text": r.try_get::<String, _>("text")?,
+            "media": list(&r.try_get::<String, _>("media")?),
+            "category": r.try_get::<String, _>("category")?,
+            "tags": list(&r.try_get::<String, _>("tags")?),
+            "status": r.try_get::<String, _>("status")?,
+            "created_at": r.try_get::<i64, _>("created_at")?,
+            "published_at": r.try_get::<Option<i64>, _>("published_at")?,
+            "edited_at": r.try_get::<Option<i64>, _>("edited_at")?,
+            "likes": r.try_get::<i64, _>("like_count")?,
+        }))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    let following: Vec<i64> = sqlx::query_scalar(
+        "SELECT followee_id FROM feed_follows WHERE follower_id = $1 ORDER BY followee_id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let followers: Vec<i64> = sqlx::query_scalar(
+        "SELECT follower_id FROM feed_follows WHERE followee_id = $1 ORDER BY follower_id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let likes: Vec<i64> =
+        sqlx::query_scalar("SELECT post_id FROM feed_likes WHERE user_id = $1 ORDER BY post_id")
+            .bind(user_id)
+            .fetch_all(db)
+            .await?;
+    let (_, _, hidden) = profile(db, user_id).await?;
+    Ok(json!({
+        "posts": posts,
+        "following": following,
+        "followers": followers,
+        "liked_posts": likes,
+        "follows_hidden": hidden,
+    }))
+}
+
+/// Inside the deletion transaction: the user's posts leave every feed (rows kept as deleted
+/// shells, their text and media gone, so that likes and reports keep their keys), follows
+/// both ways, likes (counts move) and the profile go.
+pub async fn erase_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for sql in [
+        "DELETE FROM feed_home WHERE user_id = $1 OR author_id = $1",
+        "DELETE FROM feed_fanout WHERE author_id = $1",
+        "UPDATE feed_posts SET like_count = like_count - 1 \
+         WHERE id IN (SELECT post_id FROM feed_likes WHERE user_id = $1)",
+        "DELETE FROM feed_likes WHERE user_id = $1",
+        "UPDATE feed_profiles SET followers = followers - 1 \
+         WHERE user_id IN (SELECT followee_id FROM feed_follows WHERE follower_id = $1)",
+        "UPDATE feed_profiles SET following = following - 1 \
+         WHERE user_id IN (SELECT follower_id FROM feed_follows WHERE followee_id = $1)",
+        "DELETE FROM feed_follows WHERE follower_id = $1 OR followee_id = $1",
+        "DELETE FROM feed_profiles WHERE user_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
+    }
+    sqlx::query(
+        "UPDATE feed_posts SET text = '', media = '[]', tags = '[]', status = 'deleted', \
+         deleted_at = COALESCE(deleted_at, $2) WHERE author_id = $1",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

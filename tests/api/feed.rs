@@ -1,0 +1,540 @@
+//! The show-off community (晒宝社区, #15, docs/feed.md): posts screened before anyone sees them,
+//! follows, the home feed filled by fan-out and merged at read, likes; on both stores and in a
+//! cluster with a node killed during fan-out.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    spawn_app, spawn_app_with, spawn_cluster_with, Store, TestApp, TestUser, WsClient,
+};
+
+fn code(error: &Value) -> &str {
+    error["code"].as_str().unwrap_or_default()
+}
+
+/// A screened post picture of the user's (album consent granted first).
+async fn picture(app: &TestApp, user: &TestUser) -> String {
+    app.grant_consents(user, &["photo_album"]).await;
+    let uploaded = app
+        .upload(
+            &user.token,
+            "purpose=post_photo&source=album",
+            "image/png",
+            crate::media::png(80, 60),
+        )
+        .await
+        .ok("upload a post picture");
+    assert_eq!(uploaded["status"], json!("approved"), "{uploaded}");
+    uploaded["id"].as_str().expect("media id").to_string()
+}
+
+async fn post(ws: &mut WsClient, text: &str) -> Value {
+    ws.request_ok(
+        "post.create",
+        json!({ "text": text, "category": "nephrite" }),
+    )
+    .await["post"]
+        .clone()
+}
+
+/// Every post id of the caller's home feed, page by page (`limit` a page).
+async fn whole_home(ws: &mut WsClient, limit: i64) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let page = ws
+            .request_ok("feed.home", json!({ "cursor": cursor, "limit": limit }))
+            .await;
+        for p in page["posts"].as_array().expect("posts") {
+            ids.push(p["id"].as_i64().expect("id"));
+        }
+        if page["next"].is_null() {
+            return ids;
+        }
+        cursor = page["next"].clone();
+    }
+}
+
+async fn posts_are_screened_published_liked_and_deleted_everywhere(store: Store) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let fan = app.new_user().await;
+    let stranger = app.new_user().await;
+    let mut wa = app.ws(&author).await;
+    let mut wf = app.ws(&fan).await;
+    let mut wx = app.ws(&stranger).await;
+
+    // No album consent, no picture to post.
+    let refused = app
+        .upload(
+            &author.token,
+            "purpose=post_photo&source=album",
+            "image/png",
+            crate::media::png(80, 60),
+        )
+        .await;
+    refused.assert_error(
+        403,
+        "consent_required",
+        "a post picture without album consent",
+    );
+    let photo = picture(&app, &author).await;
+
+    wf.request_ok("user.follow", json!({ "user_id": author.id }))
+        .await;
+    let follow_self = wa
+        .request_err("user.follow", json!({ "user_id": author.id }))
+        .await;
+    assert_eq!(code(&follow_self), "invalid_field");
+
+    let bad = [
+        (json!({ "text": "", "category": "jade" }), "invalid_field"),
+        (
+            json!({ "text": "晒", "category": "jadeite" }),
+            "invalid_field",
+        ),
+        (
+            json!({ "text": "晒", "category": "jade", "media": ["m_nobody"] }),
+            "invalid_field",
+        ),
+        (
+            json!({ "text": "晒", "category": "jade", "tags": ["两个 词"] }),
+            "invalid_field",
+        ),
+        (
+            json!({ "text": "玉".repeat(2001), "category": "jade" }),
+            "text_too_long",
+        ),
+    ];
+    for (body, want) in bad {
+        let e = wa.request_err("post.create", body.clone()).await;
+        assert_eq!(code(&e), want, "{body}: {e}");
+    }
+    let created = wa
+        .request_ok(
+            "post.create",
+            json!({ "text": "新入手的新疆和田玉籽料手镯", "media": [photo], "category": "nephrite",
+                    "tags": ["#和田玉", "籽料"] }),
+        )
+        .await["post"]
+        .clone();
+    let id = created["id"].as_i64().expect("id");
+    assert_eq!(created["status"], json!("published"), "{created}");
+    assert_eq!(created["tags"], json!(["和田玉", "籽料"]));
+
+    // Contact details are held for a person: only the author sees the post until a moderator
+    // approves it; then it is published and fanned out like any other.
+    let moderator = app.new_user().await;
+    app.grant_role(moderator.id, "moderator").await;
+    let mut console = app.ws(&moderator).await;
+    console.request_ok("mod.subscribe", json!({})).await;
+    let held = wa
+        .request_ok(
+            "post.create",
+            json!({ "text": "有意私聊，加微信 jade888", "category": "jade" }),
+        )
+        .await["post"]
+        .clone();
+    assert_eq!(held["status"], json!("screening"), "{held}");
+    let held_id = held["id"].as_i64().expect("id");
+    let unseen = wf
+        .request_err("post.get", json!({ "post_id": held_id }))
+        .await;
+    assert_eq!(code(&unseen), "not_found", "not before it passes");
+    let mine = wa
+        .request_ok("post.get", json!({ "post_id": held_id }))
+        .await;
+    assert_eq!(
+        mine["post"]["status"],
+        json!("screening"),
+        "its author sees its state"
+    );
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["kind"], json!("post"), "{item}");
+    crate::moderation::claim_and_decide(&mut console, &item["data"]["id"], "approve", "正常分享")
+        .await;
+    let approved = wf
+        .next_event_where("the approved post, fanned out", |e| {
+            e["type"] == json!("feed.post") && e["data"]["post"]["id"] == json!(held_id)
+        })
+        .await;
+    assert_eq!(approved["data"]["post"]["status"], json!("published"));
+    wa.request_ok("post.delete", json!({ "post_id": held_id }))
+        .await;
+    wf.next_event("feed.post_removed").await;
+
+    // The follower's socket hears it, and the home feed has it.
+    let arrived = wf.next_event("feed.post").await;
+    assert_eq!(arrived["data"]["post"]["id"], json!(id));
+    let home = wf.request_ok("feed.home", json!({})).await;
+    assert_eq!(home["posts"][0]["id"], json!(id), "{home}");
+    let own = wa.request_ok("feed.home", json!({})).await;
+    assert_eq!(
+        own["posts"][0]["id"],
+        json!(id),
+        "the author's own feed has it"
+    );
+
+    // Likes: once per user, undone.
+    for _ in 0..2 {
+        let liked = wf.request_ok("post.like", json!({ "post_id": id })).await;
+        assert_eq!(liked, json!({ "liked": true, "likes": 1 }));
+    }
+    let undone = wf.request_ok("post.unlike", json!({ "post_id": id })).await;
+    assert_eq!(undone["likes"], json!(0));
+    wx.request_ok("post.like", json!({ "post_id": id })).await;
+
+    // Blocks: a blocked user neither sees the post nor follows.
+    wa.request_ok("user.block", json!({ "user_id": stranger.id }))
+        .await;
+    let hidden = wx.request_err("post.get", json!({ "post_id": id })).await;
+    assert_eq!(code(&hidden), "not_found");
+    let no_follow = wx
+        .request_err("user.follow", json!({ "user_id": author.id }))
+        .await;
+    assert_eq!(code(&no_follow), "blocked");
+    let their_posts = wx
+        .request_err("feed.user", json!({ "user_id": author.id }))
+        .await;
+    assert_eq!(code(&their_posts), "not_found");
+
+    // Edits: the author's, within the window, screened.
+    let not_theirs = wf
+        .request_err(
+            "post.edit",
+            json!({ "post_id": id, "text": "改", "category": "jade" }),
+        )
+        .await;
+    assert_eq!(code(&not_theirs), "forbidden");
+    let contact = wa
+        .request_err(
+            "post.edit",
+            json!({ "post_id": id, "text": "加微信 jade888", "category": "nephrite" }),
+        )
+        .await;
+    assert_eq!(code(&contact), "content_rejected");
+    let edited = wa
+        .request_ok(
+            "post.edit",
+            json!({ "post_id": id, "text": "新疆和田玉籽料手镯，油润", "category": "nephrite" }),
+        )
+        .await;
+    assert!(edited["post"]["edited_at"].is_i64(), "{edited}");
+    sqlx::query("UPDATE feed_posts SET published_at = published_at - 3600000 WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .expect("age the post");
+    let late = wa
+        .request_err(
+            "post.edit",
+            json!({ "post_id": id, "text": "再改", "category": "nephrite" }),
+        )
+        .await;
+    assert_eq!(code(&late), "conflict", "{late}");
+
+    // Delete, any time, by its author only: gone from every feed and screen.
+    let by_fan = wf
+        .request_err("post.delete", json!({ "post_id": id }))
+        .await;
+    assert_eq!(code(&by_fan), "forbidden");
+    wa.request_ok("post.delete", json!({ "post_id": id })).await;
+    let removed = wf.next_event("feed.post_removed").await;
+    assert_eq!(removed["data"]["post_id"], json!(id));
+    let home = wf.request_ok("feed.home", json!({})).await;
+    assert_eq!(home["posts"], json!([]), "{home}");
+    for (ws, who) in [(&mut wf, "a follower"), (&mut wa, "its author")] {
+        let gone = ws.request_err("post.get", json!({ "post_id": id })).await;
+        assert_eq!(code(&gone), "not_found", "{who}");
+    }
+    let like_gone = wf.request_err("post.like", json!({ "post_id": id })).await;
+    assert_eq!(code(&like_gone), "not_found");
+    let again = wa
+        .request_err("post.delete", json!({ "post_id": id }))
+        .await;
+    assert_eq!(code(&again), "not_found");
+
+    // Export and erasure.
+    let kept = post(&mut wa, "第二件：金镶玉").await;
+    let export = app
+        .get("/api/me/export", Some(&author.token))
+        .await
+        .ok("export");
+    let section = &export["sections"]["community"];
+    assert_eq!(section["posts"][0]["id"], kept["id"], "{section}");
+    assert_eq!(section["followers"], json!([fan.id]));
+    let mut conn = app.db.acquire().await.expect("a connection");
+    use duoxie::rights::DataDomain;
+    duoxie::feed::rights::FeedRights
+        .erase(&mut conn, author.id)
+        .await
+        .expect("erase");
+    drop(conn);
+    let home = wf.request_ok("feed.home", json!({})).await;
+    assert_eq!(
+        home["posts"],
+        json!([]),
+        "an erased author's posts leave every feed: {home}"
+    );
+}
+
+async fn the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors(store: Store) {
+    let mut app = spawn_app_with(store, |s| {
+        // An author with more than one follower is merged at read time.
+        s.feed.fanout_max_followers = 1;
+        s.feed.home_max = 10;
+    })
+    .await;
+    let reader = app.new_user().await;
+    let other = app.new_user().await;
+    let small = app.new_user().await;
+    let big = app.new_user().await;
+    let unfollowed = app.new_user().await;
+    let mut wr = app.ws(&reader).await;
+    let mut wo = app.ws(&other).await;
+    let mut ws = app.ws(&small).await;
+    let mut wb = app.ws(&big).await;
+    let mut wu = app.ws(&unfollowed).await;
+    wr.request_ok("user.follow", json!({ "user_id": small.id }))
+        .await;
+    wr.request_ok("user.follow", json!({ "user_id": big.id }))
+        .await;
+    wo.request_ok("user.follow", json!({ "user_id": big.id }))
+        .await;
+
+    let mut expected = Vec::new();
+    for i in 0..15 {
+        let p = post(&mut ws, &format!("小号第{i}件")).await;
+        wr.next_event_where("the small author's post, fanned out", |e| {
+            e["type"] == json!("feed.post") && e["data"]["post"]["id"] == p["id"]
+        })
+        .await;
+        expected.push(p["id"].as_i64().expect("id"));
+        if i % 3 == 0 {
+            let b = post(&mut wb, &format!("大号第{i}件")).await;
+            expected.push(b["id"].as_i64().expect("id"));
+        }
+    }
+    post(&mut wu, "没关注的人发的").await;
+    wr.read_arrived().await;
+    let big_events = wr.take_buffered(|f| {
+        f["type"] == json!("feed.post") && f["data"]["post"]["author"]["id"] == json!(big.id)
+    });
+    assert!(
+        big_events.is_empty(),
+        "a big author is not fanned out: {big_events:?}"
+    );
+    let fanned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_home WHERE user_id = $1")
+        .bind(reader.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(
+        fanned, 15,
+        "the small author's posts were written to the timeline"
+    );
+
+    // Page through everything, 4 at a time, while new posts arrive: newest first, every post
+    // once, nothing else. The first page trims the timeline to 10; older ones are read
+    // from the authors, so scrolling never ends early.
+    let mut seen = Vec::new();
+    let mut cursor = Value::Null;
+    let mut pages = 0;
+    loop {
+        let page = wr
+            .request_ok("feed.home", json!({ "cursor": cursor, "limit": 4 }))
+            .await;
+        for p in page["posts"].as_array().expect("posts") {
+            seen.push(p["id"].as_i64().expect("id"));
+        }
+        pages += 1;
+        if pages == 2 {
+            post(&mut ws, "翻页时新发的").await;
+        }
+        if page["next"].is_null() {
+            break;
+        }
+        cursor = page["next"].clone();
+    }
+    let mut newest_first = expected.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first, "every followed post once, newest first");
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_home WHERE user_id = $1")
+        .bind(reader.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert!(kept <= 11, "the timeline is bounded: {kept}");
+    let top = whole_home(&mut wr, 50).await;
+    assert_eq!(top.len(), expected.len() + 1, "the new post is on top now");
+    let unique: HashSet<i64> = top.iter().copied().collect();
+    assert_eq!(unique.len(), top.len(), "no repeats");
+}
+
+async fn follows_are_counted_listed_and_hidden_by_choice(store: Store) {
+    let mut app = spawn_app(store).await;
+    let star = app.new_user().await;
+    let a = app.new_user().await;
+    let b = app.new_user().await;
+    let mut wstar = app.ws(&star).await;
+    let mut wa = app.ws(&a).await;
+    let mut wb = app.ws(&b).await;
+    let first = wa
+        .request_ok("user.follow", json!({ "user_id": star.id }))
+        .await;
+    assert_eq!(first, json!({ "following": true, "followers": 1 }));
+    wa.request_ok("user.follow", json!({ "user_id": star.id }))
+        .await;
+    wb.request_ok("user.follow", json!({ "user_id": star.id }))
+        .await;
+    let profile = wa
+        .request_ok("user.profile", json!({ "user_id": star.id }))
+        .await;
+    assert_eq!(
+        (
+            profile["followers"].clone(),
+            profile["followed_by_me"].clone()
+        ),
+        (json!(2), json!(true)),
+        "following twice counts once: {profile}"
+    );
+    let list = wa
+        .request_ok("user.followers", json!({ "user_id": star.id }))
+        .await;
+    let ids: Vec<i64> = list["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![a.id, b.id]);
+    let following = wa
+        .request_ok("user.following", json!({ "user_id": a.id }))
+        .await;
+    assert_eq!(following["users"][0]["id"], json!(star.id));
+
+    wstar
+        .request_ok("user.follows_privacy", json!({ "hidden": true }))
+        .await;
+    let refused = wa
+        .request_err("user.followers", json!({ "user_id": star.id }))
+        .await;
+    assert_eq!(code(&refused), "forbidden");
+    let own = wstar
+        .request_ok("user.followers", json!({ "user_id": star.id }))
+        .await;
+    assert_eq!(
+        own["users"].as_array().map(Vec::len),
+        Some(2),
+        "one's own lists stay readable"
+    );
+
+    wb.request_ok("user.unfollow", json!({ "user_id": star.id }))
+        .await;
+    let after = wa
+        .request_ok("user.profile", json!({ "user_id": star.id }))
+        .await;
+    assert_eq!(after["followers"], json!(1));
+    let unknown = wa
+        .request_err("user.follow", json!({ "user_id": 999_999 }))
+        .await;
+    assert_eq!(code(&unknown), "not_found");
+
+    // A minor without a guardian neither posts nor follows.
+    let child = crate::minors::register(&mut app, json!({ "age_bracket": "under_14" })).await;
+    let mut wc = app.ws(&child).await;
+    for (kind, data) in [
+        (
+            "post.create",
+            json!({ "text": "我的玉", "category": "jade" }),
+        ),
+        ("user.follow", json!({ "user_id": star.id })),
+    ] {
+        let refused = wc.request_err(kind, data).await;
+        assert_eq!(code(&refused), "guardian_required", "{kind}: {refused}");
+    }
+}
+
+/// A node killed while fanning a post out: the job's lease runs out, another node takes it
+/// over from its cursor, and every follower's feed has the post.
+async fn a_node_killed_during_fan_out_leaves_no_follower_without_the_post(store: Store) {
+    const FOLLOWERS: usize = 120;
+    let Some(mut cluster) = spawn_cluster_with(store, 1, |s| {
+        s.feed.fanout_batch = 1;
+        s.feed.fanout_lease_ms = 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut doomed = cluster
+        .spawn_process_with_env(&[
+            ("DUOXIE_FEED_FANOUT_BATCH", "1"),
+            ("DUOXIE_FEED_FANOUT_LEASE_MS", "1000"),
+        ])
+        .await;
+    let author = cluster.nodes[0].new_user().await;
+    let mut followers = Vec::new();
+    for _ in 0..FOLLOWERS {
+        let user = cluster.nodes[0].new_user().await;
+        followers.push(user.id);
+    }
+    for id in &followers {
+        sqlx::query(
+            "INSERT INTO feed_follows (follower_id, followee_id, created_at) VALUES ($1, $2, 0)",
+        )
+        .bind(id)
+        .bind(author.id)
+        .execute(&cluster.nodes[0].db)
+        .await
+        .expect("follow");
+    }
+    sqlx::query("INSERT INTO feed_profiles (user_id, followers) VALUES ($1, $2)")
+        .bind(author.id)
+        .bind(FOLLOWERS as i64)
+        .execute(&cluster.nodes[0].db)
+        .await
+        .expect("count");
+    let mut wa = doomed.app.ws(&author).await;
+    let posted = post(&mut wa, "断电时的扩散").await;
+    let id = posted["id"].as_i64().expect("id");
+    doomed.kill();
+    let db = cluster.nodes[0].db.clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let have: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM feed_home WHERE post_id = $1 AND user_id <> $2",
+        )
+        .bind(id)
+        .bind(author.id)
+        .fetch_one(&db)
+        .await
+        .expect("count");
+        let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_fanout WHERE post_id = $1")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .expect("count");
+        if jobs == 0 {
+            assert_eq!(
+                have, FOLLOWERS as i64,
+                "the job finished with every follower served"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fan-out was not taken over: {have} of {FOLLOWERS} served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+store_tests!(
+    posts_are_screened_published_liked_and_deleted_everywhere,
+    the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors,
+    follows_are_counted_listed_and_hidden_by_choice,
+    a_node_killed_during_fan_out_leaves_no_follower_without_the_post,
+);
