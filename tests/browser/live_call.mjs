@@ -12,8 +12,17 @@
 // (on a second tab of the same browser: another device of the same user): the host's call
 // screen says 已结束 with the consent_withdrawn reason (also in English), and so does the
 // buyer's. The buyer applies again (the camera asked again) and the host skips the entry with
-// a reason the buyer sees; a call the buyer declines (拒绝); a call the host ends (挂断). The host
-// ends the room. No console errors, no window dialogs, no horizontal scroll at 390 px.
+// a reason the buyer sees; a call the buyer declines (拒绝). In a last call the host issues the
+// verdict (鉴定结果) from the call screen: the form states its basis (视频连线鉴定意见，非实验室检测
+// 证书), 截图 uploads a frame of the buyer's video (approved), 手镯 翡翠 天然 冰种 8000–12000 goes
+// out as verdict.issue and its number (DX + 12) shows; the buyer's page gets verdict.issued and a
+// notice over the call screen; the host ends the call (挂断); the buyer's 查看 opens the verdict
+// in 我的 (every field, the snapshot, the basis first, 验证 → 已验证); the host corrects it from
+// the console's 本场连线 (优化处理, a reason required) and the buyer's open page shows version 2;
+// 验证 of version 1 says 已被更正 (the first frame's signed record checked without an account too:
+// authentic, not current; altered: invalid_receipt); the page in English; 我的 → 我的鉴定 lists it;
+// #/verdict/<number> opens it; the public GET /api/verdicts/<number> has no buyer. The host ends
+// the room. No console errors, no window dialogs, no horizontal scroll at 390 px.
 //
 // Run (the server with DUOXIE_AUTH_DEV_CODES=true, DUOXIE_AUTH_CODE_RESEND_MS=0; the host phone
 // an appraiser: `duoxie admin grant-role --phone … --role appraiser`):
@@ -44,6 +53,10 @@ const run = new Run({
 const TITLE = '翡翠手镯连线鉴定';
 const ITEM = '冰种翡翠手镯，想看种水';
 const ITEM2 = '和田玉吊坠，看看是不是籽料';
+// The verdict the host issues for the last call, and its correction.
+const VERDICT = { item: '手镯', material: '翡翠', grade: '冰种', notes: '种水好，有少量棉絮', low: 8000, high: 12000 };
+const CORRECTION = '复看视频，有充胶迹象';
+const NUMBER = /^DX[0-9A-HJKMNP-TV-Z]{12}$/;
 
 // A small valid PNG: the item's photo.
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
@@ -596,18 +609,301 @@ await run.main('live_call', async () => {
     await waitVisible(bp.locator('#live-call-apply'), '申请连线鉴定 offered again after declining');
   });
 
-  await run.step('7b. a second call ends with the host\'s 挂断: the buyer applies once more (nothing asked now) and answers; 挂断 on the host\'s page ends it on both', async () => {
+  let verdictCallId = null;
+  await run.step('7b. a second call: the buyer applies once more (nothing asked now) and answers', async () => {
     const { mark } = await apply(buyer, ITEM2);
     const again = await waitJoined(buyer, mark, ITEM2, null);
     if (buyer.ws.requests.slice(mark).some((q) => q.type === 'consent.grant')) fail('the camera and microphone were asked again though granted');
-    await callAndAnswer(host, buyer, again.id, { hostAsked: false, buyerItem: ITEM2 });
+    verdictCallId = await callAndAnswer(host, buyer, again.id, { hostAsked: false, buyerItem: ITEM2 });
+  });
+
+  // The verdict (鉴定结果) of this call: issued in the call, corrected after it.
+  let verdict = null; // the host's verdict.issue reply (version 1)
+  let firstIssued = null; // version 1 as the buyer's verdict.issued frame carried it (its jws is kept)
+  let snapshotId = null;
+  await run.step('7c. in the call the host taps 出具鉴定结果: the form says what it is (视频连线鉴定意见，非实验室检测证书) and refuses an empty submit; 截图 takes the buyer\'s video frame (uploaded, approved); 手镯 翡翠 天然 冰种 8000–12000 is issued and its number (DX + 12) shows on the call screen', async () => {
+    await waitVisible(hp.locator('#live-call-verdict'), '出具鉴定结果 on the host\'s call screen');
+    if (!/出具鉴定结果/.test(await text(hp, '#live-call-verdict'))) fail(`the host's button says "${await text(hp, '#live-call-verdict')}"`);
+    if (await bp.locator('#live-call-verdict').isVisible()) fail('the buyer\'s call screen offers 出具鉴定结果');
+    await hp.locator('#live-call-verdict').click();
+    const dialog = hp.locator('#verdict-form-dialog');
+    await waitVisible(dialog, 'the 出具鉴定结果 form');
+    const basis = await text(hp, '#verdict-form-basis');
+    if (!/视频连线鉴定意见/.test(basis) || !/非实验室检测证书/.test(basis)) fail(`the form does not say what a verdict is: "${basis}"`);
+    if (!(await dialog.innerText()).includes(me.buyer.nickname)) fail('the form does not name the buyer');
+    const empty = host.ws.mark();
+    await hp.locator('#verdict-form-ok').click();
+    await waitUntil('请填写品类 on an empty form', async () => /请填写品类/.test(await text(hp, '#verdict-form-dialog .form-error')),
+      { describe: () => text(hp, '#verdict-form-dialog .form-error') });
+    if (host.ws.requests.slice(empty).some((q) => q.type === 'verdict.issue')) fail('an empty form was sent');
+    await hp.locator('#verdict-item').fill(VERDICT.item);
+    await hp.locator('#verdict-material').fill(VERDICT.material);
+    await hp.locator('#verdict-conclusion-natural').check();
+    await hp.locator('#verdict-grade').fill(VERDICT.grade);
+    await hp.locator('#verdict-notes').fill(VERDICT.notes);
+    await hp.locator('#verdict-price-low').fill(String(VERDICT.low));
+    await hp.locator('#verdict-price-high').fill(String(VERDICT.high));
+    const uploads = [];
+    const onResponse = (r) => {
+      if (r.request().method() === 'POST' && /\/api\/media\?purpose=post_photo&source=camera$/.test(r.url())) uploads.push(r);
+    };
+    hp.on('response', onResponse);
+    await hp.locator('#verdict-snap').click();
+    const upload = await waitUntil('the snapshot upload (POST /api/media?purpose=post_photo&source=camera)', () => uploads[0] || null,
+      { describe: () => text(hp, '#verdict-snap-note') });
+    hp.off('response', onResponse);
+    if (!upload.ok()) fail(`the snapshot upload answered ${upload.status()}`);
+    const media = await upload.json();
+    if (media.status !== 'approved') fail(`the snapshot upload answered ${JSON.stringify(media)}, not approved`);
+    if (media.content_type !== 'image/png') fail(`the snapshot is ${media.content_type}, not a PNG`);
+    snapshotId = media.id;
+    console.log(`  snapshot ${media.id}: ${media.width}×${media.height} ${media.content_type}, ${media.status}`);
+    await waitUntil('the snapshot shown as uploaded in the form', () => hp.locator('#verdict-snapshots li[data-status="approved"] img')
+      .evaluate((img) => img.complete && img.naturalWidth > 0).catch(() => false), { describe: () => text(hp, '#verdict-snap-note') });
+    await noScroll(host, 'the 出具鉴定结果 form');
+    await run.screenshot(host, 'verdict-form');
+    const mark = host.ws.mark();
+    await hp.locator('#verdict-form-ok').click();
+    const r = await replyTo(host, 'verdict.issue', mark);
+    const want = { call_id: verdictCallId, item_type: VERDICT.item, material: VERDICT.material, conclusion: 'natural', grade: VERDICT.grade,
+      notes: VERDICT.notes, price_low: VERDICT.low, price_high: VERDICT.high, snapshots: [snapshotId] };
+    for (const [k, v] of Object.entries(want)) {
+      if (JSON.stringify(r.data[k]) !== JSON.stringify(v)) fail(`verdict.issue sent ${k} ${JSON.stringify(r.data[k])}, not ${JSON.stringify(v)}`);
+    }
+    verdict = r.reply.data.verdict;
+    if (!NUMBER.test(verdict.number) || verdict.version !== 1) fail(`the verdict is ${verdict.number} version ${verdict.version}`);
+    await waitVisible(dialog, 'the form to close', { state: 'hidden' });
+    await waitUntil('the number on the host\'s call screen', async () => (await text(hp, '#live-call-verdict-number')) === verdict.number,
+      { describe: () => text(hp, '#live-call-tools, .live-call-tools') });
+    if (!/更正/.test(await text(hp, '#live-call-verdict'))) fail('the call screen does not offer 更正 once issued');
+    await noScroll(host, 'the call screen with the verdict number');
+    await run.screenshot(host, 'verdict-issued');
+    console.log(`  verdict ${verdict.number}`);
+  });
+
+  await run.step('7d. the buyer\'s page hears of it during the call (verdict.issued): a notice over the call screen names the item and 天然', async () => {
+    const ev = await waitUntil('verdict.issued on the buyer\'s socket', () =>
+      buyer.ws.events.find((e) => e.type === 'verdict.issued' && e.data && e.data.verdict && e.data.verdict.number === verdict.number));
+    firstIssued = ev.data.verdict;
+    if (firstIssued.version !== 1 || typeof firstIssued.jws !== 'string' || firstIssued.jws.split('.').length !== 3) {
+      fail(`verdict.issued carried version ${firstIssued.version}, jws ${String(firstIssued.jws).slice(0, 20)}`);
+    }
+    const notice = bp.locator('#verdict-notice');
+    await waitVisible(notice, 'the verdict notice on the buyer\'s page');
+    const words = await notice.innerText();
+    if (!words.includes(VERDICT.item) || !words.includes('天然')) fail(`the notice says "${words}"`);
+    if (!(await bp.locator('#live-call-view').isVisible())) fail('the buyer\'s call screen went away');
+    // On top of the call screen, not under it.
+    const onTop = await bp.evaluate(() => {
+      const n = document.querySelector('#verdict-notice-open');
+      const b = n.getBoundingClientRect();
+      const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+      return !!hit && n.contains(hit);
+    });
+    if (!onTop) fail('the notice\'s 查看 is covered (by the call screen?)');
+    await noScroll(buyer, 'the call screen with the verdict notice');
+    await run.screenshot(buyer, 'verdict-notice');
+  });
+
+  await run.step('7e. 挂断 on the host\'s page ends the call on both; the host\'s ended screen keeps the number', async () => {
     const mark2 = host.ws.mark();
     await hp.locator('#live-call-hangup').click();
     await replyTo(host, 'rtc.hangup', mark2);
     await expectEnded(host, /你挂断了通话/, '你挂断了通话');
     await expectEnded(buyer, /对方挂断了通话/, '对方挂断了通话');
+    if ((await text(hp, '#live-call-verdict-number')) !== verdict.number) fail('the ended call screen lost the verdict number');
     await closeEnded(host);
-    await closeEnded(buyer);
+  });
+
+  const field = (page, name) => text(page, `#verdict-facts dd[data-field="${name}"]`);
+  await run.step('7f. the buyer taps 查看 on the notice: the ended call screen closes and 我的 shows the verdict: number, version 1, 手镯, 翡翠, 天然, 冰种, the notes, 8,000–12,000元, the snapshot, the appraiser, the date, the basis first; 验证 says 已验证', async () => {
+    await bp.locator('#verdict-notice-open').click();
+    await waitVisible(bp.locator('#verdict-detail'), 'the verdict page on the buyer\'s page');
+    await waitVisible(bp.locator('#live-call-view'), 'the buyer\'s ended call screen to close', { state: 'hidden' });
+    if (!(await bp.evaluate(() => window.__duoxieCall === undefined))) fail('window.__duoxieCall is still set after 查看');
+    if (!/#\/me\/verdict(:|%3A)DX/.test(bp.url())) fail(`the verdict's address is ${bp.url()}`);
+    if (await bp.locator('#verdict-notice').isVisible()) fail('the notice is still up after 查看');
+    const d = bp.locator('#verdict-detail');
+    if ((await d.getAttribute('data-number')) !== verdict.number || (await d.getAttribute('data-version')) !== '1') fail('the page shows another verdict');
+    if ((await text(bp, '#verdict-number')) !== verdict.number) fail(`the number shown is "${await text(bp, '#verdict-number')}"`);
+    if ((await text(bp, '#verdict-version')) !== '第1版') fail(`the version shown is "${await text(bp, '#verdict-version')}"`);
+    const want = { item_type: VERDICT.item, material: VERDICT.material, conclusion: '天然', grade: VERDICT.grade, notes: VERDICT.notes,
+      appraiser: me.host.nickname };
+    for (const [k, v] of Object.entries(want)) if ((await field(bp, k)) !== v) fail(`${k} shows "${await field(bp, k)}", not ${v}`);
+    if (!/^8,000–12,000元$/.test(await field(bp, 'price'))) fail(`the estimate shows "${await field(bp, 'price')}"`);
+    if (!/^\d{4}\/\d{1,2}\/\d{1,2} \d{2}:\d{2}$/.test(await field(bp, 'issued_at'))) fail(`the date shows "${await field(bp, 'issued_at')}"`);
+    const basis = bp.locator('#verdict-basis');
+    const words = await basis.innerText();
+    if (!words.includes('视频连线鉴定意见，非实验室检测证书')) fail(`the basis says "${words}"`);
+    const [bBox, fBox] = [await basis.boundingBox(), await bp.locator('#verdict-facts').boundingBox()];
+    if (!bBox || !fBox || bBox.y > fBox.y) fail('the basis is not shown before the verdict\'s facts');
+    await waitUntil('the snapshot shown', async () => (await bp.locator('#verdict-snapshots img').count()) === 1 &&
+      bp.locator('#verdict-snapshots img').evaluate((img) => img.complete && img.naturalWidth > 0), { describe: () => bp.locator('#verdict-snapshots').innerHTML() });
+    const verified = bp.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/verdicts/verify');
+    await bp.locator('#verdict-verify').click();
+    const vr = await verified;
+    if (!vr.ok()) fail(`POST /api/verdicts/verify answered ${vr.status()}`);
+    const sent = JSON.parse(vr.request().postData() || '{}');
+    if (sent.jws !== firstIssued.jws) fail('验证 did not send the verdict\'s signed record');
+    if (vr.request().headers().authorization) fail('验证 sent the login token to the public check');
+    await waitUntil('已验证', async () => (await bp.locator('#verdict-verify-result').getAttribute('data-result')) === 'current' &&
+      /已验证/.test(await text(bp, '#verdict-verify-result')), { describe: () => text(bp, '#verdict-verify-result') });
+    await noScroll(buyer, 'the buyer\'s verdict page');
+    await run.screenshot(buyer, 'verdict');
+  });
+
+  let corrected = null;
+  await run.step('7g. after the call the host corrects it from the console\'s 本场连线 (更正: a reason required; 结论 优化处理): the buyer\'s open page shows version 2, 优化处理 and the reason, and both versions', async () => {
+    const row = hp.locator(`#live-call-records li[data-call-id="${verdictCallId}"]`);
+    await waitVisible(row, 'the call in the console\'s 本场连线');
+    await waitUntil('the number in 本场连线, the call no longer in progress', async () =>
+      (await row.locator('.live-record-number').innerText().catch(() => '')) === verdict.number && !/通话中/.test(await row.innerText()),
+    { describe: () => row.innerText() });
+    await row.locator('.live-record-correct').click();
+    const dialog = hp.locator('#verdict-form-dialog');
+    await waitVisible(dialog, 'the 更正鉴定结果 form');
+    if ((await hp.locator('#verdict-item').inputValue()) !== VERDICT.item || !(await hp.locator('#verdict-conclusion-natural').isChecked())) {
+      fail('the correction does not start from the current version');
+    }
+    if (await hp.locator('#verdict-snap').count()) fail('截图 is offered after the call ended');
+    if ((await hp.locator('#verdict-snapshots li[data-status="approved"]').count()) !== 1) fail('the snapshot of version 1 is not kept in the form');
+    const mark0 = host.ws.mark();
+    await hp.locator('#verdict-form-ok').click();
+    await waitUntil('请填写更正原因', async () => /请填写更正原因/.test(await text(hp, '#verdict-form-dialog .form-error')));
+    if (host.ws.requests.slice(mark0).some((q) => q.type === 'verdict.correct')) fail('a correction without a reason was sent');
+    await hp.locator('#verdict-correction').fill(CORRECTION);
+    await hp.locator('#verdict-conclusion-treated').check();
+    await noScroll(host, 'the 更正鉴定结果 form');
+    const bmark = buyer.ws.events.length;
+    const mark = host.ws.mark();
+    await hp.locator('#verdict-form-ok').click();
+    const r = await replyTo(host, 'verdict.correct', mark);
+    if (r.data.number !== verdict.number || r.data.correction !== CORRECTION || r.data.conclusion !== 'treated' ||
+        r.data.item_type !== VERDICT.item || JSON.stringify(r.data.snapshots) !== JSON.stringify([snapshotId]) || 'call_id' in r.data) {
+      fail(`verdict.correct sent ${JSON.stringify(r.data)}`);
+    }
+    corrected = r.reply.data.verdict;
+    if (corrected.version !== 2 || corrected.number !== verdict.number) fail(`the correction is ${corrected.number} version ${corrected.version}`);
+    await waitUntil('第2版 and 优化处理 in 本场连线', async () => /第2版/.test(await row.innerText()) && /优化处理/.test(await row.innerText()),
+      { describe: () => row.innerText() });
+    await noScroll(host, 'the console\'s 本场连线 with the corrected verdict');
+    await row.scrollIntoViewIfNeeded();
+    await run.screenshot(host, 'records');
+    await waitUntil('verdict.issued (version 2) on the buyer\'s socket', () =>
+      buyer.ws.events.slice(bmark).some((e) => e.type === 'verdict.issued' && e.data.verdict.version === 2));
+    const d = bp.locator('#verdict-detail');
+    await waitUntil('version 2 on the buyer\'s open page', async () => (await d.getAttribute('data-version')) === '2',
+      { describe: () => visibleText(bp, '#verdict-detail') });
+    if ((await text(bp, '#verdict-version')) !== '第2版（已更正）') fail(`the version shown is "${await text(bp, '#verdict-version')}"`);
+    if ((await field(bp, 'conclusion')) !== '优化处理') fail(`the conclusion shows "${await field(bp, 'conclusion')}"`);
+    if (!(await text(bp, '#verdict-correction')).includes(CORRECTION)) fail(`the correction note says "${await text(bp, '#verdict-correction')}"`);
+    if ((await bp.locator('#verdict-versions li[data-version]').count()) !== 2) fail('the page does not list both versions');
+    if (!/已被更正/.test(await text(bp, '#verdict-versions li[data-version="1"]'))) fail('version 1 is not marked 已被更正');
+    // The page in view changed by itself: a toast says so, not the notice.
+    if (await bp.locator('#verdict-notice').isVisible()) fail('the notice came up over the verdict\'s own page');
+    await noScroll(buyer, 'the corrected verdict page');
+    await run.screenshot(buyer, 'verdict-corrected');
+  });
+
+  await run.step('7h. 验证 on version 1 says 已被更正 (authentic, not current), on version 2 已验证; the first verdict.issued frame\'s signed record sent to POST /api/verdicts/verify without an account: authentic, not current; altered: invalid_receipt', async () => {
+    const v1 = bp.locator('#verdict-versions li[data-version="1"]');
+    await v1.locator('.verdict-verify-btn').click();
+    await waitUntil('已被更正 for version 1', async () => (await v1.locator('.verdict-verify-result').getAttribute('data-result')) === 'superseded' &&
+      /已被更正/.test(await v1.locator('.verdict-verify-result').innerText()), { describe: () => v1.innerText() });
+    await bp.locator('#verdict-verify').click();
+    await waitUntil('已验证 for version 2', async () => (await bp.locator('#verdict-verify-result').getAttribute('data-result')) === 'current' &&
+      /已验证/.test(await text(bp, '#verdict-verify-result')), { describe: () => text(bp, '#verdict-verify-result') });
+    const post = (jws) => fetch(BASE + '/api/verdicts/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jws }) });
+    const res = await post(firstIssued.jws);
+    const check = await res.json();
+    if (res.status !== 200 || check.authentic !== true || check.current !== false || !check.claims || check.claims.version !== 1 ||
+        check.claims.conclusion !== 'natural') fail(`the old version's check answered ${res.status} ${JSON.stringify(check).slice(0, 200)}`);
+    const [h, payload, sig] = firstIssued.jws.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const altered = [h, Buffer.from(JSON.stringify({ ...claims, conclusion: 'treated' })).toString('base64url'), sig].join('.');
+    const bad = await post(altered);
+    const badBody = await bad.json();
+    if (bad.status !== 400 || !badBody.error || badBody.error.code !== 'invalid_receipt') fail(`an altered verdict answered ${bad.status} ${JSON.stringify(badBody)}`);
+    if ('buyer' in claims || (!me.host.nickname.includes(me.buyer.nickname) && JSON.stringify(claims).includes(me.buyer.nickname))) {
+      fail(`the signed claims name the buyer: ${JSON.stringify(claims)}`);
+    }
+    await noScroll(buyer, 'the verdict page with both checks');
+  });
+
+  await run.check('7i. English: the verdict page in English (Treated, Verified), no Chinese but the user\'s data and the signed basis', async () => {
+    await bp.evaluate(async () => { (await import('/static/js/i18n.js')).setLocale('en'); });
+    try {
+      await waitUntil('the page in English', async () => (await field(bp, 'conclusion')) === 'Treated' &&
+        /^Version 2/.test(await text(bp, '#verdict-version')) && /Verified/.test(await text(bp, '#verdict-verify-result')),
+      { describe: () => visibleText(bp, '#verdict-detail') });
+      const words = await bp.evaluate(() => {
+        const copy = document.querySelector('#me-view-verdict').cloneNode(true);
+        for (const n of copy.querySelectorAll('.me-user-data, [lang="zh-CN"]')) n.remove();
+        return copy.textContent;
+      });
+      if (/[\u3400-\u9fff]/.test(words)) fail(`Chinese left on the English verdict page: "${words.replace(/\s+/g, ' ').slice(0, 300)}"`);
+      await noScroll(buyer, 'the English verdict page');
+    } finally {
+      await bp.evaluate(async () => { (await import('/static/js/i18n.js')).setLocale('zh-CN'); });
+    }
+  });
+
+  await run.step('7j. 我的 → 我的鉴定 lists the verdict for the buyer (the item, 优化处理, 已更正); a tap opens it, 返回 goes back to the list; the address #/verdict/<number> opens it after a reload', async () => {
+    await bp.locator('#tab-btn-me').click();
+    await waitVisible(bp.locator('#me-row-verdicts'), '我的鉴定 in 我的');
+    await bp.locator('#me-row-verdicts').click();
+    const item = bp.locator(`#verdict-list button.verdict-item[data-number="${verdict.number}"]`);
+    await waitVisible(item, 'the verdict in 我的鉴定');
+    const words = await item.innerText();
+    for (const w of [VERDICT.item, '优化处理', '已更正', verdict.number, me.host.nickname]) if (!words.includes(w)) fail(`the list item does not say ${w}: "${words}"`);
+    await noScroll(buyer, '我的鉴定');
+    await run.screenshot(buyer, 'verdict-list');
+    await item.click();
+    await waitUntil('the verdict page from the list', async () => (await bp.locator('#verdict-detail').getAttribute('data-number').catch(() => null)) === verdict.number);
+    await bp.locator('#me-back').click();
+    await waitVisible(bp.locator('#verdict-list'), '我的鉴定 again after 返回');
+    // The address one passes on (#/verdict/<number>) opens it too, after a reload.
+    await bp.goto(BASE + '/#/verdict/' + verdict.number, { waitUntil: 'domcontentloaded' });
+    await waitConnected(bp);
+    await waitUntil('the verdict page from #/verdict/<number>', async () =>
+      (await bp.locator('#verdict-detail').getAttribute('data-number').catch(() => null)) === verdict.number,
+    { describe: async () => bp.url() + ' ' + (await visibleText(bp, '#tab-me')) });
+  });
+
+  await run.step('7k. the host\'s 我的 → 我的鉴定 lists it too, as 我出具的, its page names the buyer and offers 更正; back to the console', async () => {
+    await hp.locator('#live-host-back').click();
+    await hp.locator('#tab-btn-me').click();
+    await waitVisible(hp.locator('#me-row-verdicts'), '我的鉴定 in the host\'s 我的');
+    await hp.locator('#me-row-verdicts').click();
+    const item = hp.locator(`#verdict-list button.verdict-item[data-number="${verdict.number}"]`);
+    await waitVisible(item, 'the verdict in the host\'s 我的鉴定');
+    if (!/我出具的/.test(await item.innerText())) fail(`the host's list item says "${await item.innerText()}"`);
+    await item.click();
+    await waitVisible(hp.locator('#verdict-correct'), '更正 on the appraiser\'s verdict page');
+    if (!(await text(hp, '#verdict-facts dd[data-field="buyer"]')).includes(me.buyer.nickname)) fail('the appraiser\'s page does not name the buyer');
+    await noScroll(host, 'the appraiser\'s verdict page');
+    // The browser's back button, through 我的鉴定, 我的 and the list, to the console.
+    for (let i = 0; i < 4; i++) await hp.goBack();
+    await waitVisible(hp.locator('#live-host'), 'the console again after going back');
+  });
+
+  await run.step('7l. the public GET /api/verdicts/<number> (no account): the current version\'s item, conclusion, appraiser and date, and no buyer (nor notes, estimate, snapshots or signed record); an unknown number is 404 not_found', async () => {
+    const res = await fetch(BASE + '/api/verdicts/' + verdict.number);
+    const pub = await res.json();
+    if (res.status !== 200) fail(`GET /api/verdicts/${verdict.number} answered ${res.status} ${JSON.stringify(pub)}`);
+    if ('buyer' in pub) fail(`the public view has a buyer field: ${JSON.stringify(pub)}`);
+    for (const k of ['notes', 'price_low', 'price_high', 'snapshots', 'jws', 'grade']) if (k in pub) fail(`the public view has ${k}`);
+    if (pub.number !== verdict.number || pub.version !== 2 || pub.versions !== 2 || pub.item_type !== VERDICT.item || pub.conclusion !== 'treated' ||
+        pub.appraiser !== me.host.nickname || !/非实验室检测证书/.test(pub.basis || '')) fail(`the public view is ${JSON.stringify(pub)}`);
+    if (!me.host.nickname.includes(me.buyer.nickname) && JSON.stringify(pub).includes(me.buyer.nickname)) fail('the public view names the buyer');
+    const unknown = await fetch(BASE + '/api/verdicts/DX0000000000ZZ');
+    const body = await unknown.json();
+    if (unknown.status !== 404 || !body.error || body.error.code !== 'not_found') fail(`an unknown number answered ${unknown.status} ${JSON.stringify(body)}`);
+  });
+
+  await run.step('7m. the buyer goes back to the room (for the end of the room)', async () => {
+    await openLive(buyer);
+    await openRoom(buyer, roomId);
   });
 
   await run.step('8. the host ends the room (下播): the queue closes on the console; the buyer\'s page offers no 申请连线鉴定', async () => {

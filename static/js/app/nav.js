@@ -17,6 +17,15 @@
 
 export const TABS = Object.freeze(['messages', 'live', 'community', 'me']);
 
+/**
+ * Addresses outside the tabs that stand for a view inside one: `#/verdict/DX…`, the address of
+ * an appraisal verdict one may pass on, is 我的's `verdict:DX…` (its buyer and appraiser see it
+ * in full, anyone else its public view).
+ */
+const ALIASES = new Map([
+  ['verdict', (rest) => (rest ? { tab: 'me', view: 'verdict:' + rest } : null)],
+]);
+
 const pages = new Map(); // tab → {page, root, mounted}
 const listeners = new Set();
 let current = { tab: null, view: null };
@@ -42,15 +51,15 @@ function hashOf(tab, view) {
   return '#/' + tab + (view ? '/' + encodeURIComponent(view) : '');
 }
 
-/** Reads `#/tab/view` (unknown tabs → null). */
+/** Reads `#/tab/view` or an alias (`#/verdict/DX…`); unknown tabs → null. */
 export function parseHash(hash = location.hash) {
   const m = /^#\/([a-z]+)(?:\/(.*))?$/.exec(hash || '');
-  if (!m || !TABS.includes(m[1])) return null;
+  if (!m || !(TABS.includes(m[1]) || ALIASES.has(m[1]))) return null;
   let view = null;
   if (m[2]) {
     try { view = decodeURIComponent(m[2]); } catch (_) { view = null; }
   }
-  return { tab: m[1], view };
+  return TABS.includes(m[1]) ? { tab: m[1], view } : ALIASES.get(m[1])(view);
 }
 
 /**

@@ -113,6 +113,16 @@ const messages = {
   'field.device': 'device name',
   'field.receipt': 'receipt',
   'field.permission': 'permission',
+  'field.item_type': 'item',
+  'field.material': 'material',
+  'field.conclusion': 'conclusion',
+  'field.grade': 'grade',
+  'field.notes': 'notes',
+  'field.price_low': 'estimate',
+  'field.price_high': 'estimate',
+  'field.snapshots': 'snapshots',
+  'field.correction': 'reason for the correction',
+  'field.jws': 'signed result',
   'list.separator': ', ',
 
   // ---------------------------------------------------------------- permissions

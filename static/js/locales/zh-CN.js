@@ -112,6 +112,16 @@ const messages = {
   'field.device': '设备名称',
   'field.receipt': '回执',
   'field.permission': '权限',
+  'field.item_type': '品类',
+  'field.material': '材质',
+  'field.conclusion': '结论',
+  'field.grade': '等级',
+  'field.notes': '备注',
+  'field.price_low': '估价',
+  'field.price_high': '估价',
+  'field.snapshots': '截图',
+  'field.correction': '更正原因',
+  'field.jws': '鉴定结果签名',
   'list.separator': '、',
 
   // ---------------------------------------------------------------- 权限

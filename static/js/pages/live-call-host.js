@@ -5,7 +5,8 @@
  * buyer), 移到第一位 (with a reason) and 跳过 (with a reason). Calling makes sure of the host's own
  * camera and microphone first (the consent asked in the page, then the device); the call then
  * runs in live-call-view.js's screen. Helpers see the queue too (the server gives them the
- * entries) but only the host calls.
+ * entries) but only the host calls. Under the queue, the host's 本场连线 (live-call-records.js):
+ * the calls held, each with 出具鉴定结果 or its verdict's number and 更正.
  *
  *   const panel = mountQueuePanel(card, { isHost: () => bool, roomStatus: () => 'live' });
  *   panel.open(7); panel.close();
@@ -23,6 +24,7 @@ import {
 } from '/static/js/pages/live-call-queue.js';
 import { onCall, inCall, placeCall } from '/static/js/pages/live-call-session.js';
 import { ensureCallConsent, openCamera, cameraErrorText } from '/static/js/pages/live-call-access.js';
+import { mountCallRecords } from '/static/js/pages/live-call-records.js';
 
 /**
  * Asks for the reason of a host's decision (跳过, 移到第一位, 呼叫 out of turn). Resolves the
@@ -73,9 +75,11 @@ export function mountQueuePanel(card, { isHost, roomStatus }) {
   const error = el('p', { id: 'live-queue-error', class: 'form-error small', role: 'alert', hidden: true });
   const list = el('ol', { id: 'live-queue-list', class: 'live-queue-list' });
   const empty = el('p', { id: 'live-queue-empty', class: 'small muted', hidden: true });
+  const recordsBox = el('section', {});
   card.id = 'live-queue-panel';
   card.classList.add('live-queue-panel');
-  card.replaceChildren(el('div', { class: 'live-box-head' }, head, count), next, note, error, empty, list);
+  card.replaceChildren(el('div', { class: 'live-box-head' }, head, count), next, note, error, empty, list, recordsBox);
+  const records = mountCallRecords(recordsBox, { isHost });
 
   let roomId = null;
   const showErr = (err) => {
@@ -134,6 +138,7 @@ export function mountQueuePanel(card, { isHost, roomStatus }) {
     const canAct = host && status === 'live' && !busyCall;
     let place = 0;
     list.replaceChildren(...entries.map((e) => entryRow(e, e.status === 'waiting' ? ++place : 0, canAct)));
+    records.render();
   }
 
   // 呼叫: the host's camera and microphone first, then room.call (out of turn with a reason).
@@ -189,11 +194,13 @@ export function mountQueuePanel(card, { isHost, roomStatus }) {
         roomId = id;
         error.hidden = true;
       }
+      records.open(id);
       render();
     },
     render,
     close() {
       roomId = null;
+      records.close();
     },
   };
 }

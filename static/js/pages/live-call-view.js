@@ -5,9 +5,14 @@
  * in the user's language), 挂断 (取消 while the host rings), 缩小 to a small floating window
  * (the host keeps the console and the queue in reach, the buyer the room) and back, and 关闭
  * once ended. It sits over every tab (`#live-call-view`, fixed) for as long as the session of
- * live-call-session.js exists.
+ * live-call-session.js exists. The host also has 出具鉴定结果 there, once the buyer answered (in
+ * the call and after it ended), then the verdict's number and 更正 (verdict-form.js); the
+ * buyer hears of the verdict from verdict-notice.js, started with this screen because a verdict
+ * follows its call over every tab the same way.
  *
- *   startCallView();   // once: follows the session from then on
+ *   startCallView();        // once: follows the session from then on
+ *   uncoverCallView();      // makes way for a page under it (small window, or closed once ended)
+ *   captureRemoteFrame();   // a PNG Blob of the other party's video now, for a snapshot
  *
  * @module pages/live-call-view
  */
@@ -17,6 +22,9 @@ import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
 import { ensureLiveCss, nickOf } from '/static/js/pages/live-common.js';
 import { onCall, currentCall, peerOf, hangUp, dismissCall } from '/static/js/pages/live-call-session.js';
+import { onVerdicts, verdictOfCall, myVerdicts } from '/static/js/pages/verdict-data.js';
+import { openVerdictForm, captureFrame } from '/static/js/pages/verdict-form.js';
+import { startVerdictNotice } from '/static/js/pages/verdict-notice.js';
 
 let ui = null;
 let timer = null;
@@ -74,18 +82,82 @@ function build() {
   const hang = el('button', { type: 'button', id: 'live-call-hangup', class: 'live-call-btn live-call-hangup' });
   const close = el('button', { type: 'button', id: 'live-call-close', class: 'live-call-btn live-call-close', hidden: true });
   const expand = el('button', { type: 'button', id: 'live-call-expand', class: 'live-call-expand' });
+  const verdictLine = el('p', { id: 'live-call-verdict-line', class: 'live-call-verdict-line', role: 'status', hidden: true });
+  const verdict = el('button', { type: 'button', id: 'live-call-verdict', class: 'live-call-verdict', hidden: true });
+  const tools = el('div', { class: 'live-call-tools' }, verdictLine, verdict);
   const top = el('header', { class: 'live-call-top' }, peer, el('span', { class: 'live-call-line' }, status, clock));
   const stage = el('div', { class: 'live-call-stage' }, remote, who, local);
   const controls = el('footer', { class: 'live-call-controls' }, minimize, hang, close);
   const root = el('section', { id: 'live-call-view', class: 'live-call', tabindex: '-1', hidden: true },
-    stage, top, reason, controls, expand);
+    stage, top, reason, tools, controls, expand);
   document.body.append(root);
 
   minimize.addEventListener('click', () => { mini = true; render(); });
   expand.addEventListener('click', () => { mini = false; render(); root.focus(); });
   hang.addEventListener('click', () => hangUp());
   close.addEventListener('click', () => dismissCall());
-  return { root, remote, local, who, peer, status, clock, reason, minimize, hang, close, expand };
+  verdict.addEventListener('click', () => openVerdict());
+  return { root, remote, local, who, peer, status, clock, reason, minimize, hang, close, expand, tools, verdict, verdictLine };
+}
+
+/** The buyer answered: there is an item to appraise (during the call, and after it ended). */
+const answered = (c) => !!c && (c.connectedAt != null || (c.view && c.view.answered_at != null));
+
+/** A PNG Blob of the other party's video now; rejects `{code: 'no_frame'}` when none is playing. */
+export function captureRemoteFrame() {
+  const c = currentCall();
+  if (!ui || !c || c.phase === 'ended' || ui.remote.hidden) return Promise.reject(Object.assign(new Error('no frame'), { code: 'no_frame' }));
+  return captureFrame(ui.remote);
+}
+
+/**
+ * Makes way for a page under the call screen: the small window while the call goes on, closed
+ * once it has ended.
+ */
+export function uncoverCallView() {
+  const c = currentCall();
+  if (!ui || !c) return;
+  if (c.phase === 'ended') {
+    dismissCall();
+    return;
+  }
+  mini = true;
+  render();
+}
+
+// 出具鉴定结果 for this call, or 更正 once it has its verdict; snapshots only while the video plays.
+function openVerdict() {
+  const c = currentCall();
+  if (!c || c.role !== 'offerer' || !answered(c)) return;
+  const existing = verdictOfCall(c.id);
+  const live = c.phase !== 'ended';
+  openVerdictForm({
+    callId: c.id,
+    verdict: existing,
+    buyer: peerOf(c),
+    capture: live ? captureRemoteFrame : null,
+  });
+}
+
+// The host's part: the button, and the number once issued. A console reloaded mid-call has not
+// seen the verdict it issued: it reads the account's verdicts once per call.
+let verdictsReadFor = null;
+function renderVerdict(c) {
+  const host = c.role === 'offerer' && answered(c);
+  const v = host ? verdictOfCall(c.id) : null;
+  if (host && !v && verdictsReadFor !== c.id) {
+    verdictsReadFor = c.id;
+    myVerdicts().catch(() => { /* offline: 出具 answers conflict if it exists */ });
+  }
+  ui.verdict.hidden = !host;
+  ui.verdict.textContent = t(v ? 'live.verdict.correct_long' : 'live.verdict.issue_btn');
+  ui.verdictLine.hidden = !v;
+  ui.verdictLine.replaceChildren(...(v ? [
+    el('span', { text: t('live.verdict.issued_line') }),
+    el('strong', { id: 'live-call-verdict-number', class: 'verdict-number', text: v.number }),
+    v.version > 1 ? el('span', { text: t('live.verdict.version', { version: v.version }) }) : '',
+  ] : []));
+  ui.tools.hidden = ui.verdict.hidden && ui.verdictLine.hidden;
 }
 
 function attach(video, stream) {
@@ -144,6 +216,7 @@ function render() {
   ui.close.textContent = t('action.close');
   ui.expand.hidden = !mini;
   ui.expand.setAttribute('aria-label', t('live.call.expand'));
+  renderVerdict(c);
   tick(c);
   if (c.phase === 'connected' && !timer) timer = setInterval(() => tick(currentCall()), 1000);
   if (c.phase !== 'connected' && timer) { clearInterval(timer); timer = null; }
@@ -165,5 +238,7 @@ export function startCallView() {
   started = true;
   onCall(() => render());
   onLocaleChange(() => { if (currentCall()) render(); });
+  onVerdicts((v) => { const c = currentCall(); if (c && v.call_id === c.id) render(); });
+  startVerdictNotice({ uncover: uncoverCallView });
   render();
 }

@@ -3,8 +3,11 @@
  * its own (`navigate('me', view)`): `profile` (me-profile.js: nickname, gender, intro, avatar),
  * `consents` (me-privacy.js: permission toggles, readable receipts), `export` (me-export.js),
  * `account` (me-account.js: devices, password, phone number, age, deletion), `wards`
- * (me-guardian.js). A view re-renders on every change of what it shows and on a language
- * switch; what was typed into its fields survives a re-render.
+ * (me-guardian.js), `verdicts` (我的鉴定: verdict-list.js) and `verdict:<number>` (one
+ * verdict: verdict-detail.js; the part after the colon is the view's argument, given to its
+ * `enter(ctx, arg)`; a view's `BACK` names where 返回 goes). A view re-renders on every change
+ * of what it shows and on a language switch; what was typed into its fields survives a
+ * re-render.
  *
  *   registerTab('me', mePage, root)   // mePage: import * as mePage from '/static/js/pages/me.js'
  *
@@ -25,6 +28,8 @@ import * as privacyView from './me-privacy.js';
 import * as exportView from './me-export.js';
 import * as accountView from './me-account.js';
 import * as guardianView from './me-guardian.js';
+import * as verdictListView from './verdict-list.js';
+import * as verdictView from './verdict-detail.js';
 
 const VIEWS = {
   profile: profileView,
@@ -32,11 +37,16 @@ const VIEWS = {
   export: exportView,
   account: accountView,
   wards: guardianView,
+  verdicts: verdictListView,
+  verdict: verdictView,
 };
+/** The views that need their argument (`verdict:<number>`); without it they are the home view. */
+const WITH_ARG = new Set(['verdict']);
 
 let root = null;
 let body = null;
 let view = null; // null: the home view
+let viewArg = null; // the part of `name:arg` after the colon
 let visible = false;
 let offs = [];
 let renderQueued = false;
@@ -87,13 +97,21 @@ export function mount(node) {
   guardianView.loadWards();
 }
 
+// `name` or `name:arg` → {name, arg}; an unknown view is the home view.
+function parseView(v) {
+  const m = /^([a-z]+)(?::(.+))?$/.exec(v || '');
+  if (!m || !Object.hasOwn(VIEWS, m[1]) || WITH_ARG.has(m[1]) !== (m[2] != null)) return { name: null, arg: null };
+  return { name: m[1], arg: m[2] != null ? m[2] : null };
+}
+
 /** Shows the tab at `v` (null: the home view). */
 export function show(v) {
-  const next = v && VIEWS[v] ? v : null;
-  if (view !== next && view && VIEWS[view].leave) VIEWS[view].leave();
-  view = next;
+  const next = parseView(v);
+  if ((view !== next.name || viewArg !== next.arg) && view && VIEWS[view].leave) VIEWS[view].leave();
+  view = next.name;
+  viewArg = next.arg;
   visible = true;
-  if (view && VIEWS[view].enter) VIEWS[view].enter(ctx);
+  if (view && VIEWS[view].enter) VIEWS[view].enter(ctx, viewArg);
   if (!view) { loadConsents(); guardianView.loadWards(); }
   renderNow();
   if (root) root.scrollTop = 0;
@@ -118,6 +136,7 @@ function reset() {
   resetConsents();
   for (const v of Object.values(VIEWS)) if (v.reset) v.reset();
   view = null;
+  viewArg = null;
 }
 
 /** GET /api/me → setMe (every page's avatars and names follow). */
@@ -180,7 +199,7 @@ function viewFrame(mod) {
     el('header', { class: 'me-head' },
       el('button', {
         type: 'button', class: 'me-back', id: 'me-back', 'aria-label': t('action.back'),
-        onclick: () => ctx.back(),
+        onclick: () => (mod.BACK ? ctx.go(mod.BACK) : ctx.back()),
       }, el('span', { class: 'me-back-arrow', 'aria-hidden': 'true', text: '‹' }), el('span', { text: t('action.back') })),
       el('h1', { class: 'me-title', text: t(mod.TITLE) })),
     el('div', { class: 'me-view', id: 'me-view-' + view }, mod.render(ctx)),
@@ -267,6 +286,7 @@ function homeView() {
     el('nav', { class: 'me-card me-list-card', 'aria-label': t('tab.me') },
       el('ul', { class: 'me-list' },
         row({ id: 'me-row-profile', label: t('me.edit_profile'), onClick: () => ctx.go('profile') }),
+        row({ id: 'me-row-verdicts', label: t('live.verdict.mine_title'), onClick: () => ctx.go('verdicts') }),
         row({ id: 'me-row-consents', label: t('me.privacy'), detail: t('me.privacy_detail'), onClick: () => ctx.go('consents') }),
         row({ id: 'me-row-export', label: t('settings.export'), onClick: () => ctx.go('export') }),
         row({ id: 'me-row-account', label: t('me.account'), detail: me.phone_masked || null, onClick: () => ctx.go('account') }),
