@@ -14,7 +14,8 @@
 //! owns its section in its `settings.rs`, and [`settings`] assembles them), [`commands`] (the command
 //! table a domain declares its WebSocket commands in), [`rights`] (the part a domain takes in
 //! the user's rights: export, erasure, retention), [`codes`] (one-time codes, for every flow
-//! that sends one), [`phone`] (phone numbers and their vault), [`keys`] and [`metrics`].
+//! that sends one), [`phone`] (phone numbers and their vault), [`catalog`] (the categories
+//! rooms and posts share), [`keys`] and [`metrics`].
 //!
 //! **The domains** own their rules, their actor and their SQL, each in its folder, and a
 //! domain's `store` is private to it: [`auth`] (accounts, tokens, roles, the standing
@@ -22,16 +23,19 @@
 //! [`consent`] (the consent ledger and the feature gate), [`media`] (uploads and their
 //! pipeline), [`minors`] (age and guardians), [`moderation`] (screening, the queue,
 //! decisions, sanctions, reports, the picture blocklist and its fingerprints), [`relations`]
-//! (blocks, follows next) and [`privacy`] (runs the domains' rights: the streamed export, the
+//! (blocks), [`live`] (rooms, appraisal calls and verdicts), [`feed`] (the community: posts,
+//! follows, fan-out) and [`privacy`] (runs the domains' rights: the streamed export, the
 //! deletion transaction, the retention job). A domain never writes to a socket: it publishes
 //! on the bus. Where one domain needs another it calls a narrow, named function (the way
 //! `consent::require` gates a feature); where the arrow would point up, the lower domain
 //! defines a trait the higher one implements: [`moderation::content::ModeratedContent`]
-//! (what a decision does to a profile, a chat text, a picture: auth, chat and media
-//! implement it), [`media::moderated::PictureUses`] (chat's photo messages), and the kernel's
+//! (what a decision does to a profile, a chat text, a picture, a room comment, a post: auth,
+//! chat, media, live and feed implement it), [`media::moderated::PictureUses`] (chat's photo
+//! messages), [`consent::WithdrawalListener`] (live ends calls on a withdrawal), and the kernel's
 //! [`domain::Accounts`] and [`rights::DataDomain`]. The arrows between domains: auth → media,
 //! minors, moderation, privacy; chat → media, moderation, relations; media → consent,
-//! moderation; minors → privacy; consent, moderation, privacy and relations name none.
+//! moderation; live → consent, media, moderation, privacy; feed → media, moderation,
+//! relations; minors → privacy; consent, moderation, privacy and relations name none.
 //!
 //! **The transports** translate and know no domain rule: `http` (REST, the static client) and
 //! `ws` (one [`ws::session::WsSession`] actor per socket, which checks the gate a command's

@@ -12,6 +12,8 @@
 //!   node hears it; the gated feature must be refused there afterwards.
 //! - `consent-call`: a buyer withdraws the camera mid-call on one node, timed until the call
 //!   ends for the host on another node.
+//! - `feed-fanout`: one post to N followers (ack, events, the last follower's feed) and
+//!   home-feed reads per second.
 //! - `room`: one live room, N spectators, a host commenting at full speed or paced; comment
 //!   deliveries per second, comment→spectator latency, a room held, and a like storm's
 //!   `room.stats` per second (`docs/live.md`).
@@ -30,6 +32,7 @@ mod call_withdrawal;
 mod chat;
 mod client;
 mod connect;
+mod fanout;
 mod http;
 mod progress;
 mod recovery;
@@ -82,6 +85,8 @@ enum Scenario {
     Room(room::Args),
     /// A buyer withdraws the camera mid-call; time until the call ends on the host's node.
     ConsentCall(call_withdrawal::Args),
+    /// One author's post fanned out to N followers; home-feed reads per second.
+    FeedFanout(fanout::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -104,6 +109,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Scenario::ConsentWithdrawal(args) => withdrawal::run(cli.addr, args).await.map(Some),
             Scenario::Room(args) => room::run(cli.addr, args).await.map(Some),
             Scenario::ConsentCall(args) => call_withdrawal::run(cli.addr, args).await.map(Some),
+            Scenario::FeedFanout(args) => fanout::run(cli.addr, args).await.map(Some),
         }
     })?;
     let Some(report) = report else {

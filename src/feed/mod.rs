@@ -527,14 +527,11 @@ impl Feed {
             store::trim_home(&self.db, me, self.settings.home_max).await?;
         }
         let mut keys = store::home_page(&self.db, me, cursor, limit).await?;
-        let (small, big) =
-            store::followees_by_size(&self.db, me, self.settings.fanout_max_followers).await?;
-        keys.extend(store::pull(&self.db, self.backend, &big, cursor, limit).await?);
+        let big = store::Pull::BigAuthors(self.settings.fanout_max_followers);
+        keys.extend(store::pull(&self.db, me, big, cursor, limit).await?);
         if (keys.len() as i64) < limit {
             // The timeline ran out (older than it keeps, or never written for this reader).
-            let mut everyone = small;
-            everyone.push(me);
-            keys.extend(store::pull(&self.db, self.backend, &everyone, cursor, limit).await?);
+            keys.extend(store::pull(&self.db, me, store::Pull::Everyone, cursor, limit).await?);
         }
         keys.sort_unstable_by(|a, b| b.cmp(a));
         keys.dedup();
@@ -586,19 +583,19 @@ impl Feed {
             .then(|| keys.last().copied())
             .flatten();
         let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
-        let mut rows = store::published_among(&self.db, self.backend, &ids).await?;
+        // Blocks are relations' to answer: authors either side blocks are left out.
         let hidden = crate::relations::hidden_presence(&self.db, me).await?;
-        rows.retain(|p| !hidden.contains(&p.author_id));
-        let liked = store::liked_among(&self.db, self.backend, me, &ids).await?;
-        let mut by_id: std::collections::HashMap<i64, store::PostRow> =
-            rows.into_iter().map(|p| (p.id, p)).collect();
+        let mut by_id: std::collections::HashMap<i64, (store::PostRow, bool)> =
+            store::page_for(&self.db, self.backend, me, &ids)
+                .await?
+                .into_iter()
+                .filter(|(p, _)| !hidden.contains(&p.author_id))
+                .map(|(p, liked)| (p.id, (p, liked)))
+                .collect();
         let posts = ids
             .iter()
             .filter_map(|id| by_id.remove(id))
-            .map(|p| {
-                let l = liked.contains(&p.id);
-                view(p, l)
-            })
+            .map(|(p, liked)| view(p, liked))
             .collect();
         Ok(Posts { posts, next })
     }

@@ -35,11 +35,11 @@ pub struct PostRow {
     pub likes: i64,
 }
 
-const POST_COLUMNS: &str = "SELECT p.id, p.author_id, p.text, p.media, p.category, p.tags, \
+const POST_FIELDS: &str = "p.id, p.author_id, p.text, p.media, p.category, p.tags, \
      p.status, p.created_at, p.published_at, p.edited_at, p.like_count, \
      CASE WHEN u.deleted_at IS NULL THEN u.id END AS author_ref, u.nickname AS author_nickname, \
-     u.avatar AS author_avatar \
-     FROM feed_posts p JOIN users u ON u.id = p.author_id";
+     u.avatar AS author_avatar";
+const POST_FROM: &str = "FROM feed_posts p JOIN users u ON u.id = p.author_id";
 
 fn list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
@@ -111,31 +111,12 @@ pub async fn insert_post(
 }
 
 pub async fn post(db: &Db, post_id: i64) -> Result<Option<PostRow>, sqlx::Error> {
-    sqlx::query(&format!("{POST_COLUMNS} WHERE p.id = $1"))
+    sqlx::query(&format!("SELECT {POST_FIELDS} {POST_FROM} WHERE p.id = $1"))
         .bind(post_id)
         .fetch_optional(db)
         .await?
         .map(|r| post_from_row(&r))
         .transpose()
-}
-
-/// The published posts among `ids`, in no particular order.
-pub async fn published_among(
-    db: &Db,
-    backend: Backend,
-    ids: &[i64],
-) -> Result<Vec<PostRow>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(&format!(
-        "{POST_COLUMNS} WHERE p.status = 'published' AND p.id IN ({})",
-        id_list(backend, "$1")
-    ))
-    .bind(ids_json(ids))
-    .fetch_all(db)
-    .await?;
-    rows.iter().map(post_from_row).collect()
 }
 
 /// An author's posts before `cursor`, newest first: published ones, or (for the author)
@@ -153,7 +134,7 @@ pub async fn posts_of_author(
         "('published')"
     };
     let rows = sqlx::query(&format!(
-        "{POST_COLUMNS} WHERE p.author_id = $1 AND p.status IN {statuses} \
+        "SELECT {POST_FIELDS} {POST_FROM} WHERE p.author_id = $1 AND p.status IN {statuses} \
          AND (COALESCE(p.published_at, p.created_at) < $2 \
               OR (COALESCE(p.published_at, p.created_at) = $2 AND p.id < $3)) \
          ORDER BY COALESCE(p.published_at, p.created_at) DESC, p.id DESC LIMIT $4"
@@ -382,32 +363,6 @@ pub async fn follow_list(
         .collect()
 }
 
-/// Whom the user follows, split by the fan-out threshold: (fanned out, merged at read).
-pub async fn followees_by_size(
-    db: &Db,
-    user_id: i64,
-    threshold: i64,
-) -> Result<(Vec<i64>, Vec<i64>), sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT f.followee_id, COALESCE(p.followers, 0) AS followers FROM feed_follows f \
-         LEFT JOIN feed_profiles p ON p.user_id = f.followee_id WHERE f.follower_id = $1",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await?;
-    let (mut small, mut big) = (Vec::new(), Vec::new());
-    for r in &rows {
-        let id: i64 = r.try_get("followee_id")?;
-        let followers: i64 = r.try_get("followers")?;
-        if followers > threshold {
-            big.push(id);
-        } else {
-            small.push(id);
-        }
-    }
-    Ok((small, big))
-}
-
 // ---------------------------------------------------------------- timelines
 
 /// A page of the user's home timeline before `cursor`: (published_at, post id).
@@ -438,28 +393,48 @@ pub async fn home_page(
         .collect()
 }
 
-/// Published posts of these authors before `cursor`, newest first (read-time merge).
+/// Which followed authors a read pulls posts from directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pull {
+    /// Those with more followers than the threshold (never fanned out).
+    BigAuthors(i64),
+    /// Everyone followed, and the reader (past the end of the timeline).
+    Everyone,
+}
+
+/// Published posts before `cursor` of the authors `reader` follows that `pull` names, newest
+/// first: one indexed query, the follow list joined in the database.
 pub async fn pull(
     db: &Db,
-    backend: Backend,
-    authors: &[i64],
+    reader: i64,
+    pull: Pull,
     cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<Cursor>, sqlx::Error> {
-    if authors.is_empty() {
-        return Ok(Vec::new());
-    }
+    let (authors, threshold) = match pull {
+        Pull::BigAuthors(threshold) => (
+            "SELECT f.followee_id FROM feed_follows f \
+             JOIN feed_profiles pr ON pr.user_id = f.followee_id \
+             WHERE f.follower_id = $1 AND pr.followers > $5",
+            threshold,
+        ),
+        Pull::Everyone => (
+            "SELECT f.followee_id FROM feed_follows f WHERE f.follower_id = $1 \
+             UNION SELECT $1 WHERE $5 >= 0",
+            0,
+        ),
+    };
     let rows = sqlx::query(&format!(
         "SELECT id, published_at FROM feed_posts WHERE status = 'published' \
-         AND author_id IN ({}) \
+         AND author_id IN ({authors}) \
          AND (published_at < $2 OR (published_at = $2 AND id < $3)) \
-         ORDER BY published_at DESC, id DESC LIMIT $4",
-        id_list(backend, "$1")
+         ORDER BY published_at DESC, id DESC LIMIT $4"
     ))
-    .bind(ids_json(authors))
+    .bind(reader)
     .bind(cursor.published_at)
     .bind(cursor.id)
     .bind(limit)
+    .bind(threshold)
     .fetch_all(db)
     .await?;
     rows.iter()
@@ -468,6 +443,36 @@ pub async fn pull(
                 published_at: r.try_get("published_at")?,
                 id: r.try_get("id")?,
             })
+        })
+        .collect()
+}
+
+/// The published posts among `ids`, each with whether `reader` likes it: one query for a
+/// page.
+pub async fn page_for(
+    db: &Db,
+    backend: Backend,
+    reader: i64,
+    ids: &[i64],
+) -> Result<Vec<(PostRow, bool)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {POST_FIELDS}, l.user_id AS liked_by {POST_FROM} LEFT JOIN feed_likes l ON l.post_id = p.id AND l.user_id = $2 \
+         WHERE p.status = 'published' AND p.id IN ({})",
+        id_list(backend, "$1")
+    ))
+    .bind(ids_json(ids))
+    .bind(reader)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                post_from_row(r)?,
+                r.try_get::<Option<i64>, _>("liked_by")?.is_some(),
+            ))
         })
         .collect()
 }
