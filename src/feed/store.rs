@@ -553,7 +553,17 @@ pub async fn enqueue_fanout(
 }
 
 /// Claims the oldest job no node holds (or whose holder's lease ran out): one node wins.
+/// An idle node only reads (no write lock is taken while there is nothing to claim).
 pub async fn claim_fanout(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Job>, sqlx::Error> {
+    let claimable: Option<i64> = sqlx::query_scalar(
+        "SELECT post_id FROM feed_fanout WHERE lease_until IS NULL OR lease_until < $1 LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    if claimable.is_none() {
+        return Ok(None);
+    }
     let row = sqlx::query(
         "UPDATE feed_fanout SET lease_until = $1 + $2 \
          WHERE post_id = (SELECT post_id FROM feed_fanout \

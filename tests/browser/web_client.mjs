@@ -239,6 +239,10 @@ async function scenario(kind) {
   });
 
   await run.step(`${kind} 10. recall (撤回): both sides show the notice`, async () => {
+    // The seller's read receipt redraws the row; click once it has arrived, so that the click
+    // cannot land on a button being replaced (seen once: the recall was never sent).
+    await waitUntil('the read receipt (已读) on the emoji message', async () =>
+      (await rowOf(bp, emojiSeq).innerText()).includes('已读'), { describe: () => describe(bp) });
     await rowOf(bp, emojiSeq).getByRole('button', { name: /撤回/ }).click();
     for (const [e, text] of [[buyer, '你撤回了一条消息'], [seller, '对方撤回了一条消息']]) {
       await waitUntil(`"${text}" on the ${e.label}'s page`, async () => (await rowOf(e.page, emojiSeq).innerText()).trim() === text,
