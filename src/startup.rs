@@ -201,6 +201,9 @@ impl App {
         contents.add(Arc::new(crate::feed::moderated::PostsUnderModeration(
             feed.clone(),
         )))?;
+        contents.add(Arc::new(crate::feed::moderated::CommentsUnderModeration(
+            feed.clone(),
+        )))?;
         contents.add(Arc::new(crate::live::moderated::CommentsUnderModeration(
             live.clone(),
         )))?;

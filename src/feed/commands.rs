@@ -31,6 +31,15 @@ pub const COMMANDS: &[CommandSpec<Feed>] = &[
     row("post.unlike", Gate::User, |h, c, d| {
         call(h, c, d, Feed::unlike)
     }),
+    row("post.comment", Gate::Speaking, |h, c, d| {
+        call(h, c, d, Feed::comment)
+    }),
+    row("post.comments", Gate::User, |h, c, d| {
+        call(h, c, d, Feed::comments)
+    }),
+    row("post.comment.delete", Gate::User, |h, c, d| {
+        call(h, c, d, Feed::delete_comment)
+    }),
     row("feed.home", Gate::User, |h, c, d| call(h, c, d, Feed::home)),
     row("feed.user", Gate::User, |h, c, d| {
         call(h, c, d, Feed::of_user)

@@ -10,6 +10,7 @@
 //! a timeline keeps, so that scrolling never reaches a dead end.
 
 pub mod commands;
+pub mod comments;
 pub mod fanout;
 pub mod moderated;
 pub mod policy;
@@ -68,6 +69,7 @@ pub struct PostView {
     pub edited_at: Option<i64>,
     pub likes: i64,
     pub liked: bool,
+    pub comments: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -752,5 +754,6 @@ fn view(p: store::PostRow, liked: bool) -> PostView {
         edited_at: p.edited_at,
         likes: p.likes,
         liked,
+        comments: p.comments,
     }
 }

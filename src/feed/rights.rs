@@ -24,6 +24,7 @@ impl DataDomain for FeedRights {
             ("feed_profiles", "user_id"),
             ("feed_home", "user_id"),
             ("feed_likes", "user_id"),
+            ("feed_comments", "author_id"),
         ]
     }
 

@@ -36,6 +36,8 @@ pub struct FeedSettings {
     pub fanout_lease_ms: i64,
     /// Most posts one page carries. env `DUOXIE_FEED_PAGE_MAX`; default: 50.
     pub page_max: i64,
+    /// Longest comment, characters. env `DUOXIE_FEED_COMMENT_MAX_CHARS`; default: 500.
+    pub comment_max_chars: usize,
 }
 
 impl Default for FeedSettings {
@@ -52,6 +54,7 @@ impl Default for FeedSettings {
             fanout_idle_ms: 100,
             fanout_lease_ms: 30_000,
             page_max: 50,
+            comment_max_chars: 500,
         }
     }
 }
@@ -75,7 +78,8 @@ impl Section for FeedSettings {
                 fanout_max_followers,
                 fanout_idle_ms,
                 fanout_lease_ms,
-                page_max
+                page_max,
+                comment_max_chars
             ]
         );
         Ok(())
@@ -137,6 +141,11 @@ impl Section for FeedSettings {
             (1..=200).contains(&f.page_max),
             "DUOXIE_FEED_PAGE_MAX",
             "must be between 1 and 200",
+        )?;
+        check(
+            (1..=5000).contains(&f.comment_max_chars),
+            "DUOXIE_FEED_COMMENT_MAX_CHARS",
+            "must be between 1 and 5000",
         )?;
         Ok(())
     }

@@ -33,10 +33,11 @@ pub struct PostRow {
     pub published_at: Option<i64>,
     pub edited_at: Option<i64>,
     pub likes: i64,
+    pub comments: i64,
 }
 
 const POST_FIELDS: &str = "p.id, p.author_id, p.text, p.media, p.category, p.tags, \
-     p.status, p.created_at, p.published_at, p.edited_at, p.like_count, \
+     p.status, p.created_at, p.published_at, p.edited_at, p.like_count, p.comment_count, \
      CASE WHEN u.deleted_at IS NULL THEN u.id END AS author_ref, u.nickname AS author_nickname, \
      u.avatar AS author_avatar";
 const POST_FROM: &str = "FROM feed_posts p JOIN users u ON u.id = p.author_id";
@@ -45,23 +46,28 @@ fn list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
 }
 
-fn post_from_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
+/// The author columns (`author_ref`, `author_nickname`, `author_avatar`) as a reader sees them.
+fn author_of(r: &AnyRow) -> Result<UserRef, sqlx::Error> {
     let author_ref: Option<i64> = r.try_get("author_ref")?;
+    Ok(match author_ref {
+        Some(id) => UserRef {
+            id: Some(id),
+            nickname: r.try_get("author_nickname")?,
+            avatar: r.try_get("author_avatar")?,
+        },
+        None => UserRef {
+            id: None,
+            nickname: "已注销用户".into(),
+            avatar: None,
+        },
+    })
+}
+
+fn post_from_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
     Ok(PostRow {
         id: r.try_get("id")?,
         author_id: r.try_get("author_id")?,
-        author: match author_ref {
-            Some(id) => UserRef {
-                id: Some(id),
-                nickname: r.try_get("author_nickname")?,
-                avatar: r.try_get("author_avatar")?,
-            },
-            None => UserRef {
-                id: None,
-                nickname: "已注销用户".into(),
-                avatar: None,
-            },
-        },
+        author: author_of(r)?,
         text: r.try_get("text")?,
         media: list(&r.try_get::<String, _>("media")?),
         category: r.try_get("category")?,
@@ -71,6 +77,7 @@ fn post_from_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
         published_at: r.try_get("published_at")?,
         edited_at: r.try_get("edited_at")?,
         likes: r.try_get("like_count")?,
+        comments: r.try_get("comment_count")?,
     })
 }
 
@@ -713,6 +720,136 @@ pub async fn liked_among(
     Ok(ids.into_iter().collect())
 }
 
+// ---------------------------------------------------------------- comments
+
+#[derive(Debug, Clone)]
+pub struct CommentRow {
+    pub id: i64,
+    pub post_id: i64,
+    pub author_id: i64,
+    pub author: UserRef,
+    pub reply_to: Option<i64>,
+    pub text: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+const COMMENT_SELECT: &str = "SELECT c.id, c.post_id, c.author_id, c.reply_to, c.text, c.status, \
+     c.created_at, CASE WHEN u.deleted_at IS NULL THEN u.id END AS author_ref, \
+     u.nickname AS author_nickname, u.avatar AS author_avatar \
+     FROM feed_comments c JOIN users u ON u.id = c.author_id";
+
+fn comment_from_row(r: &AnyRow) -> Result<CommentRow, sqlx::Error> {
+    Ok(CommentRow {
+        id: r.try_get("id")?,
+        post_id: r.try_get("post_id")?,
+        author_id: r.try_get("author_id")?,
+        author: author_of(r)?,
+        reply_to: r.try_get("reply_to")?,
+        text: r.try_get("text")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// A new comment; a published one counts on its post at once.
+pub async fn insert_comment(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    author_id: i64,
+    reply_to: Option<i64>,
+    text: &str,
+    published: bool,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO feed_comments (post_id, author_id, reply_to, text, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(post_id)
+    .bind(author_id)
+    .bind(reply_to)
+    .bind(text)
+    .bind(if published { "published" } else { "screening" })
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    if published {
+        count_comment(conn, post_id, 1).await?;
+    }
+    Ok(id)
+}
+
+async fn count_comment(conn: &mut AnyConnection, post_id: i64, by: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE feed_posts SET comment_count = comment_count + $2 WHERE id = $1")
+        .bind(post_id)
+        .bind(by)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn comment(db: &Db, comment_id: i64) -> Result<Option<CommentRow>, sqlx::Error> {
+    sqlx::query(&format!("{COMMENT_SELECT} WHERE c.id = $1"))
+        .bind(comment_id)
+        .fetch_optional(db)
+        .await?
+        .map(|r| comment_from_row(&r))
+        .transpose()
+}
+
+/// A post's comments after `after`, oldest first: the published ones and `viewer`'s own held
+/// ones.
+pub async fn comments_of(
+    db: &Db,
+    post_id: i64,
+    viewer: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<CommentRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "{COMMENT_SELECT} WHERE c.post_id = $1 AND c.id > $3 \
+         AND (c.status = 'published' OR (c.status = 'screening' AND c.author_id = $2)) \
+         ORDER BY c.id LIMIT $4"
+    ))
+    .bind(post_id)
+    .bind(viewer)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(comment_from_row).collect()
+}
+
+/// Moves a comment to `to` (published, rejected, deleted) from any status but deleted, and
+/// keeps its post's count; false when it was deleted already or already `to`.
+pub async fn set_comment_status(
+    conn: &mut AnyConnection,
+    comment: &CommentRow,
+    to: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE feed_comments SET status = $2, \
+         deleted_at = CASE WHEN $2 = 'deleted' THEN $3 ELSE deleted_at END \
+         WHERE id = $1 AND status <> 'deleted' AND status <> $2",
+    )
+    .bind(comment.id)
+    .bind(to)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 1 {
+        let was = comment.status == "published";
+        let is = to == "published";
+        if was != is {
+            count_comment(conn, comment.post_id, if is { 1 } else { -1 }).await?;
+        }
+    }
+    Ok(n == 1)
+}
+
 // ---------------------------------------------------------------- the user's rights
 
 pub async fn export_user(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
@@ -756,9 +893,29 @@ pub async fn export_user(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
             .bind(user_id)
             .fetch_all(db)
             .await?;
+    let comments: Vec<Value> = sqlx::query(
+        "SELECT id, post_id, reply_to, text, status, created_at FROM feed_comments \
+         WHERE author_id = $1 AND status <> 'deleted' ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(json!({
+            "id": r.try_get::<i64, _>("id")?,
+            "post_id": r.try_get::<i64, _>("post_id")?,
+            "reply_to": r.try_get::<Option<i64>, _>("reply_to")?,
+            "text": r.try_get::<String, _>("text")?,
+            "status": r.try_get::<String, _>("status")?,
+            "created_at": r.try_get::<i64, _>("created_at")?,
+        }))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
     let (_, _, hidden) = profile(db, user_id).await?;
     Ok(json!({
         "posts": posts,
+        "comments": comments,
         "following": following,
         "followers": followers,
         "liked_posts": likes,
@@ -780,6 +937,8 @@ pub async fn erase_user(
         "UPDATE feed_posts SET like_count = like_count - 1 \
          WHERE id IN (SELECT post_id FROM feed_likes WHERE user_id = $1)",
         "DELETE FROM feed_likes WHERE user_id = $1",
+        "UPDATE feed_posts SET comment_count = comment_count - 1 WHERE id IN \
+         (SELECT post_id FROM feed_comments WHERE author_id = $1 AND status = 'published')",
         "UPDATE feed_profiles SET followers = followers - 1 \
          WHERE user_id IN (SELECT followee_id FROM feed_follows WHERE follower_id = $1)",
         "UPDATE feed_profiles SET following = following - 1 \
@@ -789,13 +948,17 @@ pub async fn erase_user(
     ] {
         sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
     }
-    sqlx::query(
+    for sql in [
         "UPDATE feed_posts SET text = '', media = '[]', tags = '[]', status = 'deleted', \
          deleted_at = COALESCE(deleted_at, $2) WHERE author_id = $1",
-    )
-    .bind(user_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+        "UPDATE feed_comments SET text = '', status = 'deleted', \
+         deleted_at = COALESCE(deleted_at, $2) WHERE author_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }

@@ -532,7 +532,125 @@ async fn a_node_killed_during_fan_out_leaves_no_follower_without_the_post(store:
     }
 }
 
+async fn comments_are_screened_counted_and_deleted_by_either_author(store: Store) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let fan = app.new_user().await;
+    let blocked = app.new_user().await;
+    let moderator = app.new_user().await;
+    app.grant_role(moderator.id, "moderator").await;
+    let mut wa = app.ws(&author).await;
+    let mut wf = app.ws(&fan).await;
+    let mut wb = app.ws(&blocked).await;
+    let mut console = app.ws(&moderator).await;
+    console.request_ok("mod.subscribe", json!({})).await;
+    let id = post(&mut wa, "老坑翡翠手镯").await["id"]
+        .as_i64()
+        .expect("id");
+
+    let said = wf
+        .request_ok("post.comment", json!({ "post_id": id, "text": "种水真好" }))
+        .await["comment"]
+        .clone();
+    assert_eq!(said["status"], json!("published"));
+    let told = wa.next_event("feed.comment").await;
+    assert_eq!(told["data"]["comment"]["id"], said["id"]);
+    let reply = wa
+        .request_ok(
+            "post.comment",
+            json!({ "post_id": id, "text": "谢谢", "reply_to": said["id"] }),
+        )
+        .await["comment"]
+        .clone();
+    assert_eq!(reply["reply_to"], said["id"]);
+    let got = wa.request_ok("post.get", json!({ "post_id": id })).await;
+    assert_eq!(got["post"]["comments"], json!(2), "{got}");
+
+    // Refusals: empty, blocked, a reply to another post's comment, a blocked word.
+    let cases = [
+        (json!({ "post_id": id, "text": "  " }), "invalid_field"),
+        (
+            json!({ "post_id": id, "text": "好", "reply_to": 999_999 }),
+            "invalid_field",
+        ),
+        (json!({ "post_id": 999_999, "text": "好" }), "not_found"),
+    ];
+    for (data, want) in cases {
+        let e = wf.request_err("post.comment", data.clone()).await;
+        assert_eq!(code(&e), want, "{data}: {e}");
+    }
+    wa.request_ok("user.block", json!({ "user_id": blocked.id }))
+        .await;
+    let e = wb
+        .request_err("post.comment", json!({ "post_id": id, "text": "看看" }))
+        .await;
+    assert_eq!(code(&e), "blocked", "commenting when blocked: {e}");
+
+    // Held for a person: only its author sees it until approved.
+    let held = wf
+        .request_ok(
+            "post.comment",
+            json!({ "post_id": id, "text": "要的话加微信 jade888" }),
+        )
+        .await["comment"]
+        .clone();
+    assert_eq!(held["status"], json!("screening"));
+    let others = wa
+        .request_ok("post.comments", json!({ "post_id": id }))
+        .await;
+    assert_eq!(
+        others["comments"].as_array().map(Vec::len),
+        Some(2),
+        "{others}"
+    );
+    let own = wf
+        .request_ok("post.comments", json!({ "post_id": id }))
+        .await;
+    assert_eq!(
+        own["comments"].as_array().map(Vec::len),
+        Some(3),
+        "its author sees it"
+    );
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["kind"], json!("post_comment"), "{item}");
+    crate::moderation::claim_and_decide(&mut console, &item["data"]["id"], "reject", "站外交易")
+        .await;
+    let after = wf
+        .request_ok("post.comments", json!({ "post_id": id }))
+        .await;
+    assert_eq!(
+        after["comments"].as_array().map(Vec::len),
+        Some(2),
+        "rejected: {after}"
+    );
+
+    // Deleted by its author, or by the post's author; nobody else.
+    let stranger = app.new_user().await;
+    let mut wx = app.ws(&stranger).await;
+    let e = wx
+        .request_err("post.comment.delete", json!({ "comment_id": said["id"] }))
+        .await;
+    assert_eq!(code(&e), "forbidden");
+    wa.request_ok("post.comment.delete", json!({ "comment_id": said["id"] }))
+        .await;
+    wa.request_ok("post.comment.delete", json!({ "comment_id": reply["id"] }))
+        .await;
+    let got = wf.request_ok("post.get", json!({ "post_id": id })).await;
+    assert_eq!(got["post"]["comments"], json!(0), "{got}");
+    let export = app
+        .get("/api/me/export", Some(&fan.token))
+        .await
+        .ok("export");
+    assert_eq!(
+        export["sections"]["community"]["comments"][0]["status"],
+        json!("rejected"),
+        "{}",
+        export["sections"]["community"]
+    );
+}
+
 store_tests!(
+    comments_are_screened_counted_and_deleted_by_either_author,
     posts_are_screened_published_liked_and_deleted_everywhere,
     the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors,
     follows_are_counted_listed_and_hidden_by_choice,
