@@ -40,6 +40,9 @@ pub const COMMANDS: &[CommandSpec<Feed>] = &[
     row("post.comment.delete", Gate::User, |h, c, d| {
         call(h, c, d, Feed::delete_comment)
     }),
+    row("post.search", Gate::User, |h, c, d| {
+        call(h, c, d, Feed::search)
+    }),
     row("feed.home", Gate::User, |h, c, d| call(h, c, d, Feed::home)),
     row("feed.user", Gate::User, |h, c, d| {
         call(h, c, d, Feed::of_user)

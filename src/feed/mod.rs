@@ -153,6 +153,25 @@ pub struct FollowsPrivacy {
     pub hidden: bool,
 }
 
+/// Deepest a search pages (ranked results: offsets, not cursors).
+const SEARCH_OFFSET_MAX: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    pub q: String,
+    #[serde(default)]
+    pub offset: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Found {
+    pub posts: Vec<PostView>,
+    pub next_offset: Option<i64>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Deleted {
     pub deleted: bool,
@@ -332,6 +351,7 @@ impl Feed {
         .await?;
         if held.is_none() {
             self.start_fanout(&mut tx, id, caller.user_id, now).await?;
+            store::index_post(&mut tx, self.backend, id, &policy::index_terms(&screened)).await?;
         }
         tx.commit().await?;
         if let Some(reasons) = held {
@@ -390,6 +410,8 @@ impl Feed {
         if store::publish(&mut tx, post_id, now).await? {
             self.start_fanout(&mut tx, post_id, post.author_id, now)
                 .await?;
+            let terms = policy::index_terms(&format!("{} {}", post.text, post.tags.join(" ")));
+            store::index_post(&mut tx, self.backend, post_id, &terms).await?;
         }
         tx.commit().await?;
         self.wake_worker();
@@ -459,6 +481,11 @@ impl Feed {
             ));
         }
         store::edit(&self.db, post.id, &text, category.as_str(), &tags, now_ms()).await?;
+        if post.status == "published" {
+            let mut conn = self.db.acquire().await?;
+            let terms = policy::index_terms(&format!("{text} {}", tags.join(" ")));
+            store::index_post(&mut conn, self.backend, post.id, &terms).await?;
+        }
         Ok(OnePost {
             post: self.view_for(caller.user_id, post.id).await?,
         })
@@ -488,6 +515,7 @@ impl Feed {
         let mut tx = begin_write(&self.db, self.backend).await?;
         let changed = store::set_status(&mut tx, post_id, status, now_ms()).await?;
         store::remove_everywhere(&mut tx, post_id).await?;
+        store::unindex_post(&mut tx, post_id).await?;
         tx.commit().await?;
         if changed {
             self.tell_removed(post_id, author_id).await?;
@@ -585,21 +613,50 @@ impl Feed {
             .then(|| keys.last().copied())
             .flatten();
         let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
+        Ok(Posts {
+            posts: self.hydrate(me, &ids).await?,
+            next,
+        })
+    }
+
+    /// The published posts of `ids` that `me` may see, in the order of `ids`.
+    async fn hydrate(&self, me: i64, ids: &[i64]) -> AppResult<Vec<PostView>> {
         // Blocks are relations' to answer: authors either side blocks are left out.
         let hidden = crate::relations::hidden_presence(&self.db, me).await?;
         let mut by_id: std::collections::HashMap<i64, (store::PostRow, bool)> =
-            store::page_for(&self.db, self.backend, me, &ids)
+            store::page_for(&self.db, self.backend, me, ids)
                 .await?
                 .into_iter()
                 .filter(|(p, _)| !hidden.contains(&p.author_id))
                 .map(|(p, liked)| (p.id, (p, liked)))
                 .collect();
-        let posts = ids
+        Ok(ids
             .iter()
             .filter_map(|id| by_id.remove(id))
             .map(|(p, liked)| view(p, liked))
-            .collect();
-        Ok(Posts { posts, next })
+            .collect())
+    }
+
+    /// `post.search`: published posts holding the query (Chinese found inside longer runs
+    /// of text), the typed phrase first, then the most liked and newest; paged by offset.
+    pub async fn search(self: Arc<Self>, caller: Caller, body: Search) -> AppResult<Found> {
+        let limit = self.limit(body.limit)?;
+        let offset = body.offset.unwrap_or(0);
+        if !(0..=SEARCH_OFFSET_MAX).contains(&offset) {
+            return Err(AppError::field(
+                "offset",
+                format!("must be between 0 and {SEARCH_OFFSET_MAX}"),
+            ));
+        }
+        let Some((terms, phrase)) = policy::query_terms(&body.q) else {
+            return Err(AppError::field("q", "a word to search for"));
+        };
+        let ids = store::search(&self.db, self.backend, &terms, &phrase, offset, limit).await?;
+        let full = ids.len() as i64 == limit;
+        Ok(Found {
+            posts: self.hydrate(caller.user_id, &ids).await?,
+            next_offset: full.then_some(offset + limit),
+        })
     }
 
     // ---------------------------------------------------------------- likes

@@ -53,6 +53,79 @@ pub fn tags(raw: &[String], max: usize, max_chars: usize) -> AppResult<Vec<Strin
     Ok(out)
 }
 
+/// Most characters of a search query that count (its bigrams are looked up).
+pub const QUERY_MAX_CHARS: usize = 32;
+
+/// Text as search compares it: NFKC (full-width letters and digits as plain ones), lower
+/// case, and only letters and digits (Chinese characters are letters), in runs.
+fn search_runs(text: &str) -> Vec<Vec<char>> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut runs = vec![Vec::new()];
+    for c in text.nfkc().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            if let Some(run) = runs.last_mut() {
+                run.push(c);
+            }
+        } else if runs.last().is_some_and(|r| !r.is_empty()) {
+            runs.push(Vec::new());
+        }
+    }
+    runs.retain(|r| !r.is_empty());
+    runs
+}
+
+/// What a post is indexed under: every character and every bigram of its text and tags.
+/// Chinese has no spaces to split words at, and a bigram index finds a word inside a longer
+/// run ("和田玉" in "新疆和田玉籽料手镯") on any SQL store with a plain index, with no
+/// dictionary to ship or keep current.
+pub fn index_terms(text: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for run in search_runs(text) {
+        for (i, c) in run.iter().enumerate() {
+            terms.push(c.to_string());
+            if let Some(next) = run.get(i + 1) {
+                terms.push([*c, *next].iter().collect());
+            }
+        }
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+/// What a query looks up: its bigrams (a one-character query: the character), and the
+/// normalised query itself for ranking exact matches first. `None` for a query with no
+/// letter or digit.
+pub fn query_terms(query: &str) -> Option<(Vec<String>, String)> {
+    let runs = search_runs(query);
+    let chars: Vec<char> = runs
+        .iter()
+        .flatten()
+        .copied()
+        .take(QUERY_MAX_CHARS)
+        .collect();
+    if chars.is_empty() {
+        return None;
+    }
+    let mut terms: Vec<String> = Vec::new();
+    for run in &runs {
+        if run.len() == 1 {
+            terms.push(run[0].to_string());
+        }
+        for pair in run.windows(2) {
+            terms.push(pair.iter().collect());
+        }
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    terms.truncate(QUERY_MAX_CHARS);
+    let phrase = runs
+        .first()
+        .map(|r| r.iter().take(QUERY_MAX_CHARS).collect())
+        .unwrap_or_default();
+    Some((terms, phrase))
+}
+
 /// Where a page of a feed ends: the last post's publication time and id (newest first), so
 /// that posts arriving meanwhile never shift a page (no holes, no repeats).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +174,23 @@ mod tests {
         assert!(tags(&["两个 词".into()], 5, 10).is_err());
         assert!(tags(&["a".into(), "b".into(), "c".into()], 2, 10).is_err());
         assert!(tags(&["长".repeat(11)], 5, 10).is_err());
+    }
+
+    #[test]
+    fn a_word_is_found_inside_a_longer_run() {
+        let indexed = index_terms("新疆和田玉籽料手镯 #和田玉");
+        let (terms, phrase) = query_terms("和田玉").expect("terms");
+        assert_eq!(terms, ["和田", "田玉"]);
+        assert_eq!(phrase, "和田玉");
+        assert!(terms.iter().all(|t| indexed.contains(t)));
+        let (one, _) = query_terms("玉").expect("one character");
+        assert_eq!(one, ["玉"]);
+        assert!(indexed.contains(&"玉".to_string()));
+        // Full-width and case fold to the plain form.
+        let (latin, _) = query_terms("ＡＢｃ").expect("latin");
+        assert_eq!(latin, ["ab", "bc"]);
+        assert!(query_terms(" ！？ ").is_none());
+        assert!(!index_terms("新疆和田玉").contains(&"玉籽".to_string()));
     }
 
     #[test]

@@ -720,6 +720,74 @@ pub async fn liked_among(
     Ok(ids.into_iter().collect())
 }
 
+// ---------------------------------------------------------------- search
+
+/// (Re)indexes a post under `terms` (policy::index_terms).
+pub async fn index_post(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    post_id: i64,
+    terms: &[String],
+) -> Result<(), sqlx::Error> {
+    unindex_post(conn, post_id).await?;
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let list = match backend {
+        Backend::Sqlite => "SELECT value AS term FROM json_each($2)",
+        Backend::Postgres => "SELECT jsonb_array_elements_text($2::jsonb) AS term",
+    };
+    sqlx::query(&format!(
+        "INSERT INTO feed_search_terms (post_id, term) SELECT $1, t.term FROM ({list}) AS t \
+         WHERE true ON CONFLICT DO NOTHING"
+    ))
+    .bind(post_id)
+    .bind(json!(terms).to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn unindex_post(conn: &mut AnyConnection, post_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM feed_search_terms WHERE post_id = $1")
+        .bind(post_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Published posts holding every one of `terms`, ranked: the typed phrase itself first, then
+/// the most liked, then the newest; a page at `offset`.
+pub async fn search(
+    db: &Db,
+    backend: Backend,
+    terms: &[String],
+    phrase: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let list = match backend {
+        Backend::Sqlite => "SELECT value FROM json_each($1)",
+        Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)",
+    };
+    sqlx::query_scalar(&format!(
+        "SELECT p.id FROM feed_posts p JOIN (SELECT post_id FROM feed_search_terms \
+         WHERE term IN ({list}) GROUP BY post_id HAVING COUNT(*) = $2) m ON m.post_id = p.id \
+         WHERE p.status = 'published' \
+         ORDER BY CASE WHEN lower(p.text) LIKE '%' || $3 || '%' \
+                       OR lower(p.tags) LIKE '%' || $3 || '%' THEN 0 ELSE 1 END, \
+                  p.like_count DESC, p.published_at DESC, p.id DESC \
+         LIMIT $4 OFFSET $5"
+    ))
+    .bind(json!(terms).to_string())
+    .bind(terms.len() as i64)
+    .bind(phrase)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
 // ---------------------------------------------------------------- comments
 
 #[derive(Debug, Clone)]
@@ -933,6 +1001,8 @@ pub async fn erase_user(
 ) -> Result<(), sqlx::Error> {
     for sql in [
         "DELETE FROM feed_home WHERE user_id = $1 OR author_id = $1",
+        "DELETE FROM feed_search_terms WHERE post_id IN \
+         (SELECT id FROM feed_posts WHERE author_id = $1)",
         "DELETE FROM feed_fanout WHERE author_id = $1",
         "UPDATE feed_posts SET like_count = like_count - 1 \
          WHERE id IN (SELECT post_id FROM feed_likes WHERE user_id = $1)",

@@ -649,7 +649,91 @@ async fn comments_are_screened_counted_and_deleted_by_either_author(store: Store
     );
 }
 
+async fn posts_are_found_by_a_chinese_word_inside_a_longer_text(store: Store) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let reader = app.new_user().await;
+    let blocker = app.new_user().await;
+    let mut wa = app.ws(&author).await;
+    let mut wr = app.ws(&reader).await;
+    let mut wk = app.ws(&blocker).await;
+    let bracelet = post(&mut wa, "新疆和田玉籽料手镯，油润细腻").await["id"].clone();
+    let pendant = wa
+        .request_ok(
+            "post.create",
+            json!({ "text": "一块挂件", "category": "nephrite", "tags": ["和田玉"] }),
+        )
+        .await["post"]["id"]
+        .clone();
+    let scattered = post(&mut wa, "和田的朋友送的玉牌").await["id"].clone();
+    post(&mut wa, "南红玛瑙手串").await;
+    let blocked_post = post(&mut wk, "和田玉平安扣").await["id"].clone();
+    wr.request_ok("user.block", json!({ "user_id": blocker.id }))
+        .await;
+
+    let found = wr.request_ok("post.search", json!({ "q": "和田玉" })).await;
+    let ids: Vec<Value> = found["posts"]
+        .as_array()
+        .expect("posts")
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert!(ids.contains(&bracelet), "inside a longer run: {found}");
+    assert!(ids.contains(&pendant), "in a tag: {found}");
+    assert!(
+        !ids.contains(&scattered),
+        "和田 and 玉 apart are not 和田玉: {found}"
+    );
+    assert!(
+        !ids.contains(&blocked_post),
+        "a blocked author's post is not found: {found}"
+    );
+    let full_width = wr
+        .request_ok("post.search", json!({ "q": " 和田玉！" }))
+        .await;
+    assert_eq!(
+        full_width["posts"], found["posts"],
+        "punctuation and spaces do not count"
+    );
+    let page = wr
+        .request_ok("post.search", json!({ "q": "和田玉", "limit": 1 }))
+        .await;
+    assert_eq!(page["next_offset"], json!(1), "{page}");
+    let rest = wr
+        .request_ok(
+            "post.search",
+            json!({ "q": "和田玉", "limit": 1, "offset": 1 }),
+        )
+        .await;
+    assert_ne!(rest["posts"][0]["id"], page["posts"][0]["id"], "paged");
+    let one = wr.request_ok("post.search", json!({ "q": "玉" })).await;
+    assert!(one["posts"].as_array().map_or(0, Vec::len) >= 3, "{one}");
+    let empty = wr.request_err("post.search", json!({ "q": "！？" })).await;
+    assert_eq!(code(&empty), "invalid_field");
+
+    // A deleted post is no longer found; an edit is found by its new words.
+    wa.request_ok("post.delete", json!({ "post_id": bracelet }))
+        .await;
+    wa.request_ok(
+        "post.edit",
+        json!({ "post_id": scattered, "text": "和田玉牌子", "category": "nephrite" }),
+    )
+    .await;
+    let after = wr.request_ok("post.search", json!({ "q": "和田玉" })).await;
+    let ids: Vec<Value> = after["posts"]
+        .as_array()
+        .expect("posts")
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert!(
+        !ids.contains(&bracelet) && ids.contains(&scattered),
+        "{after}"
+    );
+}
+
 store_tests!(
+    posts_are_found_by_a_chinese_word_inside_a_longer_text,
     comments_are_screened_counted_and_deleted_by_either_author,
     posts_are_screened_published_liked_and_deleted_everywhere,
     the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors,
