@@ -2,6 +2,7 @@
 // phone-sized contexts, UI logins with dev SMS codes, condition waits and failure artifacts.
 // No fixed sleeps anywhere: every wait is on a selector, a text or a polled condition, bounded
 // by WAIT_MS (15 s), and a wait that runs out fails the step that was waiting.
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
@@ -566,4 +567,42 @@ export function runStamp(length = 5) {
     n = Math.floor(n / safe.length);
   }
   return out;
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length, 0);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td), 0);
+  return Buffer.concat([len, td, crc]);
+}
+
+// A small valid RGB PNG made here (signature, IHDR, IDAT, IEND with their CRCs), for the
+// pictures a scenario uploads: `rgb` where `ink(x, y)` is true, `paper` elsewhere, so that
+// it is not a flat colour.
+export function makePng({ width = 40, height = width, rgb = [60, 150, 110], paper = [240, 236, 220],
+  ink = (x, y) => (x + y) % 6 !== 0 } = {}) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    rows.push(Buffer.from([0, ...Array.from({ length: width }, (_, x) => (ink(x, y) ? rgb : paper)).flat()]));
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.concat(rows))), pngChunk('IEND', Buffer.alloc(0))]);
 }

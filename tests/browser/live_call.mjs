@@ -32,8 +32,7 @@
 // every connection must then be relay–relay; needs a TURN server in the server's
 // DUOXIE_LIVE_TURN_URLS), DUOXIE_STATIC_FROM_DISK (lib.mjs).
 // Prints `ok: <step>` / `FAIL: <step>: <reason>`, then `PASS: live_call` (exit 0) or exit 1.
-import { deflateSync } from 'node:zlib';
-import {
+import { makePng,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, checkNoHorizontalScroll, readMe, visibleText, waitConnected,
 } from './lib.mjs';
 
@@ -58,35 +57,8 @@ const VERDICT = { item: '手镯', material: '翡翠', grade: '冰种', notes: '�
 const CORRECTION = '复看视频，有充胶迹象';
 const NUMBER = /^DX[0-9A-HJKMNP-TV-Z]{12}$/;
 
-// A small valid PNG: the item's photo.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length, 0);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td), 0);
-  return Buffer.concat([len, td, crc]);
-}
-function makePng(size = 40, rgb = [60, 150, 110]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
-  const rows = [];
-  for (let y = 0; y < size; y++) rows.push(Buffer.from([0, ...Array.from({ length: size }, (_, x) => ((x + 2 * y) % 5 ? rgb : [235, 240, 230])).flat()]));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
-}
+// The item's photo: a small picture (lib.mjs).
+const itemPhoto = () => makePng({ width: 40, rgb: [60, 150, 110], paper: [235, 240, 230], ink: (x, y) => (x + 2 * y) % 5 !== 0 });
 
 const text = (page, sel) => page.locator(sel).first().innerText().catch(() => '');
 const card = (page, id) => page.locator(`#live-list li.live-card[data-room-id="${id}"]`);
@@ -241,7 +213,7 @@ async function apply(entry, item, { photo = false } = {}) {
       if (r.request().method() === 'POST' && /\/api\/media\?purpose=(post|chat)_photo&source=album/.test(r.url())) uploads.push(r);
     };
     page.on('response', onResponse);
-    await page.locator('#live-call-photo-file').setInputFiles({ name: 'bangle.png', mimeType: 'image/png', buffer: makePng() });
+    await page.locator('#live-call-photo-file').setInputFiles({ name: 'bangle.png', mimeType: 'image/png', buffer: itemPhoto() });
     let asked = false;
     const upload = await waitUntil('the photo upload (or the album permission asked)', async () => {
       const allow = page.locator('#live-call-album-dialog #live-call-album-allow');

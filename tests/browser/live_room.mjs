@@ -5,8 +5,7 @@
 // bans from the comment stream, each felt at once on the viewer's page (and a kicked or banned viewer cannot come back, even after a reload); the host
 // ends the room; the list and the room page on a desktop window; no horizontal scroll at 390 px,
 // no console errors, no window dialogs. See README.md.
-import { deflateSync } from 'node:zlib';
-import { runStamp,
+import { makePng, runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, checkNoHorizontalScroll, readMe, visibleText, waitConnected,
 } from './lib.mjs';
 
@@ -21,35 +20,8 @@ const stamp = runStamp();
 const TITLE = `和田玉籽料鉴定${stamp}`;
 const PIN = '本场只鉴定不交易';
 
-// A small valid PNG (as web_client.mjs makes them): the room's cover.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length, 0);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td), 0);
-  return Buffer.concat([len, td, crc]);
-}
-function makePng(size = 48, rgb = [46, 125, 91]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
-  const rows = [];
-  for (let y = 0; y < size; y++) rows.push(Buffer.from([0, ...Array.from({ length: size }, (_, x) => ((x * 3 + y) % 7 ? rgb : [240, 236, 220])).flat()]));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
-}
+// The room's cover: a small picture (lib.mjs).
+const cover = () => makePng({ width: 48, rgb: [46, 125, 91], ink: (x, y) => (x * 3 + y) % 7 !== 0 });
 
 const card = (page, id) => page.locator(`#live-list li.live-card[data-room-id="${id}"]`);
 const commentIn = (page, box, text) => page.locator(`${box} li.live-comment:not(.pending)`).filter({ hasText: text });
@@ -161,7 +133,7 @@ await run.main('live_room', async () => {
       if (r.request().method() === 'POST' && /\/api\/media\?purpose=post_photo&source=album/.test(r.url())) uploads.push(r);
     };
     hp.on('response', onResponse);
-    await hp.locator('#live-cover-file').setInputFiles({ name: 'cover.png', mimeType: 'image/png', buffer: makePng() });
+    await hp.locator('#live-cover-file').setInputFiles({ name: 'cover.png', mimeType: 'image/png', buffer: cover() });
     let asked = false;
     const upload = await waitUntil('the cover upload (or the album permission asked)', async () => {
       const allow = hp.locator('#live-album-dialog #live-album-allow');

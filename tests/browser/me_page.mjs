@@ -6,8 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
-import { runStamp,
+import { makePng, runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, checkNoHorizontalScroll, staticFromDisk,
   oneLine, WAIT_MS,
 } from './lib.mjs';
@@ -71,42 +70,8 @@ async function apiLogin(phone, device) {
   return login.json;
 }
 
-// A small valid PNG (solid colour, 48×48, RGB): signature, IHDR, IDAT, IEND with CRCs.
-function makePng(w = 48, h = 48, rgb = [194, 65, 12]) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const c = Buffer.alloc(4);
-    c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
-  const raw = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) {
-    raw[y * (w * 3 + 1)] = 0;
-    for (let x = 0; x < w; x++) {
-      const o = y * (w * 3 + 1) + 1 + x * 3;
-      // A diagonal band, so the picture is not a flat colour.
-      const band = (x + y) % 16 < 8;
-      raw[o] = band ? rgb[0] : 255; raw[o + 1] = band ? rgb[1] : 240; raw[o + 2] = band ? rgb[2] : 220;
-    }
-  }
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
+// The avatar: a 48×48 picture with a diagonal band (lib.mjs).
+const avatarPng = () => makePng({ width: 48, rgb: [194, 65, 12], paper: [255, 240, 220], ink: (x, y) => (x + y) % 16 < 8 });
 
 const CONTENT_TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', html: 'text/html; charset=utf-8', txt: 'text/plain; charset=utf-8', md: 'text/plain; charset=utf-8' };
 
@@ -251,7 +216,7 @@ await run.step('2. edit the nickname: saved, shown on the card and everywhere', 
 
 await run.step('3. upload an avatar: photo_album asked in the page, then shown as an <img>', async () => {
   await go(page, '#me-row-profile', 'me-view-profile');
-  await page.locator('#me-avatar-file').setInputFiles({ name: 'avatar.png', mimeType: 'image/png', buffer: makePng() });
+  await page.locator('#me-avatar-file').setInputFiles({ name: 'avatar.png', mimeType: 'image/png', buffer: avatarPng() });
   await waitVisible(page.locator('#me-album-dialog [role=dialog]'), 'the in-page photo_album dialog');
   await run.screenshot(phone, 'album-dialog');
   await page.locator('#me-album-allow').click();

@@ -2,8 +2,7 @@
 // web client's shell and 消息 tab. Login with the agreement; the buyer finds the seller in the
 // directory and by nickname; both sides chat live; a photo and an emoji go across; a recall;
 // the tab bar; English and back; no horizontal scroll at 390 px; no console errors. See README.md.
-import { deflateSync } from 'node:zlib';
-import { runStamp,
+import { makePng, runStamp,
   Run, env, fail, waitUntil, waitVisible, settle, loginApp, waitConnected, checkNoHorizontalScroll,
   visibleText, readMe, acceptPolicy,
 } from './lib.mjs';
@@ -17,33 +16,8 @@ const TABS_EN = ['Messages', 'Live', 'Community', 'Me'];
 
 const run = new Run({ artifacts: ARTIFACTS, overallMs: 420000 });
 
-// A valid 24×24 PNG (an orange square), made here: signature, IHDR, IDAT, IEND with CRCs.
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-function makePng(size = 24, rgb = [200, 90, 40]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
-  const rows = [];
-  for (let y = 0; y < size; y++) rows.push(Buffer.from([0, ...Array.from({ length: size }, (_, x) => ((x + y) % 6 ? rgb : [250, 240, 230])).flat()]));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
-}
+// A 24×24 photo (lib.mjs).
+const photo = () => makePng({ width: 24, rgb: [200, 90, 40], paper: [250, 240, 230] });
 
 const rowOf = (page, seq) => page.locator(`#message-list li[data-seq="${seq}"]`);
 const describe = (page) => page.locator('#message-list li').evaluateAll((lis) => lis.map((li) => `[${li.className}] ${li.innerText}`).join(' || '))
@@ -185,7 +159,7 @@ async function scenario(kind) {
 
   await run.step(`${kind} 7. the buyer sends a photo; the seller sees it`, async () => {
     const mark = buyer.ws.mark();
-    await bp.locator('#photo-input').setInputFiles({ name: 'ring.png', mimeType: 'image/png', buffer: makePng() });
+    await bp.locator('#photo-input').setInputFiles({ name: 'ring.png', mimeType: 'image/png', buffer: photo() });
     const sent = await waitUntil('the photo to be sent (or the album permission asked)', async () => {
       const allow = bp.locator('#message-list li.pending.consent button', { hasText: '允许并发送' });
       if (await allow.count()) {
