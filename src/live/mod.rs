@@ -979,14 +979,7 @@ impl Live {
                 self.audit(room_id, caller.user_id, &body.action, None, &reason)
                     .await?;
                 if hide {
-                    self.remove_from_room(
-                        Audience::Topic(room::topic(room_id)),
-                        room_id,
-                        "hidden",
-                        None,
-                    );
-                    self.close_room_calls(room_id, call::EndReason::Hidden)
-                        .await?;
+                    self.clear_hidden_room(room_id).await?;
                 }
                 Ok(OneRoom {
                     room: self.room(room_id).await?.view,
@@ -1069,6 +1062,12 @@ impl Live {
     /// An upheld report of a room: hidden, its members removed on every node.
     async fn hide_reported_room(&self, room_id: i64) -> AppResult<()> {
         store::set_hidden(self.db(), room_id, Some(now_ms())).await?;
+        self.clear_hidden_room(room_id).await
+    }
+
+    /// A room just hidden (a moderator's hide, an upheld report): its members leave it on
+    /// every node, its call ends and its queue closes.
+    async fn clear_hidden_room(&self, room_id: i64) -> AppResult<()> {
         self.remove_from_room(
             Audience::Topic(room::topic(room_id)),
             room_id,
