@@ -60,6 +60,7 @@ pub enum ErrorCode {
     InvalidSdp,
     InvalidCandidate,
     SignalTooLarge,
+    ShareCodeInvalid,
     Unavailable,
     Internal,
 }
@@ -115,6 +116,7 @@ impl ErrorCode {
             Self::InvalidSdp => "invalid_sdp",
             Self::InvalidCandidate => "invalid_candidate",
             Self::SignalTooLarge => "signal_too_large",
+            Self::ShareCodeInvalid => "share_code_invalid",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -161,7 +163,7 @@ impl ErrorCode {
             | Self::PolicyNotAccepted
             | Self::AgeRequired
             | Self::GuardianRequired => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::ShareCodeInvalid => StatusCode::NOT_FOUND,
             Self::TooManyAttempts | Self::CodeCooldown | Self::RateLimited | Self::RoomBusy => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -24,7 +24,8 @@
 //! pipeline), [`minors`] (age and guardians), [`moderation`] (screening, the queue,
 //! decisions, sanctions, reports, the picture blocklist and its fingerprints), [`relations`]
 //! (blocks), [`live`] (rooms, appraisal calls and verdicts), [`feed`] (the community: posts,
-//! follows, fan-out) and [`privacy`] (runs the domains' rights: the streamed export, the
+//! follows, fan-out, the discover feed), [`share`] (share codes to a post, a room or a
+//! profile) and [`privacy`] (runs the domains' rights: the streamed export, the
 //! deletion transaction, the retention job). A domain never writes to a socket: it publishes
 //! on the bus. Where one domain needs another it calls a narrow, named function (the way
 //! `consent::require` gates a feature); where the arrow would point up, the lower domain
@@ -34,8 +35,8 @@
 //! messages), [`consent::WithdrawalListener`] (live ends calls on a withdrawal), and the kernel's
 //! [`domain::Accounts`] and [`rights::DataDomain`]. The arrows between domains: auth → media,
 //! minors, moderation, privacy; chat → media, moderation, relations; media → consent,
-//! moderation; live → consent, media, moderation, privacy; feed → media, moderation,
-//! relations; minors → privacy; consent, moderation, privacy and relations name none.
+//! moderation; live → consent, media, moderation, privacy, relations; feed → consent, media,
+//! moderation, relations; share → feed, live; minors → privacy; consent, moderation, privacy and relations name none.
 //!
 //! **The transports** translate and know no domain rule: `http` (REST, the static client) and
 //! `ws` (one [`ws::session::WsSession`] actor per socket, which checks the gate a command's
@@ -67,6 +68,7 @@ pub mod privacy;
 pub mod relations;
 pub mod rights;
 pub mod settings;
+pub mod share;
 pub mod startup;
 pub mod store;
 pub mod ws;

@@ -18,6 +18,7 @@ pub use crate::live::settings::LiveSettings;
 pub use crate::media::settings::MediaSettings;
 pub use crate::moderation::settings::ModerationSettings;
 pub use crate::privacy::settings::PrivacySettings;
+pub use crate::share::settings::ShareSettings;
 pub use crate::ws::settings::WsSettings;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -68,6 +69,7 @@ pub struct Settings {
     pub moderation: ModerationSettings,
     pub live: LiveSettings,
     pub feed: FeedSettings,
+    pub share: ShareSettings,
 }
 
 impl Default for Settings {
@@ -94,6 +96,7 @@ impl Default for Settings {
             moderation: ModerationSettings::default(),
             live: LiveSettings::default(),
             feed: FeedSettings::default(),
+            share: ShareSettings::default(),
         }
     }
 }
@@ -150,6 +153,7 @@ impl Settings {
         self.privacy.apply_env(&env)?;
         self.live.apply_env(&env)?;
         self.feed.apply_env(&env)?;
+        self.share.apply_env(&env)?;
         Ok(())
     }
 
@@ -224,6 +228,7 @@ impl Settings {
         self.privacy.validate()?;
         self.live.validate()?;
         self.feed.validate()?;
+        self.share.validate()?;
         Ok(())
     }
 

@@ -196,6 +196,7 @@ impl App {
             settings.feed.clone(),
             feed_keywords,
             accounts.clone(),
+            policy_version.clone(),
         ));
         let mut contents = crate::moderation::content::ContentKinds::default();
         contents.add(Arc::new(crate::feed::moderated::PostsUnderModeration(
@@ -269,6 +270,7 @@ impl App {
             Arc::new(crate::moderation::rights::ModerationRights),
             Arc::new(crate::live::rights::LiveRights),
             Arc::new(crate::feed::rights::FeedRights),
+            Arc::new(crate::share::rights::ShareRights),
             Arc::new(crate::auth::rights::AccountRights {
                 vault: vault.clone(),
             }),
@@ -337,6 +339,15 @@ impl App {
         )?;
         routes.add(live.clone(), crate::live::commands::COMMANDS)?;
         routes.add(feed.clone(), crate::feed::commands::COMMANDS)?;
+        routes.add(
+            Arc::new(crate::share::Shares::new(
+                db.clone(),
+                feed.clone(),
+                live.clone(),
+                settings.share.clone(),
+            )),
+            crate::share::commands::COMMANDS,
+        )?;
         let command_names = routes.names();
         let ws = web::Data::new(WsServices {
             auth: Auth::clone(&auth),

@@ -44,6 +44,9 @@ pub const COMMANDS: &[CommandSpec<Feed>] = &[
         call(h, c, d, Feed::search)
     }),
     row("feed.home", Gate::User, |h, c, d| call(h, c, d, Feed::home)),
+    row("feed.discover", Gate::User, |h, c, d| {
+        call(h, c, d, Feed::discover)
+    }),
     row("feed.user", Gate::User, |h, c, d| {
         call(h, c, d, Feed::of_user)
     }),

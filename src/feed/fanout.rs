@@ -2,7 +2,8 @@
 //! database, so one node works on a job at a time and a killed node's job is taken over when
 //! its lease runs out), writes the post into the followers' home timelines a batch at a
 //! time, moving the job's cursor in the same transaction, and tells the batch's online
-//! followers (`feed.post`). Woken at once by a post published on this node; otherwise it
+//! followers (`feed.post`). Followers who have not read their feed for
+//! `DUOXIE_FEED_INACTIVE_AFTER_MS` are skipped: their timeline is rebuilt when they return. Woken at once by a post published on this node; otherwise it
 //! looks for work every `DUOXIE_FEED_FANOUT_IDLE_MS`.
 
 use std::sync::Arc;
@@ -105,8 +106,10 @@ async fn run(feed: &Feed, mut job: store::Job) -> AppResult<()> {
             store::finish_fanout(&feed.db, job.post_id).await?;
             return Ok(());
         };
+        let now = now_ms();
+        let active_since = now - s.inactive_after_ms;
         let mut tx = crate::store::begin_write(&feed.db, feed.backend).await?;
-        if !store::fanout_step(&mut tx, &job, last, now_ms(), s.fanout_lease_ms).await? {
+        if !store::fanout_step(&mut tx, &job, last, now, s.fanout_lease_ms, active_since).await? {
             // Deleted meanwhile, or another node took the job over: nothing more here.
             return Ok(());
         }

@@ -11,6 +11,7 @@
 
 pub mod commands;
 pub mod comments;
+pub mod discover;
 pub mod fanout;
 pub mod moderated;
 pub mod policy;
@@ -39,6 +40,9 @@ pub use store::UserRef;
 
 /// Followers a removal event is published to at once.
 const NOTIFY_CHUNK: usize = 2000;
+/// How often an active reader's activity is written down, ms (at most a quarter of the
+/// inactivity threshold, so that fan-out never skips someone reading).
+const READER_MARK_EVERY_MS: i64 = 3_600_000;
 
 pub struct Feed {
     db: Db,
@@ -47,6 +51,9 @@ pub struct Feed {
     settings: FeedSettings,
     keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
     accounts: Arc<dyn Accounts>,
+    /// The privacy-policy version in force: the discover feed reads the recommendation
+    /// consent under it.
+    policy: crate::consent::PolicyVersion,
     /// Set once moderation runs (it is started after the content kinds, this one included).
     moderation: OnceLock<Addr<ModerationServer>>,
     /// Wakes this node's fan-out worker when a post is published here.
@@ -70,6 +77,8 @@ pub struct PostView {
     pub likes: i64,
     pub liked: bool,
     pub comments: i64,
+    /// Users who shared it (each counted once).
+    pub shares: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -204,6 +213,7 @@ pub struct FollowsHidden {
 #[derive(Debug, Serialize)]
 pub struct Profile {
     pub user_id: i64,
+    pub user: UserRef,
     pub followers: i64,
     pub following: i64,
     pub follows_hidden: bool,
@@ -218,6 +228,7 @@ impl Feed {
         settings: FeedSettings,
         keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
         accounts: Arc<dyn Accounts>,
+        policy: crate::consent::PolicyVersion,
     ) -> Self {
         Self {
             db,
@@ -226,6 +237,7 @@ impl Feed {
             settings,
             keywords,
             accounts,
+            policy,
             moderation: OnceLock::new(),
             wake: OnceLock::new(),
         }
@@ -436,6 +448,23 @@ impl Feed {
         Ok(view(post, liked))
     }
 
+    /// The post as a share code shows it to `viewer` (as `post.get`).
+    pub async fn post_for(&self, viewer: i64, post_id: i64) -> AppResult<PostView> {
+        self.view_for(viewer, post_id).await
+    }
+
+    /// `user_id` shares a published post they may see: counted once per user; the count.
+    pub async fn record_share(&self, user_id: i64, post_id: i64) -> AppResult<i64> {
+        let post = self.view_for(user_id, post_id).await?;
+        if post.status != "published" {
+            return Err(AppError::not_found("post"));
+        }
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        let shares = store::record_share(&mut tx, post_id, user_id, now_ms()).await?;
+        tx.commit().await?;
+        Ok(shares)
+    }
+
     pub async fn get(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<OnePost> {
         Ok(OnePost {
             post: self.view_for(caller.user_id, body.post_id).await?,
@@ -554,6 +583,7 @@ impl Feed {
         let limit = self.limit(body.limit)?;
         let cursor = body.cursor.unwrap_or(Cursor::TOP);
         if cursor == Cursor::TOP {
+            self.note_reader(me).await?;
             store::trim_home(&self.db, me, self.settings.home_max).await?;
         }
         let mut keys = store::home_page(&self.db, me, cursor, limit).await?;
@@ -567,6 +597,30 @@ impl Feed {
         keys.dedup();
         keys.truncate(limit as usize);
         self.page(me, keys, limit).await
+    }
+
+    /// A reader opening their feed: one back after `DUOXIE_FEED_INACTIVE_AFTER_MS` away (or
+    /// for the first time) has their timeline rebuilt, since fan-out skipped them; an active
+    /// one is marked at most once per `READER_MARK_EVERY_MS` (no write per page read).
+    async fn note_reader(&self, me: i64) -> AppResult<()> {
+        let now = now_ms();
+        let last = store::reader_active_at(&self.db, me).await?;
+        let away = last.map_or(true, |at| at < now - self.settings.inactive_after_ms);
+        let every = READER_MARK_EVERY_MS.min(self.settings.inactive_after_ms / 4);
+        if !away && last.is_some_and(|at| at >= now - every) {
+            return Ok(());
+        }
+        let mut tx = begin_write(&self.db, self.backend).await?;
+        // Marked first: a fan-out step committed after this includes the reader, and one
+        // committed before it wrote a post the rebuild below reads.
+        store::mark_reader_active(&mut tx, me, now).await?;
+        tx.commit().await?;
+        if away {
+            let mut tx = begin_write(&self.db, self.backend).await?;
+            store::rebuild_home(&mut tx, me, self.settings.home_max).await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// One author's published posts (all of their own, for the author), newest first.
@@ -695,8 +749,11 @@ impl Feed {
                 "you cannot follow this user",
             ));
         }
+        let now = now_ms();
         let mut tx = begin_write(&self.db, self.backend).await?;
-        store::follow(&mut tx, me, body.user_id, now_ms()).await?;
+        store::follow(&mut tx, me, body.user_id, now).await?;
+        // Following is reading: the new author's posts reach this timeline from now on.
+        store::mark_reader_active(&mut tx, me, now).await?;
         tx.commit().await?;
         let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
         Ok(Following {
@@ -769,19 +826,24 @@ impl Feed {
     }
 
     pub async fn profile(self: Arc<Self>, caller: Caller, body: UserRefBody) -> AppResult<Profile> {
-        self.existing_user(body.user_id).await?;
-        if body.user_id != caller.user_id
-            && self.blocked_between(caller.user_id, body.user_id).await?
-        {
+        self.profile_for(caller.user_id, body.user_id).await
+    }
+
+    /// `user_id`'s profile as `viewer` sees it; `not_found` between users either of whom
+    /// blocks the other.
+    pub async fn profile_for(&self, viewer: i64, user_id: i64) -> AppResult<Profile> {
+        self.existing_user(user_id).await?;
+        if user_id != viewer && self.blocked_between(viewer, user_id).await? {
             return Err(AppError::not_found("user"));
         }
-        let (followers, following, follows_hidden) = store::profile(&self.db, body.user_id).await?;
+        let (followers, following, follows_hidden) = store::profile(&self.db, user_id).await?;
         Ok(Profile {
-            user_id: body.user_id,
+            user_id,
+            user: store::user_ref(&self.db, user_id).await?,
             followers,
             following,
             follows_hidden,
-            followed_by_me: store::is_following(&self.db, caller.user_id, body.user_id).await?,
+            followed_by_me: store::is_following(&self.db, viewer, user_id).await?,
         })
     }
 
@@ -812,5 +874,6 @@ fn view(p: store::PostRow, liked: bool) -> PostView {
         likes: p.likes,
         liked,
         comments: p.comments,
+        shares: p.shares,
     }
 }

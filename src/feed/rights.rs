@@ -25,6 +25,8 @@ impl DataDomain for FeedRights {
             ("feed_home", "user_id"),
             ("feed_likes", "user_id"),
             ("feed_comments", "author_id"),
+            ("feed_shares", "user_id"),
+            ("feed_readers", "user_id"),
         ]
     }
 

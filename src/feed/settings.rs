@@ -38,6 +38,16 @@ pub struct FeedSettings {
     pub page_max: i64,
     /// Longest comment, characters. env `DUOXIE_FEED_COMMENT_MAX_CHARS`; default: 500.
     pub comment_max_chars: usize,
+    /// A reader who has not read their home feed for this long is skipped by fan-out; their
+    /// timeline is rebuilt when they come back, ms. env `DUOXIE_FEED_INACTIVE_AFTER_MS`;
+    /// default: 604800000 (7 days).
+    pub inactive_after_ms: i64,
+    /// Posts the discover feed ranks (the newest published in its window).
+    /// env `DUOXIE_FEED_DISCOVER_POOL`; default: 500.
+    pub discover_pool: i64,
+    /// How far back the discover feed looks, ms. env `DUOXIE_FEED_DISCOVER_WINDOW_MS`;
+    /// default: 1209600000 (14 days).
+    pub discover_window_ms: i64,
 }
 
 impl Default for FeedSettings {
@@ -55,6 +65,9 @@ impl Default for FeedSettings {
             fanout_lease_ms: 30_000,
             page_max: 50,
             comment_max_chars: 500,
+            inactive_after_ms: 7 * 86_400_000,
+            discover_pool: 500,
+            discover_window_ms: 14 * 86_400_000,
         }
     }
 }
@@ -79,7 +92,10 @@ impl Section for FeedSettings {
                 fanout_idle_ms,
                 fanout_lease_ms,
                 page_max,
-                comment_max_chars
+                comment_max_chars,
+                inactive_after_ms,
+                discover_pool,
+                discover_window_ms
             ]
         );
         Ok(())
@@ -146,6 +162,21 @@ impl Section for FeedSettings {
             (1..=5000).contains(&f.comment_max_chars),
             "DUOXIE_FEED_COMMENT_MAX_CHARS",
             "must be between 1 and 5000",
+        )?;
+        check(
+            (60_000..=365 * 86_400_000).contains(&f.inactive_after_ms),
+            "DUOXIE_FEED_INACTIVE_AFTER_MS",
+            "must be between 60000 and 31536000000",
+        )?;
+        check(
+            (10..=10_000).contains(&f.discover_pool),
+            "DUOXIE_FEED_DISCOVER_POOL",
+            "must be between 10 and 10000",
+        )?;
+        check(
+            (3_600_000..=365 * 86_400_000).contains(&f.discover_window_ms),
+            "DUOXIE_FEED_DISCOVER_WINDOW_MS",
+            "must be between 3600000 and 31536000000",
         )?;
         Ok(())
     }

@@ -34,10 +34,12 @@ pub struct PostRow {
     pub edited_at: Option<i64>,
     pub likes: i64,
     pub comments: i64,
+    pub shares: i64,
 }
 
 const POST_FIELDS: &str = "p.id, p.author_id, p.text, p.media, p.category, p.tags, \
      p.status, p.created_at, p.published_at, p.edited_at, p.like_count, p.comment_count, \
+     p.share_count, \
      CASE WHEN u.deleted_at IS NULL THEN u.id END AS author_ref, u.nickname AS author_nickname, \
      u.avatar AS author_avatar";
 const POST_FROM: &str = "FROM feed_posts p JOIN users u ON u.id = p.author_id";
@@ -78,6 +80,7 @@ fn post_from_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
         edited_at: r.try_get("edited_at")?,
         likes: r.try_get("like_count")?,
         comments: r.try_get("comment_count")?,
+        shares: r.try_get("share_count")?,
     })
 }
 
@@ -290,6 +293,18 @@ async fn count_change(
 }
 
 /// (followers, following, follows hidden).
+/// How a user is shown (a deleted account as 已注销用户).
+pub async fn user_ref(db: &Db, user_id: i64) -> Result<UserRef, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CASE WHEN deleted_at IS NULL THEN id END AS author_ref, \
+         nickname AS author_nickname, avatar AS author_avatar FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await?;
+    author_of(&row)
+}
+
 pub async fn profile(db: &Db, user_id: i64) -> Result<(i64, i64, bool), sqlx::Error> {
     let row = sqlx::query(
         "SELECT followers, following, follows_hidden FROM feed_profiles WHERE user_id = $1",
@@ -607,15 +622,17 @@ pub async fn next_followers(db: &Db, job: &Job, batch: i64) -> Result<Vec<i64>, 
     .await
 }
 
-/// Writes the post into the timelines of the author's followers in (done_up_to, last] and
-/// moves the cursor, in one transaction; false when another node moved it meanwhile (its
-/// lease ran out and it was taken over: this step is void).
+/// Writes the post into the timelines of the author's followers in (done_up_to, last] who
+/// read their feed since `active_since` (the others' timelines are rebuilt when they come
+/// back) and moves the cursor, in one transaction; false when another node moved it
+/// meanwhile (its lease ran out and it was taken over: this step is void).
 pub async fn fanout_step(
     conn: &mut AnyConnection,
     job: &Job,
     last: i64,
     now: i64,
     lease_ms: i64,
+    active_since: i64,
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(
         "UPDATE feed_fanout SET done_up_to = $3, lease_until = $4 \
@@ -633,8 +650,9 @@ pub async fn fanout_step(
     }
     sqlx::query(
         "INSERT INTO feed_home (user_id, post_id, author_id, published_at) \
-         SELECT follower_id, $3, $1, $4 FROM feed_follows \
-         WHERE followee_id = $1 AND follower_id > $2 AND follower_id <= $5 \
+         SELECT f.follower_id, $3, $1, $4 FROM feed_follows f \
+         JOIN feed_readers r ON r.user_id = f.follower_id AND r.active_at >= $6 \
+         WHERE f.followee_id = $1 AND f.follower_id > $2 AND f.follower_id <= $5 \
          ON CONFLICT DO NOTHING",
     )
     .bind(job.author_id)
@@ -642,6 +660,7 @@ pub async fn fanout_step(
     .bind(job.post_id)
     .bind(job.published_at)
     .bind(last)
+    .bind(active_since)
     .execute(&mut *conn)
     .await?;
     Ok(true)
@@ -706,18 +725,34 @@ pub async fn liked_among(
     user_id: i64,
     posts: &[i64],
 ) -> Result<HashSet<i64>, sqlx::Error> {
-    if posts.is_empty() {
+    among(
+        db,
+        backend,
+        "SELECT post_id FROM feed_likes WHERE user_id = $1 AND post_id IN",
+        user_id,
+        posts,
+    )
+    .await
+}
+
+/// The ids among `ids` that `select` (ending in `… AND <id column> IN`) answers for `user_id`
+/// as `$1`: one statement, whatever the number of ids.
+async fn among(
+    db: &Db,
+    backend: Backend,
+    select: &str,
+    user_id: i64,
+    ids: &[i64],
+) -> Result<HashSet<i64>, sqlx::Error> {
+    if ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let ids: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT post_id FROM feed_likes WHERE user_id = $1 AND post_id IN ({})",
-        id_list(backend, "$2")
-    ))
-    .bind(user_id)
-    .bind(ids_json(posts))
-    .fetch_all(db)
-    .await?;
-    Ok(ids.into_iter().collect())
+    let found: Vec<i64> = sqlx::query_scalar(&format!("{select} ({})", id_list(backend, "$2")))
+        .bind(user_id)
+        .bind(ids_json(ids))
+        .fetch_all(db)
+        .await?;
+    Ok(found.into_iter().collect())
 }
 
 // ---------------------------------------------------------------- search
@@ -918,6 +953,190 @@ pub async fn set_comment_status(
     Ok(n == 1)
 }
 
+// ---------------------------------------------------------------- shares
+
+/// Counts `user_id`'s share of the post once (a user sharing again changes nothing); the
+/// post's share count after it.
+pub async fn record_share(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let added = sqlx::query(
+        "INSERT INTO feed_shares (post_id, user_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(post_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if added == 1 {
+        sqlx::query("UPDATE feed_posts SET share_count = share_count + 1 WHERE id = $1")
+            .bind(post_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query_scalar("SELECT share_count FROM feed_posts WHERE id = $1")
+        .bind(post_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+// ---------------------------------------------------------------- discover
+
+/// A recent published post with what the discover feed ranks it by.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: i64,
+    pub author_id: i64,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub published_at: i64,
+    pub likes: i64,
+    pub comments: i64,
+    pub shares: i64,
+}
+
+/// The newest `pool` published posts since `since`, in one category or in all: one indexed
+/// range read.
+pub async fn recent_published(
+    db: &Db,
+    category: Option<&str>,
+    since: i64,
+    pool: i64,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    const COLUMNS: &str = "SELECT id, author_id, category, tags, published_at, like_count, \
+         comment_count, share_count FROM feed_posts WHERE status = 'published' \
+         AND published_at >= $1";
+    let sql = match category {
+        Some(_) => {
+            format!("{COLUMNS} AND category = $3 ORDER BY published_at DESC, id DESC LIMIT $2")
+        }
+        None => format!("{COLUMNS} ORDER BY published_at DESC, id DESC LIMIT $2"),
+    };
+    let mut query = sqlx::query(&sql).bind(since).bind(pool);
+    if let Some(c) = category {
+        query = query.bind(c.to_string());
+    }
+    query
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Candidate {
+                id: r.try_get("id")?,
+                author_id: r.try_get("author_id")?,
+                category: r.try_get("category")?,
+                tags: list(&r.try_get::<String, _>("tags")?),
+                published_at: r.try_get("published_at")?,
+                likes: r.try_get("like_count")?,
+                comments: r.try_get("comment_count")?,
+                shares: r.try_get("share_count")?,
+            })
+        })
+        .collect()
+}
+
+/// The categories and tags of the posts `user_id` liked or commented on since `since`, newest
+/// `limit` of each: what a personalised discover feed leans towards.
+pub async fn interests(
+    db: &Db,
+    user_id: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT p.category, p.tags FROM feed_likes l JOIN feed_posts p ON p.id = l.post_id \
+         WHERE l.user_id = $1 AND l.created_at >= $2 ORDER BY l.created_at DESC LIMIT $3",
+        "SELECT p.category, p.tags FROM feed_comments c JOIN feed_posts p ON p.id = c.post_id \
+         WHERE c.author_id = $1 AND c.created_at >= $2 AND c.status = 'published' \
+         ORDER BY c.created_at DESC LIMIT $3",
+    ] {
+        for r in sqlx::query(sql)
+            .bind(user_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(db)
+            .await?
+        {
+            out.push((
+                r.try_get::<String, _>("category")?,
+                list(&r.try_get::<String, _>("tags")?),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Whom `user_id` follows among `authors`.
+pub async fn followed_among(
+    db: &Db,
+    backend: Backend,
+    user_id: i64,
+    authors: &[i64],
+) -> Result<HashSet<i64>, sqlx::Error> {
+    among(
+        db,
+        backend,
+        "SELECT followee_id FROM feed_follows WHERE follower_id = $1 AND followee_id IN",
+        user_id,
+        authors,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- readers
+
+/// When the reader last read their home feed (`None`: never).
+pub async fn reader_active_at(db: &Db, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT active_at FROM feed_readers WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn mark_reader_active(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feed_readers (user_id, active_at) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET active_at = $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the newest `keep` published posts of those the reader follows (and their own) into
+/// their timeline: the feed of a reader fan-out skipped while they were away.
+pub async fn rebuild_home(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO feed_home (user_id, post_id, author_id, published_at) \
+         SELECT $1, id, author_id, published_at FROM feed_posts WHERE status = 'published' \
+         AND author_id IN (SELECT followee_id FROM feed_follows WHERE follower_id = $1 \
+                           UNION SELECT $1) \
+         ORDER BY published_at DESC, id DESC LIMIT $2 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
 // ---------------------------------------------------------------- the user's rights
 
 pub async fn export_user(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
@@ -980,8 +1199,14 @@ pub async fn export_user(db: &Db, user_id: i64) -> Result<Value, sqlx::Error> {
         }))
     })
     .collect::<Result<_, sqlx::Error>>()?;
+    let shared: Vec<i64> =
+        sqlx::query_scalar("SELECT post_id FROM feed_shares WHERE user_id = $1 ORDER BY post_id")
+            .bind(user_id)
+            .fetch_all(db)
+            .await?;
     let (_, _, hidden) = profile(db, user_id).await?;
     Ok(json!({
+        "shared_posts": shared,
         "posts": posts,
         "comments": comments,
         "following": following,
@@ -1007,6 +1232,10 @@ pub async fn erase_user(
         "UPDATE feed_posts SET like_count = like_count - 1 \
          WHERE id IN (SELECT post_id FROM feed_likes WHERE user_id = $1)",
         "DELETE FROM feed_likes WHERE user_id = $1",
+        "UPDATE feed_posts SET share_count = share_count - 1 \
+         WHERE id IN (SELECT post_id FROM feed_shares WHERE user_id = $1)",
+        "DELETE FROM feed_shares WHERE user_id = $1",
+        "DELETE FROM feed_readers WHERE user_id = $1",
         "UPDATE feed_posts SET comment_count = comment_count - 1 WHERE id IN \
          (SELECT post_id FROM feed_comments WHERE author_id = $1 AND status = 'published')",
         "UPDATE feed_profiles SET followers = followers - 1 \

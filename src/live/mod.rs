@@ -148,6 +148,20 @@ impl Live {
         Ok(room)
     }
 
+    /// A room as a share code shows it to `viewer`: not hidden, and not of a host who banned
+    /// them or whom either of them blocks (`not_found` for each: a code never tells which).
+    pub async fn room_for_share(&self, viewer: i64, room_id: i64) -> AppResult<RoomView> {
+        let room = self.visible_room(room_id, viewer).await?;
+        if room.host_id != viewer
+            && (store::is_banned(self.db(), room.host_id, viewer).await?
+                || crate::relations::is_blocked(self.db(), room.host_id, viewer).await?
+                || crate::relations::is_blocked(self.db(), viewer, room.host_id).await?)
+        {
+            return Err(AppError::not_found("room"));
+        }
+        Ok(room.view)
+    }
+
     async fn power(&self, room: &RoomRow, user_id: i64) -> AppResult<Power> {
         if room.host_id == user_id {
             return Ok(Power::Host);

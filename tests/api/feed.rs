@@ -490,6 +490,13 @@ async fn a_node_killed_during_fan_out_leaves_no_follower_without_the_post(store:
         .execute(&cluster.nodes[0].db)
         .await
         .expect("follow");
+        // Readers of their feed (fan-out skips those away for a week).
+        sqlx::query("INSERT INTO feed_readers (user_id, active_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(duoxie::store::now_ms())
+            .execute(&cluster.nodes[0].db)
+            .await
+            .expect("an active reader");
     }
     sqlx::query("INSERT INTO feed_profiles (user_id, followers) VALUES ($1, $2)")
         .bind(author.id)
@@ -732,7 +739,192 @@ async fn posts_are_found_by_a_chinese_word_inside_a_longer_text(store: Store) {
     );
 }
 
+async fn discover_ids(ws: &mut WsClient, body: Value) -> (Vec<i64>, bool) {
+    let page = ws.request_ok("feed.discover", body).await;
+    let ids = page["posts"]
+        .as_array()
+        .expect("posts")
+        .iter()
+        .map(|p| p["id"].as_i64().expect("id"))
+        .collect();
+    (ids, page["personalized"] == json!(true))
+}
+
+/// The discover feed is the same for everyone until a reader grants
+/// `personalized_recommendation`; then it leans towards what they liked, and withdrawing the
+/// consent turns that off for the very next page.
+async fn the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once(store: Store) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let reader = app.new_user().await;
+    let stranger = app.new_user().await;
+    let mut wa = app.ws(&author).await;
+    let mut wr = app.ws(&reader).await;
+    let mut wx = app.ws(&stranger).await;
+    let create = |text: &str, category: &str| json!({ "text": text, "category": category });
+    let jade = wa
+        .request_ok("post.create", create("老坑翡翠手镯", "jade"))
+        .await["post"]["id"]
+        .as_i64()
+        .expect("id");
+    let pearl_liked = wa
+        .request_ok("post.create", create("南洋金珠项链", "pearl"))
+        .await["post"]["id"]
+        .as_i64()
+        .expect("id");
+    let pearl_other = wa
+        .request_ok("post.create", create("淡水珍珠耳钉", "pearl"))
+        .await["post"]["id"]
+        .as_i64()
+        .expect("id");
+    // Three likes on the jade bangle; the reader likes one pearl piece.
+    for _ in 0..3 {
+        let liker = app.new_user().await;
+        let mut wl = app.ws(&liker).await;
+        wl.request_ok("post.like", json!({ "post_id": jade })).await;
+    }
+    wr.request_ok("post.like", json!({ "post_id": pearl_liked }))
+        .await;
+
+    let everyone = vec![jade, pearl_liked, pearl_other];
+    assert_eq!(
+        discover_ids(&mut wr, json!({})).await,
+        (everyone.clone(), false),
+        "without the consent: the same hot order for all"
+    );
+    assert_eq!(
+        discover_ids(&mut wx, json!({})).await,
+        (everyone.clone(), false)
+    );
+
+    app.grant_consents(&reader, &["personalized_recommendation"])
+        .await;
+    let leaning = vec![pearl_liked, jade, pearl_other];
+    assert_eq!(
+        discover_ids(&mut wr, json!({})).await,
+        (leaning.clone(), true),
+        "the reader's pearls first"
+    );
+    assert_eq!(
+        discover_ids(&mut wx, json!({})).await,
+        (everyone.clone(), false),
+        "another reader's consent changes nothing for this one"
+    );
+    // An explicit order is never personalised.
+    assert_eq!(
+        discover_ids(&mut wr, json!({ "sort": "recent" })).await,
+        (vec![pearl_other, pearl_liked, jade], false)
+    );
+    assert_eq!(
+        discover_ids(&mut wr, json!({ "sort": "popular" })).await.0,
+        vec![jade, pearl_liked, pearl_other]
+    );
+
+    app.post(
+        "/api/me/consents",
+        Some(&reader.token),
+        &json!({ "permission": "personalized_recommendation", "granted": false }),
+    )
+    .await
+    .ok("withdraw");
+    assert_eq!(
+        discover_ids(&mut wr, json!({})).await,
+        (everyone, false),
+        "withdrawn: the next page is the non-personalised one"
+    );
+
+    // One category, paging, refusals.
+    assert_eq!(
+        discover_ids(&mut wr, json!({ "category": "pearl" }))
+            .await
+            .0,
+        vec![pearl_liked, pearl_other]
+    );
+    let first = wr.request_ok("feed.discover", json!({ "limit": 2 })).await;
+    assert_eq!(first["next_offset"], json!(2), "{first}");
+    let rest = wr
+        .request_ok("feed.discover", json!({ "limit": 2, "offset": 2 }))
+        .await;
+    assert_eq!(rest["posts"].as_array().map(Vec::len), Some(1), "{rest}");
+    assert!(rest["next_offset"].is_null(), "{rest}");
+    for bad in [
+        json!({ "category": "jadeite" }),
+        json!({ "offset": 1001 }),
+        json!({ "sort": "random" }),
+        json!({ "limit": 0 }),
+    ] {
+        let e = wr.request_err("feed.discover", bad.clone()).await;
+        assert!(
+            matches!(code(&e), "invalid_field" | "bad_request"),
+            "{bad}: {e}"
+        );
+    }
+    // Blocks hold here too.
+    wx.request_ok("user.block", json!({ "user_id": author.id }))
+        .await;
+    assert_eq!(discover_ids(&mut wx, json!({})).await.0, Vec::<i64>::new());
+}
+
+/// A follower away longer than `DUOXIE_FEED_INACTIVE_AFTER_MS` costs fan-out nothing; their
+/// timeline is rebuilt from the authors they follow when they come back.
+async fn readers_away_are_skipped_by_fan_out_and_rebuilt_on_return(store: Store) {
+    let mut app = spawn_app_with(store, |s| s.feed.inactive_after_ms = 60_000).await;
+    let author = app.new_user().await;
+    let present = app.new_user().await;
+    let away = app.new_user().await;
+    let mut wa = app.ws(&author).await;
+    let mut wp = app.ws(&present).await;
+    let mut wy = app.ws(&away).await;
+    for ws in [&mut wp, &mut wy] {
+        ws.request_ok("user.follow", json!({ "user_id": author.id }))
+            .await;
+    }
+    // The away reader last read their feed long ago.
+    sqlx::query("UPDATE feed_readers SET active_at = 1 WHERE user_id = $1")
+        .bind(away.id)
+        .execute(&app.db)
+        .await
+        .expect("age the reader");
+
+    let p = post(&mut wa, "新到的蜜蜡手串").await;
+    wp.next_event_where("the post, fanned out to the present follower", |e| {
+        e["type"] == json!("feed.post") && e["data"]["post"]["id"] == p["id"]
+    })
+    .await;
+    let rows = |user: i64| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM feed_home WHERE user_id = $1")
+                .bind(user)
+                .fetch_one(&db)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(rows(present.id).await, 1, "written for the present reader");
+    assert_eq!(rows(away.id).await, 0, "skipped for the away one");
+
+    // Back: the first page rebuilds the timeline, and the reader counts as present again.
+    let home = wy.request_ok("feed.home", json!({})).await;
+    assert_eq!(home["posts"][0]["id"], p["id"], "{home}");
+    assert_eq!(rows(away.id).await, 1, "the timeline was rebuilt");
+    let active: i64 = sqlx::query_scalar("SELECT active_at FROM feed_readers WHERE user_id = $1")
+        .bind(away.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("active_at");
+    assert!(active > 1, "marked active again");
+    let next = post(&mut wa, "再来一件琥珀").await;
+    wy.next_event_where("the next post, fanned out to the returned reader", |e| {
+        e["type"] == json!("feed.post") && e["data"]["post"]["id"] == next["id"]
+    })
+    .await;
+    assert_eq!(rows(away.id).await, 2, "fanned out again");
+}
+
 store_tests!(
+    the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once,
+    readers_away_are_skipped_by_fan_out_and_rebuilt_on_return,
     posts_are_found_by_a_chinese_word_inside_a_longer_text,
     comments_are_screened_counted_and_deleted_by_either_author,
     posts_are_screened_published_liked_and_deleted_everywhere,

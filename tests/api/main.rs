@@ -29,6 +29,7 @@ mod recall;
 mod routing;
 mod schema;
 mod screening;
+mod shares;
 mod verdicts;
 mod ws;
 

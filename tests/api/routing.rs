@@ -9,7 +9,8 @@ use tempfile::TempDir;
 use crate::helpers::test_settings;
 
 /// The names in the first column of the protocol's command tables: "Commands", the live
-/// rooms' "Room commands" and their "Call commands", and the "Community commands".
+/// rooms' "Room commands" and their "Call commands", the "Community commands" and the
+/// "Share code commands".
 fn documented_commands() -> BTreeSet<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
         .expect("read docs/protocol.md");
@@ -19,14 +20,16 @@ fn documented_commands() -> BTreeSet<String> {
         "\n#### Room commands",
         "\n##### Call commands",
         "\n#### Community commands",
+        "\n#### Share code commands",
     ] {
         let start = doc
             .find(heading)
             .unwrap_or_else(|| panic!("a {} section", heading.trim()));
         let section = &doc[start..];
         let end = section[1..]
-            .find("\n### ")
+            .find("\n## ")
             .into_iter()
+            .chain(section[1..].find("\n### "))
             .chain(section[1..].find("\n#### "))
             .chain(section[1..].find("\n##### "))
             .min()
