@@ -21,6 +21,8 @@ import consoleZhCN from './locales/console.zh-CN.js';
 import consoleEn from './locales/console.en.js';
 import liveZhCN from './locales/live.zh-CN.js';
 import liveEn from './locales/live.en.js';
+import communityZhCN from './locales/community.zh-CN.js';
+import communityEn from './locales/community.en.js';
 
 // The global object, also on engines without globalThis (older mini-program runtimes).
 const G = typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : typeof window !== 'undefined' ? window : {};
@@ -50,6 +52,7 @@ export const PROTOCOL_ERROR_CODES = Object.freeze([
   'unavailable', 'internal',
   'room_ended', 'room_banned', 'room_kicked', 'room_muted', 'room_busy', 'too_many_rooms',
   'queue_full', 'call_busy', 'call_ended', 'invalid_sdp', 'invalid_candidate', 'signal_too_large',
+  'share_code_invalid',
 ]);
 /** Codes the client library produces itself (client.js CLIENT_ERROR_CODES). */
 export const CLIENT_ERROR_CODES = Object.freeze(['network', 'offline', 'timeout', 'disconnected', 'http_error']);
@@ -70,8 +73,8 @@ function merge(locale, parts) {
 }
 
 const TABLES = {
-  'zh-CN': merge('zh-CN', [zhCN, meZhCN, consoleZhCN, liveZhCN]),
-  en: merge('en', [en, meEn, consoleEn, liveEn]),
+  'zh-CN': merge('zh-CN', [zhCN, meZhCN, consoleZhCN, liveZhCN, communityZhCN]),
+  en: merge('en', [en, meEn, consoleEn, liveEn, communityEn]),
 };
 
 // A storage with the Web Storage shape; a mini-program passes its own (configureI18n).

@@ -330,3 +330,28 @@ async fn an_appraisal_call_connects_relay_only_through_coturn() {
     .await;
     drop(turn);
 }
+
+/// The 社区 tab (`static/js/pages/community*.js`): a post with two pictures, category and tags; a
+/// held post only its author sees until a moderator publishes it from the console; search,
+/// profile, follow and the lists (also hidden); likes and comments (live to the author, who
+/// deletes one); a new post arriving and leaving a follower's feed live; share codes (口令)
+/// copied, opened by hand and from the clipboard (consent asked first), refused once revoked;
+/// 发现 personalised only while the consent is granted; English, desktop, no sideways scroll.
+#[actix_rt::test]
+async fn the_community_tab_posts_follows_comments_shares_and_discovers() {
+    let mut app = spawn_app(Store::Sqlite).await;
+    let author = app.new_user().await;
+    let reader = app.new_user().await;
+    let moderator = app.new_user().await;
+    app.grant_role(moderator.id, "moderator").await;
+    run_scenario(
+        "community.mjs",
+        vec![
+            ("DUOXIE_BASE_URL", format!("http://127.0.0.1:{}", app.port)),
+            ("DUOXIE_AUTHOR_PHONE", author.phone.clone()),
+            ("DUOXIE_READER_PHONE", reader.phone.clone()),
+            ("DUOXIE_MODERATOR_PHONE", moderator.phone.clone()),
+        ],
+    )
+    .await;
+}

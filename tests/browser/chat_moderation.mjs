@@ -97,12 +97,16 @@ async function describeBubbles(page) {
 async function openConversation(entry, seller) {
   const { page } = entry;
   const pane = page.locator(`#pane-conv[data-peer-id="${seller.id}"]`);
-  await settle(page);
-  // After a reload the address (#/messages/conversation:N) may have opened it already.
-  if (await pane.isVisible()) return;
   const item = page.locator('#conv-list li.conv-item').filter({
     has: page.locator('.conv-name', { hasText: seller.nickname }),
   });
+  // After a reload the address (#/messages/conversation:N) opens it once chat.list has
+  // answered (on a phone that hides the list): then wait for the pane, not the list.
+  if (/conversation/.test(new URL(page.url()).hash)) {
+    await waitVisible(pane, `the conversation pane with #${seller.id} opened by the address`);
+    return;
+  }
+  if (await pane.isVisible()) return;
   await waitVisible(item, `the conversation with ${seller.nickname} in the list`);
   await item.first().locator('.conv-row').click();
   await waitVisible(pane, `the conversation pane with #${seller.id} (#pane-conv[data-peer-id])`);

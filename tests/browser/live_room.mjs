@@ -349,6 +349,20 @@ await run.main('live_room', async () => {
     await waitVisible(own, 'viewer 1\'s own comment');
     if (await own.locator('.live-comment-more, .live-manage').count()) fail('viewer 1 is offered 举报 on its own comment');
 
+    // Viewer 1 shares the room: ⋯ → 分享直播间 makes a 口令 (share.create) shown in a sentence.
+    await p1.locator('#live-room-more').click();
+    await waitVisible(p1.locator('#live-room-menu'), 'the room menu on viewer 1\'s page');
+    const markShare = v1.ws.mark();
+    await p1.locator('#live-share-room').click();
+    const shared = await waitUntil('viewer 1\'s share.create reply', () => v1.ws.requests.slice(markShare).find((q) => q.type === 'share.create' && q.reply));
+    if (!shared.reply.ok || shared.data.target !== 'room' || shared.data.id !== roomId) fail(`share.create was ${JSON.stringify(shared)}`);
+    const shareText = p1.locator('#cm-share-text');
+    await waitVisible(shareText, 'the share text (#cm-share-text)');
+    const sentence = await shareText.inputValue();
+    if (!sentence.includes('￥' + shared.reply.data.code + '￥') || !sentence.includes(TITLE)) fail(`the share text is "${sentence}"`);
+    await p1.keyboard.press('Escape');
+    await waitVisible(p1.locator('#cm-share-dialog'), 'the share dialog to close', { state: 'hidden' });
+
     // Viewer 1 reports the room: the header's ⋯ → 举报直播间.
     await p1.locator('#live-room-more').click();
     await waitVisible(p1.locator('#live-room-menu'), 'the room menu on viewer 1\'s page');

@@ -237,7 +237,7 @@ async function scenario(kind) {
       const bb = await b.boundingBox();
       if (bb.height < 44 || bb.width < 44) fail(`a tab button is ${Math.round(bb.width)}×${Math.round(bb.height)} px, under 44`);
     }
-    for (const [tab, sel, text] of [['live', '#live-title', '直播'], ['community', '#community-coming', '社区功能即将上线']]) {
+    for (const [tab, sel, text] of [['live', '#live-title', '直播'], ['community', '#cm-title', '社区']]) {
       await bp.locator(`#tab-btn-${tab}`).click();
       await waitVisible(bp.locator(sel), `the ${tab} tab`);
       if (!(await bp.locator(sel).innerText()).includes(text)) fail(`the ${tab} tab says "${await bp.locator(sel).innerText()}"`);

@@ -14,7 +14,6 @@ const messages = {
   'live.title': 'Live',
   'live.coming_soon': 'Live streaming is coming soon.',
   'community.title': 'Community',
-  'community.coming_soon': 'The community is coming soon.',
   'common.coming_soon': 'Coming soon',
   'common.type_to_confirm': 'Type “{phrase}” to confirm',
 
@@ -57,6 +56,7 @@ const messages = {
   'error.invalid_credentials': 'Wrong phone number or password.',
   'error.forbidden': 'You are not allowed to do that.',
   'error.not_found': 'This no longer exists or was deleted.',
+  'error.share_code_invalid': 'This share code is invalid or no longer works',
   'error.blocked': 'This user has blocked you, so you cannot message them.',
   'error.age_required': 'Please declare your age first. Under the rules protecting minors, you can chat and edit your profile once you have.',
   'error.guardian_required': 'A guardian must consent first. Users under 14 can chat and edit their profile once a guardian has consented.',

@@ -116,6 +116,7 @@ const messages = {
   'live.report_comment': 'Report this comment',
   'live.report_comment_subject': '{name}: “{text}”',
   'live.report_room': 'Report this room',
+  'live.share_room': 'Share this room (share code)',
   'live.room_more': 'More',
 
   // ---------------------------------------------------------------- the host's console

@@ -117,6 +117,7 @@ const messages = {
   'live.report_comment': '举报这条评论',
   'live.report_comment_subject': '{name}：“{text}”',
   'live.report_room': '举报直播间',
+  'live.share_room': '分享直播间（口令）',
   'live.room_more': '更多',
 
   // ---------------------------------------------------------------- the host's console

@@ -13,7 +13,6 @@ const messages = {
   'live.title': '直播',
   'live.coming_soon': '直播功能即将上线，敬请期待',
   'community.title': '社区',
-  'community.coming_soon': '社区功能即将上线，敬请期待',
   'common.coming_soon': '即将上线',
   'common.type_to_confirm': '请输入“{phrase}”以确认',
 
@@ -56,6 +55,7 @@ const messages = {
   'error.invalid_credentials': '手机号或密码错误',
   'error.forbidden': '你没有权限进行此操作',
   'error.not_found': '内容不存在或已被删除',
+  'error.share_code_invalid': '口令无效或已失效',
   'error.blocked': '对方已将你屏蔽，无法发送消息',
   'error.age_required': '请先填写年龄。根据未成年人保护相关规定，填写年龄后才能聊天和修改资料',
   'error.guardian_required': '需要监护人同意。未满14周岁的用户经监护人同意后才能聊天和修改资料',

@@ -11,7 +11,7 @@
  */
 import { getClient } from '/static/js/client.js';
 import { t, errorText, onLocaleChange, formatTime, formatDateTime, formatRelative, formatUntil } from '/static/js/i18n.js';
-import { el, busy } from '/static/js/ui/dom.js';
+import { el, busy, patchChildren } from '/static/js/ui/dom.js';
 import { openDialog, confirmDialog } from '/static/js/ui/dialog.js';
 import { avatarView } from '/static/js/ui/avatar.js';
 import { icon } from '/static/js/ui/icons.js';
@@ -115,7 +115,7 @@ export function mountConversation(root, { onBack }) {
   function messageItem(m, peerRead, prev) {
     const mine = m.sender_id === meId();
     if (m.kind === 'recalled') {
-      return el('li', { class: 'msg notice recalled', 'data-seq': m.seq, title: formatDateTime(m.created_at) },
+      return el('li', { class: 'msg notice recalled', 'data-seq': m.seq, 'data-key': 'r' + m.seq, title: formatDateTime(m.created_at) },
         el('span', { class: 'notice-text', text: t(mine ? 'chat.recalled_self' : 'chat.recalled_peer') }));
     }
     let bubble;
@@ -131,13 +131,15 @@ export function mountConversation(root, { onBack }) {
     const appeal = mine && m.kind === 'removed' && m.removed_item_id != null ? appealBits(m.removed_item_id) : null;
     const c = activeConv();
     const showAvatar = !mine && (!prev || prev.sender_id !== m.sender_id || prev.kind === 'recalled');
-    return el('li', { class: 'msg' + (mine ? ' mine' : ' theirs'), 'data-seq': m.seq },
+    return el('li', { class: 'msg' + (mine ? ' mine' : ' theirs'), 'data-seq': m.seq, 'data-key': 'm' + m.seq },
       !mine ? el('span', { class: 'msg-avatar' }, showAvatar && c ? avatarView(c.info.peer, { size: 32 }) : null) : null,
       el('div', { class: 'msg-body' },
         bubble,
         el('div', { class: 'meta' },
           el('time', { text: formatTime(m.created_at), title: formatDateTime(m.created_at) }),
-          mine && m.seq <= peerRead ? el('span', { class: 'read', text: t('chat.read') }) : null,
+          // Always there on one's own messages (hidden until read), so that a receipt changes
+          // one attribute and the row's buttons stay the nodes they were (patchChildren).
+          mine ? el('span', { class: 'read', text: t('chat.read'), hidden: m.seq > peerRead }) : null,
           recallBtn, report, appeal)));
   }
 
@@ -187,7 +189,7 @@ export function mountConversation(root, { onBack }) {
       rows.push(el('li', { class: 'empty' }, el('span', { class: 'error', text: errorText(c.historyError) }),
         isTransient(c.historyError) ? link(t('action.retry'), () => ensureHistory(c)) : null));
     }
-    list.replaceChildren(...rows);
+    patchChildren(list, rows);
     older.hidden = !(c.historyLoaded && c.minSeq > 1);
     older.disabled = c.loadingOlder;
     older.textContent = c.loadingOlder ? t('status.loading') : t('chat.load_older');

@@ -10,10 +10,9 @@
  *
  * @module pages/live-call-access
  */
-import { getClient, deviceLabel } from '/static/js/client.js';
+import { getClient } from '/static/js/client.js';
 import { t, errorText } from '/static/js/i18n.js';
-import { el } from '/static/js/ui/dom.js';
-import { openDialog } from '/static/js/ui/dialog.js';
+import { askConsent } from '/static/js/ui/ask-consent.js';
 import { mergeConsentRecord } from '/static/js/pages/me-common.js';
 
 /** What `live_connect` needs (docs/protocol.md, "Permissions"). */
@@ -32,41 +31,15 @@ export async function ensureCallConsent({ id = 'live-call-consent-dialog' } = {}
 }
 
 function askCallConsent(missing, id) {
-  return new Promise((resolve) => {
-    let granted = false;
-    const names = missing.map((p) => t('permission.' + p)).join(t('list.separator'));
-    openDialog({
-      id,
-      title: t('live.call.consent_title'),
-      body: [
-        el('p', { id: 'live-call-consent-text', text: t('live.call.consent_text', { permissions: names }) }),
-        el('p', { class: 'small muted', text: t('live.call.consent_purpose') }),
-      ],
-      actions: [
-        { label: t('action.cancel') },
-        {
-          label: t('action.allow'),
-          primary: true,
-          id: id.replace(/-dialog$/, '-allow'),
-          onClick: async (d) => {
-            d.setBusy(true);
-            d.setError('');
-            try {
-              for (const permission of missing) {
-                const res = await getClient().request('consent.grant', { permission, device: deviceLabel() });
-                if (res && res.record) mergeConsentRecord(res.record);
-              }
-              granted = true;
-              d.close();
-            } catch (err) {
-              d.setBusy(false);
-              d.setError(errorText(err));
-            }
-          },
-        },
-      ],
-      onClose: () => resolve(granted),
-    });
+  const names = missing.map((p) => t('permission.' + p)).join(t('list.separator'));
+  return askConsent({
+    id,
+    permissions: missing,
+    title: t('live.call.consent_title'),
+    text: t('live.call.consent_text', { permissions: names }),
+    textId: 'live-call-consent-text',
+    purpose: t('live.call.consent_purpose'),
+    onGranted: mergeConsentRecord,
   });
 }
 

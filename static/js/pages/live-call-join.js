@@ -17,7 +17,7 @@ import { el, busy } from '/static/js/ui/dom.js';
 import { openDialog } from '/static/js/ui/dialog.js';
 import { showToast } from '/static/js/ui/toast.js';
 import { getClient } from '/static/js/client.js';
-import { askAlbum } from '/static/js/ui/ask-album.js';
+import { askAlbum } from '/static/js/ui/ask-consent.js';
 import { mergeConsentRecord } from '/static/js/pages/me-common.js';
 import {
   queueState, onQueue, myEntry, myPosition, joinQueue, leaveQueue, DESCRIPTION_MAX_CHARS, PHOTOS_MAX,

@@ -19,7 +19,7 @@ import { getClient } from '/static/js/client.js';
 import { categoryName, statusBadge, formatCount, hostLine, showCover } from '/static/js/pages/live-common.js';
 import { CATEGORIES, TITLE_MAX_CHARS, listRooms, myRooms, noteRoom, createRoom, isTransient } from '/static/js/pages/live-data.js';
 import { mergeConsentRecord } from '/static/js/pages/me-common.js';
-import { askAlbum as askAlbumIn } from '/static/js/ui/ask-album.js';
+import { askAlbum as askAlbumIn } from '/static/js/ui/ask-consent.js';
 
 const PAGE = 20;
 /** While the list is in view it is read again this often (the viewer counts move). */

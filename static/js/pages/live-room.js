@@ -22,6 +22,7 @@ import { avatarView } from '/static/js/ui/avatar.js';
 import { store } from '/static/js/app/store.js';
 import { categoryName, statusName, formatCount, heartIcon, mountComments, nickOf, showCover } from '/static/js/pages/live-common.js';
 import { openManage, reportRoom } from '/static/js/pages/live-powers.js';
+import { openShare } from '/static/js/pages/community-share.js';
 import { openDialog } from '/static/js/ui/dialog.js';
 import { mountCallJoin } from '/static/js/pages/live-call-join.js';
 import { queueState, onQueue, watchQueue, unwatchQueue } from '/static/js/pages/live-call-queue.js';
@@ -140,13 +141,17 @@ export function mountRoom(root, { onBack, onHost }) {
     more.hidden = !s.room || !store.me || imHost(s);
   }
 
-  // The header's ⋯: 举报直播间 (a sheet, room for more later).
+  // The header's ⋯: 分享直播间 (a 口令 to paste elsewhere) and 举报直播间.
   function openRoomMenu() {
     const s = roomState(roomId);
     if (!s || !s.room) return null;
     const room = Object.assign({ id: roomId }, s.room);
     let d = null;
     const sheet = el('div', { class: 'live-sheet' },
+      el('button', {
+        type: 'button', id: 'live-share-room', class: 'secondary block live-sheet-btn', text: t('live.share_room'),
+        onclick: () => { d.close(); openShare({ target: 'room', id: roomId, title: room.title }); },
+      }),
       el('button', {
         type: 'button', id: 'live-report-room', class: 'secondary block live-sheet-btn', text: t('live.report_room'),
         onclick: () => { d.close(); reportRoom(room); },

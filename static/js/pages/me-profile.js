@@ -14,7 +14,7 @@ import { confirmDialog } from '/static/js/ui/dialog.js';
 import { showToast } from '/static/js/ui/toast.js';
 import { noteRestriction, isRestriction } from '/static/js/pages/standing.js';
 import { messageLine, mergeConsentRecord, isTransient } from './me-common.js';
-import { askAlbum as askAlbumIn } from '/static/js/ui/ask-album.js';
+import { askAlbum as askAlbumIn } from '/static/js/ui/ask-consent.js';
 
 export const TITLE = 'me.edit_profile';
 

@@ -44,6 +44,43 @@ export function clear(node, ...children) {
   return node;
 }
 
+/**
+ * Makes `parent`'s children look like `next` while keeping every node that already looks
+ * right. A list re-rendered on every event (a read receipt, presence, typing) then never
+ * swaps the button under a finger: a tap whose press and release land on two different nodes
+ * is lost. Children are matched in order while their `data-key` agrees; the rest is replaced.
+ * Kept nodes keep their listeners: they render the same, so they act the same.
+ */
+export function patchChildren(parent, next) {
+  const old = [...parent.childNodes];
+  const key = (n) => (n.nodeType === 1 ? n.getAttribute('data-key') : null);
+  let i = 0;
+  for (; i < old.length && i < next.length; i++) {
+    const k = key(next[i]);
+    if (k == null || k !== key(old[i])) break;
+    morph(old[i], next[i]);
+  }
+  for (const n of old.slice(i)) n.remove();
+  parent.append(...next.slice(i));
+}
+
+function sameAttributes(a, b) {
+  if (a.attributes.length !== b.attributes.length) return false;
+  for (const { name, value } of a.attributes) if (b.getAttribute(name) !== value) return false;
+  return true;
+}
+
+function morph(old, next) {
+  if (old.isEqualNode(next)) return;
+  if (old.nodeType !== 1 || next.nodeType !== 1 || old.nodeName !== next.nodeName ||
+      !sameAttributes(old, next) || old.childNodes.length !== next.childNodes.length) {
+    old.replaceWith(next);
+    return;
+  }
+  const children = [...next.childNodes];
+  children.forEach((n, i) => morph(old.childNodes[i], n));
+}
+
 /** Shows or hides (the `hidden` attribute). */
 export function show(node, visible = true) {
   if (node) node.hidden = !visible;

@@ -17,6 +17,8 @@ const PATHS = {
   back: 'M15 5l-7 7l7 7',
   more: 'M5 12h.01 M12 12h.01 M19 12h.01',
   tag: 'M4 4h7l9 9l-7 7l-9-9z M8 8h.01',
+  comment: 'M4 5h16v11H10l-4 3.5V16H4z',
+  share: 'M12 15V4 M8 8l4-4l4 4 M5 12v7h14v-7',
 };
 
 export function icon(name, { size = 24 } = {}) {
