@@ -189,6 +189,18 @@ impl App {
             chat: chat.clone(),
         });
 
+        // Home timelines in Redis when the deployment has it (a cache the database's posts
+        // rebuild), else in the database.
+        let timelines: Arc<dyn crate::feed::timeline::Timelines> = match &redis {
+            Some(r) => Arc::new(crate::feed::timeline::RedisTimelines {
+                db: db.clone(),
+                conn: r.connection(),
+                prefix: settings.redis_prefix.clone(),
+                ttl_secs: (settings.feed.inactive_after_ms / 1000).max(60) as u64,
+                keep: settings.feed.home_max,
+            }),
+            None => Arc::new(crate::feed::timeline::DbTimelines { db: db.clone() }),
+        };
         let feed = Arc::new(crate::feed::Feed::new(
             db.clone(),
             backend,
@@ -197,6 +209,7 @@ impl App {
             feed_keywords,
             accounts.clone(),
             policy_version.clone(),
+            timelines,
         ));
         let mut contents = crate::moderation::content::ContentKinds::default();
         contents.add(Arc::new(crate::feed::moderated::PostsUnderModeration(

@@ -179,6 +179,12 @@ impl RedisBus {
         })
     }
 
+    /// A handle on the bus's connection for a domain's own keys (the home timelines): the
+    /// manager multiplexes commands and reconnects by itself.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// Whether Redis answers (for `/readyz`) within the call timeout: while Redis is down the
     /// connection manager keeps reconnecting, and a probe must not wait for it.
     pub async fn ping(&self) -> bool {

@@ -109,10 +109,14 @@ async fn run(feed: &Feed, mut job: store::Job) -> AppResult<()> {
         let now = now_ms();
         let active_since = now - s.inactive_after_ms;
         let mut tx = crate::store::begin_write(&feed.db, feed.backend).await?;
-        if !store::fanout_step(&mut tx, &job, last, now, s.fanout_lease_ms, active_since).await? {
+        if !store::move_cursor(&mut tx, &job, last, now, s.fanout_lease_ms).await? {
             // Deleted meanwhile, or another node took the job over: nothing more here.
             return Ok(());
         }
+        // Written before the cursor commits: a step cut short is written again, harmlessly.
+        feed.timelines
+            .fan_out(&mut tx, &job, last, active_since)
+            .await?;
         tx.commit().await?;
         let full = followers.len() as i64 == s.fanout_batch;
         feed.bus

@@ -5,6 +5,8 @@
 //! is acknowledged once committed with its fan-out job; each node's [`fanout::FanoutWorker`]
 //! claims jobs and writes the post into the followers' home timelines in batches, off the
 //! request path, resumable after a crash (the job's cursor is committed with each batch).
+//! Timelines live in the database or in Redis ([`timeline::Timelines`]), an index over the
+//! posts that the read-time pull completes.
 //! Authors with more followers than `DUOXIE_FEED_FANOUT_MAX_FOLLOWERS` are not fanned out:
 //! their posts are merged into their followers' feeds when read, and so are posts older than
 //! a timeline keeps, so that scrolling never reaches a dead end.
@@ -18,6 +20,7 @@ pub mod policy;
 pub mod rights;
 pub mod settings;
 mod store;
+pub mod timeline;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -56,6 +59,8 @@ pub struct Feed {
     policy: crate::consent::PolicyVersion,
     /// Set once moderation runs (it is started after the content kinds, this one included).
     moderation: OnceLock<Addr<ModerationServer>>,
+    /// Home timelines: the database's, or Redis' when the deployment has it.
+    timelines: Arc<dyn timeline::Timelines>,
     /// Wakes this node's fan-out worker when a post is published here.
     wake: OnceLock<actix::Recipient<fanout::Wake>>,
 }
@@ -221,6 +226,8 @@ pub struct Profile {
 }
 
 impl Feed {
+    // Startup hands in each part the community stands on.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         backend: Backend,
@@ -229,8 +236,10 @@ impl Feed {
         keywords: tokio::sync::watch::Receiver<Arc<Keywords>>,
         accounts: Arc<dyn Accounts>,
         policy: crate::consent::PolicyVersion,
+        timelines: Arc<dyn timeline::Timelines>,
     ) -> Self {
         Self {
+            timelines,
             db,
             backend,
             bus,
@@ -398,7 +407,11 @@ impl Feed {
         author_id: i64,
         published_at: i64,
     ) -> AppResult<()> {
-        store::add_to_home(tx, author_id, post_id, author_id, published_at).await?;
+        let entry = Cursor {
+            published_at,
+            id: post_id,
+        };
+        self.timelines.add_own(tx, author_id, entry).await?;
         let (followers, _, _) = store::profile(&self.db, author_id).await?;
         if followers > 0 && followers <= self.settings.fanout_max_followers {
             store::enqueue_fanout(tx, post_id, author_id, published_at, now_ms()).await?;
@@ -557,6 +570,21 @@ impl Feed {
         let mut after = 0;
         self.bus
             .publish(Audience::User(author_id), Delivery::Event(frame.clone()));
+        // The timeline entry it had, if it was ever published (a held post was in none).
+        let entry = store::post(&self.db, post_id)
+            .await?
+            .and_then(|p| p.published_at)
+            .map(|published_at| Cursor {
+                published_at,
+                id: post_id,
+            });
+        let forget = |users: Vec<i64>| async move {
+            match entry {
+                Some(entry) => self.timelines.forget(&users, entry).await,
+                None => Ok(()),
+            }
+        };
+        forget(vec![author_id]).await?;
         loop {
             let page =
                 store::follow_list(&self.db, author_id, true, after, NOTIFY_CHUNK as i64).await?;
@@ -564,6 +592,7 @@ impl Feed {
             after = *last;
             let users: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
             let full = users.len() == NOTIFY_CHUNK;
+            forget(users.clone()).await?;
             self.bus
                 .publish(Audience::Users(users), Delivery::Event(frame.clone()));
             if !full {
@@ -582,11 +611,23 @@ impl Feed {
         let me = caller.user_id;
         let limit = self.limit(body.limit)?;
         let cursor = body.cursor.unwrap_or(Cursor::TOP);
-        if cursor == Cursor::TOP {
-            self.note_reader(me).await?;
-            store::trim_home(&self.db, me, self.settings.home_max).await?;
-        }
-        let mut keys = store::home_page(&self.db, me, cursor, limit).await?;
+        // Timelines are an index over the posts: while their store is down (Redis) the page
+        // is read from the followed authors' posts instead, slower but complete.
+        let timeline = async {
+            if cursor == Cursor::TOP {
+                self.note_reader(me).await?;
+                self.timelines.trim(me, self.settings.home_max).await?;
+            }
+            self.timelines.page(me, cursor, limit).await
+        };
+        let mut keys = match timeline.await {
+            Ok(keys) => keys,
+            Err(e) if e.code == ErrorCode::Unavailable => {
+                tracing::warn!(error = %e, "home timeline unavailable; reading the authors' posts");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         let big = store::Pull::BigAuthors(self.settings.fanout_max_followers);
         keys.extend(store::pull(&self.db, me, big, cursor, limit).await?);
         if (keys.len() as i64) < limit {
@@ -608,6 +649,9 @@ impl Feed {
         let away = last.map_or(true, |at| at < now - self.settings.inactive_after_ms);
         let every = READER_MARK_EVERY_MS.min(self.settings.inactive_after_ms / 4);
         if !away && last.is_some_and(|at| at >= now - every) {
+            if self.timelines.lost(me).await? {
+                self.timelines.rebuild(me, self.settings.home_max).await?;
+            }
             return Ok(());
         }
         let mut tx = begin_write(&self.db, self.backend).await?;
@@ -615,10 +659,8 @@ impl Feed {
         // committed before it wrote a post the rebuild below reads.
         store::mark_reader_active(&mut tx, me, now).await?;
         tx.commit().await?;
-        if away {
-            let mut tx = begin_write(&self.db, self.backend).await?;
-            store::rebuild_home(&mut tx, me, self.settings.home_max).await?;
-            tx.commit().await?;
+        if away || self.timelines.lost(me).await? {
+            self.timelines.rebuild(me, self.settings.home_max).await?;
         }
         Ok(())
     }

@@ -622,17 +622,14 @@ pub async fn next_followers(db: &Db, job: &Job, batch: i64) -> Result<Vec<i64>, 
     .await
 }
 
-/// Writes the post into the timelines of the author's followers in (done_up_to, last] who
-/// read their feed since `active_since` (the others' timelines are rebuilt when they come
-/// back) and moves the cursor, in one transaction; false when another node moved it
+/// Moves the job's cursor to `last` and renews its lease; false when another node moved it
 /// meanwhile (its lease ran out and it was taken over: this step is void).
-pub async fn fanout_step(
+pub async fn move_cursor(
     conn: &mut AnyConnection,
     job: &Job,
     last: i64,
     now: i64,
     lease_ms: i64,
-    active_since: i64,
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(
         "UPDATE feed_fanout SET done_up_to = $3, lease_until = $4 \
@@ -645,9 +642,40 @@ pub async fn fanout_step(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if moved != 1 {
-        return Ok(false);
-    }
+    Ok(moved == 1)
+}
+
+/// The job's author's followers in (done_up_to, last] who read their feed since
+/// `active_since`, by id.
+pub async fn active_followers(
+    conn: &mut AnyConnection,
+    job: &Job,
+    last: i64,
+    active_since: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT f.follower_id FROM feed_follows f \
+         JOIN feed_readers r ON r.user_id = f.follower_id AND r.active_at >= $4 \
+         WHERE f.followee_id = $1 AND f.follower_id > $2 AND f.follower_id <= $3 \
+         ORDER BY f.follower_id",
+    )
+    .bind(job.author_id)
+    .bind(job.done_up_to)
+    .bind(last)
+    .bind(active_since)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Writes the job's post into the `feed_home` rows of the author's followers in
+/// (done_up_to, last] who read their feed since `active_since` (the others' timelines are
+/// rebuilt when they come back).
+pub async fn fan_out_rows(
+    conn: &mut AnyConnection,
+    job: &Job,
+    last: i64,
+    active_since: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO feed_home (user_id, post_id, author_id, published_at) \
          SELECT f.follower_id, $3, $1, $4 FROM feed_follows f \
@@ -663,7 +691,7 @@ pub async fn fanout_step(
     .bind(active_since)
     .execute(&mut *conn)
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 pub async fn finish_fanout(db: &Db, post_id: i64) -> Result<(), sqlx::Error> {

@@ -280,13 +280,63 @@ async fn posts_are_screened_published_liked_and_deleted_everywhere(store: Store)
     );
 }
 
+/// Where a test reads a timeline's length: `feed_home`, or the cluster's Redis.
+enum Timelines<'a> {
+    Db,
+    Redis(&'a crate::helpers::Cluster),
+}
+
+impl Timelines<'_> {
+    async fn len(&self, app: &TestApp, user_id: i64) -> i64 {
+        match self {
+            Timelines::Db => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM feed_home WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&app.db)
+                    .await
+                    .expect("count")
+            }
+            Timelines::Redis(cluster) => cluster.redis_timeline(user_id).await.len() as i64,
+        }
+    }
+}
+
+/// Settings of the paging scenario: an author with more than one follower is merged at read
+/// time; a timeline keeps 10 entries.
+fn small_timelines(s: &mut duoxie::settings::Settings) {
+    s.feed.fanout_max_followers = 1;
+    s.feed.home_max = 10;
+}
+
 async fn the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors(store: Store) {
-    let mut app = spawn_app_with(store, |s| {
-        // An author with more than one follower is merged at read time.
-        s.feed.fanout_max_followers = 1;
-        s.feed.home_max = 10;
-    })
-    .await;
+    let mut app = spawn_app_with(store, small_timelines).await;
+    home_feed_pages(&mut app, &Timelines::Db).await;
+}
+
+/// The same in Redis; then a reader's timeline is lost (a Redis restart without persistence):
+/// nothing is missing from their feed, and their next first page rebuilds it.
+async fn the_home_feed_in_redis_pages_the_same_and_survives_losing_a_timeline(store: Store) {
+    let Some(mut cluster) = spawn_cluster_with(store, 1, small_timelines).await else {
+        return;
+    };
+    let mut app = cluster.nodes.remove(0);
+    let reader = home_feed_pages(&mut app, &Timelines::Redis(&cluster)).await;
+    let mut wr = app.ws(&reader.0).await;
+    assert!(!cluster.redis_timeline(reader.0.id).await.is_empty());
+    cluster.lose_redis_timeline(reader.0.id).await;
+    let all = whole_home(&mut wr, 50).await;
+    assert_eq!(
+        all, reader.1,
+        "every post still there, from the authors' posts"
+    );
+    assert!(
+        !cluster.redis_timeline(reader.0.id).await.is_empty(),
+        "the first page rebuilt the lost timeline"
+    );
+}
+
+/// The paging scenario on `app`: the reader and every post id of their feed, newest first.
+async fn home_feed_pages(app: &mut TestApp, timelines: &Timelines<'_>) -> (TestUser, Vec<i64>) {
     let reader = app.new_user().await;
     let other = app.new_user().await;
     let small = app.new_user().await;
@@ -326,13 +376,14 @@ async fn the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors(sto
         big_events.is_empty(),
         "a big author is not fanned out: {big_events:?}"
     );
-    let fanned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_home WHERE user_id = $1")
-        .bind(reader.id)
-        .fetch_one(&app.db)
-        .await
-        .expect("count");
+    // The database trims a timeline when its reader opens it; Redis as it writes.
+    let fanned = timelines.len(app, reader.id).await;
+    let written = match timelines {
+        Timelines::Db => 15,
+        Timelines::Redis(_) => 10,
+    };
     assert_eq!(
-        fanned, 15,
+        fanned, written,
         "the small author's posts were written to the timeline"
     );
 
@@ -361,16 +412,13 @@ async fn the_home_feed_pages_without_holes_or_repeats_and_merges_big_authors(sto
     let mut newest_first = expected.clone();
     newest_first.reverse();
     assert_eq!(seen, newest_first, "every followed post once, newest first");
-    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_home WHERE user_id = $1")
-        .bind(reader.id)
-        .fetch_one(&app.db)
-        .await
-        .expect("count");
+    let kept = timelines.len(app, reader.id).await;
     assert!(kept <= 11, "the timeline is bounded: {kept}");
     let top = whole_home(&mut wr, 50).await;
     assert_eq!(top.len(), expected.len() + 1, "the new post is on top now");
     let unique: HashSet<i64> = top.iter().copied().collect();
     assert_eq!(unique.len(), top.len(), "no repeats");
+    (reader, top)
 }
 
 async fn follows_are_counted_listed_and_hidden_by_choice(store: Store) {
@@ -511,32 +559,31 @@ async fn a_node_killed_during_fan_out_leaves_no_follower_without_the_post(store:
     let db = cluster.nodes[0].db.clone();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let have: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM feed_home WHERE post_id = $1 AND user_id <> $2",
-        )
-        .bind(id)
-        .bind(author.id)
-        .fetch_one(&db)
-        .await
-        .expect("count");
         let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_fanout WHERE post_id = $1")
             .bind(id)
             .fetch_one(&db)
             .await
             .expect("count");
         if jobs == 0 {
-            assert_eq!(
-                have, FOLLOWERS as i64,
-                "the job finished with every follower served"
-            );
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the fan-out was not taken over: {have} of {FOLLOWERS} served"
+            "the fan-out was not taken over"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // The cluster keeps timelines in Redis: every follower's has the post.
+    let mut served = 0;
+    for follower in &followers {
+        if cluster.redis_timeline(*follower).await.contains(&id) {
+            served += 1;
+        }
+    }
+    assert_eq!(
+        served, FOLLOWERS,
+        "the job finished with every follower served"
+    );
 }
 
 async fn comments_are_screened_counted_and_deleted_by_either_author(store: Store) {
@@ -922,9 +969,61 @@ async fn readers_away_are_skipped_by_fan_out_and_rebuilt_on_return(store: Store)
     assert_eq!(rows(away.id).await, 2, "fanned out again");
 }
 
+/// Redis down: the home feed is read from the followed authors' posts, complete; Redis back
+/// empty (no persistence): the reader's next first page rebuilds their timeline there.
+async fn the_home_feed_outlives_a_redis_outage_and_an_empty_restart(store: Store) {
+    if crate::helpers::redis_url_from_env().is_none() {
+        return;
+    }
+    let Some(mut redis) = crate::helpers::RedisServer::start().await else {
+        return;
+    };
+    let mut cluster = crate::helpers::spawn_cluster_on(store, &redis.url(), 1).await;
+    let author = cluster.nodes[0].new_user().await;
+    let reader = cluster.nodes[0].new_user().await;
+    let mut wa = cluster.nodes[0].ws(&author).await;
+    let mut wr = cluster.nodes[0].ws(&reader).await;
+    wr.request_ok("user.follow", json!({ "user_id": author.id }))
+        .await;
+    let mut posted = Vec::new();
+    for text in ["和田玉平安扣", "南红玛瑙手串", "老蜜蜡吊坠"] {
+        let p = post(&mut wa, text).await;
+        wr.next_event_where("the post, fanned out", |e| {
+            e["type"] == json!("feed.post") && e["data"]["post"]["id"] == p["id"]
+        })
+        .await;
+        posted.insert(0, p["id"].as_i64().expect("id"));
+    }
+    assert_eq!(cluster.redis_timeline(reader.id).await, posted);
+
+    redis.kill();
+    assert_eq!(
+        whole_home(&mut wr, 2).await,
+        posted,
+        "Redis down: every post, read from the authors' posts"
+    );
+
+    redis.start_again().await;
+    let deadline = tokio::time::Instant::now() + crate::helpers::WAIT;
+    loop {
+        let page = wr.request("feed.home", json!({ "limit": 2 })).await;
+        if page["ok"] == json!(true) && cluster.redis_timeline(reader.id).await == posted {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the timeline was not rebuilt after Redis came back: {page}"
+        );
+        tokio::time::sleep(crate::helpers::POLL_INTERVAL).await;
+    }
+    assert_eq!(whole_home(&mut wr, 2).await, posted);
+}
+
 store_tests!(
+    the_home_feed_outlives_a_redis_outage_and_an_empty_restart,
     the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once,
     readers_away_are_skipped_by_fan_out_and_rebuilt_on_return,
+    the_home_feed_in_redis_pages_the_same_and_survives_losing_a_timeline,
     posts_are_found_by_a_chinese_word_inside_a_longer_text,
     comments_are_screened_counted_and_deleted_by_either_author,
     posts_are_screened_published_liked_and_deleted_everywhere,

@@ -37,6 +37,42 @@ pub struct Cluster {
     data_dir: Arc<TempDir>,
 }
 
+impl Cluster {
+    /// The post ids of `user`'s home timeline as the nodes keep it in Redis, newest first.
+    pub async fn redis_timeline(&self, user_id: i64) -> Vec<i64> {
+        let client = redis::Client::open(self.redis_url.as_str()).expect("the Redis URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to Redis");
+        let members: Vec<String> = redis::cmd("ZREVRANGEBYLEX")
+            .arg(format!("{}:home:{user_id}", self.redis_prefix))
+            .arg("+")
+            .arg("-")
+            .query_async(&mut conn)
+            .await
+            .expect("read a timeline");
+        members
+            .iter()
+            .filter_map(|m| m.split_once(':').and_then(|(_, id)| id.parse().ok()))
+            .collect()
+    }
+
+    /// Loses `user`'s Redis timeline, as a Redis restart without persistence would.
+    pub async fn lose_redis_timeline(&self, user_id: i64) {
+        let client = redis::Client::open(self.redis_url.as_str()).expect("the Redis URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to Redis");
+        redis::cmd("DEL")
+            .arg(format!("{}:home:{user_id}", self.redis_prefix))
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("delete a timeline");
+    }
+}
+
 /// `n` in-process nodes on `TEST_REDIS_URL`, or `None` (after saying so) when it is unset.
 pub async fn spawn_cluster(store: Store, n: usize) -> Option<Cluster> {
     spawn_cluster_with(store, n, |_| {}).await
