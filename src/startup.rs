@@ -210,6 +210,7 @@ impl App {
             accounts.clone(),
             policy_version.clone(),
             timelines,
+            registry.clone(),
         ));
         let mut contents = crate::moderation::content::ContentKinds::default();
         contents.add(Arc::new(crate::feed::moderated::PostsUnderModeration(

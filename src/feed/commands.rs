@@ -47,6 +47,7 @@ pub const COMMANDS: &[CommandSpec<Feed>] = &[
     row("feed.discover", Gate::User, |h, c, d| {
         call(h, c, d, Feed::discover)
     }),
+    row("feed.live", Gate::User, |h, c, d| call(h, c, d, Feed::live)),
     row("feed.user", Gate::User, |h, c, d| {
         call(h, c, d, Feed::of_user)
     }),

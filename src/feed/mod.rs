@@ -41,6 +41,23 @@ use policy::Cursor;
 use settings::FeedSettings;
 pub use store::UserRef;
 
+/// Topics of big authors' new posts: `author:<id>`.
+const AUTHOR_TOPIC_PREFIX: &str = "author:";
+
+fn author_topic(author: i64) -> crate::bus::Topic {
+    crate::bus::Topic::new(format!("{AUTHOR_TOPIC_PREFIX}{author}"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveBody {}
+
+#[derive(Debug, Serialize)]
+pub struct LiveAuthors {
+    /// Big authors whose new posts this connection now hears of.
+    pub authors: usize,
+}
+
 /// Followers a removal event is published to at once.
 const NOTIFY_CHUNK: usize = 2000;
 /// How often an active reader's activity is written down, ms (at most a quarter of the
@@ -61,6 +78,8 @@ pub struct Feed {
     moderation: OnceLock<Addr<ModerationServer>>,
     /// Home timelines: the database's, or Redis' when the deployment has it.
     timelines: Arc<dyn timeline::Timelines>,
+    /// Joins sockets to big authors' topics (`feed.live`).
+    registry: Addr<crate::bus::registry::Registry>,
     /// Wakes this node's fan-out worker when a post is published here.
     wake: OnceLock<actix::Recipient<fanout::Wake>>,
 }
@@ -237,9 +256,11 @@ impl Feed {
         accounts: Arc<dyn Accounts>,
         policy: crate::consent::PolicyVersion,
         timelines: Arc<dyn timeline::Timelines>,
+        registry: Addr<crate::bus::registry::Registry>,
     ) -> Self {
         Self {
             timelines,
+            registry,
             db,
             backend,
             bus,
@@ -370,11 +391,15 @@ impl Feed {
             now,
         )
         .await?;
+        let mut big = false;
         if held.is_none() {
-            self.start_fanout(&mut tx, id, caller.user_id, now).await?;
+            big = self.start_fanout(&mut tx, id, caller.user_id, now).await?;
             store::index_post(&mut tx, self.backend, id, &policy::index_terms(&screened)).await?;
         }
         tx.commit().await?;
+        if big {
+            self.tell_big_author_post(id).await?;
+        }
         if let Some(reasons) = held {
             let moderation = self
                 .moderation
@@ -399,14 +424,15 @@ impl Feed {
     }
 
     /// In the publishing transaction: the author's own timeline, and a fan-out job unless
-    /// the author has no followers or so many that their posts are merged when read.
+    /// the author has no followers or so many that their posts are merged when read; true
+    /// for such a big author (their post is told to their topic once committed).
     async fn start_fanout(
         &self,
         tx: &mut sqlx::AnyConnection,
         post_id: i64,
         author_id: i64,
         published_at: i64,
-    ) -> AppResult<()> {
+    ) -> AppResult<bool> {
         let entry = Cursor {
             published_at,
             id: post_id,
@@ -415,8 +441,61 @@ impl Feed {
         let (followers, _, _) = store::profile(&self.db, author_id).await?;
         if followers > 0 && followers <= self.settings.fanout_max_followers {
             store::enqueue_fanout(tx, post_id, author_id, published_at, now_ms()).await?;
+            return Ok(false);
         }
+        Ok(followers > self.settings.fanout_max_followers)
+    }
+
+    /// A big author's new post (no fan-out): one event to the sockets that joined the
+    /// author's topic (`feed.live`), on every node.
+    async fn tell_big_author_post(&self, post_id: i64) -> AppResult<()> {
+        let Some(post) = store::post(&self.db, post_id).await? else {
+            return Ok(());
+        };
+        let topic = author_topic(post.author_id);
+        let frame = EventFrame::new("feed.post", &json!({ "post": view(post, false) }), None);
+        self.bus
+            .publish(Audience::Topic(topic), Delivery::Event(frame));
         Ok(())
+    }
+
+    /// `feed.live`: this connection joins the topics of the big authors the caller follows
+    /// (at most `DUOXIE_FEED_LIVE_AUTHORS_MAX`), so their new posts arrive live though they
+    /// are merged at read time rather than fanned out.
+    pub async fn live(self: Arc<Self>, caller: Caller, _body: LiveBody) -> AppResult<LiveAuthors> {
+        let authors = store::big_authors_followed(
+            &self.db,
+            caller.user_id,
+            self.settings.fanout_max_followers,
+            self.settings.live_authors_max as i64,
+        )
+        .await?;
+        for author in &authors {
+            self.join_author(caller.conn_id, *author).await?;
+        }
+        Ok(LiveAuthors {
+            authors: authors.len(),
+        })
+    }
+
+    async fn join_author(&self, conn_id: u64, author: i64) -> AppResult<()> {
+        use crate::bus::registry::{JoinLimited, JoinOutcome};
+        let outcome = self
+            .registry
+            .send(JoinLimited {
+                conn_id,
+                topic: author_topic(author),
+                kind: AUTHOR_TOPIC_PREFIX,
+                max: self.settings.live_authors_max,
+            })
+            .await
+            .map_err(|_| crate::commands::mailbox_gone())?;
+        match outcome {
+            // A socket following more big authors than it may join hears of the first ones;
+            // the rest are still in its feed when read.
+            JoinOutcome::Joined | JoinOutcome::AlreadyIn | JoinOutcome::TooMany => Ok(()),
+            JoinOutcome::Gone => Err(crate::commands::mailbox_gone()),
+        }
     }
 
     fn wake_worker(&self) {
@@ -432,13 +511,18 @@ impl Feed {
         };
         let now = now_ms();
         let mut tx = begin_write(&self.db, self.backend).await?;
+        let mut big = false;
         if store::publish(&mut tx, post_id, now).await? {
-            self.start_fanout(&mut tx, post_id, post.author_id, now)
+            big = self
+                .start_fanout(&mut tx, post_id, post.author_id, now)
                 .await?;
             let terms = policy::index_terms(&format!("{} {}", post.text, post.tags.join(" ")));
             store::index_post(&mut tx, self.backend, post_id, &terms).await?;
         }
         tx.commit().await?;
+        if big {
+            self.tell_big_author_post(post_id).await?;
+        }
         self.wake_worker();
         Ok(())
     }
@@ -798,6 +882,10 @@ impl Feed {
         store::mark_reader_active(&mut tx, me, now).await?;
         tx.commit().await?;
         let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
+        if followers > self.settings.fanout_max_followers {
+            // A big author: this connection hears of their new posts from now on.
+            self.join_author(caller.conn_id, body.user_id).await?;
+        }
         Ok(Following {
             following: true,
             followers,
@@ -812,6 +900,16 @@ impl Feed {
         let mut tx = begin_write(&self.db, self.backend).await?;
         store::unfollow(&mut tx, caller.user_id, body.user_id).await?;
         tx.commit().await?;
+        // Every device of the caller leaves the author's topic (if it was in it), and hears
+        // of the change.
+        let event = EventFrame::new("user.unfollowed", &json!({ "user_id": body.user_id }), None);
+        self.bus.publish(
+            Audience::User(caller.user_id),
+            Delivery::LeaveTopic {
+                topic: author_topic(body.user_id),
+                event,
+            },
+        );
         let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
         Ok(Following {
             following: false,

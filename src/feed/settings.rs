@@ -48,6 +48,9 @@ pub struct FeedSettings {
     /// How far back the discover feed looks, ms. env `DUOXIE_FEED_DISCOVER_WINDOW_MS`;
     /// default: 1209600000 (14 days).
     pub discover_window_ms: i64,
+    /// Big authors (merged at read) whose new posts one connection hears of live
+    /// (`feed.live`). env `DUOXIE_FEED_LIVE_AUTHORS_MAX`; default: 200.
+    pub live_authors_max: usize,
 }
 
 impl Default for FeedSettings {
@@ -68,6 +71,7 @@ impl Default for FeedSettings {
             inactive_after_ms: 7 * 86_400_000,
             discover_pool: 500,
             discover_window_ms: 14 * 86_400_000,
+            live_authors_max: 200,
         }
     }
 }
@@ -95,7 +99,8 @@ impl Section for FeedSettings {
                 comment_max_chars,
                 inactive_after_ms,
                 discover_pool,
-                discover_window_ms
+                discover_window_ms,
+                live_authors_max
             ]
         );
         Ok(())
@@ -177,6 +182,11 @@ impl Section for FeedSettings {
             (3_600_000..=365 * 86_400_000).contains(&f.discover_window_ms),
             "DUOXIE_FEED_DISCOVER_WINDOW_MS",
             "must be between 3600000 and 31536000000",
+        )?;
+        check(
+            (1..=10_000).contains(&f.live_authors_max),
+            "DUOXIE_FEED_LIVE_AUTHORS_MAX",
+            "must be between 1 and 10000",
         )?;
         Ok(())
     }

@@ -415,6 +415,26 @@ pub async fn home_page(
         .collect()
 }
 
+/// Up to `limit` authors `reader` follows who have more than `threshold` followers (those
+/// merged at read time), by id.
+pub async fn big_authors_followed(
+    db: &Db,
+    reader: i64,
+    threshold: i64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT f.followee_id FROM feed_follows f \
+         JOIN feed_profiles pr ON pr.user_id = f.followee_id \
+         WHERE f.follower_id = $1 AND pr.followers > $2 ORDER BY f.followee_id LIMIT $3",
+    )
+    .bind(reader)
+    .bind(threshold)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Which followed authors a read pulls posts from directly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pull {

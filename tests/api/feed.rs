@@ -1019,7 +1019,79 @@ async fn the_home_feed_outlives_a_redis_outage_and_an_empty_restart(store: Store
     assert_eq!(whole_home(&mut wr, 2).await, posted);
 }
 
+/// A big author's posts are merged at read, not fanned out; their followers' connections that
+/// asked (`feed.live`) or followed them just now still hear of each new post live, on any
+/// node; unfollowing stops it on every device.
+async fn big_authors_new_posts_reach_the_connections_that_listen_on_any_node(store: Store) {
+    let Some(mut cluster) = spawn_cluster_with(store, 2, |s| s.feed.fanout_max_followers = 1).await
+    else {
+        return;
+    };
+    let big = cluster.nodes[0].new_user().await;
+    let listener = cluster.nodes[0].new_user().await;
+    let quiet = cluster.nodes[0].new_user().await;
+    let mut wb = cluster.nodes[0].ws(&big).await;
+    let mut wl = cluster.nodes[1].ws(&listener).await;
+    let mut wq = cluster.nodes[0].ws(&quiet).await;
+    // The first follower: not big yet. The second makes the author big (over a threshold of
+    // one), and its connection joins the author's topic as it follows.
+    wq.request_ok("user.follow", json!({ "user_id": big.id }))
+        .await;
+    wl.request_ok("user.follow", json!({ "user_id": big.id }))
+        .await;
+    let p = post(&mut wb, "大号新帖：冰种飘花").await;
+    wl.next_event_where("the big author's post, live on node 1", |e| {
+        e["type"] == json!("feed.post") && e["data"]["post"]["id"] == p["id"]
+    })
+    .await;
+    wq.request_ok("feed.home", json!({ "limit": 1 })).await;
+    wq.read_arrived().await;
+    let heard = wq.take_buffered(|f| f["type"] == json!("feed.post"));
+    assert!(
+        heard.is_empty(),
+        "a connection that did not listen: {heard:?}"
+    );
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_fanout")
+        .fetch_one(&cluster.nodes[0].db)
+        .await
+        .expect("count");
+    assert_eq!(jobs, 0, "no fan-out job for a big author");
+
+    // Another device of the listener, and the quiet follower, ask to listen.
+    let mut wl2 = cluster.nodes[0].ws(&listener).await;
+    for ws in [&mut wl2, &mut wq] {
+        let live = ws.request_ok("feed.live", json!({})).await;
+        assert_eq!(live["authors"], json!(1), "{live}");
+    }
+    let q = post(&mut wb, "大号第二帖").await;
+    for ws in [&mut wl, &mut wl2, &mut wq] {
+        ws.next_event_where("the second post, live", |e| {
+            e["type"] == json!("feed.post") && e["data"]["post"]["id"] == q["id"]
+        })
+        .await;
+    }
+
+    // Unfollowing leaves the topic on every device of the listener: no more events there.
+    wl.request_ok("user.unfollow", json!({ "user_id": big.id }))
+        .await;
+    for ws in [&mut wl, &mut wl2] {
+        ws.next_event("user.unfollowed").await;
+    }
+    let r = post(&mut wb, "大号第三帖").await;
+    wq.next_event_where("the third post, to the one still following", |e| {
+        e["type"] == json!("feed.post") && e["data"]["post"]["id"] == r["id"]
+    })
+    .await;
+    for ws in [&mut wl, &mut wl2] {
+        ws.request_ok("feed.home", json!({ "limit": 1 })).await;
+        ws.read_arrived().await;
+        let after = ws.take_buffered(|f| f["type"] == json!("feed.post"));
+        assert!(after.is_empty(), "unfollowed, yet told: {after:?}");
+    }
+}
+
 store_tests!(
+    big_authors_new_posts_reach_the_connections_that_listen_on_any_node,
     the_home_feed_outlives_a_redis_outage_and_an_empty_restart,
     the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once,
     readers_away_are_skipped_by_fan_out_and_rebuilt_on_return,

@@ -305,6 +305,9 @@ await run.main('community', async () => {
   await run.step('4. with the reader on 关注, the author posts: the post arrives live (feed.post)', async () => {
     await openCommunity(reader);
     await waitVisible(card(rp, '#cm-home-list', postId), 'the followed author\'s post in the reader\'s 关注 feed');
+    // The connection listens to big authors' new posts (merged at read, not fanned out).
+    await waitUntil('feed.live answered on the reader\'s connection', () =>
+      reader.ws.requests.find((q) => q.type === 'feed.live' && q.reply && q.reply.ok));
     if (await card(rp, '#cm-home-list', heldId).count()) fail('the held post is in the reader\'s feed');
     await openCommunity(author);
     await ap.locator('#cm-compose-btn').click();

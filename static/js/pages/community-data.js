@@ -93,9 +93,17 @@ function forget(id) {
 
 // ---------------------------------------------------------------- events
 
+// Big authors (merged at read, not fanned out) tell their new posts only to the connections
+// that listen (`feed.live`): once per connection, again after every reconnect.
+function listenToBigAuthors() {
+  client.request('feed.live', {}, { wait: false }).catch(() => {});
+}
+
 function start() {
   if (offs.length) return;
+  if (client.state === 'online') listenToBigAuthors();
   offs = [
+    client.on('online', listenToBigAuthors),
     client.on('feed.post', (d) => {
       const p = d && d.post;
       if (!p || removed.has(p.id)) return;
