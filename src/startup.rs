@@ -258,6 +258,7 @@ impl App {
         chat.do_send(crate::chat::SetModeration(moderation.clone()));
         feed.set_moderation(moderation.clone());
         let fanout = crate::feed::fanout::FanoutWorker::new(feed.clone()).start();
+        crate::feed::counts::CountsTicker::new(feed.clone()).start();
         feed.set_worker(fanout.recipient());
         let media = web::Data::new(crate::media::Media::new(
             db.clone(),

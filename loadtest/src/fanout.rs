@@ -5,7 +5,9 @@
 //! its home feed (polled with `feed.home`). Then the online followers read their home feed at
 //! `--read-rate` pages per second for `--read-seconds`: page latency. Run it against a server
 //! started with `DUOXIE_FEED_FANOUT_MAX_FOLLOWERS` below the follower count to measure the
-//! read-time merge of a big author instead (no fan-out, no events: the post is there at once).
+//! read-time merge of a big author instead (no fan-out: the post is in every feed once
+//! committed, and the online followers, who called `feed.live`, hear of it on the author's
+//! topic).
 //!
 //! One node, from a release build, with the limits raised for a run's logins and frames:
 //!
@@ -78,7 +80,11 @@ pub async fn run(addr: SocketAddr, args: Args) -> anyhow::Result<Report> {
     let last = users.iter().max_by_key(|u| u.id).context("no follower")?;
     let mut online = Vec::with_capacity(args.online);
     for u in users.iter().rev().take(args.online) {
-        online.push(client::connect(addr, &u.token, None).await?);
+        let mut ws = client::connect(addr, &u.token, None).await?;
+        // As the web client does on every connection: a big author's posts (merged at read,
+        // not fanned out) then arrive live through the author's topic.
+        client::request(&mut ws, "l", "feed.live", json!({})).await?;
+        online.push(ws);
     }
     let mut wlast = client::connect(addr, &last.token, None).await?;
     let mut wa = client::connect(addr, &author.token, None).await?;

@@ -25,6 +25,12 @@ pub const COMMANDS: &[CommandSpec<Feed>] = &[
         call(h, c, d, Feed::delete)
     }),
     row("post.get", Gate::User, |h, c, d| call(h, c, d, Feed::get)),
+    row("post.watch", Gate::User, |h, c, d| {
+        call(h, c, d, Feed::watch)
+    }),
+    row("post.unwatch", Gate::User, |h, c, d| {
+        call(h, c, d, Feed::unwatch)
+    }),
     row("post.like", Gate::FullStanding, |h, c, d| {
         call(h, c, d, Feed::like)
     }),

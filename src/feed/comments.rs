@@ -130,6 +130,9 @@ impl Feed {
         )
         .await?;
         tx.commit().await?;
+        if held.is_none() {
+            self.touch(post.id);
+        }
         let comment = store::comment(&self.db, id)
             .await?
             .ok_or_else(|| AppError::not_found("comment"))?;
@@ -223,6 +226,9 @@ impl Feed {
         let mut tx = begin_write(&self.db, self.backend).await?;
         let changed = store::set_comment_status(&mut tx, comment, to, now_ms()).await?;
         tx.commit().await?;
+        if changed {
+            self.touch(comment.post_id);
+        }
         if changed && to == "published" {
             if let Some(post) = store::post(&self.db, comment.post_id).await? {
                 self.tell_post_author(post.author_id, comment);

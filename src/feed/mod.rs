@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod comments;
+pub mod counts;
 pub mod discover;
 pub mod fanout;
 pub mod moderated;
@@ -53,6 +54,11 @@ fn author_topic(author: i64) -> crate::bus::Topic {
 pub struct LiveBody {}
 
 #[derive(Debug, Serialize)]
+pub struct Unwatched {
+    pub watching: bool,
+}
+
+#[derive(Debug, Serialize)]
 pub struct LiveAuthors {
     /// Big authors whose new posts this connection now hears of.
     pub authors: usize,
@@ -78,8 +84,10 @@ pub struct Feed {
     moderation: OnceLock<Addr<ModerationServer>>,
     /// Home timelines: the database's, or Redis' when the deployment has it.
     timelines: Arc<dyn timeline::Timelines>,
-    /// Joins sockets to big authors' topics (`feed.live`).
+    /// Joins sockets to big authors' topics (`feed.live`) and posts' (`post.watch`).
     registry: Addr<crate::bus::registry::Registry>,
+    /// Posts whose counts changed on this node since the last tick (counts.rs).
+    touched: std::sync::Mutex<HashSet<i64>>,
     /// Wakes this node's fan-out worker when a post is published here.
     wake: OnceLock<actix::Recipient<fanout::Wake>>,
 }
@@ -261,6 +269,7 @@ impl Feed {
         Self {
             timelines,
             registry,
+            touched: std::sync::Mutex::new(HashSet::new()),
             db,
             backend,
             bus,
@@ -438,7 +447,7 @@ impl Feed {
             id: post_id,
         };
         self.timelines.add_own(tx, author_id, entry).await?;
-        let (followers, _, _) = store::profile(&self.db, author_id).await?;
+        let followers = store::followers_in(tx, author_id).await?;
         if followers > 0 && followers <= self.settings.fanout_max_followers {
             store::enqueue_fanout(tx, post_id, author_id, published_at, now_ms()).await?;
             return Ok(false);
@@ -496,6 +505,52 @@ impl Feed {
             JoinOutcome::Joined | JoinOutcome::AlreadyIn | JoinOutcome::TooMany => Ok(()),
             JoinOutcome::Gone => Err(crate::commands::mailbox_gone()),
         }
+    }
+
+    /// The post's counts changed: its watchers hear of it at the next tick.
+    pub(crate) fn touch(&self, post_id: i64) {
+        // A poisoned set still holds valid ids: keep using it.
+        let mut set = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert(post_id);
+    }
+
+    pub(crate) fn take_touched(&self) -> Vec<i64> {
+        let mut set = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        set.drain().collect()
+    }
+
+    /// `post.watch`: this connection hears the post's counts live (`feed.counts`) while it
+    /// shows it; the reply is the post as now.
+    pub async fn watch(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<OnePost> {
+        use crate::bus::registry::{JoinLimited, JoinOutcome};
+        let post = self.view_for(caller.user_id, body.post_id).await?;
+        let outcome = self
+            .registry
+            .send(JoinLimited {
+                conn_id: caller.conn_id,
+                topic: counts::post_topic(post.id),
+                kind: counts::POST_TOPIC_PREFIX,
+                max: self.settings.watch_max,
+            })
+            .await
+            .map_err(|_| crate::commands::mailbox_gone())?;
+        match outcome {
+            JoinOutcome::Joined | JoinOutcome::AlreadyIn => Ok(OnePost { post }),
+            JoinOutcome::TooMany => Err(AppError::new(
+                ErrorCode::Conflict,
+                "this connection watches as many posts as it may: unwatch one first",
+            )),
+            JoinOutcome::Gone => Err(crate::commands::mailbox_gone()),
+        }
+    }
+
+    /// `post.unwatch`: the screen no longer shows the post.
+    pub async fn unwatch(self: Arc<Self>, caller: Caller, body: PostRef) -> AppResult<Unwatched> {
+        self.registry.do_send(crate::bus::registry::Leave {
+            conn_id: caller.conn_id,
+            topic: counts::post_topic(body.post_id),
+        });
+        Ok(Unwatched { watching: false })
     }
 
     fn wake_worker(&self) {
@@ -559,6 +614,7 @@ impl Feed {
         let mut tx = begin_write(&self.db, self.backend).await?;
         let shares = store::record_share(&mut tx, post_id, user_id, now_ms()).await?;
         tx.commit().await?;
+        self.touch(post_id);
         Ok(shares)
     }
 
@@ -844,8 +900,12 @@ impl Feed {
     async fn set_like(&self, caller: Caller, post_id: i64, like: bool) -> AppResult<Liked> {
         self.view_for(caller.user_id, post_id).await?;
         let mut tx = begin_write(&self.db, self.backend).await?;
-        let (_, likes) = store::set_like(&mut tx, post_id, caller.user_id, like, now_ms()).await?;
+        let (changed, likes) =
+            store::set_like(&mut tx, post_id, caller.user_id, like, now_ms()).await?;
         tx.commit().await?;
+        if changed {
+            self.touch(post_id);
+        }
         Ok(Liked { liked: like, likes })
     }
 

@@ -51,6 +51,12 @@ pub struct FeedSettings {
     /// Big authors (merged at read) whose new posts one connection hears of live
     /// (`feed.live`). env `DUOXIE_FEED_LIVE_AUTHORS_MAX`; default: 200.
     pub live_authors_max: usize,
+    /// Posts one connection watches at once (`post.watch`). env `DUOXIE_FEED_WATCH_MAX`;
+    /// default: 20.
+    pub watch_max: usize,
+    /// How often each node tells the watchers of the posts whose counts changed, ms.
+    /// env `DUOXIE_FEED_COUNTS_TICK_MS`; default: 1000.
+    pub counts_tick_ms: u64,
 }
 
 impl Default for FeedSettings {
@@ -72,6 +78,8 @@ impl Default for FeedSettings {
             discover_pool: 500,
             discover_window_ms: 14 * 86_400_000,
             live_authors_max: 200,
+            watch_max: 20,
+            counts_tick_ms: 1000,
         }
     }
 }
@@ -100,7 +108,9 @@ impl Section for FeedSettings {
                 inactive_after_ms,
                 discover_pool,
                 discover_window_ms,
-                live_authors_max
+                live_authors_max,
+                watch_max,
+                counts_tick_ms
             ]
         );
         Ok(())
@@ -187,6 +197,16 @@ impl Section for FeedSettings {
             (1..=10_000).contains(&f.live_authors_max),
             "DUOXIE_FEED_LIVE_AUTHORS_MAX",
             "must be between 1 and 10000",
+        )?;
+        check(
+            (1..=1000).contains(&f.watch_max),
+            "DUOXIE_FEED_WATCH_MAX",
+            "must be between 1 and 1000",
+        )?;
+        check(
+            (50..=60_000).contains(&f.counts_tick_ms),
+            "DUOXIE_FEED_COUNTS_TICK_MS",
+            "must be between 50 and 60000",
         )?;
         Ok(())
     }

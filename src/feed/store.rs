@@ -293,6 +293,19 @@ async fn count_change(
 }
 
 /// (followers, following, follows hidden).
+/// The user's follower count, read on the connection of the transaction it decides for
+/// (never a second pool connection while this one holds SQLite's write lock: with every other
+/// connection waiting for that lock, the pool would have none to give).
+pub async fn followers_in(conn: &mut AnyConnection, user_id: i64) -> Result<i64, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar("SELECT followers FROM feed_profiles WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
 /// How a user is shown (a deleted account as 已注销用户).
 pub async fn user_ref(db: &Db, user_id: i64) -> Result<UserRef, sqlx::Error> {
     let row = sqlx::query(
@@ -1031,6 +1044,36 @@ pub async fn record_share(
         .bind(post_id)
         .fetch_one(&mut *conn)
         .await
+}
+
+/// The likes, comments and shares of the published posts among `ids`: (id, likes, comments,
+/// shares).
+pub async fn counts_of(
+    db: &Db,
+    backend: Backend,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64, i64, i64)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query(&format!(
+        "SELECT id, like_count, comment_count, share_count FROM feed_posts \
+         WHERE status = 'published' AND id IN ({})",
+        id_list(backend, "$1")
+    ))
+    .bind(ids_json(ids))
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("id")?,
+            r.try_get("like_count")?,
+            r.try_get("comment_count")?,
+            r.try_get("share_count")?,
+        ))
+    })
+    .collect()
 }
 
 // ---------------------------------------------------------------- discover

@@ -1090,7 +1090,80 @@ async fn big_authors_new_posts_reach_the_connections_that_listen_on_any_node(sto
     }
 }
 
+/// The screens showing a post hear its counts live (`feed.counts`), aggregated: a burst of
+/// likes is a few events, not one per like; a screen that stopped watching hears nothing.
+async fn counts_reach_the_screens_watching_a_post_aggregated(store: Store) {
+    const LIKES: usize = 20;
+    let mut app = spawn_app_with(store, |s| {
+        s.feed.counts_tick_ms = 1000;
+        s.feed.watch_max = 1;
+    })
+    .await;
+    let author = app.new_user().await;
+    let watcher = app.new_user().await;
+    let other = app.new_user().await;
+    let blocked = app.new_user().await;
+    let mut wa = app.ws(&author).await;
+    let mut ww = app.ws(&watcher).await;
+    let mut wo = app.ws(&other).await;
+    let mut wb = app.ws(&blocked).await;
+    wa.request_ok("user.block", json!({ "user_id": blocked.id }))
+        .await;
+    let p = post(&mut wa, "满绿翡翠蛋面").await;
+    let id = p["id"].as_i64().expect("id");
+    let second = post(&mut wa, "第二件").await;
+
+    let watched = ww.request_ok("post.watch", json!({ "post_id": id })).await;
+    assert_eq!(watched["post"]["likes"], json!(0), "{watched}");
+    let e = ww
+        .request_err("post.watch", json!({ "post_id": second["id"] }))
+        .await;
+    assert_eq!(code(&e), "conflict", "more than DUOXIE_FEED_WATCH_MAX: {e}");
+    let e = wb.request_err("post.watch", json!({ "post_id": id })).await;
+    assert_eq!(code(&e), "not_found", "a post one may not see: {e}");
+
+    for _ in 0..LIKES {
+        let liker = app.new_user().await;
+        let mut wl = app.ws(&liker).await;
+        wl.request_ok("post.like", json!({ "post_id": id })).await;
+    }
+    let last = ww
+        .next_event_where("the counts after every like", |e| {
+            e["type"] == json!("feed.counts")
+                && e["data"]["post_id"] == json!(id)
+                && e["data"]["likes"] == json!(LIKES)
+        })
+        .await;
+    assert_eq!(last["data"]["comments"], json!(0), "{last}");
+    ww.read_arrived().await;
+    let events = 1 + ww
+        .take_buffered(|f| f["type"] == json!("feed.counts"))
+        .len();
+    // Each like was a new account's login and a command: far more than a tick apart in all
+    // would be needed for one event per like.
+    assert!(
+        events < LIKES,
+        "{events} events for {LIKES} likes: counts are not aggregated"
+    );
+
+    // Stopped watching: the next change reaches the one still watching, not this screen.
+    wo.request_ok("post.watch", json!({ "post_id": id })).await;
+    ww.request_ok("post.unwatch", json!({ "post_id": id }))
+        .await;
+    wo.request_ok("post.comment", json!({ "post_id": id, "text": "种水真好" }))
+        .await;
+    wo.next_event_where("the comment counted, live", |e| {
+        e["type"] == json!("feed.counts") && e["data"]["comments"] == json!(1)
+    })
+    .await;
+    ww.request_ok("feed.home", json!({ "limit": 1 })).await;
+    ww.read_arrived().await;
+    let after = ww.take_buffered(|f| f["type"] == json!("feed.counts"));
+    assert!(after.is_empty(), "unwatched, yet told: {after:?}");
+}
+
 store_tests!(
+    counts_reach_the_screens_watching_a_post_aggregated,
     big_authors_new_posts_reach_the_connections_that_listen_on_any_node,
     the_home_feed_outlives_a_redis_outage_and_an_empty_restart,
     the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once,

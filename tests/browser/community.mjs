@@ -273,6 +273,10 @@ await run.main('community', async () => {
     await rp.locator('#cm-like-btn').click();
     await waitUntil('liked, the count up by one', async () =>
       (await rp.locator('#cm-like-btn').getAttribute('aria-pressed')) === 'true' && (await countOf(rp, '#cm-like-btn')) === likes + 1);
+    // The author's open post watches its counts (post.watch): the like arrives live, aggregated.
+    await waitUntil('feed.counts with the like on the author\'s page', () =>
+      author.ws.events.find((e) => e.type === 'feed.counts' && e.data.post_id === postId && e.data.likes === likes + 1));
+    await waitUntil('the like count on the author\'s open post', async () => (await countOf(ap, '#cm-like-btn')) === likes + 1);
     await rp.locator('#cm-like-btn').click();
     await waitUntil('unliked, the count back', async () =>
       (await rp.locator('#cm-like-btn').getAttribute('aria-pressed')) === 'false' && (await countOf(rp, '#cm-like-btn')) === likes);

@@ -99,11 +99,41 @@ function listenToBigAuthors() {
   client.request('feed.live', {}, { wait: false }).catch(() => {});
 }
 
+// Posts a screen shows, watched for their live counts (`post.watch`); watched again after a
+// reconnect (a topic's membership ends with its connection).
+const watched = new Set();
+
+function onOnline() {
+  listenToBigAuthors();
+  for (const id of watched) req('post.watch', { post_id: id }).catch(() => {});
+}
+
+/** post.watch: the post as now, and its counts live (`feed.counts`) until unwatchPost. */
+export async function watchPost(id) {
+  const n = Number(id);
+  watched.add(n);
+  const reply = await req('post.watch', { post_id: n });
+  return notePost(reply.post);
+}
+
+export function unwatchPost(id) {
+  const n = Number(id);
+  if (!watched.delete(n)) return;
+  req('post.unwatch', { post_id: n }).catch(() => {});
+}
+
 function start() {
   if (offs.length) return;
   if (client.state === 'online') listenToBigAuthors();
   offs = [
-    client.on('online', listenToBigAuthors),
+    client.on('online', onOnline),
+    // Aggregated counts of a watched post (at most one a second per node).
+    client.on('feed.counts', (d) => {
+      const p = d && posts.get(d.post_id);
+      if (!p) return;
+      Object.assign(p, { likes: d.likes, comments: d.comments, shares: d.shares });
+      emit('post', p.id);
+    }),
     client.on('feed.post', (d) => {
       const p = d && d.post;
       if (!p || removed.has(p.id)) return;
@@ -315,6 +345,7 @@ export const checkFeature = (feature) => client.request('consent.check', { featu
 
 /** Log-out: forgets every post and stops listening. */
 export function resetCommunity() {
+  watched.clear();
   posts.clear();
   removed.clear();
   for (const off of offs) off();

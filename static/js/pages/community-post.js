@@ -22,7 +22,7 @@ import { store } from '/static/js/app/store.js';
 import { openReport } from '/static/js/pages/report.js';
 import { formatCount } from '/static/js/pages/live-common.js';
 import {
-  COMMENT_MAX_CHARS, onCommunity, postOf, isRemoved, getPost, deletePost, addComment, listComments, deleteComment,
+  COMMENT_MAX_CHARS, onCommunity, postOf, isRemoved, watchPost, unwatchPost, deletePost, addComment, listComments, deleteComment,
   isTransient,
 } from '/static/js/pages/community-data.js';
 import { authorLine, photoGrid, tagLine, likeButton, nickOf, isMine, commentIcon, sharesCount } from '/static/js/pages/community-feed.js';
@@ -155,7 +155,8 @@ export function mountPost(root, { onBack, onOpenUser }) {
     const gen = ++state.gen;
     error.hidden = true;
     try {
-      await getPost(id);
+      // Watched while shown: likes, comments and shares move live.
+      await watchPost(id);
     } catch (err) {
       if (gen !== state.gen) return;
       if (!postOf(id)) showError(error, err, () => load(id));
@@ -288,6 +289,7 @@ export function mountPost(root, { onBack, onOpenUser }) {
     },
     close() {
       state.gen++;
+      if (state.id != null) unwatchPost(state.id);
       state.id = null;
     },
     destroy() { for (const off of offs) off(); },
