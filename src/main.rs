@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
-    actix_web::rt::System::new().block_on(run(cli.command, settings))
+    duoxie::startup::ServerSystem::new().block_on(run(cli.command, settings))
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {

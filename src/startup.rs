@@ -526,6 +526,40 @@ async fn terminate_signal() {
     }
 }
 
+/// The actix system `main` and the integration tests run on, torn down inside a Tokio context.
+///
+/// actix-rt drops its `LocalSet`, and with it every actor's pending futures, after leaving its
+/// runtime; a sqlx pool connection dropped there panics (its return to the pool is spawned),
+/// and a panic in that teardown aborts the process. A presence write in flight when the server
+/// stops was enough (CI saw it abort the test binary). Here the teardown runs with a spare
+/// runtime entered, which takes those spawns and drops them unpolled.
+pub struct ServerSystem {
+    teardown: tokio::runtime::Runtime,
+    system: actix_web::rt::SystemRunner,
+}
+
+impl ServerSystem {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        let teardown = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a Tokio runtime without drivers cannot fail to build");
+        ServerSystem {
+            teardown,
+            system: actix_web::rt::System::new(),
+        }
+    }
+
+    /// Runs `fut` to completion on the actix system, then tears the system down.
+    pub fn block_on<F: std::future::Future>(self, fut: F) -> F::Output {
+        let ServerSystem { teardown, system } = self;
+        let _context = teardown.enter();
+        let output = system.block_on(fut);
+        drop(system);
+        output
+    }
+}
+
 /// Raises the open-files soft limit to the hard limit (each socket is a file) and logs both.
 pub fn raise_fd_limit() {
     #[cfg(unix)]
@@ -557,5 +591,35 @@ pub fn raise_fd_limit() {
                 "open-files limit"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerSystem;
+
+    /// An actor's future still holding a pool connection when the system stops (a presence
+    /// write in flight at shutdown) is dropped without a panic; on a bare actix system the
+    /// connection's drop panics for want of a Tokio context, and the process aborts.
+    #[test]
+    fn a_pool_connection_held_at_shutdown_is_dropped_without_a_panic() {
+        ServerSystem::new().block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::any::AnyPoolOptions::new()
+                .connect("sqlite::memory:")
+                .await
+                .expect("an in-memory SQLite pool");
+            // Two in one future, as an actor's context holds several: a panic dropping the
+            // first is caught by Tokio, the second panics while unwinding and aborts.
+            let held = [
+                pool.acquire().await.expect("a connection"),
+                pool.acquire().await.expect("another connection"),
+            ];
+            actix_web::rt::spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await
+            });
+            actix_web::rt::task::yield_now().await;
+        });
     }
 }

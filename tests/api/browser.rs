@@ -85,7 +85,7 @@ async fn run_scenario(script: &str, env: Vec<(&'static str, String)>) {
 /// A held chat text shows as under review, also after a reload; once a moderator rejects it
 /// from the console, the bubble offers the appeal, also after a reload, and no longer once
 /// appealed; nothing scrolls sideways at 390 px.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_web_client_shows_held_and_rejected_texts_with_their_appeal() {
     let mut app = spawn_app(Store::Sqlite).await;
     let buyer = app.new_user().await;
@@ -108,7 +108,7 @@ async fn the_web_client_shows_held_and_rejected_texts_with_their_appeal() {
 /// The client library (`static/js/client.js`) in the page, over the real server: acks by
 /// command id, every message once and in order across a dropped connection (recovered with
 /// `chat.sync`), error codes shown in both languages.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_client_library_delivers_every_message_once_in_order_across_a_reconnect() {
     let mut app = spawn_app(Store::Sqlite).await;
     let buyer = app.new_user().await;
@@ -129,7 +129,7 @@ async fn the_client_library_delivers_every_message_once_in_order_across_a_reconn
 /// receipts as a table that verifies and downloads, the export as tables with its JSON,
 /// another device signed out through the in-page dialog, English and back; no sideways
 /// scroll, no window dialogs, no console errors.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_me_tab_edits_the_profile_and_shows_receipts_export_and_devices() {
     let mut app = spawn_app(Store::Sqlite).await;
     let buyer = app.new_user().await;
@@ -147,7 +147,7 @@ async fn the_me_tab_edits_the_profile_and_shows_receipts_export_and_devices() {
 /// is turned away in Chinese, a report with its category arrives live, is claimed and decided
 /// (a rejection needs a reason), the English switch holds over a reload and back; no sideways
 /// scroll, no window dialogs, no console errors.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_console_triages_a_report_in_both_languages_at_phone_and_desktop_size() {
     let mut app = spawn_app(Store::Sqlite).await;
     let buyer = app.new_user().await;
@@ -170,7 +170,7 @@ async fn the_console_triages_a_report_in_both_languages_at_phone_and_desktop_siz
 /// size: login with the agreement, the seller directory as a new buyer's first screen, search
 /// by nickname, live texts both ways, a photo, an emoji from the picker, a recall, the four
 /// tabs, the English switch and back; no sideways scroll on any view, no console errors.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_web_client_chats_at_phone_and_desktop_size_in_both_languages() {
     let mut app = spawn_app(Store::Sqlite).await;
     let buyer = app.new_user().await;
@@ -191,7 +191,7 @@ async fn the_web_client_chats_at_phone_and_desktop_size_in_both_languages() {
 /// told live when version 2 is published (the scenario prints `READY publish-policy` and waits
 /// for `published` on its stdin, so the publication happens exactly then, with no timing), the
 /// banner stays over a reload, 同意 records both documents under version 2, and then it is gone.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_web_client_asks_again_for_a_new_policy_version() {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
@@ -261,7 +261,7 @@ async fn the_web_client_asks_again_for_a_new_policy_version() {
 /// spectators find it and open it; a comment and likes reach the other pages; recovery after a
 /// dropped connection; pin, pause, a helper removing a comment; a mute disables a composer; a
 /// kick and a ban take effect on the removed pages; the host ends the room.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn live_rooms_work_for_a_host_and_two_spectators() {
     let mut app = spawn_app(Store::Sqlite).await;
     let host = app.new_user().await;
@@ -285,7 +285,7 @@ async fn live_rooms_work_for_a_host_and_two_spectators() {
 /// from the console, the buyer answers, the call connects (`connectionState` "connected" and
 /// video frames decoded on both pages), and the buyer's withdrawal of the camera ends it on
 /// the host's page with the reason shown.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn an_appraisal_call_connects_two_browsers_and_a_withdrawal_ends_it() {
     let mut app = spawn_app(Store::Sqlite).await;
     let host = app.new_user().await;
@@ -305,7 +305,7 @@ async fn an_appraisal_call_connects_two_browsers_and_a_withdrawal_ends_it() {
 /// The same call with relay-only ICE (`iceTransportPolicy: "relay"` on both pages) through a
 /// real coturn started with a generated secret: it connects only if the TURN REST
 /// credentials the server hands out are the ones coturn's `use-auth-secret` accepts.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn an_appraisal_call_connects_relay_only_through_coturn() {
     let turn = crate::helpers::Coturn::start().await;
     let url = format!("turn:127.0.0.1:{}?transport=udp", turn.port);
@@ -337,7 +337,7 @@ async fn an_appraisal_call_connects_relay_only_through_coturn() {
 /// deletes one); a new post arriving and leaving a follower's feed live; share codes (口令)
 /// copied, opened by hand and from the clipboard (consent asked first), refused once revoked;
 /// 发现 personalised only while the consent is granted; English, desktop, no sideways scroll.
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_community_tab_posts_follows_comments_shares_and_discovers() {
     let mut app = spawn_app(Store::Sqlite).await;
     let author = app.new_user().await;

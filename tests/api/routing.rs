@@ -45,7 +45,7 @@ fn documented_commands() -> BTreeSet<String> {
     names
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn every_routed_command_is_documented_and_every_documented_one_routed() {
     let data_dir = TempDir::new().expect("tmp");
     let app = App::build(test_settings(None, &data_dir))

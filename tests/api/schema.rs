@@ -146,7 +146,7 @@ fn difference<T: Ord + Clone + std::fmt::Debug>(a: &BTreeSet<T>, b: &BTreeSet<T>
     a.difference(b).cloned().collect()
 }
 
-#[actix_rt::test]
+#[actix_rt::test(system = "duoxie::startup::ServerSystem")]
 async fn the_sqlite_and_postgres_migrations_describe_one_schema() {
     let Some(base) = postgres_url_from_env() else {
         // `postgres_suite_runs_in_ci` fails CI when TEST_DATABASE_URL is missing.

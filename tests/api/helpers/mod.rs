@@ -49,7 +49,7 @@ macro_rules! store_tests {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
-                #[actix_rt::test]
+                #[actix_rt::test(system = "duoxie::startup::ServerSystem")]
                 async fn $name() {
                     super::$name(crate::helpers::Store::Sqlite).await;
                 }
@@ -57,7 +57,7 @@ macro_rules! store_tests {
         }
         mod postgres {
             $(
-                #[actix_rt::test]
+                #[actix_rt::test(system = "duoxie::startup::ServerSystem")]
                 async fn $name() {
                     if let Some(base) = crate::helpers::postgres_url_from_env() {
                         let schema = crate::helpers::PgSchema::create(&base).await;
