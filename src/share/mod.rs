@@ -173,19 +173,18 @@ impl Shares {
     /// not hidden, a profile); a post's share counts the caller once.
     pub async fn create(self: Arc<Self>, caller: Caller, body: CreateBody) -> AppResult<Created> {
         let me = caller.user_id;
-        let shares = match body.target {
-            Target::Post => Some(self.feed.record_share(me, body.id).await?),
-            other => {
-                self.open(me, other, body.id).await?;
-                None
-            }
-        };
+        self.open(me, body.target, body.id).await?;
         self.charge(
             format!("share:create:{me}"),
             Limit::per_hour(self.settings.codes_per_hour),
             "made",
         )
         .await?;
+        // Counted only once the code is allowed: a refused share.create shares nothing.
+        let shares = match body.target {
+            Target::Post => Some(self.feed.record_share(me, body.id).await?),
+            _ => None,
+        };
         let now = now_ms();
         let expires_at = now + self.settings.code_ttl_ms;
         for _ in 0..DRAWS {

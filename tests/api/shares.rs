@@ -282,6 +282,25 @@ async fn guessing_codes_is_rate_limited_and_codes_follow_the_account(store: Stor
         )
         .await;
     assert_eq!(code(&e), "rate_limited", "{e}");
+    // A refused code shares nothing: the post's count stays.
+    let post = wo
+        .request_ok(
+            "post.create",
+            json!({ "text": "南红玛瑙手串", "category": "other" }),
+        )
+        .await["post"]
+        .clone();
+    let refused = wu
+        .request_err(
+            "share.create",
+            json!({ "target": "post", "id": post["id"] }),
+        )
+        .await;
+    assert_eq!(code(&refused), "rate_limited", "{refused}");
+    let after = wo
+        .request_ok("post.get", json!({ "post_id": post["id"] }))
+        .await;
+    assert_eq!(after["post"]["shares"], json!(0), "{after}");
 
     let export = app
         .get("/api/me/export", Some(&user.token))
