@@ -493,7 +493,17 @@ await run.main('live_room', async () => {
     await waitUntil('the pinned notice on the desktop', async () => (await text(dp, '#live-pinned-text')) === PIN);
     await seeComment(desk, '#live-comments', second);
     await waitVisible(dp.locator('#live-to-host'), 'the way to the host console (the host is looking)');
-    if (await dp.locator('#live-room-more').isVisible()) fail('the host is offered 举报 of its own room');
+    // The host shares its own room (⋯ → 分享直播间) and is not offered 举报 of it.
+    await dp.locator('#live-room-more').click();
+    await waitVisible(dp.locator('#live-room-menu'), 'the room menu on the host\'s desktop page');
+    if (await dp.locator('#live-report-room').count()) fail('the host is offered 举报 of its own room');
+    await dp.locator('#live-share-room').click();
+    const hostShare = dp.locator('#cm-share-text');
+    await waitVisible(hostShare, 'the host\'s share text (#cm-share-text)');
+    const hostSentence = await hostShare.inputValue();
+    if (!/￥[0-9A-Z]{10}￥/.test(hostSentence) || !hostSentence.includes(TITLE)) fail(`the host's share text is "${hostSentence}"`);
+    await dp.keyboard.press('Escape');
+    await waitVisible(dp.locator('#cm-share-dialog'), 'the host\'s share dialog to close', { state: 'hidden' });
     if (await dp.locator('#live-comments .live-comment-more').count()) fail('the host is offered 举报 on comments in its own room');
     await checkNoHorizontalScroll(dp, 'the desktop room page');
     await run.screenshot(desk, 'room');

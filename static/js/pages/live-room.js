@@ -138,10 +138,10 @@ export function mountRoom(root, { onBack, onHost }) {
         el('span', { class: 'small muted', text: s.me && s.me.helper ? t('live.you_helper') : t('live.host_role') })));
     viewers.textContent = r.viewers != null ? t('live.viewers', { count: formatCount(r.viewers), n: r.viewers }) : '';
     toHost.hidden = !(s.me && s.me.host);
-    more.hidden = !s.room || !store.me || imHost(s);
+    more.hidden = !s.room || !store.me;
   }
 
-  // The header's ⋯: 分享直播间 (a 口令 to paste elsewhere) and 举报直播间.
+  // The header's ⋯: 分享直播间 (a 口令 to paste elsewhere) and, but for the host, 举报直播间.
   function openRoomMenu() {
     const s = roomState(roomId);
     if (!s || !s.room) return null;
@@ -152,7 +152,7 @@ export function mountRoom(root, { onBack, onHost }) {
         type: 'button', id: 'live-share-room', class: 'secondary block live-sheet-btn', text: t('live.share_room'),
         onclick: () => { d.close(); openShare({ target: 'room', id: roomId, title: room.title }); },
       }),
-      el('button', {
+      imHost(s) ? null : el('button', {
         type: 'button', id: 'live-report-room', class: 'secondary block live-sheet-btn', text: t('live.report_room'),
         onclick: () => { d.close(); reportRoom(room); },
       }));
