@@ -301,7 +301,11 @@ async fn every_device_gets_every_message_across_nodes(store: Store) {
                 event["data"]["text"].as_str().unwrap_or("").to_owned(),
             ));
         }
-        assert_eq!(got, expected, "{name}: every message once, in order");
+        // Exactly once each. Live order across nodes is not promised (docs/protocol.md
+        // "Ordering, gaps and recovery": the client orders by seq): a message sent on this
+        // device's node can arrive before an earlier one still crossing Redis (seen in CI).
+        got.sort();
+        assert_eq!(got, expected, "{name}: every message once");
     }
     // Nothing more, not even a late second copy: the next message is the marker.
     devices[2].1.say(conv, "marker").await;
