@@ -199,7 +199,10 @@ impl App {
                 ttl_secs: (settings.feed.inactive_after_ms / 1000).max(60) as u64,
                 keep: settings.feed.home_max,
             }),
-            None => Arc::new(crate::feed::timeline::DbTimelines { db: db.clone() }),
+            None => Arc::new(crate::feed::timeline::DbTimelines {
+                db: db.clone(),
+                backend,
+            }),
         };
         let feed = Arc::new(crate::feed::Feed::new(
             db.clone(),

@@ -23,7 +23,7 @@ pub mod settings;
 mod store;
 pub mod timeline;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use actix::Addr;
@@ -69,6 +69,11 @@ const NOTIFY_CHUNK: usize = 2000;
 /// How often an active reader's activity is written down, ms (at most a quarter of the
 /// inactivity threshold, so that fan-out never skips someone reading).
 const READER_MARK_EVERY_MS: i64 = 3_600_000;
+/// How long a node, having noted a reader's first page (their activity, the trim), skips that
+/// for their next first pages, ms: a refresh costs the page, not two more statements.
+const READER_NOTED_FOR_MS: i64 = 60_000;
+/// Readers a node remembers noting; past it the memory starts again (a cost, never a miss).
+const READERS_NOTED_MAX: usize = 100_000;
 
 pub struct Feed {
     db: Db,
@@ -88,6 +93,8 @@ pub struct Feed {
     registry: Addr<crate::bus::registry::Registry>,
     /// Posts whose counts changed on this node since the last tick (counts.rs).
     touched: std::sync::Mutex<HashSet<i64>>,
+    /// Readers whose first page this node noted, and when (`READER_NOTED_FOR_MS`).
+    noted: std::sync::Mutex<HashMap<i64, i64>>,
     /// Wakes this node's fan-out worker when a post is published here.
     wake: OnceLock<actix::Recipient<fanout::Wake>>,
 }
@@ -270,6 +277,7 @@ impl Feed {
             timelines,
             registry,
             touched: std::sync::Mutex::new(HashSet::new()),
+            noted: std::sync::Mutex::new(HashMap::new()),
             db,
             backend,
             bus,
@@ -754,30 +762,71 @@ impl Feed {
         // Timelines are an index over the posts: while their store is down (Redis) the page
         // is read from the followed authors' posts instead, slower but complete.
         let timeline = async {
-            if cursor == Cursor::TOP {
+            if cursor == Cursor::TOP && self.first_noting(me) {
                 self.note_reader(me).await?;
                 self.timelines.trim(me, self.settings.home_max).await?;
             }
             self.timelines.page(me, cursor, limit).await
         };
-        let mut keys = match timeline.await {
-            Ok(keys) => keys,
+        let page = match timeline.await {
+            Ok(page) => page,
             Err(e) if e.code == ErrorCode::Unavailable => {
                 tracing::warn!(error = %e, "home timeline unavailable; reading the authors' posts");
-                Vec::new()
+                self.forget_noted(me);
+                timeline::TimelinePage::default()
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                self.forget_noted(me);
+                return Err(e);
+            }
         };
-        let big = store::Pull::BigAuthors(self.settings.fanout_max_followers);
-        keys.extend(store::pull(&self.db, me, big, cursor, limit).await?);
-        if (keys.len() as i64) < limit {
+        if cursor == Cursor::TOP && page.entries.is_empty() && !page.complete {
+            // Never written, or lost (Redis back empty): rebuilt for the next page, this one
+            // read from the authors' posts below. A reader with nothing to read is marked
+            // complete by it, so this happens once.
+            if let Err(e) = self.timelines.rebuild(me, self.settings.home_max).await {
+                if e.code != ErrorCode::Unavailable {
+                    return Err(e);
+                }
+            }
+        }
+        let mut keys = page.entries;
+        let threshold = self.settings.fanout_max_followers;
+        keys.extend(store::merged_at_read(&self.db, me, threshold, cursor, limit).await?);
+        if (keys.len() as i64) < limit && !page.complete {
             // The timeline ran out (older than it keeps, or never written for this reader).
-            keys.extend(store::pull(&self.db, me, store::Pull::Everyone, cursor, limit).await?);
+            keys.extend(store::pull(&self.db, me, cursor, limit).await?);
         }
         keys.sort_unstable_by(|a, b| b.cmp(a));
         keys.dedup();
         keys.truncate(limit as usize);
         self.page(me, keys, limit).await
+    }
+
+    /// Whether this first page is the first this node sees of `me` within
+    /// `READER_NOTED_FOR_MS` (then it is noted); a reader refreshing is noted once.
+    fn first_noting(&self, me: i64) -> bool {
+        let now = now_ms();
+        // With the marking interval, at most half the inactivity threshold: a reader noted
+        // here is never one a fan-out step skipped.
+        let window = READER_NOTED_FOR_MS.min(self.settings.inactive_after_ms / 4);
+        let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+        if noted.get(&me).is_some_and(|at| *at > now - window) {
+            return false;
+        }
+        if noted.len() >= READERS_NOTED_MAX {
+            noted.clear();
+        }
+        noted.insert(me, now);
+        true
+    }
+
+    /// A first page that failed is noted again next time.
+    fn forget_noted(&self, me: i64) {
+        self.noted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&me);
     }
 
     /// A reader opening their feed: one back after `DUOXIE_FEED_INACTIVE_AFTER_MS` away (or
@@ -789,9 +838,6 @@ impl Feed {
         let away = last.map_or(true, |at| at < now - self.settings.inactive_after_ms);
         let every = READER_MARK_EVERY_MS.min(self.settings.inactive_after_ms / 4);
         if !away && last.is_some_and(|at| at >= now - every) {
-            if self.timelines.lost(me).await? {
-                self.timelines.rebuild(me, self.settings.home_max).await?;
-            }
             return Ok(());
         }
         let mut tx = begin_write(&self.db, self.backend).await?;
@@ -799,7 +845,7 @@ impl Feed {
         // committed before it wrote a post the rebuild below reads.
         store::mark_reader_active(&mut tx, me, now).await?;
         tx.commit().await?;
-        if away || self.timelines.lost(me).await? {
+        if away {
             self.timelines.rebuild(me, self.settings.home_max).await?;
         }
         Ok(())
@@ -941,6 +987,13 @@ impl Feed {
         // Following is reading: the new author's posts reach this timeline from now on.
         store::mark_reader_active(&mut tx, me, now).await?;
         tx.commit().await?;
+        // Their recent posts join it now (a rebuild, which also says whether it is complete).
+        if let Err(e) = self.timelines.rebuild(me, self.settings.home_max).await {
+            if e.code != ErrorCode::Unavailable {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "home timeline unavailable; not filled on follow");
+        }
         let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
         if followers > self.settings.fanout_max_followers {
             // A big author: this connection hears of their new posts from now on.
@@ -960,6 +1013,17 @@ impl Feed {
         let mut tx = begin_write(&self.db, self.backend).await?;
         store::unfollow(&mut tx, caller.user_id, body.user_id).await?;
         tx.commit().await?;
+        // The author's posts leave the home feed (what a pull reads no longer has them either).
+        if let Err(e) = self
+            .timelines
+            .forget_author(caller.user_id, body.user_id)
+            .await
+        {
+            if e.code != ErrorCode::Unavailable {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "home timeline unavailable; unfollowed author kept");
+        }
         // Every device of the caller leaves the author's topic (if it was in it), and hears
         // of the change.
         let event = EventFrame::new("user.unfollowed", &json!({ "user_id": body.user_id }), None);

@@ -418,14 +418,32 @@ pub async fn home_page(
     .bind(limit)
     .fetch_all(db)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Cursor {
-                published_at: r.try_get("published_at")?,
-                id: r.try_get("post_id")?,
-            })
-        })
-        .collect()
+    cursors(&rows, "post_id")
+}
+
+/// Whether `user_id`'s `feed_home` rows hold every post of those they follow (big authors
+/// aside): set by a rebuild, cleared by a trim that dropped rows.
+pub async fn home_complete(db: &Db, user_id: i64) -> Result<bool, sqlx::Error> {
+    let flag: Option<i64> =
+        sqlx::query_scalar("SELECT timeline_complete FROM feed_readers WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(flag == Some(1))
+}
+
+/// An unfollow: the author's posts leave the reader's timeline.
+pub async fn forget_author_in_home(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    author_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM feed_home WHERE user_id = $1 AND author_id = $2")
+        .bind(user_id)
+        .bind(author_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Up to `limit` authors `reader` follows who have more than `threshold` followers (those
@@ -448,43 +466,56 @@ pub async fn big_authors_followed(
     .await
 }
 
-/// Which followed authors a read pulls posts from directly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pull {
-    /// Those with more followers than the threshold (never fanned out).
-    BigAuthors(i64),
-    /// Everyone followed, and the reader (past the end of the timeline).
-    Everyone,
-}
-
-/// Published posts before `cursor` of the authors `reader` follows that `pull` names, newest
-/// first: one indexed query, the follow list joined in the database.
+/// Published posts before `cursor` of everyone `reader` follows, and the reader's own, newest
+/// first: what a page past the end of an incomplete timeline reads (one indexed query, the
+/// follow list joined in the database).
 pub async fn pull(
     db: &Db,
     reader: i64,
-    pull: Pull,
     cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<Cursor>, sqlx::Error> {
-    let (authors, threshold) = match pull {
-        Pull::BigAuthors(threshold) => (
-            "SELECT f.followee_id FROM feed_follows f \
-             JOIN feed_profiles pr ON pr.user_id = f.followee_id \
-             WHERE f.follower_id = $1 AND pr.followers > $5",
-            threshold,
-        ),
-        Pull::Everyone => (
-            "SELECT f.followee_id FROM feed_follows f WHERE f.follower_id = $1 \
-             UNION SELECT $1 WHERE $5 >= 0",
-            0,
-        ),
-    };
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(
         "SELECT id, published_at FROM feed_posts WHERE status = 'published' \
-         AND author_id IN ({authors}) \
+         AND author_id IN (SELECT f.followee_id FROM feed_follows f WHERE f.follower_id = $1 \
+                           UNION SELECT $1) \
          AND (published_at < $2 OR (published_at = $2 AND id < $3)) \
-         ORDER BY published_at DESC, id DESC LIMIT $4"
-    ))
+         ORDER BY published_at DESC, id DESC LIMIT $4",
+    )
+    .bind(reader)
+    .bind(cursor.published_at)
+    .bind(cursor.id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    cursors(&rows, "id")
+}
+
+/// The posts before `cursor` that no fan-out wrote into `reader`'s timeline, newest first:
+/// those of the followed authors with more than `threshold` followers (never fanned out),
+/// and those whose fan-out job has not reached the reader yet (jobs go by follower id), so a
+/// post is in its followers' feeds from its commit, not from its fan-out step. One statement.
+pub async fn merged_at_read(
+    db: &Db,
+    reader: i64,
+    threshold: i64,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<Cursor>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, published_at FROM ( \
+           SELECT id, published_at FROM feed_posts WHERE status = 'published' \
+           AND author_id IN (SELECT f.followee_id FROM feed_follows f \
+                             JOIN feed_profiles pr ON pr.user_id = f.followee_id \
+                             WHERE f.follower_id = $1 AND pr.followers > $5) \
+           AND (published_at < $2 OR (published_at = $2 AND id < $3)) \
+           ORDER BY published_at DESC, id DESC LIMIT $4) AS big \
+         UNION \
+         SELECT j.post_id, j.published_at FROM feed_fanout j WHERE j.done_up_to < $1 \
+         AND j.author_id IN (SELECT f.followee_id FROM feed_follows f WHERE f.follower_id = $1) \
+         AND (j.published_at < $2 OR (j.published_at = $2 AND j.post_id < $3)) \
+         ORDER BY published_at DESC, id DESC LIMIT $4",
+    )
     .bind(reader)
     .bind(cursor.published_at)
     .bind(cursor.id)
@@ -492,14 +523,36 @@ pub async fn pull(
     .bind(threshold)
     .fetch_all(db)
     .await?;
+    cursors(&rows, "id")
+}
+
+fn cursors(rows: &[sqlx::any::AnyRow], id: &str) -> Result<Vec<Cursor>, sqlx::Error> {
     rows.iter()
         .map(|r| {
             Ok(Cursor {
                 published_at: r.try_get("published_at")?,
-                id: r.try_get("id")?,
+                id: r.try_get(id)?,
             })
         })
         .collect()
+}
+
+/// The newest `limit` published posts of `author` (the entries an unfollow takes out of a
+/// Redis timeline: a timeline holds none of the author's older ones).
+pub async fn newest_of_author(
+    db: &Db,
+    author: i64,
+    limit: i64,
+) -> Result<Vec<Cursor>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, published_at FROM feed_posts WHERE author_id = $1 AND status = 'published' \
+         ORDER BY published_at DESC, id DESC LIMIT $2",
+    )
+    .bind(author)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    cursors(&rows, "id")
 }
 
 /// The published posts among `ids`, each with whether `reader` likes it: one query for a
@@ -533,7 +586,12 @@ pub async fn page_for(
 }
 
 /// Keeps the newest `keep` entries of the user's timeline.
-pub async fn trim_home(db: &Db, user_id: i64, keep: i64) -> Result<u64, sqlx::Error> {
+pub async fn trim_home(
+    db: &Db,
+    backend: Backend,
+    user_id: i64,
+    keep: i64,
+) -> Result<u64, sqlx::Error> {
     let edge = sqlx::query(
         "SELECT published_at, post_id FROM feed_home WHERE user_id = $1 \
          ORDER BY published_at DESC, post_id DESC LIMIT 1 OFFSET $2",
@@ -544,16 +602,25 @@ pub async fn trim_home(db: &Db, user_id: i64, keep: i64) -> Result<u64, sqlx::Er
     .await?;
     let Some(edge) = edge else { return Ok(0) };
     let (at, id): (i64, i64) = (edge.try_get("published_at")?, edge.try_get("post_id")?);
-    Ok(sqlx::query(
+    let mut tx = crate::store::begin_write(db, backend).await?;
+    // The reader's row first (PostgreSQL locks it against a rebuild setting the mark); the
+    // timeline no longer reaches the reader's oldest posts.
+    sqlx::query("UPDATE feed_readers SET timeline_complete = 0 WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let dropped = sqlx::query(
         "DELETE FROM feed_home WHERE user_id = $1 \
          AND (published_at < $2 OR (published_at = $2 AND post_id <= $3))",
     )
     .bind(user_id)
     .bind(at)
     .bind(id)
-    .execute(db)
+    .execute(&mut *tx)
     .await?
-    .rows_affected())
+    .rows_affected();
+    tx.commit().await?;
+    Ok(dropped)
 }
 
 /// The author's own post in their own timeline.
@@ -1213,7 +1280,7 @@ pub async fn rebuild_home(
     user_id: i64,
     keep: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    let added = sqlx::query(
         "INSERT INTO feed_home (user_id, post_id, author_id, published_at) \
          SELECT $1, id, author_id, published_at FROM feed_posts WHERE status = 'published' \
          AND author_id IN (SELECT followee_id FROM feed_follows WHERE follower_id = $1 \
@@ -1225,7 +1292,19 @@ pub async fn rebuild_home(
     .bind(keep)
     .execute(&mut *conn)
     .await?
-    .rows_affected())
+    .rows_affected();
+    // Fewer rows than the bound: the rebuild found every post there is, so a short page ends
+    // there. At the bound (or over it, with rows a rebuild did not write) it may not have.
+    sqlx::query(
+        "UPDATE feed_readers SET timeline_complete = \
+           CASE WHEN (SELECT COUNT(*) FROM feed_home WHERE user_id = $1) < $2 THEN 1 ELSE 0 END \
+         WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    Ok(added)
 }
 
 // ---------------------------------------------------------------- the user's rights

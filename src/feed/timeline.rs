@@ -6,8 +6,13 @@
 //! timeline only says which post ids to read first, so anything it lacks is found by the
 //! read-time pull (`store::pull`) and anything stale in it (a deleted post, an erased author)
 //! is dropped when the page is read. That is what lets the Redis one be a cache: a Redis
-//! restart empties it, the next reads fall back to the pull and the reader's next page rebuilds
-//! it; a reader away longer than `DUOXIE_FEED_INACTIVE_AFTER_MS` lets it expire.
+//! restart empties it, the next reads fall back to the pull and the reader's next first page
+//! (empty, not marked complete) rebuilds it; a reader away longer than
+//! `DUOXIE_FEED_INACTIVE_AFTER_MS` lets it expire.
+//!
+//! A timeline can also say it is complete: it holds every post of those the reader follows
+//! (big authors aside), so a page it cannot fill ends there without the pull. A rebuild that
+//! found fewer posts than the bound sets that; a trim that drops entries takes it away.
 
 use futures_util::future::BoxFuture;
 use redis::aio::ConnectionManager;
@@ -16,7 +21,16 @@ use sqlx::AnyConnection;
 use super::policy::Cursor;
 use super::store::Job;
 use crate::error::{AppError, AppResult};
-use crate::store::Db;
+use crate::store::{Backend, Db};
+
+/// A page of a timeline. `complete`: the entries reach the oldest end of a timeline that
+/// holds every post of those the reader follows (big authors aside), so nothing older is
+/// missing from it; false whenever that is not known.
+#[derive(Debug, Default)]
+pub struct TimelinePage {
+    pub entries: Vec<Cursor>,
+    pub complete: bool,
+}
 
 /// Where home timelines live.
 pub trait Timelines: Send + Sync {
@@ -39,26 +53,27 @@ pub trait Timelines: Send + Sync {
         active_since: i64,
     ) -> BoxFuture<'a, AppResult<()>>;
 
-    /// Entries of `reader`'s timeline before `before`, newest first.
+    /// Entries of `reader`'s timeline before `before`, newest first, and whether they reach
+    /// the start of a complete timeline (then a short page needs no pull).
     fn page(
         &self,
         reader: i64,
         before: Cursor,
         limit: i64,
-    ) -> BoxFuture<'_, AppResult<Vec<Cursor>>>;
+    ) -> BoxFuture<'_, AppResult<TimelinePage>>;
 
     /// Keeps the newest `keep` entries: called when the reader opens their feed (the
     /// database bounds its rows there, one statement per read instead of one per follower and
     /// post; Redis bounds each set as it writes it).
     fn trim(&self, reader: i64, keep: i64) -> BoxFuture<'_, AppResult<()>>;
 
-    /// Whether the reader's timeline is gone though they read recently (a Redis restart):
-    /// then it is rebuilt like an away reader's.
-    fn lost(&self, reader: i64) -> BoxFuture<'_, AppResult<bool>>;
-
     /// Refills a reader's timeline with the newest `keep` posts of those they follow (and
-    /// their own): the timeline of a reader fan-out skipped, or one Redis lost.
+    /// their own): the timeline of a reader fan-out skipped, one Redis lost, or one that
+    /// just followed someone. Marks it complete when that found fewer than `keep`.
     fn rebuild(&self, reader: i64, keep: i64) -> BoxFuture<'_, AppResult<()>>;
+
+    /// After an unfollow: the author's posts leave the reader's timeline.
+    fn forget_author(&self, reader: i64, author: i64) -> BoxFuture<'_, AppResult<()>>;
 
     /// After a take-down, for the author and each chunk of followers: the entry leaves their
     /// timelines (the database's rows went in the take-down's transaction).
@@ -71,6 +86,7 @@ pub trait Timelines: Send + Sync {
 /// the fan-out cursor.
 pub struct DbTimelines {
     pub db: Db,
+    pub backend: Backend,
 }
 
 impl Timelines for DbTimelines {
@@ -104,26 +120,36 @@ impl Timelines for DbTimelines {
         reader: i64,
         before: Cursor,
         limit: i64,
-    ) -> BoxFuture<'_, AppResult<Vec<Cursor>>> {
-        Box::pin(async move { Ok(super::store::home_page(&self.db, reader, before, limit).await?) })
+    ) -> BoxFuture<'_, AppResult<TimelinePage>> {
+        Box::pin(async move {
+            let entries = super::store::home_page(&self.db, reader, before, limit).await?;
+            // Only a short page asks: a full one needs nothing older.
+            let complete = (entries.len() as i64) < limit
+                && super::store::home_complete(&self.db, reader).await?;
+            Ok(TimelinePage { entries, complete })
+        })
     }
 
     fn trim(&self, reader: i64, keep: i64) -> BoxFuture<'_, AppResult<()>> {
         Box::pin(async move {
-            super::store::trim_home(&self.db, reader, keep).await?;
+            super::store::trim_home(&self.db, self.backend, reader, keep).await?;
             Ok(())
         })
     }
 
-    fn lost(&self, _reader: i64) -> BoxFuture<'_, AppResult<bool>> {
-        // Rows are durable: only an away reader's timeline needs rebuilding.
-        Box::pin(async { Ok(false) })
-    }
-
     fn rebuild(&self, reader: i64, keep: i64) -> BoxFuture<'_, AppResult<()>> {
         Box::pin(async move {
+            let mut tx = crate::store::begin_write(&self.db, self.backend).await?;
+            super::store::rebuild_home(&mut tx, reader, keep).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn forget_author(&self, reader: i64, author: i64) -> BoxFuture<'_, AppResult<()>> {
+        Box::pin(async move {
             let mut conn = self.db.acquire().await?;
-            super::store::rebuild_home(&mut conn, reader, keep).await?;
+            super::store::forget_author_in_home(&mut conn, reader, author).await?;
             Ok(())
         })
     }
@@ -139,7 +165,8 @@ impl Timelines for DbTimelines {
 /// One sorted set per reader, `<prefix>:home:<user>`: every member has score 0 and is the
 /// entry written as `<published_at>:<post id>`, both zero-padded to 20 digits, so that the
 /// set's lexical order is the keyset order and a page is one `ZREVRANGEBYLEX`. Each write
-/// renews the key's expiry to the inactivity threshold.
+/// renews the key's expiry to the inactivity threshold. A complete timeline also holds
+/// `COMPLETE`, the lowest member there can be: the first trim that drops anything drops it.
 pub struct RedisTimelines {
     /// Where a rebuild reads the followed authors' posts.
     pub db: Db,
@@ -149,6 +176,12 @@ pub struct RedisTimelines {
     /// Entries a set keeps (`DUOXIE_FEED_HOME_MAX`), trimmed with every write.
     pub keep: i64,
 }
+
+/// The mark of a complete timeline, below every entry (posts have ids and times above 0).
+const COMPLETE: Cursor = Cursor {
+    published_at: 0,
+    id: 0,
+};
 
 fn member(entry: Cursor) -> String {
     format!("{:020}:{:020}", entry.published_at.max(0), entry.id.max(0))
@@ -180,16 +213,25 @@ impl RedisTimelines {
         format!("{}:home:{reader}", self.prefix)
     }
 
-    /// `entry` into each of `readers`' timelines, one pipeline.
+    /// `entries` into each of `readers`' timelines, one pipeline.
     async fn add_to(&self, readers: &[i64], entries: &[Cursor]) -> AppResult<()> {
         if readers.is_empty() || entries.is_empty() {
             return Ok(());
         }
+        self.write(readers, entries, false).await
+    }
+
+    /// The writes of `add_to`, with the `COMPLETE` mark when `complete` (a rebuild that found
+    /// everything; it is written even with no entries, so that the key exists).
+    async fn write(&self, readers: &[i64], entries: &[Cursor], complete: bool) -> AppResult<()> {
         let mut pipe = redis::pipe();
         for reader in readers {
             let key = self.key(*reader);
             for entry in entries {
                 pipe.zadd(&key, member(*entry), 0).ignore();
+            }
+            if complete {
+                pipe.zadd(&key, member(COMPLETE), 0).ignore();
             }
             // The lowest ranks are the oldest entries.
             pipe.cmd("ZREMRANGEBYRANK")
@@ -238,7 +280,7 @@ impl Timelines for RedisTimelines {
         reader: i64,
         before: Cursor,
         limit: i64,
-    ) -> BoxFuture<'_, AppResult<Vec<Cursor>>> {
+    ) -> BoxFuture<'_, AppResult<TimelinePage>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             let max = format!("({}", member(before));
@@ -253,7 +295,15 @@ impl Timelines for RedisTimelines {
                     .query_async(&mut conn),
             )
             .await?;
-            Ok(members.iter().filter_map(|m| parse_member(m)).collect())
+            let mut page = TimelinePage::default();
+            for entry in members.iter().filter_map(|m| parse_member(m)) {
+                if entry == COMPLETE {
+                    page.complete = true;
+                } else {
+                    page.entries.push(entry);
+                }
+            }
+            Ok(page)
         })
     }
 
@@ -262,30 +312,30 @@ impl Timelines for RedisTimelines {
         Box::pin(async { Ok(()) })
     }
 
-    fn lost(&self, reader: i64) -> BoxFuture<'_, AppResult<bool>> {
+    fn rebuild(&self, reader: i64, keep: i64) -> BoxFuture<'_, AppResult<()>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            let exists: bool = call(
-                redis::cmd("EXISTS")
-                    .arg(self.key(reader))
-                    .query_async(&mut conn),
-            )
-            .await?;
-            Ok(!exists)
+            let entries = super::store::pull(&self.db, reader, Cursor::TOP, keep).await?;
+            let complete = (entries.len() as i64) < keep;
+            self.write(&[reader], &entries, complete).await
         })
     }
 
-    fn rebuild(&self, reader: i64, keep: i64) -> BoxFuture<'_, AppResult<()>> {
+    fn forget_author(&self, reader: i64, author: i64) -> BoxFuture<'_, AppResult<()>> {
         Box::pin(async move {
-            let entries = super::store::pull(
-                &self.db,
-                reader,
-                super::store::Pull::Everyone,
-                Cursor::TOP,
-                keep,
+            // A timeline holds at most `keep` entries, so none of the author's older posts.
+            let entries = super::store::newest_of_author(&self.db, author, self.keep).await?;
+            if entries.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.conn.clone();
+            let members: Vec<String> = entries.into_iter().map(member).collect();
+            call(
+                redis::cmd("ZREM")
+                    .arg(self.key(reader))
+                    .arg(members)
+                    .query_async::<()>(&mut conn),
             )
-            .await?;
-            self.add_to(&[reader], &entries).await
+            .await
         })
     }
 

@@ -299,6 +299,180 @@ impl Timelines<'_> {
             Timelines::Redis(cluster) => cluster.redis_timeline(user_id).await.len() as i64,
         }
     }
+
+    /// Whether the reader's timeline is marked as holding every post of those they follow.
+    async fn complete(&self, app: &TestApp, user_id: i64) -> bool {
+        match self {
+            Timelines::Db => {
+                let flag: i64 = sqlx::query_scalar(
+                    "SELECT timeline_complete FROM feed_readers WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_one(&app.db)
+                .await
+                .expect("the reader's row");
+                flag == 1
+            }
+            Timelines::Redis(cluster) => cluster.has_complete_mark(user_id).await,
+        }
+    }
+
+    /// Takes `post` out of the reader's timeline behind the server's back.
+    async fn remove(&self, app: &TestApp, user_id: i64, post: &Value) {
+        let id = post["id"].as_i64().expect("id");
+        match self {
+            Timelines::Db => {
+                sqlx::query("DELETE FROM feed_home WHERE user_id = $1 AND post_id = $2")
+                    .bind(user_id)
+                    .bind(id)
+                    .execute(&app.db)
+                    .await
+                    .expect("delete a timeline row");
+            }
+            Timelines::Redis(cluster) => {
+                let at = post["published_at"].as_i64().expect("published_at");
+                cluster
+                    .remove_from_redis_timeline(user_id, &format!("{at:020}:{id:020}"))
+                    .await;
+            }
+        }
+    }
+}
+
+/// Settings of the complete-timeline scenario: a timeline keeps 10 entries (the least).
+fn ten_entry_timelines(s: &mut duoxie::settings::Settings) {
+    s.feed.home_max = 10;
+}
+
+async fn complete_timelines_end_pages_and_follows_fill_them(store: Store) {
+    let mut app = spawn_app_with(store, ten_entry_timelines).await;
+    complete_timelines(&mut app, &Timelines::Db).await;
+}
+
+async fn complete_timelines_in_redis_end_pages_and_follows_fill_them(store: Store) {
+    let Some(mut cluster) = spawn_cluster_with(store, 1, ten_entry_timelines).await else {
+        return;
+    };
+    let mut app = cluster.nodes.remove(0);
+    complete_timelines(&mut app, &Timelines::Redis(&cluster)).await;
+}
+
+/// Following fills the timeline with the author's posts and, when that found fewer than the
+/// bound, marks it complete. A complete timeline ends a short page by itself: a post taken out
+/// of it behind the server's back is not read back from the authors (no pull ran). A post
+/// whose fan-out has not reached the reader yet is in their feed from its commit. Unfollowing
+/// takes the author's posts out. A trim that drops entries takes the mark away, and paging
+/// reads past the timeline again.
+async fn complete_timelines(app: &mut TestApp, timelines: &Timelines<'_>) {
+    let author = app.new_user().await;
+    let reader = app.new_user().await;
+    let trimmed = app.new_user().await;
+    let mut wa = app.ws(&author).await;
+    let mut wr = app.ws(&reader).await;
+    let mut wt = app.ws(&trimmed).await;
+    let mut posts = Vec::new();
+    for text in ["和田玉籽料", "南红挂件", "琥珀原石"] {
+        posts.push(post(&mut wa, text).await);
+    }
+    let id = |p: &Value| p["id"].as_i64().expect("id");
+    let newest_first = |ps: &[Value]| ps.iter().rev().map(id).collect::<Vec<i64>>();
+
+    for ws in [&mut wr, &mut wt] {
+        ws.request_ok("user.follow", json!({ "user_id": author.id }))
+            .await;
+    }
+    assert_eq!(timelines.len(app, reader.id).await, 3, "filled on follow");
+    assert!(
+        timelines.complete(app, reader.id).await,
+        "3 posts < 10 kept"
+    );
+    assert_eq!(whole_home(&mut wr, 10).await, newest_first(&posts));
+
+    timelines.remove(app, reader.id, &posts[1]).await;
+    assert_eq!(
+        whole_home(&mut wr, 10).await,
+        vec![id(&posts[2]), id(&posts[0])],
+        "a complete timeline is the whole feed: nothing is pulled past it"
+    );
+
+    // A post fanned out, then put back as if its fan-out had not reached the reader yet (a
+    // job still to do, leased by a node that is gone) and out of their timeline.
+    let late = post(&mut wa, "翡翠手镯").await;
+    wr.next_event_where("the post, fanned out", |e| {
+        e["type"] == json!("feed.post") && e["data"]["post"]["id"] == late["id"]
+    })
+    .await;
+    timelines.remove(app, reader.id, &late).await;
+    sqlx::query(
+        "INSERT INTO feed_fanout (post_id, author_id, published_at, done_up_to, lease_until, created_at) \
+         VALUES ($1, $2, $3, 0, $4, $4)",
+    )
+    .bind(id(&late))
+    .bind(author.id)
+    .bind(late["published_at"].as_i64().expect("published_at"))
+    .bind(crate::helpers::now_ms() + 3_600_000)
+    .execute(&app.db)
+    .await
+    .expect("a job still to do");
+    let home = whole_home(&mut wr, 10).await;
+    assert_eq!(
+        home.first(),
+        Some(&id(&late)),
+        "in the feed from its commit: {home:?}"
+    );
+    sqlx::query("UPDATE feed_fanout SET done_up_to = $1 WHERE post_id = $2")
+        .bind(reader.id)
+        .bind(id(&late))
+        .execute(&app.db)
+        .await
+        .expect("the job past the reader");
+    assert_eq!(
+        whole_home(&mut wr, 10).await.first(),
+        Some(&id(&posts[2])),
+        "once the job has passed the reader, only the timeline says"
+    );
+
+    wr.request_ok("user.unfollow", json!({ "user_id": author.id }))
+        .await;
+    assert_eq!(
+        timelines.len(app, reader.id).await,
+        0,
+        "emptied on unfollow"
+    );
+    assert!(whole_home(&mut wr, 10).await.is_empty());
+
+    // The other reader: the 4 posts so far, then 7 more make 11 against the 10 kept; their
+    // first page trims the timeline.
+    let mut all = posts.clone();
+    all.push(late.clone());
+    for i in 0..7 {
+        let more = post(&mut wa, &format!("第{i}件新货")).await;
+        wt.next_event_where("a later post, fanned out", |e| {
+            e["type"] == json!("feed.post") && e["data"]["post"]["id"] == more["id"]
+        })
+        .await;
+        all.push(more);
+    }
+    let written = match timelines {
+        // Redis bounds a set as it writes it, the database when it is read.
+        Timelines::Db => 11,
+        Timelines::Redis(_) => 10,
+    };
+    assert_eq!(timelines.len(app, trimmed.id).await, written);
+    assert_eq!(
+        whole_home(&mut wt, 4).await,
+        newest_first(&all),
+        "read past the trim"
+    );
+    assert_eq!(
+        timelines.len(app, trimmed.id).await,
+        10,
+        "trimmed to the bound"
+    );
+    assert!(
+        !timelines.complete(app, trimmed.id).await,
+        "a trimmed timeline is no longer complete"
+    );
 }
 
 /// Settings of the paging scenario: an author with more than one follower is merged at read
@@ -1169,6 +1343,8 @@ store_tests!(
     the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once,
     readers_away_are_skipped_by_fan_out_and_rebuilt_on_return,
     the_home_feed_in_redis_pages_the_same_and_survives_losing_a_timeline,
+    complete_timelines_end_pages_and_follows_fill_them,
+    complete_timelines_in_redis_end_pages_and_follows_fill_them,
     posts_are_found_by_a_chinese_word_inside_a_longer_text,
     comments_are_screened_counted_and_deleted_by_either_author,
     posts_are_screened_published_liked_and_deleted_everywhere,

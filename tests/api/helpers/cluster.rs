@@ -38,13 +38,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// The post ids of `user`'s home timeline as the nodes keep it in Redis, newest first.
-    pub async fn redis_timeline(&self, user_id: i64) -> Vec<i64> {
+    /// A connection to the cluster's Redis, for reading and changing what the nodes keep there.
+    async fn redis(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.redis_url.as_str()).expect("the Redis URL");
-        let mut conn = client
+        client
             .get_multiplexed_async_connection()
             .await
-            .expect("connect to Redis");
+            .expect("connect to Redis")
+    }
+
+    /// The post ids of `user`'s home timeline as the nodes keep it in Redis, newest first.
+    pub async fn redis_timeline(&self, user_id: i64) -> Vec<i64> {
+        let mut conn = self.redis().await;
         let members: Vec<String> = redis::cmd("ZREVRANGEBYLEX")
             .arg(format!("{}:home:{user_id}", self.redis_prefix))
             .arg("+")
@@ -52,19 +57,43 @@ impl Cluster {
             .query_async(&mut conn)
             .await
             .expect("read a timeline");
+        // Post ids are above 0; id 0 is the mark of a complete timeline (`has_complete_mark`).
         members
             .iter()
             .filter_map(|m| m.split_once(':').and_then(|(_, id)| id.parse().ok()))
+            .filter(|id: &i64| *id > 0)
             .collect()
+    }
+
+    /// Takes `member` (`<published_at>:<post id>`, zero-padded) out of `user`'s Redis
+    /// timeline behind the server's back.
+    pub async fn remove_from_redis_timeline(&self, user_id: i64, member: &str) {
+        let mut conn = self.redis().await;
+        let _: i64 = redis::cmd("ZREM")
+            .arg(format!("{}:home:{user_id}", self.redis_prefix))
+            .arg(member)
+            .query_async(&mut conn)
+            .await
+            .expect("remove a member");
+    }
+
+    /// Whether `user`'s Redis timeline carries the mark that it holds every post of those they
+    /// follow (its lowest member, `0…0:0…0`).
+    pub async fn has_complete_mark(&self, user_id: i64) -> bool {
+        let mut conn = self.redis().await;
+        let mark = format!("{:020}:{:020}", 0, 0);
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(format!("{}:home:{user_id}", self.redis_prefix))
+            .arg(mark)
+            .query_async(&mut conn)
+            .await
+            .expect("read a timeline's mark");
+        score.is_some()
     }
 
     /// Loses `user`'s Redis timeline, as a Redis restart without persistence would.
     pub async fn lose_redis_timeline(&self, user_id: i64) {
-        let client = redis::Client::open(self.redis_url.as_str()).expect("the Redis URL");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to Redis");
+        let mut conn = self.redis().await;
         redis::cmd("DEL")
             .arg(format!("{}:home:{user_id}", self.redis_prefix))
             .query_async::<()>(&mut conn)
