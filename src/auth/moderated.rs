@@ -81,6 +81,7 @@ impl ModeratedContent for ProfilesUnderModeration {
                 author: user_id,
                 content_ref: user_id.to_string(),
                 preview: snapshot.to_string(),
+                media: Vec::new(),
             })
         })
     }

@@ -173,6 +173,7 @@ impl ModeratedContent for ChatUnderModeration {
                 author: m.sender_id,
                 content_ref: format!("{conversation_id}:{seq}"),
                 preview: m.text,
+                media: Vec::new(),
             })
         })
     }

@@ -149,6 +149,7 @@ impl Feed {
                         content_ref: id.to_string(),
                         content: text,
                         reasons,
+                        media: Vec::new(),
                     })
                     .await
                     .map_err(|_| AppError::unavailable("moderation unavailable"))??;

@@ -429,6 +429,7 @@ impl Feed {
                     content_ref: id.to_string(),
                     content: screened,
                     reasons,
+                    media: media.clone(),
                 })
                 .await
                 .map_err(|_| AppError::unavailable("moderation unavailable"))??;

@@ -76,6 +76,7 @@ impl ModeratedContent for PostsUnderModeration {
                 author,
                 content_ref: id.to_string(),
                 preview: format!("{}\n{}", post.text, post.tags.join(" ")),
+                media: post.media.clone(),
             })
         })
     }
@@ -140,6 +141,7 @@ impl ModeratedContent for CommentsUnderModeration {
                 author: comment.author_id,
                 content_ref: id.to_string(),
                 preview: comment.text,
+                media: Vec::new(),
             })
         })
     }

@@ -74,6 +74,7 @@ impl ModeratedContent for CommentsUnderModeration {
                 author,
                 content_ref: format!("{room_id}:{seq}"),
                 preview: text,
+                media: Vec::new(),
             })
         })
     }
@@ -120,6 +121,7 @@ impl ModeratedContent for RoomsUnderModeration {
                 author: host,
                 content_ref: room_id.to_string(),
                 preview,
+                media: Vec::new(),
             })
         })
     }

@@ -123,6 +123,7 @@ impl ModeratedContent for MediaUnderModeration {
                 author: m.owner_id,
                 preview: format!("/api/media/{media_id}/content"),
                 content_ref: media_id,
+                media: Vec::new(),
             })
         })
     }

@@ -46,6 +46,8 @@ pub struct Reported {
     pub content_ref: String,
     /// The content attached as it is now, so that a later edit cannot hide it.
     pub preview: String,
+    /// Media ids shown with it (a reported post's pictures), as they are now.
+    pub media: Vec<String>,
 }
 
 /// One domain's content under moderation.

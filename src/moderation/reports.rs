@@ -158,6 +158,7 @@ impl Handler<As<Report>> for ModerationServer {
                 author: subject_id,
                 content_ref,
                 preview: content,
+                media,
             } = contents
                 .reported_as(&body.target)?
                 .reported(reporter, &fields)
@@ -184,6 +185,7 @@ impl Handler<As<Report>> for ModerationServer {
                     content_ref: &content_ref,
                     content: &content,
                     reasons: &[format!("report: {reason}")],
+                    media: &media,
                     priority: REPORT_PRIORITY,
                     now: now_ms(),
                     reporter_id: Some(reporter),
@@ -238,6 +240,7 @@ impl Handler<As<Appeal>> for ModerationServer {
                     content_ref: &original.id.to_string(),
                     content: &original.content,
                     reasons: &[format!("appeal of a {} decision: {reason}", original.kind)],
+                    media: &[],
                     priority: 1,
                     now: now_ms(),
                     reporter_id: None,

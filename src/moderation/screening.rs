@@ -41,7 +41,15 @@ impl Handler<ScreenProfileText> for ModerationServer {
                 Verdict::Reject(reasons) => Err(rejected(&reasons)),
                 Verdict::Review(reasons) => {
                     let kind = msg.field.as_str();
-                    queue_for_review(&db, &bus, kind, msg.user_id, "", &msg.text, &reasons).await?;
+                    let held = Held {
+                        kind,
+                        subject_id: msg.user_id,
+                        content_ref: "",
+                        content: &msg.text,
+                        reasons: &reasons,
+                        media: &[],
+                    };
+                    queue_for_review(&db, &bus, &held).await?;
                     Ok(false)
                 }
             }
@@ -74,25 +82,29 @@ impl Handler<ScreenImage> for ModerationServer {
     }
 }
 
+/// Content a rule held, as queued.
+pub(super) struct Held<'a> {
+    pub kind: &'a str,
+    pub subject_id: i64,
+    pub content_ref: &'a str,
+    pub content: &'a str,
+    pub reasons: &'a [String],
+    /// Media ids shown with the content (a post's pictures).
+    pub media: &'a [String],
+}
+
 /// Queues content that screening held for a moderator (priority 1) and shows it on every
 /// console; answers the item's id.
-pub(super) async fn queue_for_review(
-    db: &Db,
-    bus: &SharedBus,
-    kind: &str,
-    subject_id: i64,
-    content_ref: &str,
-    content: &str,
-    reasons: &[String],
-) -> AppResult<i64> {
+pub(super) async fn queue_for_review(db: &Db, bus: &SharedBus, held: &Held<'_>) -> AppResult<i64> {
     let item = store::enqueue(
         db,
         &store::NewItem {
-            kind,
-            subject_id,
-            content_ref,
-            content,
-            reasons,
+            kind: held.kind,
+            subject_id: held.subject_id,
+            content_ref: held.content_ref,
+            content: held.content,
+            reasons: held.reasons,
+            media: held.media,
             priority: 1,
             now: now_ms(),
             reporter_id: None,
@@ -123,16 +135,15 @@ impl Handler<QueueChatText> for ModerationServer {
         let (db, bus) = (self.db.clone(), self.bus.clone());
         Box::pin(async move {
             let content_ref = format!("{}:{}", msg.conversation_id, msg.client_id);
-            queue_for_review(
-                &db,
-                &bus,
-                "chat_text",
-                msg.sender_id,
-                &content_ref,
-                &msg.text,
-                &msg.reasons,
-            )
-            .await
+            let held = Held {
+                kind: "chat_text",
+                subject_id: msg.sender_id,
+                content_ref: &content_ref,
+                content: &msg.text,
+                reasons: &msg.reasons,
+                media: &[],
+            };
+            queue_for_review(&db, &bus, &held).await
         })
     }
 }
@@ -153,16 +164,15 @@ impl Handler<QueueMedia> for ModerationServer {
         let (db, bus) = (self.db.clone(), self.bus.clone());
         Box::pin(async move {
             let content = format!("/api/media/{}/content", msg.media_id);
-            queue_for_review(
-                &db,
-                &bus,
-                "media",
-                msg.user_id,
-                &msg.media_id,
-                &content,
-                &[msg.reason],
-            )
-            .await
+            let held = Held {
+                kind: "media",
+                subject_id: msg.user_id,
+                content_ref: &msg.media_id,
+                content: &content,
+                reasons: &[msg.reason],
+                media: &[],
+            };
+            queue_for_review(&db, &bus, &held).await
         })
     }
 }
@@ -177,6 +187,8 @@ pub struct QueueContent {
     pub content_ref: String,
     pub content: String,
     pub reasons: Vec<String>,
+    /// Media ids shown with the content (a post's pictures or video).
+    pub media: Vec<String>,
 }
 
 impl Handler<QueueContent> for ModerationServer {
@@ -185,16 +197,15 @@ impl Handler<QueueContent> for ModerationServer {
     fn handle(&mut self, msg: QueueContent, _: &mut Context<Self>) -> Self::Result {
         let (db, bus) = (self.db.clone(), self.bus.clone());
         Box::pin(async move {
-            queue_for_review(
-                &db,
-                &bus,
-                msg.kind,
-                msg.author_id,
-                &msg.content_ref,
-                &msg.content,
-                &msg.reasons,
-            )
-            .await
+            let held = Held {
+                kind: msg.kind,
+                subject_id: msg.author_id,
+                content_ref: &msg.content_ref,
+                content: &msg.content,
+                reasons: &msg.reasons,
+                media: &msg.media,
+            };
+            queue_for_review(&db, &bus, &held).await
         })
     }
 }

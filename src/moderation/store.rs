@@ -18,6 +18,9 @@ pub struct Item {
     pub content: String,
     #[sqlx(try_from = "String")]
     pub reasons: Reasons,
+    /// The media ids it comes with (a post's pictures), shown beside the content.
+    #[sqlx(try_from = "String")]
+    pub media: Reasons,
     pub priority: i64,
     pub state: String,
     pub claimed_by: Option<i64>,
@@ -29,10 +32,11 @@ pub struct Item {
     pub category: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, subject_id, content_ref, content, reasons, priority, state, \
-     claimed_by, claim_expires_at, decision, decision_reason, created_at, category";
+const COLUMNS: &str = "id, kind, subject_id, content_ref, content, reasons, media, priority, \
+     state, claimed_by, claim_expires_at, decision, decision_reason, created_at, category";
 
-/// Why an item is queued, stored as a JSON list (an unreadable one reads as none).
+/// A list of strings stored as JSON (why an item is queued, the media it comes with); an
+/// unreadable one reads as none.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(transparent)]
 pub struct Reasons(pub Vec<String>);
@@ -49,6 +53,7 @@ pub struct NewItem<'a> {
     pub content_ref: &'a str,
     pub content: &'a str,
     pub reasons: &'a [String],
+    pub media: &'a [String],
     pub priority: i64,
     pub now: i64,
     /// Who reported it, for a report.
@@ -59,10 +64,11 @@ pub struct NewItem<'a> {
 
 pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     let reasons = serde_json::to_string(n.reasons).unwrap_or_else(|_| "[]".into());
+    let media = serde_json::to_string(n.media).unwrap_or_else(|_| "[]".into());
     sqlx::query_as(&format!(
         "INSERT INTO moderation_items (kind, subject_id, content_ref, content, reasons, priority, \
-         state, created_at, reporter_id, category) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING {COLUMNS}"
+         state, created_at, reporter_id, category, media) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
     .bind(n.kind)
     .bind(n.subject_id)
@@ -73,6 +79,7 @@ pub async fn enqueue(db: &Db, n: &NewItem<'_>) -> Result<Item, sqlx::Error> {
     .bind(n.now)
     .bind(n.reporter_id)
     .bind(n.category)
+    .bind(media)
     .fetch_one(db)
     .await
 }

@@ -339,6 +339,131 @@ impl Timelines<'_> {
     }
 }
 
+/// Reports of a post (with its pictures) and of a comment reach the moderators' queue with what
+/// the reporter saw; a moderator's upholding takes the post down everywhere (its follower's
+/// screen told, no longer readable) and the comment off the post. A held post's item carries
+/// its pictures too, so the console shows the post as readers would see it.
+async fn reports_of_posts_and_comments_are_queued_with_their_pictures_and_upheld_everywhere(
+    store: Store,
+) {
+    let mut app = spawn_app(store).await;
+    let author = app.new_user().await;
+    let fan = app.new_user().await;
+    let commenter = app.new_user().await;
+    let moderator = app.new_user().await;
+    app.grant_role(moderator.id, "moderator").await;
+    let mut wa = app.ws(&author).await;
+    let mut wf = app.ws(&fan).await;
+    let mut wc = app.ws(&commenter).await;
+    let mut console = app.ws(&moderator).await;
+    console.request_ok("mod.subscribe", json!({})).await;
+    wf.request_ok("user.follow", json!({ "user_id": author.id }))
+        .await;
+
+    let pictures = vec![picture(&app, &author).await, picture(&app, &author).await];
+    let held = wa
+        .request_ok(
+            "post.create",
+            json!({ "text": "加微信 jade888 看实物", "media": pictures, "category": "jade" }),
+        )
+        .await["post"]
+        .clone();
+    assert_eq!(held["status"], json!("screening"), "{held}");
+    let item = console.next_event("mod.item").await;
+    assert_eq!(item["data"]["kind"], json!("post"), "{item}");
+    assert_eq!(
+        item["data"]["media"],
+        json!(pictures),
+        "the held post's pictures: {item}"
+    );
+
+    let shown = wa
+        .request_ok(
+            "post.create",
+            json!({ "text": "染色的翡翠手镯", "media": [pictures[0]], "category": "jade" }),
+        )
+        .await["post"]
+        .clone();
+    let post_id = shown["id"].as_i64().expect("id");
+    let comment = wc
+        .request_ok(
+            "post.comment",
+            json!({ "post_id": post_id, "text": "私聊更便宜" }),
+        )
+        .await["comment"]
+        .clone();
+
+    let own = wa
+        .request_err(
+            "report.create",
+            json!({ "target": "post", "post_id": post_id, "reason": "自己的" }),
+        )
+        .await;
+    assert_eq!(code(&own), "invalid_field", "not one's own post: {own}");
+    wf.request_ok(
+        "report.create",
+        json!({ "target": "post", "post_id": post_id, "category": "fake_goods", "reason": "疑似染色" }),
+    )
+    .await;
+    let report = console.next_event("mod.item").await;
+    assert_eq!(report["data"]["kind"], json!("report_post"), "{report}");
+    assert_eq!(report["data"]["category"], json!("fake_goods"), "{report}");
+    assert_eq!(report["data"]["media"], json!([pictures[0]]), "{report}");
+    assert!(
+        report["data"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("染色的翡翠手镯")),
+        "{report}"
+    );
+    wf.request_ok(
+        "report.create",
+        json!({ "target": "post_comment", "comment_id": comment["id"], "category": "off_platform", "reason": "引导私下交易" }),
+    )
+    .await;
+    let comment_report = console.next_event("mod.item").await;
+    assert_eq!(
+        comment_report["data"]["kind"],
+        json!("report_post_comment"),
+        "{comment_report}"
+    );
+    assert_eq!(
+        comment_report["data"]["media"],
+        json!([]),
+        "{comment_report}"
+    );
+
+    crate::moderation::claim_and_decide(
+        &mut console,
+        &comment_report["data"]["id"],
+        "reject",
+        "站外交易",
+    )
+    .await;
+    let comments = wf
+        .request_ok("post.comments", json!({ "post_id": post_id }))
+        .await;
+    assert_eq!(
+        comments["comments"],
+        json!([]),
+        "the comment is off the post: {comments}"
+    );
+
+    crate::moderation::claim_and_decide(&mut console, &report["data"]["id"], "reject", "假货")
+        .await;
+    wf.next_event_where("the taken-down post, off the follower's screen", |e| {
+        e["type"] == json!("feed.post_removed") && e["data"]["post_id"] == json!(post_id)
+    })
+    .await;
+    let gone = wf
+        .request_err("post.get", json!({ "post_id": post_id }))
+        .await;
+    assert_eq!(code(&gone), "not_found", "{gone}");
+    assert!(
+        whole_home(&mut wf, 20).await.is_empty(),
+        "not in the follower's feed"
+    );
+}
+
 /// Settings of the complete-timeline scenario: a timeline keeps 10 entries (the least).
 fn ten_entry_timelines(s: &mut duoxie::settings::Settings) {
     s.feed.home_max = 10;
@@ -1344,6 +1469,7 @@ store_tests!(
     readers_away_are_skipped_by_fan_out_and_rebuilt_on_return,
     the_home_feed_in_redis_pages_the_same_and_survives_losing_a_timeline,
     complete_timelines_end_pages_and_follows_fill_them,
+    reports_of_posts_and_comments_are_queued_with_their_pictures_and_upheld_everywhere,
     complete_timelines_in_redis_end_pages_and_follows_fill_them,
     posts_are_found_by_a_chinese_word_inside_a_longer_text,
     comments_are_screened_counted_and_deleted_by_either_author,

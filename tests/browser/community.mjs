@@ -182,10 +182,15 @@ await run.main('community', async () => {
   });
 
   let heldId;
-  await run.step('1b. a post with contact details (加我微信 jade888): 审核中 on the author\'s card', async () => {
+  await run.step('1b. a post with contact details (加我微信 jade888) and a picture: 审核中 on the author\'s card', async () => {
     await ap.locator('#cm-compose-btn').click();
     await waitVisible(ap.locator('#cm-compose-dialog'), 'the composer');
     await ap.locator('#cm-compose-text').fill(HELD_TEXT);
+    // The album was granted in step 1: no dialog this time.
+    await ap.locator('#cm-compose-file').setInputFiles([{ name: 'held.png', mimeType: 'image/png', buffer: png2() }]);
+    await waitUntil('the picture uploaded and approved', async () =>
+      (await ap.locator('#cm-compose-photos li.cm-compose-photo[data-status="approved"]').count()) === 1,
+    { describe: () => visibleText(ap, '#cm-compose-dialog') });
     const mark = author.ws.mark();
     await ap.locator('#cm-compose-ok').click();
     const data = await okReply(author, 'post.create', mark, (d) => d.text === HELD_TEXT);
@@ -348,6 +353,9 @@ await run.main('community', async () => {
     await waitVisible(item, 'the held post\'s card (社区帖子) in the console queue').catch(async (err) => {
       fail(err.message + ' — queue: ' + (await mp.locator('#queue article').allInnerTexts()).join(' || '));
     });
+    // The post's picture beside its text, as its readers would see it.
+    await waitUntil('the held post\'s picture drawn on its console card', async () =>
+      (await item.locator('.attached-media .media-box img[src^="blob:"]').count()) === 1);
     await item.getByRole('button', { name: /认领/ }).click();
     await waitVisible(item.locator('.decide button.approve'), 'the decision form of the claimed post');
     await item.locator('.decide button.approve').click();

@@ -99,6 +99,15 @@ function itemContent(item, card) {
   }
 }
 
+// The pictures or video a post comes with (a held post's, a reported post's), as its readers see
+// them; nothing for other items.
+function attachedMedia(item) {
+  const ids = Array.isArray(item.media) ? item.media : [];
+  if (!ids.length) return null;
+  return el('div', { class: 'attached-media' + (ids.length > 1 ? ' grid' : '') },
+    ids.map((m, i) => mediaBox(item, m, null, `${item.id}:${i}`)));
+}
+
 function subjectKey(item, report) {
   if (report) return 'console.card.reported_user';
   if (item.kind === 'appeal') return 'console.card.appellant';
@@ -156,6 +165,7 @@ export function ensureCard(item) {
   el('div', { class: 'subject small' },
     tx('span', {}, subjectKey(item, report), { id: item.subject_id }), card.nick, actOn),
   content,
+  attachedMedia(item),
   reasonsBox(item),
   card.holder, card.msg, card.actions, card.decide);
   lookupUser(item.subject_id).then(() => paintNick(card, item));

@@ -11,20 +11,28 @@ import { client, state, MEDIA_ID, MEDIA_PATH, bytes, labelOf } from './state.js'
 // Videos up to this size load by themselves; larger ones wait for a click.
 const AUTO_VIDEO_BYTES = 20 * 1024 * 1024;
 
+/** Frees the media of card `id`: its main box and its pictures (keys `<id>:<n>`). */
 export function disposeMedia(id) {
-  const m = state.media.get(id);
+  for (const key of [...state.media.keys()]) {
+    if (key === id || String(key).startsWith(id + ':')) disposeKey(key);
+  }
+}
+
+function disposeKey(key) {
+  const m = state.media.get(key);
   if (!m) return;
   m.disposed = true;
   if (m.url) URL.revokeObjectURL(m.url);
-  state.media.delete(id);
+  state.media.delete(key);
 }
 
 /**
  * A box that loads `mediaId` (a media item's content_ref, a reported photo message's text, an
- * appealed picture's URL). `onView(view)` gets the MediaView once known (a video hides the
- * blocklist button: a video has no picture hash).
+ * appealed picture's URL, one of a post's pictures). `onView(view)` gets the MediaView once
+ * known (a video hides the blocklist button: a video has no picture hash). `key` tells the
+ * boxes of one card apart (its pictures: `<id>:<n>`).
  */
-export function mediaBox(item, mediaId, onView) {
+export function mediaBox(item, mediaId, onView, key = item.id) {
   const box = el('div', { class: 'media-box' }, tx('div', { class: 'media-meta' }, 'status.loading'));
   if (!MEDIA_ID.test(mediaId || '')) {
     box.replaceChildren(tx('p', { class: 'media-error' }, 'console.media.unknown'),
@@ -32,8 +40,8 @@ export function mediaBox(item, mediaId, onView) {
     return box;
   }
   const entry = { url: null, disposed: false };
-  disposeMedia(item.id);
-  state.media.set(item.id, entry);
+  disposeKey(key);
+  state.media.set(key, entry);
   load(mediaId, box, entry, onView);
   return box;
 }
