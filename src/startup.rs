@@ -555,11 +555,12 @@ impl ServerSystem {
 
     /// Runs `fut` to completion on the actix system, then tears the system down.
     pub fn block_on<F: std::future::Future>(self, fut: F) -> F::Output {
-        let ServerSystem { teardown, system } = self;
+        let teardown = self.teardown;
         let _context = teardown.enter();
-        let output = system.block_on(fut);
-        drop(system);
-        output
+        // Bound after the guard, so dropped before it: on return, and as well when `fut`
+        // panics and the unwinding drops the system.
+        let system = self.system;
+        system.block_on(fut)
     }
 }
 
@@ -624,5 +625,31 @@ mod tests {
             });
             actix_web::rt::task::yield_now().await;
         });
+    }
+
+    /// The same when the future panics (a failing test): the panic comes out as a panic, not
+    /// as an abort of the whole test binary from a second one while unwinding.
+    #[test]
+    fn a_panic_with_pool_connections_held_is_a_panic_not_an_abort() {
+        let caught = std::panic::catch_unwind(|| {
+            ServerSystem::new().block_on(async {
+                sqlx::any::install_default_drivers();
+                let pool = sqlx::any::AnyPoolOptions::new()
+                    .connect("sqlite::memory:")
+                    .await
+                    .expect("an in-memory SQLite pool");
+                let held = [
+                    pool.acquire().await.expect("a connection"),
+                    pool.acquire().await.expect("another connection"),
+                ];
+                actix_web::rt::spawn(async move {
+                    let _held = held;
+                    std::future::pending::<()>().await
+                });
+                actix_web::rt::task::yield_now().await;
+                panic!("the test failed");
+            })
+        });
+        assert!(caught.is_err());
     }
 }
