@@ -602,29 +602,31 @@ pub fn raise_fd_limit() {
 mod tests {
     use super::ServerSystem;
 
-    /// An actor's future still holding a pool connection when the system stops (a presence
-    /// write in flight at shutdown) is dropped without a panic; on a bare actix system the
-    /// connection's drop panics for want of a Tokio context, and the process aborts.
+    /// An actor's pending future holding two pool connections, as one would be at shutdown (a
+    /// presence write in flight). Two, as an actor's context holds several: a panic dropping
+    /// the first is caught by Tokio, the second panics while unwinding and aborts.
+    async fn hold_connections_in_a_pending_future() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .connect("sqlite::memory:")
+            .await
+            .expect("an in-memory SQLite pool");
+        let held = [
+            pool.acquire().await.expect("a connection"),
+            pool.acquire().await.expect("another connection"),
+        ];
+        actix_web::rt::spawn(async move {
+            let _held = held;
+            std::future::pending::<()>().await
+        });
+        actix_web::rt::task::yield_now().await;
+    }
+
+    /// Those connections are dropped at shutdown without a panic; on a bare actix system
+    /// their drop panics for want of a Tokio context, and the process aborts.
     #[test]
     fn a_pool_connection_held_at_shutdown_is_dropped_without_a_panic() {
-        ServerSystem::new().block_on(async {
-            sqlx::any::install_default_drivers();
-            let pool = sqlx::any::AnyPoolOptions::new()
-                .connect("sqlite::memory:")
-                .await
-                .expect("an in-memory SQLite pool");
-            // Two in one future, as an actor's context holds several: a panic dropping the
-            // first is caught by Tokio, the second panics while unwinding and aborts.
-            let held = [
-                pool.acquire().await.expect("a connection"),
-                pool.acquire().await.expect("another connection"),
-            ];
-            actix_web::rt::spawn(async move {
-                let _held = held;
-                std::future::pending::<()>().await
-            });
-            actix_web::rt::task::yield_now().await;
-        });
+        ServerSystem::new().block_on(hold_connections_in_a_pending_future());
     }
 
     /// The same when the future panics (a failing test): the panic comes out as a panic, not
@@ -633,20 +635,7 @@ mod tests {
     fn a_panic_with_pool_connections_held_is_a_panic_not_an_abort() {
         let caught = std::panic::catch_unwind(|| {
             ServerSystem::new().block_on(async {
-                sqlx::any::install_default_drivers();
-                let pool = sqlx::any::AnyPoolOptions::new()
-                    .connect("sqlite::memory:")
-                    .await
-                    .expect("an in-memory SQLite pool");
-                let held = [
-                    pool.acquire().await.expect("a connection"),
-                    pool.acquire().await.expect("another connection"),
-                ];
-                actix_web::rt::spawn(async move {
-                    let _held = held;
-                    std::future::pending::<()>().await
-                });
-                actix_web::rt::task::yield_now().await;
+                hold_connections_in_a_pending_future().await;
                 panic!("the test failed");
             })
         });
