@@ -186,11 +186,11 @@ async fn read_phase(online: &mut [Ws], rate: u64, seconds: u64) -> anyhow::Resul
     let per_socket = (rate as f64 / online.len() as f64).max(0.01);
     let every = Duration::from_secs_f64(1.0 / per_socket);
     let end = Instant::now() + Duration::from_secs(seconds);
+    let sockets = online.len();
     let results: Vec<anyhow::Result<Histogram>> =
         futures_util::future::join_all(online.iter_mut().enumerate().map(|(i, ws)| async move {
             let mut h = Histogram::default();
-            // Spread the sockets over one interval so the rate is even.
-            tokio::time::sleep(every.mul_f64(i as f64 / 1000.0 % 1.0)).await;
+            tokio::time::sleep(start_phase(i, sockets, every)).await;
             let mut tick = tokio::time::interval(every);
             let mut n = 0u64;
             while Instant::now() < end {
@@ -209,4 +209,41 @@ async fn read_phase(online: &mut [Ws], rate: u64, seconds: u64) -> anyhow::Resul
     }
     progress.finish(&format!("{} pages", all.count()));
     Ok(all)
+}
+
+/// When socket `i` of `sockets` first reads, within one interval `every`: each at its own
+/// phase, so the pages arrive evenly rather than in a burst at the start of each interval.
+fn start_phase(i: usize, sockets: usize, every: Duration) -> Duration {
+    every.mul_f64(i as f64 / sockets.max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_start_spread_over_the_whole_interval() {
+        let every = Duration::from_millis(200);
+        for sockets in [1, 7, 200, 1000, 5000] {
+            let mut phases: Vec<Duration> = (0..sockets)
+                .map(|i| start_phase(i, sockets, every))
+                .collect();
+            assert!(phases.iter().all(|p| *p < every), "{sockets} sockets");
+            phases.sort();
+            // The widest gap between consecutive starts (and around the end of the interval)
+            // is one socket's share of it: no burst.
+            let share = every.as_secs_f64() / sockets as f64;
+            let wrap = every - phases[phases.len() - 1] + phases[0];
+            let widest = phases
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .chain([wrap])
+                .max()
+                .unwrap_or_default();
+            assert!(
+                widest.as_secs_f64() <= share * 1.001,
+                "{sockets} sockets: a gap of {widest:?}, a share of {share}s"
+            );
+        }
+    }
 }
