@@ -186,7 +186,7 @@ impl Feed {
             .collect();
         let more = ranked.len() as i64 > offset + limit && offset + limit <= OFFSET_MAX;
         Ok(Discovered {
-            posts: self.hydrate(me, &page).await?,
+            posts: self.hydrate(me, &page, false).await?,
             next_offset: more.then_some(offset + limit),
             personalized,
         })

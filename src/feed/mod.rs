@@ -831,23 +831,28 @@ impl Feed {
     }
 
     /// A reader opening their feed: one back after `DUOXIE_FEED_INACTIVE_AFTER_MS` away (or
-    /// for the first time) has their timeline rebuilt, since fan-out skipped them; an active
+    /// for the first time) has their timeline rebuilt, since fan-out skipped them, and so
+    /// does one with a follow the timeline does not show yet (its rebuild failed); an active
     /// one is marked at most once per `READER_MARK_EVERY_MS` (no write per page read).
     async fn note_reader(&self, me: i64) -> AppResult<()> {
         let now = now_ms();
-        let last = store::reader_active_at(&self.db, me).await?;
+        let state = store::reader_state(&self.db, me).await?;
+        let last = state.map(|s| s.active_at);
         let away = last.map_or(true, |at| at < now - self.settings.inactive_after_ms);
         let every = READER_MARK_EVERY_MS.min(self.settings.inactive_after_ms / 4);
-        if !away && last.is_some_and(|at| at >= now - every) {
-            return Ok(());
+        let due = state.map_or(0, |s| s.timeline_due);
+        if away || !last.is_some_and(|at| at >= now - every) {
+            let mut tx = begin_write(&self.db, self.backend).await?;
+            // Marked first: a fan-out step committed after this includes the reader, and one
+            // committed before it wrote a post the rebuild below reads.
+            store::mark_reader_active(&mut tx, me, now).await?;
+            tx.commit().await?;
         }
-        let mut tx = begin_write(&self.db, self.backend).await?;
-        // Marked first: a fan-out step committed after this includes the reader, and one
-        // committed before it wrote a post the rebuild below reads.
-        store::mark_reader_active(&mut tx, me, now).await?;
-        tx.commit().await?;
-        if away {
+        if away || due > 0 {
             self.timelines.rebuild(me, self.settings.home_max).await?;
+        }
+        if due > 0 {
+            store::timeline_caught_up(&self.db, me, due).await?;
         }
         Ok(())
     }
@@ -890,24 +895,26 @@ impl Feed {
         })
     }
 
-    /// The posts of `keys` that `me` may see, in the keys' order; the cursor after the last key.
+    /// The posts of `keys` that `me` may see in their home feed, in the keys' order; the
+    /// cursor after the last key.
     async fn page(&self, me: i64, keys: Vec<Cursor>, limit: i64) -> AppResult<Posts> {
         let next = (keys.len() as i64 == limit)
             .then(|| keys.last().copied())
             .flatten();
         let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
         Ok(Posts {
-            posts: self.hydrate(me, &ids).await?,
+            posts: self.hydrate(me, &ids, true).await?,
             next,
         })
     }
 
-    /// The published posts of `ids` that `me` may see, in the order of `ids`.
-    async fn hydrate(&self, me: i64, ids: &[i64]) -> AppResult<Vec<PostView>> {
+    /// The published posts of `ids` that `me` may see, in the order of `ids`; with
+    /// `followed_only`, only those of authors `me` follows (and their own).
+    async fn hydrate(&self, me: i64, ids: &[i64], followed_only: bool) -> AppResult<Vec<PostView>> {
         // Blocks are relations' to answer: authors either side blocks are left out.
         let hidden = crate::relations::hidden_presence(&self.db, me).await?;
         let mut by_id: std::collections::HashMap<i64, (store::PostRow, bool)> =
-            store::page_for(&self.db, self.backend, me, ids)
+            store::page_for(&self.db, self.backend, me, ids, followed_only)
                 .await?
                 .into_iter()
                 .filter(|(p, _)| !hidden.contains(&p.author_id))
@@ -937,7 +944,7 @@ impl Feed {
         let ids = store::search(&self.db, self.backend, &terms, &phrase, offset, limit).await?;
         let full = ids.len() as i64 == limit;
         Ok(Found {
-            posts: self.hydrate(caller.user_id, &ids).await?,
+            posts: self.hydrate(caller.user_id, &ids, false).await?,
             next_offset: full.then_some(offset + limit),
         })
     }
@@ -986,14 +993,17 @@ impl Feed {
         let mut tx = begin_write(&self.db, self.backend).await?;
         store::follow(&mut tx, me, body.user_id, now).await?;
         // Following is reading: the new author's posts reach this timeline from now on.
-        store::mark_reader_active(&mut tx, me, now).await?;
+        let due = store::note_follow(&mut tx, me, now).await?;
         tx.commit().await?;
         // Their recent posts join it now (a rebuild, which also says whether it is complete).
-        if let Err(e) = self.timelines.rebuild(me, self.settings.home_max).await {
-            if e.code != ErrorCode::Unavailable {
-                return Err(e);
+        // One that fails leaves the follow due: the reader's next first page rebuilds.
+        match self.timelines.rebuild(me, self.settings.home_max).await {
+            Ok(()) => store::timeline_caught_up(&self.db, me, due).await?,
+            Err(e) if e.code == ErrorCode::Unavailable => {
+                self.forget_noted(me);
+                tracing::warn!(error = %e, "home timeline unavailable; filled on the next read");
             }
-            tracing::warn!(error = %e, "home timeline unavailable; not filled on follow");
+            Err(e) => return Err(e),
         }
         let (followers, _, _) = store::profile(&self.db, body.user_id).await?;
         if followers > self.settings.fanout_max_followers {

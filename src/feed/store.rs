@@ -562,13 +562,22 @@ pub async fn page_for(
     backend: Backend,
     reader: i64,
     ids: &[i64],
+    followed_only: bool,
 ) -> Result<Vec<(PostRow, bool)>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // The home feed is the posts of those one follows (and one's own), whatever a timeline
+    // still holds: an unfollow whose timeline write failed leaves entries no page shows.
+    let followed_only = if followed_only {
+        " AND (p.author_id = $2 OR p.author_id IN \
+             (SELECT followee_id FROM feed_follows WHERE follower_id = $2))"
+    } else {
+        ""
+    };
     let rows = sqlx::query(&format!(
         "SELECT {POST_FIELDS}, l.user_id AS liked_by {POST_FROM} LEFT JOIN feed_likes l ON l.post_id = p.id AND l.user_id = $2 \
-         WHERE p.status = 'published' AND p.id IN ({})",
+         WHERE p.status = 'published' AND p.id IN ({}){followed_only}",
         id_list(backend, "$1")
     ))
     .bind(ids_json(ids))
@@ -1249,12 +1258,61 @@ pub async fn followed_among(
 
 // ---------------------------------------------------------------- readers
 
-/// When the reader last read their home feed (`None`: never).
-pub async fn reader_active_at(db: &Db, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT active_at FROM feed_readers WHERE user_id = $1")
+/// What the home feed knows of a reader (`reader_state`).
+#[derive(Clone, Copy, Debug)]
+pub struct ReaderState {
+    /// When they last read their home feed.
+    pub active_at: i64,
+    /// Follows their timeline may not show yet (`timeline_due`): above 0, it is rebuilt.
+    pub timeline_due: i64,
+}
+
+/// `None`: the reader never read their home feed nor followed anyone.
+pub async fn reader_state(db: &Db, user_id: i64) -> Result<Option<ReaderState>, sqlx::Error> {
+    let row = sqlx::query("SELECT active_at, timeline_due FROM feed_readers WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(db)
-        .await
+        .await?;
+    row.map(|r| {
+        Ok(ReaderState {
+            active_at: r.try_get("active_at")?,
+            timeline_due: r.try_get("timeline_due")?,
+        })
+    })
+    .transpose()
+}
+
+/// Inside the follow's transaction: following is reading (the reader is active, so fan-out
+/// writes the new author's posts to them), and one more follow their timeline does not show
+/// until a rebuild says so. Returns the count of those, for `timeline_caught_up`.
+pub async fn note_follow(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO feed_readers (user_id, active_at, timeline_due) VALUES ($1, $2, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET active_at = $2, \
+           timeline_due = feed_readers.timeline_due + 1 \
+         RETURNING timeline_due",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// After a rebuild that began once `due` follows were counted: those are in the timeline. A
+/// follow counted since (its own rebuild still to come, or failed) keeps the count up.
+pub async fn timeline_caught_up(db: &Db, user_id: i64, due: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE feed_readers SET timeline_due = 0 WHERE user_id = $1 AND timeline_due = $2",
+    )
+    .bind(user_id)
+    .bind(due)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn mark_reader_active(

@@ -1335,6 +1335,86 @@ async fn the_home_feed_outlives_a_redis_outage_and_an_empty_restart(store: Store
     assert_eq!(whole_home(&mut wr, 2).await, posted);
 }
 
+/// Redis unreachable but keeping its data (a partition, not a restart): a follow made meanwhile
+/// cannot fill the reader's timeline, which was marked complete, and an unfollow cannot empty
+/// it of the author's posts. Once Redis is back the reader's next first page rebuilds it (the
+/// follow is still due in the database) and never shows the unfollowed author's posts.
+async fn a_follow_and_an_unfollow_made_while_redis_is_unreachable_hold_once_it_is_back(
+    store: Store,
+) {
+    if crate::helpers::redis_url_from_env().is_none() {
+        return;
+    }
+    let Some(mut redis) = crate::helpers::RedisServer::start().await else {
+        return;
+    };
+    let mut cluster = crate::helpers::spawn_cluster_on(store, &redis.url(), 1).await;
+    let left = cluster.nodes[0].new_user().await;
+    let joined = cluster.nodes[0].new_user().await;
+    let reader = cluster.nodes[0].new_user().await;
+    let mut wl = cluster.nodes[0].ws(&left).await;
+    let mut wj = cluster.nodes[0].ws(&joined).await;
+    let mut wr = cluster.nodes[0].ws(&reader).await;
+    // Following someone who has not posted yet: the rebuild finds nothing, marks it complete.
+    wr.request_ok("user.follow", json!({ "user_id": left.id }))
+        .await;
+    let l1 = post(&mut wl, "翡翠手镯，要取消关注的作者").await["id"]
+        .as_i64()
+        .expect("id");
+    wr.next_event_where("the post, fanned out", |e| {
+        e["type"] == json!("feed.post") && e["data"]["post"]["id"] == json!(l1)
+    })
+    .await;
+    let mut joined_posts = Vec::new();
+    for text in ["和田玉籽料原石", "南红柿子红"] {
+        joined_posts.insert(0, post(&mut wj, text).await["id"].as_i64().expect("id"));
+    }
+    assert_eq!(whole_home(&mut wr, 2).await, vec![l1]);
+    assert_eq!(cluster.redis_timeline(reader.id).await, vec![l1]);
+
+    redis.stop_keeping_data().await;
+    wr.request_ok("user.follow", json!({ "user_id": joined.id }))
+        .await;
+    wr.request_ok("user.unfollow", json!({ "user_id": left.id }))
+        .await;
+    assert_eq!(
+        whole_home(&mut wr, 2).await,
+        joined_posts,
+        "Redis unreachable: the followed authors' posts, read directly"
+    );
+
+    redis.start_again_with_data().await;
+    assert_eq!(
+        cluster.redis_timeline(reader.id).await,
+        vec![l1],
+        "the set as it was before the outage"
+    );
+    let deadline = tokio::time::Instant::now() + crate::helpers::WAIT;
+    loop {
+        let page = wr.request("feed.home", json!({ "limit": 2 })).await;
+        let set = cluster.redis_timeline(reader.id).await;
+        if page["ok"] == json!(true) && joined_posts.iter().all(|p| set.contains(p)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the followed author's posts never reached the timeline: {set:?}, {page}"
+        );
+        tokio::time::sleep(crate::helpers::POLL_INTERVAL).await;
+    }
+    let due: i64 = sqlx::query_scalar("SELECT timeline_due FROM feed_readers WHERE user_id = $1")
+        .bind(reader.id)
+        .fetch_one(&cluster.nodes[0].db)
+        .await
+        .expect("read the reader");
+    assert_eq!(due, 0, "the rebuild caught the follow up");
+    assert_eq!(
+        whole_home(&mut wr, 2).await,
+        joined_posts,
+        "from the timeline: the new author's posts, none of the unfollowed one's"
+    );
+}
+
 /// A big author's posts are merged at read, not fanned out; their followers' connections that
 /// asked (`feed.live`) or followed them just now still hear of each new post live, on any
 /// node; unfollowing stops it on every device.
@@ -1482,6 +1562,7 @@ store_tests!(
     counts_reach_the_screens_watching_a_post_aggregated,
     big_authors_new_posts_reach_the_connections_that_listen_on_any_node,
     the_home_feed_outlives_a_redis_outage_and_an_empty_restart,
+    a_follow_and_an_unfollow_made_while_redis_is_unreachable_hold_once_it_is_back,
     the_discover_feed_is_personalised_only_under_the_consent_and_stops_at_once,
     readers_away_are_skipped_by_fan_out_and_rebuilt_on_return,
     the_home_feed_in_redis_pages_the_same_and_survives_losing_a_timeline,

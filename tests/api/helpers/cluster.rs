@@ -385,6 +385,8 @@ impl Drop for ProcessNode {
 pub struct RedisServer {
     port: u16,
     child: Option<std::process::Child>,
+    /// Where `stop_keeping_data` saves its snapshot, which the next start loads.
+    dir: TempDir,
 }
 
 impl RedisServer {
@@ -394,6 +396,7 @@ impl RedisServer {
         let mut server = RedisServer {
             port: free_port(),
             child: None,
+            dir: TempDir::new().expect("create a folder for redis-server"),
         };
         match server.spawn() {
             Ok(()) => {}
@@ -427,6 +430,33 @@ impl RedisServer {
     /// Starts it again, empty, on the same port, and waits until it answers PING.
     pub async fn start_again(&mut self) {
         self.kill();
+        let _ = std::fs::remove_file(self.dir.path().join("dump.rdb"));
+        self.spawn()
+            .unwrap_or_else(|e| panic!("start redis-server again: {e}"));
+        self.await_pong().await;
+    }
+
+    /// Saves what it holds to disk, then SIGKILL: as far as the nodes can tell, Redis is
+    /// unreachable (a partition), until `start_again_with_data`.
+    pub async fn stop_keeping_data(&mut self) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to redis-server");
+        stream.write_all(b"SAVE\r\n").await.expect("send SAVE");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 64];
+        while !answer.ends_with(b"\r\n") {
+            let n = stream.read(&mut chunk).await.expect("read SAVE's answer");
+            assert!(n > 0, "redis-server closed the connection during SAVE");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(answer, b"+OK\r\n", "SAVE");
+        self.kill();
+    }
+
+    /// Starts it again with what `stop_keeping_data` saved, and waits until it answers PING.
+    pub async fn start_again_with_data(&mut self) {
+        self.kill();
         self.spawn()
             .unwrap_or_else(|e| panic!("start redis-server again: {e}"));
         self.await_pong().await;
@@ -437,6 +467,8 @@ impl RedisServer {
         let child = std::process::Command::new("redis-server")
             .args(["--port", &port, "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
